@@ -1,0 +1,124 @@
+/**
+ * The records fossora keeps in etcd. Each family has one writer (see DESIGN.md); these types are
+ * the contract between the parts, so every field is documented here and nowhere else.
+ * @module
+ */
+
+/** A port of a service's container. */
+export interface PortSpec {
+  /** Port inside the container, 1..65535. */
+  container: number;
+  /** Served at `http://NAME.DOMAIN/` by every node's proxy. At most one port of a service. */
+  http: boolean;
+  /** TCP port every node forwards to a live replica, 1..65535, unique in the cluster. */
+  published?: number;
+}
+
+/** A named volume, kept by the cluster: a Docker volume that survives a redeploy. */
+export interface VolumeSpec {
+  /** DNS-label-like name; the Docker volume is `fossora-<service>-<name>`. */
+  name: string;
+  /** Absolute path inside the container. */
+  path: string;
+}
+
+/** Where a service may run. Every field narrows the set of nodes; absent means any. */
+export interface Placement {
+  arch?: string[];
+  sites?: string[];
+  labels?: Record<string, string>;
+}
+
+/** A service as the user wrote it, after validation and defaults. */
+export interface ServiceSpec {
+  /** DNS label: [a-z0-9-], 1..63, no leading or trailing dash. Unique in the cluster. */
+  name: string;
+  image: string;
+  /** Replaces the image's CMD when present. */
+  command?: string[];
+  /** Wanted replicas, 0..100. */
+  replicas: number;
+  ports: PortSpec[];
+  env: Record<string, string>;
+  volumes: VolumeSpec[];
+  placement: Placement;
+}
+
+/** `services/<name>`: written by the API. */
+export interface ServiceRecord {
+  spec: ServiceSpec;
+  /** Starts at 1, bumped by every update of the spec. */
+  generation: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A node's role in the etcd cluster. */
+export type NodeRole = "voter" | "learner" | "worker";
+/** A node's state as `fossora nodes` shows it. */
+export type NodeState = "ready" | "down" | "joining" | "left";
+
+/** `nodes/<id>`: written by that node, on its lease. */
+export interface NodeRecord {
+  id: string;
+  name: string;
+  /** The address other nodes and clients use to reach this node (IPv4). */
+  address: string;
+  arch: string;
+  site: string;
+  labels: Record<string, string>;
+  role: NodeRole;
+  state: NodeState;
+  version: string;
+  apiPort: number;
+  httpPort: number;
+  dnsPort: number;
+  startedAt: string;
+  /** Refreshed by the node every few seconds while it runs. */
+  lastSeen: string;
+}
+
+/** `assignments/<service>/<replica>`: written by the elected scheduler. */
+export interface Assignment {
+  service: string;
+  /** 0-based replica index. */
+  replica: number;
+  /** Node id that runs this replica. */
+  node: string;
+  /** The service generation the replica must run. */
+  generation: number;
+}
+
+/** What a replica's container is doing, as the runtime saw it last. */
+export type ReplicaState = "pending" | "pulling" | "starting" | "running" | "exited" | "error";
+
+/** `replicas/<node>/<service>/<replica>`: written by the node that runs it, on its lease. */
+export interface ReplicaStatus {
+  service: string;
+  replica: number;
+  node: string;
+  generation: number;
+  state: ReplicaState;
+  /** True when the container runs and its HTTP port (if any) accepts connections. */
+  ready: boolean;
+  containerId?: string;
+  /** Exit code when `state` is `exited`. */
+  exitCode?: number;
+  /** Why, for `error` and `exited` (Docker's message, or the runtime's). */
+  message?: string;
+  /** Address of the node where the container's ports are published. */
+  address: string;
+  /** Container port (as a string) -> host port on `address`. */
+  ports: Record<string, number>;
+  /** Times the runtime restarted this container after it exited. */
+  restarts: number;
+  /** When `state` last changed (ISO 8601). */
+  since: string;
+}
+
+/** `cluster/info`: written once by the node that created the cluster. */
+export interface ClusterInfo {
+  id: string;
+  createdAt: string;
+  domain: string;
+}
