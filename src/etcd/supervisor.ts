@@ -1,0 +1,239 @@
+/**
+ * Runs this node's etcd member as a child process: starts it, waits until it answers `/health`,
+ * restarts it with backoff when it dies, and stops it cleanly. A member left running by an agent
+ * that was killed is found by its pid file and stopped before a new one starts.
+ * @module
+ */
+import type { Logger } from "../util/log.ts";
+import { silentLogger } from "../util/log.ts";
+import { Backoff } from "../util/backoff.ts";
+
+/** Options of an {@link EtcdSupervisor}. */
+export interface EtcdOptions {
+  /** The etcd server binary. */
+  bin: string;
+  /** Where etcd keeps its data (`DATA_DIR/etcd`). */
+  dataDir: string;
+  /** The member name: the node id. */
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  /** Host the member listens on and advertises (loopback for a single node). */
+  host?: string;
+  log?: Logger;
+  /** How long to wait for a started member to become healthy (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+/** Supervises one etcd child process. */
+export class EtcdSupervisor {
+  #child: Deno.ChildProcess | undefined;
+  #healthy = false;
+  #stopping = false;
+  #monitor: ReturnType<typeof setInterval> | undefined;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  readonly #backoff = new Backoff({ initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 });
+  readonly #log: Logger;
+  /** Times the child was started, for tests and metrics. */
+  starts = 0;
+
+  constructor(readonly options: EtcdOptions) {
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /** The URL clients dial. */
+  get clientUrl(): string {
+    return `http://${this.#host}:${this.options.clientPort}`;
+  }
+
+  /** True when the last health check passed. */
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  /** The child's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  get #host(): string {
+    return this.options.host ?? "127.0.0.1";
+  }
+
+  get #pidFile(): string {
+    return `${this.options.dataDir}.pid`;
+  }
+
+  /** Starts the member and resolves once it is healthy; throws if it does not get there. */
+  async start(): Promise<void> {
+    await Deno.mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
+    await this.#stopLeftover();
+    this.#spawn();
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
+    while (!(await this.checkHealth())) {
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(
+          `etcd did not become healthy within ${this.options.startTimeoutMs ?? 30_000} ms; ` +
+            `check the etcd lines above and the data in ${this.options.dataDir}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.#monitor = setInterval(() => void this.checkHealth(), 2000);
+  }
+
+  /** Asks etcd's `/health` endpoint; updates {@link healthy}. */
+  async checkHealth(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1500) });
+      const body = await res.json() as { health?: string };
+      this.#healthy = res.ok && body.health === "true";
+    } catch {
+      this.#healthy = false;
+    }
+    return this.#healthy;
+  }
+
+  /** Stops the member: SIGTERM, then SIGKILL after 10 s. No restart follows. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#monitor);
+    clearTimeout(this.#restartTimer);
+    const child = this.#child;
+    if (child) {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      const killer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }, 10_000);
+      await this.#exited;
+      clearTimeout(killer);
+    }
+    this.#healthy = false;
+    await Deno.remove(this.#pidFile).catch(() => {});
+  }
+
+  #args(): string[] {
+    const { name, dataDir, clientPort, peerPort } = this.options;
+    const host = this.#host;
+    const peer = `http://${host}:${peerPort}`;
+    return [
+      `--name=${name}`,
+      `--data-dir=${dataDir}`,
+      `--listen-client-urls=http://${host}:${clientPort}`,
+      `--advertise-client-urls=http://${host}:${clientPort}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=${name}=${peer}`,
+      "--initial-cluster-state=new",
+      `--initial-cluster-token=fossora-${name}`,
+      "--logger=zap",
+      "--log-level=warn",
+      "--auto-compaction-retention=1h",
+    ];
+  }
+
+  #spawn(): void {
+    const env: Record<string, string> = {};
+    if (Deno.build.arch === "aarch64") env.ETCD_UNSUPPORTED_ARCH = "arm64";
+    const child = new Deno.Command(this.options.bin, {
+      args: this.#args(),
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.starts++;
+    this.#child = child;
+    Deno.writeTextFileSync(this.#pidFile, String(child.pid));
+    this.#log.info("etcd started", { pid: child.pid, client: this.clientUrl });
+    const output = Promise.all([this.#relay(child.stdout), this.#relay(child.stderr)]);
+    this.#exited = child.status.then(async (status) => {
+      await output;
+      this.#onExit(child, status);
+    });
+  }
+
+  /** Passes etcd's own lines to our log, one event per line. */
+  async #relay(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const lines = stream.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines());
+    for await (const line of lines) {
+      if (line.trim()) this.#log.info(line.slice(0, 2000));
+    }
+  }
+
+  #onExit(child: Deno.ChildProcess, status: Deno.CommandStatus): void {
+    if (this.#child === child) this.#child = undefined;
+    this.#healthy = false;
+    if (this.#stopping) {
+      this.#log.info("etcd stopped", { code: status.code, signal: status.signal ?? undefined });
+      return;
+    }
+    const delay = this.#backoff.next(Date.now());
+    this.#log.error("etcd exited; restarting", {
+      code: status.code,
+      signal: status.signal,
+      delayMs: delay,
+    });
+    this.#restartTimer = setTimeout(() => {
+      if (this.#stopping) return;
+      try {
+        this.#spawn();
+      } catch (err) {
+        this.#log.error("cannot start etcd", { err });
+        this.#onExit(child, status);
+      }
+    }, delay);
+  }
+
+  /** A member whose pid file survived a killed agent still holds our ports and data. */
+  async #stopLeftover(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number(await Deno.readTextFile(this.#pidFile));
+    } catch {
+      return;
+    }
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (!cmdline.includes(`--data-dir=${this.options.dataDir}`)) return;
+    this.#log.warn("stopping an etcd left running by an earlier agent", { pid });
+    try {
+      Deno.kill(pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 100 && await exists(`/proc/${pid}`); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (await exists(`/proc/${pid}`)) Deno.kill(pid, "SIGKILL");
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A stream transform from text chunks to lines. */
+export function splitLines(): TransformStream<string, string> {
+  let rest = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const p of parts) controller.enqueue(p);
+    },
+    flush(controller) {
+      if (rest) controller.enqueue(rest);
+    },
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * Leader election for a role (`leader`, `scheduler`) on etcd's election recipe: the oldest lease
+ * holding a key under `election/<role>/` leads. A failed campaign is retried with backoff.
+ * @module
+ */
+import { type Campaign, Election, type ElectionObserver } from "etcd3";
+import type { Logger } from "../util/log.ts";
+import { silentLogger } from "../util/log.ts";
+import { ROOT } from "./keys.ts";
+import type { Store } from "./store.ts";
+
+/** Options of a {@link LeaderElection}. */
+export interface LeaderElectionOptions {
+  store: Store;
+  role: string;
+  /** What this node campaigns with: its node id. */
+  value: string;
+  ttl?: number;
+  log?: Logger;
+  /** Called with true when this node becomes leader, false when it stops being leader. */
+  onChange?: (leading: boolean) => void;
+}
+
+/** Campaigns for a role and tracks who holds it. */
+export class LeaderElection {
+  readonly #election: Election;
+  #campaign: Campaign | undefined;
+  #observer: ElectionObserver | undefined;
+  #leading = false;
+  #stopped = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  readonly #log: Logger;
+
+  constructor(readonly options: LeaderElectionOptions) {
+    this.#election = new Election(
+      options.store.client.namespace(ROOT),
+      options.role,
+      options.ttl ?? 10,
+    );
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /** True while this node holds the role. */
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /** The value (node id) of the current holder, as last observed. */
+  leader(): string | undefined {
+    return this.#observer?.leader() ?? (this.#leading ? this.options.value : undefined);
+  }
+
+  /** Starts campaigning and observing; returns at once. */
+  start(): void {
+    this.#campaignNow(1000);
+    this.#observe();
+  }
+
+  /** Resigns the role if held, and stops. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    this.#setLeading(false);
+    await this.#campaign?.resign().catch(() => {});
+    await this.#observer?.cancel().catch(() => {});
+  }
+
+  #campaignNow(delay: number): void {
+    if (this.#stopped) return;
+    const campaign = this.#election.campaign(this.options.value);
+    this.#campaign = campaign;
+    campaign.on("elected", () => this.#setLeading(true));
+    campaign.on("error", (err) => {
+      this.#log.warn("election campaign failed; campaigning again", {
+        role: this.options.role,
+        err,
+      });
+      this.#setLeading(false);
+      if (this.#stopped) return;
+      this.#retry = setTimeout(() => this.#campaignNow(Math.min(delay * 2, 10_000)), delay);
+    });
+  }
+
+  #observe(): void {
+    this.#election.observe().then((observer) => {
+      if (this.#stopped) return void observer.cancel().catch(() => {});
+      this.#observer = observer;
+      observer.on("error", () => {
+        if (!this.#stopped) this.#retry = setTimeout(() => this.#observe(), 2000);
+      });
+    }).catch(() => {
+      if (!this.#stopped) this.#retry = setTimeout(() => this.#observe(), 2000);
+    });
+  }
+
+  #setLeading(leading: boolean): void {
+    if (leading === this.#leading) return;
+    this.#leading = leading;
+    this.#log.info(leading ? "elected" : "no longer elected", { role: this.options.role });
+    this.options.onChange?.(leading);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Keeps an in-memory copy of the keyspace: a full read, then a watch from the next revision, and
+ * a full read again now and then because watches can be lost. When etcd is unreachable the copy
+ * stays as it was last seen, so the data plane keeps answering.
+ * @module
+ */
+import type { IKeyValue, Watcher } from "etcd3";
+import type { Logger } from "../util/log.ts";
+import { silentLogger } from "../util/log.ts";
+import { families, type KeyFamily, parseKey, ROOT } from "./keys.ts";
+import { decodeValue, type Snapshot, type Store } from "./store.ts";
+import type { Assignment, ClusterInfo, NodeRecord, ReplicaStatus, ServiceRecord } from "./types.ts";
+import { MemoryView } from "./view.ts";
+
+/** Options of a {@link Mirror}. */
+export interface MirrorOptions {
+  store: Store;
+  log?: Logger;
+  /** How often the whole keyspace is read again, in ms (default 30 s). */
+  resyncMs?: number;
+  /** Called (coalesced) after the copy changed. */
+  onChange?: () => void;
+}
+
+/** The cluster as last read from etcd: a {@link MemoryView} plus the assignments. */
+export class Mirror {
+  readonly view = new MemoryView();
+  /** Keyed by `service/replica`. */
+  readonly assignments = new Map<string, Assignment>();
+  #watcher: Watcher | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  #synced = false;
+  #pending = false;
+  readonly #log: Logger;
+
+  constructor(readonly options: MirrorOptions) {
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /** True once the first full read has completed. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Reads everything, then follows changes. Throws when the first read fails. */
+  async start(): Promise<void> {
+    await this.#resync();
+    this.#timer = setInterval(() => {
+      this.#resync().catch((err) => this.#log.warn("resync failed", { err }));
+    }, this.options.resyncMs ?? 30_000);
+  }
+
+  /** Stops following changes; the copy stays readable. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#watcher?.cancel().catch(() => {});
+    this.#watcher = undefined;
+  }
+
+  async #resync(): Promise<void> {
+    const snap = await this.options.store.snapshot();
+    if (this.#stopped) return;
+    this.#load(snap);
+    this.#synced = true;
+    await this.#watcher?.cancel().catch(() => {});
+    this.#watcher = await this.options.store.client.watch().prefix(ROOT)
+      .startRevision(String(snap.revision + 1)).create();
+    this.#watcher.on("put", (kv) => this.#apply(kv, false));
+    this.#watcher.on("delete", (kv) => this.#apply(kv, true));
+    this.#watcher.on("error", (err) => this.#log.warn("watch error", { err }));
+    this.#changed();
+  }
+
+  #load(snap: Snapshot): void {
+    const v = this.view;
+    v.serviceMap.clear();
+    v.replicaMap.clear();
+    v.nodeMap.clear();
+    this.assignments.clear();
+    v.info = undefined;
+    for (const e of snap.entries) this.#set(e.family, e.ids, e.value);
+  }
+
+  #apply(kv: IKeyValue, deleted: boolean): void {
+    const parsed = parseKey(kv.key.toString());
+    if (!parsed) return;
+    const value = deleted ? undefined : decodeValue(kv);
+    if (!deleted && value === undefined) {
+      this.#log.warn("ignoring a value that is not JSON", { key: kv.key.toString() });
+      return;
+    }
+    this.#set(parsed.family, parsed.ids, value);
+    this.#changed();
+  }
+
+  /** Stores (or, with `value` undefined, deletes) one record in the copy. */
+  #set(f: KeyFamily, ids: string[], value: unknown): void {
+    const v = this.view;
+    const key = ids.join("/");
+    const put = value !== undefined && value !== null;
+    if (f === families.services) {
+      put ? v.serviceMap.set(key, value as ServiceRecord) : v.serviceMap.delete(key);
+    } else if (f === families.nodes) {
+      put ? v.nodeMap.set(key, value as NodeRecord) : v.nodeMap.delete(key);
+    } else if (f === families.replicas) {
+      put ? v.replicaMap.set(key, value as ReplicaStatus) : v.replicaMap.delete(key);
+    } else if (f === families.assignments) {
+      put ? this.assignments.set(key, value as Assignment) : this.assignments.delete(key);
+    } else if (f === families.cluster && key === "info") {
+      v.info = put ? value as ClusterInfo : undefined;
+    }
+  }
+
+  /** Coalesces bursts of events into one callback on the next microtask. */
+  #changed(): void {
+    if (this.#pending || !this.options.onChange) return;
+    this.#pending = true;
+    queueMicrotask(() => {
+      this.#pending = false;
+      if (!this.#stopped) this.options.onChange?.();
+    });
+  }
+}

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { startEtcd } from "../../test/helpers/etcd.ts";
+import { families } from "./keys.ts";
+import { LeasedRecords } from "./lease.ts";
+import { Mirror } from "./mirror.ts";
+import type { ServiceSpec } from "./types.ts";
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const web: ServiceSpec = {
+  name: "web",
+  image: "i",
+  replicas: 1,
+  ports: [],
+  env: {},
+  volumes: [],
+  placement: {},
+};
+
+Deno.test("the mirror follows puts and deletes after its first read", async () => {
+  await using etcd = await startEtcd();
+  await etcd.store.applyServices([web]);
+  let changes = 0;
+  const mirror = new Mirror({ store: etcd.store, onChange: () => changes++ });
+  await mirror.start();
+  try {
+    assert.equal(mirror.view.service("web")?.generation, 1);
+    await etcd.store.putAssignment({ service: "web", replica: 0, node: "n1", generation: 1 });
+    await until(() => mirror.assignments.has("web/0"));
+    await etcd.store.removeService("web");
+    await until(() => mirror.view.service("web") === undefined);
+    assert.ok(changes >= 2);
+  } finally {
+    await mirror.stop();
+  }
+});
+
+Deno.test("the mirror keeps its last copy when etcd stops answering", async () => {
+  await using etcd = await startEtcd();
+  await etcd.store.applyServices([web]);
+  const mirror = new Mirror({ store: etcd.store });
+  await mirror.start();
+  try {
+    await etcd.supervisor.stop();
+    assert.equal(mirror.view.service("web")?.spec.image, "i");
+  } finally {
+    await mirror.stop();
+  }
+});
+
+Deno.test("leased records vanish when the lease is revoked", async () => {
+  await using etcd = await startEtcd();
+  const leased = new LeasedRecords({ store: etcd.store, ttl: 5 });
+  await leased.put(families.nodes, ["n1"], { id: "n1" });
+  assert.ok(await etcd.store.get(families.nodes, "n1"));
+  await leased.close();
+  assert.equal(await etcd.store.get(families.nodes, "n1"), undefined);
+});

@@ -1,0 +1,12 @@
+/**
+ * The cluster state in etcd: the keyspace, typed records, transactions, leases, elections, and an
+ * in-memory mirror for readers that must keep working when etcd does not answer.
+ * @module
+ */
+export * from "./types.ts";
+export { families, ROOT } from "./keys.ts";
+export { type ApplyResult, ConflictError, Store, type Versioned } from "./store.ts";
+export { Mirror, type MirrorOptions } from "./mirror.ts";
+export { LeasedRecords } from "./lease.ts";
+export { LeaderElection } from "./election.ts";
+export { type ClusterView, MemoryView } from "./view.ts";

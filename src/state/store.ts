@@ -1,0 +1,230 @@
+/**
+ * Typed access to the etcd keyspace. Reads and writes go through a {@link Store}; updates that
+ * depend on what is stored are compare-and-swap transactions on the key's revision, so two
+ * writers can never lose each other's change.
+ * @module
+ */
+import type { Etcd3, IKeyValue } from "etcd3";
+import { families, type KeyFamily, keyOf, parseKey, prefixOf, ROOT } from "./keys.ts";
+import type {
+  Assignment,
+  ClusterInfo,
+  ReplicaStatus,
+  ServiceRecord,
+  ServiceSpec,
+} from "./types.ts";
+
+/** A stored record with the revision it was last modified at (0 when absent). */
+export interface Versioned<T> {
+  ids: string[];
+  value: T;
+  modRevision: number;
+}
+
+/** Every key of the keyspace at one revision, for a mirror to start from. */
+export interface Snapshot {
+  revision: number;
+  entries: { family: KeyFamily; ids: string[]; value: unknown }[];
+}
+
+/** Thrown when a compare-and-swap loop keeps losing to other writers. */
+export class ConflictError extends Error {}
+
+const decoder = new TextDecoder();
+
+/** Decodes a stored value; undefined for a value that is not JSON (it is logged by callers). */
+export function decodeValue(kv: IKeyValue): unknown {
+  try {
+    return JSON.parse(decoder.decode(kv.value));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The result of applying one spec. */
+export interface ApplyResult {
+  name: string;
+  generation: number;
+  created: boolean;
+  changed: boolean;
+}
+
+/** Reads and writes fossora's records in etcd. */
+export class Store {
+  constructor(readonly client: Etcd3, readonly maxRetries = 20) {}
+
+  /** Reads one record. */
+  async get<T>(f: KeyFamily, ...ids: string[]): Promise<Versioned<T> | undefined> {
+    const res = await this.client.get(keyOf(f, ...ids)).exec();
+    const kv = res.kvs[0];
+    if (!kv) return undefined;
+    return { ids, value: decodeValue(kv) as T, modRevision: Number(kv.mod_revision) };
+  }
+
+  /** Lists a family, or the part of it under the first ids. */
+  async list<T>(f: KeyFamily, ...ids: string[]): Promise<Versioned<T>[]> {
+    const prefix = ids.length ? prefixOf(f, ...ids) : f.prefix;
+    const res = await this.client.getAll().prefix(prefix).exec();
+    return res.kvs.flatMap((kv) => {
+      const parsed = parseKey(kv.key.toString());
+      if (!parsed || parsed.family !== f) return [];
+      return [{
+        ids: parsed.ids,
+        value: decodeValue(kv) as T,
+        modRevision: Number(kv.mod_revision),
+      }];
+    });
+  }
+
+  /** Writes a record unconditionally (for families with one writer), optionally on a lease. */
+  async put(f: KeyFamily, ids: string[], value: unknown, lease?: string): Promise<void> {
+    const put = this.client.put(keyOf(f, ...ids)).value(JSON.stringify(value));
+    if (lease) put.lease(lease);
+    await put.exec();
+  }
+
+  /** Deletes a record; true when it existed. */
+  async delete(f: KeyFamily, ...ids: string[]): Promise<boolean> {
+    const res = await this.client.delete().key(keyOf(f, ...ids)).exec();
+    return Number(res.deleted) > 0;
+  }
+
+  /** Writes `value` only if the record still has `modRevision` (0: only if absent). */
+  async putIf(f: KeyFamily, ids: string[], modRevision: number, value: unknown): Promise<boolean> {
+    const key = keyOf(f, ...ids);
+    const res = await this.client
+      .if(key, "Mod", "==", modRevision)
+      .then(this.client.put(key).value(JSON.stringify(value)))
+      .commit();
+    return res.succeeded;
+  }
+
+  /** Everything under the root at one revision. */
+  async snapshot(): Promise<Snapshot> {
+    const res = await this.client.getAll().prefix(ROOT).exec();
+    const entries = res.kvs.flatMap((kv) => {
+      const parsed = parseKey(kv.key.toString());
+      return parsed ? [{ ...parsed, value: decodeValue(kv) }] : [];
+    });
+    return { revision: Number(res.header.revision), entries };
+  }
+
+  /** The cluster's identity, if a cluster was created in this etcd. */
+  async clusterInfo(): Promise<ClusterInfo | undefined> {
+    return (await this.get<ClusterInfo>(families.cluster, "info"))?.value;
+  }
+
+  /**
+   * Creates the cluster record and join token once; returns what is stored, so a second node
+   * starting at the same time ends up with the first one's cluster.
+   */
+  async initCluster(info: ClusterInfo, joinToken: string): Promise<ClusterInfo> {
+    const infoKey = keyOf(families.cluster, "info");
+    await this.client
+      .if(infoKey, "Create", "==", 0)
+      .then(
+        this.client.put(infoKey).value(JSON.stringify(info)),
+        this.client.put(keyOf(families.cluster, "join-token")).value(JSON.stringify(joinToken)),
+      )
+      .commit();
+    const stored = await this.clusterInfo();
+    if (!stored) throw new Error("cluster record vanished right after it was written");
+    return stored;
+  }
+
+  /** The cluster's join token. */
+  async joinToken(): Promise<string | undefined> {
+    return (await this.get<string>(families.cluster, "join-token"))?.value;
+  }
+
+  /**
+   * Creates or updates services in one transaction: all of them or none. A spec equal to the
+   * stored one keeps its generation; a changed one gets the next.
+   */
+  async applyServices(specs: ServiceSpec[], now = new Date()): Promise<ApplyResult[]> {
+    for (let attempt = 0; attempt < this.maxRetries; attempt++) {
+      const current = await Promise.all(
+        specs.map((s) => this.get<ServiceRecord>(families.services, s.name)),
+      );
+      const plan = specs.map((spec, i) => planApply(spec, current[i], now));
+      const changed = plan.filter((p) => p.record);
+      if (changed.length === 0) return plan.map((p) => p.result);
+      let txn = this.client.if(
+        keyOf(families.services, specs[0].name),
+        "Mod",
+        "==",
+        current[0]?.modRevision ?? 0,
+      );
+      for (let i = 1; i < specs.length; i++) {
+        txn = txn.and(
+          keyOf(families.services, specs[i].name),
+          "Mod",
+          "==",
+          current[i]?.modRevision ?? 0,
+        );
+      }
+      const puts = changed.map((p) =>
+        this.client.put(keyOf(families.services, p.result.name)).value(JSON.stringify(p.record))
+      );
+      const res = await txn.then(...puts).commit();
+      if (res.succeeded) return plan.map((p) => p.result);
+    }
+    throw new ConflictError("services are being changed by someone else; try again");
+  }
+
+  /** Removes a service; its assignments follow through the scheduler. */
+  removeService(name: string): Promise<boolean> {
+    return this.delete(families.services, name);
+  }
+
+  /** Writes or clears one assignment. */
+  putAssignment(a: Assignment): Promise<void> {
+    return this.put(families.assignments, [a.service, String(a.replica)], a);
+  }
+
+  /** Deletes one assignment. */
+  deleteAssignment(service: string, replica: number): Promise<boolean> {
+    return this.delete(families.assignments, service, String(replica));
+  }
+
+  /** The ids of a replica status record. */
+  static replicaIds(r: Pick<ReplicaStatus, "node" | "service" | "replica">): string[] {
+    return [r.node, r.service, String(r.replica)];
+  }
+}
+
+function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {
+  return canonical(a) === canonical(b);
+}
+
+/** JSON with sorted object keys, so key order in a file never looks like a change. */
+function canonical(v: unknown): string {
+  return JSON.stringify(
+    v,
+    (_k, val) =>
+      val && typeof val === "object" && !Array.isArray(val)
+        ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b)))
+        : val,
+  );
+}
+
+function planApply(
+  spec: ServiceSpec,
+  current: Versioned<ServiceRecord> | undefined,
+  now: Date,
+): { result: ApplyResult; record?: ServiceRecord } {
+  const stamp = now.toISOString();
+  if (!current) {
+    const record = { spec, generation: 1, createdAt: stamp, updatedAt: stamp };
+    return { result: { name: spec.name, generation: 1, created: true, changed: true }, record };
+  }
+  const old = current.value;
+  if (sameSpec(old.spec, spec)) {
+    return {
+      result: { name: spec.name, generation: old.generation, created: false, changed: false },
+    };
+  }
+  const generation = old.generation + 1;
+  const record = { spec, generation, createdAt: old.createdAt, updatedAt: stamp };
+  return { result: { name: spec.name, generation, created: false, changed: true }, record };
+}

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { startEtcd } from "../../test/helpers/etcd.ts";
+import { families } from "./keys.ts";
+import type { ServiceRecord, ServiceSpec } from "./types.ts";
+
+function spec(name: string, image = "busybox:1"): ServiceSpec {
+  return { name, image, replicas: 1, ports: [], env: {}, volumes: [], placement: {} };
+}
+
+Deno.test("applying a service creates it at generation 1 and bumps only on change", async () => {
+  await using etcd = await startEtcd();
+  assert.deepEqual(await etcd.store.applyServices([spec("web")]), [
+    { name: "web", generation: 1, created: true, changed: true },
+  ]);
+  assert.deepEqual(await etcd.store.applyServices([spec("web")]), [
+    { name: "web", generation: 1, created: false, changed: false },
+  ]);
+  const [r] = await etcd.store.applyServices([spec("web", "busybox:2")]);
+  assert.equal(r.generation, 2);
+  const stored = await etcd.store.get<ServiceRecord>(families.services, "web");
+  assert.equal(stored?.value.spec.image, "busybox:2");
+});
+
+Deno.test("concurrent updates of one service never lose a generation", async () => {
+  await using etcd = await startEtcd();
+  await etcd.store.applyServices([spec("web")]);
+  const writers = Array.from(
+    { length: 8 },
+    (_, i) => etcd.store.applyServices([spec("web", `img:${i}`)]),
+  );
+  const results = (await Promise.all(writers)).map(([r]) => r.generation).sort((a, b) => a - b);
+  // Every writer changed the spec, so each got its own generation: 2..9, none lost.
+  assert.deepEqual(results, [2, 3, 4, 5, 6, 7, 8, 9]);
+  const stored = await etcd.store.get<ServiceRecord>(families.services, "web");
+  assert.equal(stored?.value.generation, 9);
+});
+
+Deno.test("the cluster record is created once even when two nodes race", async () => {
+  await using etcd = await startEtcd();
+  const now = new Date().toISOString();
+  const [a, b] = await Promise.all([
+    etcd.store.initCluster({ id: "a", createdAt: now, domain: "x" }, "token-a"),
+    etcd.store.initCluster({ id: "b", createdAt: now, domain: "x" }, "token-b"),
+  ]);
+  assert.equal(a.id, b.id);
+  assert.equal(await etcd.store.joinToken(), a.id === "a" ? "token-a" : "token-b");
+});
+
+Deno.test("removing a service deletes it and says whether it existed", async () => {
+  await using etcd = await startEtcd();
+  await etcd.store.applyServices([spec("web"), spec("db")]);
+  assert.equal(await etcd.store.removeService("web"), true);
+  assert.equal(await etcd.store.removeService("web"), false);
+  const left = await etcd.store.list<ServiceRecord>(families.services);
+  assert.deepEqual(left.map((s) => s.ids[0]), ["db"]);
+});
