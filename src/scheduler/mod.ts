@@ -1,0 +1,8 @@
+/**
+ * Placement of replicas on nodes: a chain of filters, a pure planning step, and the driver that
+ * writes `assignments/` on the elected node.
+ * @module
+ */
+export { eligibleNodes, type Filter, FILTERS } from "./filters.ts";
+export { planSchedule, type SchedulePlan } from "./plan.ts";
+export { Scheduler, type SchedulerOptions } from "./scheduler.ts";

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import type { Assignment, NodeRecord, ServiceRecord, ServiceSpec } from "../state/types.ts";
+import { planSchedule } from "./plan.ts";
+
+function node(id: string, over: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    id,
+    name: id,
+    address: "10.0.0.1",
+    arch: "amd64",
+    site: "default",
+    labels: {},
+    role: "voter",
+    state: "ready",
+    version: "0",
+    apiPort: 7440,
+    httpPort: 80,
+    dnsPort: 53,
+    startedAt: "",
+    lastSeen: "",
+    ...over,
+  };
+}
+
+function service(
+  name: string,
+  replicas: number,
+  generation = 1,
+  over: Partial<ServiceSpec> = {},
+): ServiceRecord {
+  return {
+    spec: { name, image: "i", replicas, ports: [], env: {}, volumes: [], placement: {}, ...over },
+    generation,
+    createdAt: "",
+    updatedAt: "",
+  };
+}
+
+Deno.test("replicas spread over the eligible nodes", () => {
+  const plan = planSchedule([service("web", 3)], [node("a"), node("b")], []);
+  const nodes = plan.put.map((a) => a.node).sort();
+  assert.deepEqual(nodes, ["a", "a", "b"]);
+  assert.deepEqual(plan.remove, []);
+});
+
+Deno.test("a placed replica stays where it is and follows the new generation", () => {
+  const current: Assignment[] = [{ service: "web", replica: 0, node: "b", generation: 1 }];
+  const plan = planSchedule([service("web", 1, 2)], [node("a"), node("b")], current);
+  assert.deepEqual(plan.put, [{ service: "web", replica: 0, node: "b", generation: 2 }]);
+});
+
+Deno.test("nothing changes when the assignments already match", () => {
+  const current: Assignment[] = [{ service: "web", replica: 0, node: "a", generation: 1 }];
+  const plan = planSchedule([service("web", 1)], [node("a")], current);
+  assert.deepEqual(plan, { put: [], remove: [], unplaced: new Map() });
+});
+
+Deno.test("scaling down and removing a service remove their assignments", () => {
+  const current: Assignment[] = [
+    { service: "web", replica: 0, node: "a", generation: 1 },
+    { service: "web", replica: 1, node: "a", generation: 1 },
+    { service: "gone", replica: 0, node: "a", generation: 1 },
+  ];
+  const plan = planSchedule([service("web", 1)], [node("a")], current);
+  assert.deepEqual(plan.remove, [{ service: "gone", replica: 0 }, { service: "web", replica: 1 }]);
+});
+
+Deno.test("a replica on a node that went down moves to a ready one", () => {
+  const current: Assignment[] = [{ service: "web", replica: 0, node: "a", generation: 1 }];
+  const plan = planSchedule(
+    [service("web", 1)],
+    [node("a", { state: "down" }), node("b")],
+    current,
+  );
+  assert.deepEqual(plan.put, [{ service: "web", replica: 0, node: "b", generation: 1 }]);
+});
+
+Deno.test("a service no node can run says why", () => {
+  const plan = planSchedule(
+    [service("web", 1, 1, { placement: { arch: ["arm64"] } })],
+    [node("a")],
+    [],
+  );
+  assert.deepEqual(plan.put, []);
+  assert.equal(plan.unplaced.get("web"), "no ready node has arch arm64");
+});
+
+Deno.test("labels and sites narrow the nodes", () => {
+  const plan = planSchedule(
+    [service("web", 1, 1, { placement: { sites: ["home-b"], labels: { disk: "ssd" } } })],
+    [node("a", { site: "home-b" }), node("b", { site: "home-b", labels: { disk: "ssd" } })],
+    [],
+  );
+  assert.deepEqual(plan.put.map((a) => a.node), ["b"]);
+});
