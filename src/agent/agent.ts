@@ -1,0 +1,250 @@
+/**
+ * The composition root: builds every part of a node with its real dependencies and starts and
+ * stops them in order (etcd first, servers last; the reverse on shutdown).
+ * @module
+ */
+import type { Etcd3 } from "etcd3";
+import { ApiError, createApi, serveApi } from "../api/mod.ts";
+import type { AgentConfig } from "../config/mod.ts";
+import { DnsServer } from "../dns/mod.ts";
+import { connectEtcd, EtcdSupervisor } from "../etcd/mod.ts";
+import { dockerArch, type Identity, loadOrCreateIdentity, NodePublisher } from "../membership/mod.ts";
+import { Registry } from "../metrics/mod.ts";
+import { ServiceProxy } from "../proxy/mod.ts";
+import { createDockerApi, Runtime, type WantedReplica } from "../runtime/mod.ts";
+import { Scheduler } from "../scheduler/mod.ts";
+import { parseServiceFile } from "../spec/mod.ts";
+import { families, LeasedRecords, LeaderElection, Mirror, Store } from "../state/mod.ts";
+import type { Logger } from "../util/log.ts";
+import { sdNotify } from "../util/notify.ts";
+import { VERSION } from "../version.ts";
+
+/** The addresses a started agent serves on (ports resolved when 0 was asked). */
+export interface AgentEndpoints {
+  api: number;
+  http: number;
+  dns: number;
+}
+
+/** One node: every part, wired together. */
+export class Agent {
+  identity!: Identity;
+  etcd!: EtcdSupervisor;
+  client!: Etcd3;
+  store!: Store;
+  mirror!: Mirror;
+  runtime!: Runtime;
+  readonly metrics = new Registry();
+  #leased!: LeasedRecords;
+  #publisher!: NodePublisher;
+  #election!: LeaderElection;
+  #scheduler!: Scheduler;
+  #proxy!: ServiceProxy;
+  #dns!: DnsServer;
+  #api = new AbortController();
+  #apiFinished: Promise<void> = Promise.resolve();
+  #ready = false;
+  #rescheduler: ReturnType<typeof setInterval> | undefined;
+  endpoints: AgentEndpoints = { api: 0, http: 0, dns: 0 };
+
+  constructor(readonly config: AgentConfig, readonly log: Logger) {}
+
+  /** Starts every part; resolves when the node serves. */
+  async start(): Promise<void> {
+    const c = this.config;
+    this.identity = await loadOrCreateIdentity(c.dataDir, c.name);
+    this.log.info("starting", { node: this.identity.name, id: this.identity.id, version: VERSION });
+    await this.#startControlPlane();
+    await this.#startRuntime();
+    await this.#startServers();
+    this.#ready = true;
+    await sdNotify("READY=1");
+    this.log.info("ready", {
+      api: `http://${c.bindAddr}:${this.endpoints.api}`,
+      proxy: this.endpoints.http,
+      dns: this.endpoints.dns,
+      domain: c.domain,
+    });
+  }
+
+  async #startControlPlane(): Promise<void> {
+    const c = this.config;
+    this.etcd = new EtcdSupervisor({
+      bin: c.etcdBin,
+      dataDir: `${c.dataDir}/etcd`,
+      name: this.identity.id,
+      clientPort: c.etcdClientPort,
+      peerPort: c.etcdPeerPort,
+      log: this.log.child("etcd"),
+    });
+    await this.etcd.start();
+    this.client = connectEtcd([this.etcd.clientUrl]);
+    this.store = new Store(this.client);
+    const token = await this.#configuredToken() ?? randomToken();
+    const info = await this.store.initCluster(
+      { id: crypto.randomUUID(), createdAt: new Date().toISOString(), domain: c.domain },
+      token,
+    );
+    this.log.info("cluster", { id: info.id });
+    this.#leased = new LeasedRecords({ store: this.store, log: this.log.child("lease") });
+    this.#publisher = new NodePublisher({
+      leased: this.#leased,
+      log: this.log.child("node"),
+      record: {
+        id: this.identity.id,
+        name: this.identity.name,
+        address: c.advertiseAddr,
+        arch: dockerArch(),
+        site: c.site,
+        labels: c.labels,
+        role: "voter",
+        version: VERSION,
+        apiPort: c.apiPort,
+        httpPort: c.httpPort,
+        dnsPort: c.dnsPort,
+      },
+    });
+    await this.#publisher.start();
+    this.mirror = new Mirror({ store: this.store, log: this.log.child("mirror"), onChange: () => this.#onStateChange() });
+    this.#scheduler = new Scheduler({
+      store: this.store,
+      mirror: this.mirror,
+      leading: () => this.#election.leading,
+      log: this.log.child("scheduler"),
+    });
+    this.#election = new LeaderElection({
+      store: this.store,
+      role: "scheduler",
+      value: this.identity.id,
+      log: this.log.child("election"),
+      onChange: () => this.#scheduler.poke(),
+    });
+    await this.mirror.start();
+    this.#election.start();
+    // A write the scheduler lost (etcd restarting) is retried even when nothing else changes.
+    this.#rescheduler = setInterval(() => this.#scheduler.poke(), 10_000);
+  }
+
+  async #configuredToken(): Promise<string | undefined> {
+    if (this.config.token) return this.config.token;
+    if (this.config.tokenFile) return (await Deno.readTextFile(this.config.tokenFile)).trim();
+    return undefined;
+  }
+
+  async #startRuntime(): Promise<void> {
+    const id = this.identity.id;
+    this.runtime = new Runtime({
+      docker: createDockerApi(this.config.dockerHost),
+      nodeId: id,
+      address: this.config.advertiseAddr,
+      log: this.log.child("runtime"),
+      report: (s) =>
+        this.#leased.put(families.replicas, [id, s.service, String(s.replica)], s)
+          .catch((err) => this.log.warn("cannot write replica status", { err, service: s.service })),
+      forget: (service, replica) =>
+        this.#leased.delete(families.replicas, [id, service, String(replica)])
+          .catch((err) => this.log.warn("cannot delete replica status", { err, service })),
+    });
+    this.runtime.setWanted(this.#wanted());
+    await this.runtime.start();
+  }
+
+  /** The replicas assigned to this node, with the spec of their service. */
+  #wanted(): WantedReplica[] {
+    const out: WantedReplica[] = [];
+    for (const a of this.mirror.assignments.values()) {
+      const svc = this.mirror.view.service(a.service);
+      if (a.node !== this.identity.id || !svc) continue;
+      out.push({ service: a.service, replica: a.replica, generation: a.generation, spec: svc.spec });
+    }
+    return out;
+  }
+
+  #onStateChange(): void {
+    this.#scheduler?.poke();
+    this.runtime?.setWanted(this.#wanted());
+  }
+
+  async #startServers(): Promise<void> {
+    const c = this.config;
+    const view = this.mirror.view;
+    this.#proxy = new ServiceProxy({
+      view,
+      domain: c.domain,
+      port: c.httpPort,
+      hostname: c.bindAddr,
+      metrics: this.metrics,
+      log: this.log.child("proxy"),
+    });
+    await this.#proxy.start();
+    this.#dns = new DnsServer({
+      view,
+      domain: c.domain,
+      port: c.dnsPort,
+      hostname: c.bindAddr,
+      metrics: this.metrics,
+      log: this.log.child("dns"),
+    });
+    await this.#dns.start();
+    const app = createApi({
+      view,
+      services: {
+        apply: (specs) => this.store.applyServices(specs),
+        remove: (name) => this.store.removeService(name),
+      },
+      adminToken: this.identity.adminToken,
+      nodeId: this.identity.id,
+      nodeName: this.identity.name,
+      domain: c.domain,
+      ready: () => this.#ready && this.etcd.healthy,
+      leader: () => this.#election.leader(),
+      etcdHealthy: () => this.etcd.healthy,
+      joinToken: async () => (await this.store.joinToken()) ?? "",
+      logs: (service, replica, node, opts) => {
+        if (node !== this.identity.id) {
+          throw new ApiError(502, "not_local", `replica ${replica} of ${service} runs on another node; ask that node`);
+        }
+        return this.runtime.logs(service, replica, opts);
+      },
+      metrics: this.metrics,
+      version: VERSION,
+      parseServiceFile: (input, options) => parseServiceFile(input, options),
+    });
+    const served = await serveApi(app, { hostname: c.bindAddr, port: c.apiPort, signal: this.#api.signal });
+    this.#apiFinished = served.finished;
+    this.endpoints = { api: served.port, http: this.#proxy.port, dns: this.#dns.port };
+  }
+
+  /** Stops every part in reverse order. Containers keep running. */
+  async stop(): Promise<void> {
+    this.#ready = false;
+    await sdNotify("STOPPING=1");
+    this.log.info("stopping");
+    clearInterval(this.#rescheduler);
+    const steps: [string, () => unknown][] = [
+      ["api", () => (this.#api.abort(), this.#apiFinished)],
+      ["dns", () => this.#dns?.stop()],
+      ["proxy", () => this.#proxy?.stop()],
+      ["runtime", () => this.runtime?.stop()],
+      ["election", () => this.#election?.stop()],
+      ["mirror", () => this.mirror?.stop()],
+      ["node", () => this.#publisher?.stop()],
+      ["lease", () => this.#leased?.close()],
+      ["etcd client", () => this.client?.close()],
+      ["etcd", () => this.etcd?.stop()],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.log.warn("error while stopping", { part: name, err });
+      }
+    }
+    this.log.info("stopped");
+  }
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return "fossora-" + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

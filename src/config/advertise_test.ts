@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import {
+  defaultRoutes,
+  detectAdvertiseAddr,
+  type InterfaceAddr,
+  pickAdvertiseAddr,
+} from "./advertise.ts";
+import { isIPv4 } from "./values.ts";
+
+const HEADER =
+  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT";
+// eth0 default via 192.168.1.1 metric 100; wlan0 default via 10.0.0.1 metric 600.
+const ROUTES = [
+  HEADER,
+  "eth0\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0",
+  "wlan0\t00000000\t0100000A\t0003\t0\t0\t600\t00000000\t0\t0\t0",
+  "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0",
+].join("\n");
+
+const v4 = (name: string, address: string, netmask = "255.255.255.0"): InterfaceAddr => ({
+  name,
+  family: "IPv4",
+  address,
+  netmask,
+});
+
+Deno.test("default routes are parsed from /proc/net/route, lowest metric first", () => {
+  assert.deepEqual(defaultRoutes(ROUTES), [
+    { iface: "eth0", gateway: "192.168.1.1", metric: 100 },
+    { iface: "wlan0", gateway: "10.0.0.1", metric: 600 },
+  ]);
+});
+
+Deno.test("the default route's interface address in the gateway's subnet is chosen", () => {
+  const ifaces = [
+    v4("lo", "127.0.0.1", "255.0.0.0"),
+    v4("docker0", "172.17.0.1", "255.255.0.0"),
+    v4("wlan0", "10.0.0.7"),
+    v4("eth0", "192.168.50.2"),
+    v4("eth0", "192.168.1.20"),
+  ];
+  assert.equal(pickAdvertiseAddr(ROUTES, ifaces), "192.168.1.20");
+});
+
+Deno.test("without a default route the first routable non-loopback IPv4 is chosen", () => {
+  const ifaces = [
+    v4("lo", "127.0.0.1", "255.0.0.0"),
+    { name: "eth0", family: "IPv6", address: "fe80::1", netmask: "ffff:ffff::" } as const,
+    v4("eth0", "169.254.3.4", "255.255.0.0"),
+    v4("eth1", "192.168.7.7"),
+  ];
+  assert.equal(pickAdvertiseAddr(HEADER, ifaces), "192.168.7.7");
+  assert.equal(pickAdvertiseAddr(undefined, ifaces.slice(0, 3)), "169.254.3.4");
+});
+
+Deno.test("with no usable interface the loopback address is chosen", () => {
+  assert.equal(pickAdvertiseAddr(undefined, [v4("lo", "127.0.0.1", "255.0.0.0")]), "127.0.0.1");
+  assert.equal(pickAdvertiseAddr("garbage", []), "127.0.0.1");
+});
+
+Deno.test("detectAdvertiseAddr returns an IPv4 address of this machine", () => {
+  const addr = detectAdvertiseAddr();
+  assert.ok(isIPv4(addr), addr);
+  const own = Deno.networkInterfaces().map((i) => i.address);
+  assert.ok(addr === "127.0.0.1" || own.includes(addr), `${addr} not in ${own}`);
+});

@@ -1,0 +1,178 @@
+/**
+ * Builds the agent's configuration from flags, environment, config file and defaults, in that
+ * order of precedence, validating every value so that a bad one stops the agent with one line.
+ * @module
+ */
+import { ConfigError, InvalidValue } from "./error.ts";
+import { fromArgv, fromEnv, fromToml, type Raw, type RawSettings } from "./sources.ts";
+import {
+  nameFromHostname,
+  parseBindAddr,
+  parseDiscovery,
+  parseDnsLabel,
+  parseDnsName,
+  parseDockerHost,
+  parseIPv4,
+  parseJoin,
+  parseLabels,
+  parseNonEmpty,
+  parsePort,
+  parseToken,
+} from "./values.ts";
+
+/** The agent's settings, after precedence and validation. */
+export interface AgentConfig {
+  dataDir: string;
+  name: string;
+  advertiseAddr: string;
+  bindAddr: string;
+  /** 0 means "any free port" (tests); also for httpPort and dnsPort. */
+  apiPort: number;
+  etcdClientPort: number;
+  etcdPeerPort: number;
+  httpPort: number;
+  dnsPort: number;
+  domain: string;
+  /** `host:port` of agents to join through. */
+  join: string[];
+  /** Subset of `tailscale`, `mdns`; empty when `none`. */
+  discovery: string[];
+  /** The join token, read from tokenFile when that is set. */
+  token?: string;
+  tokenFile?: string;
+  dockerHost: string;
+  etcdBin: string;
+  site: string;
+  labels: Record<string, string>;
+  tailscaleSocket: string;
+  /** The config file path used (it may not exist when it is the default). */
+  configFile: string;
+  debug: boolean;
+}
+
+/** Values the loader cannot know by itself; a function so detection runs only when needed. */
+export interface ConfigDefaults {
+  hostname: string;
+  advertiseAddr: () => string;
+}
+
+/** Reads a file's text; returns undefined when the file does not exist, throws otherwise. */
+export type ReadFile = (path: string) => string | undefined;
+
+/** Where the config file is looked for when neither --config nor FOSSORA_CONFIG is set. */
+export const DEFAULT_CONFIG_FILE = "/etc/fossora/fossora.toml";
+
+type Pick = (name: string) => Raw | undefined;
+
+/** Runs a parser, turning its InvalidValue into a ConfigError naming the key and origin. */
+function check<T>(name: string, raw: Raw, parse: (v: never) => T): T {
+  try {
+    return parse(raw.value as never);
+  } catch (e) {
+    if (!(e instanceof InvalidValue)) throw e;
+    throw new ConfigError(`config: ${name} (from ${raw.origin}): ${e.message}`);
+  }
+}
+
+function setting<T>(pick: Pick, name: string, parse: (v: never) => T, fallback: () => T): T {
+  const raw = pick(name);
+  return raw === undefined ? fallback() : check(name, raw, parse);
+}
+
+/** Reads a file through `readFile`, reporting a failure against `name`. */
+function readVia(readFile: ReadFile, name: string, raw: Raw, path: string): string | undefined {
+  try {
+    return readFile(path);
+  } catch (e) {
+    throw new ConfigError(
+      `config: ${name} (from ${raw.origin}): cannot read ${JSON.stringify(path)}: ${
+        (e as Error).message
+      }`,
+    );
+  }
+}
+
+function loadFile(cli: RawSettings, env: RawSettings, readFile: ReadFile) {
+  const given = cli.get("config") ?? env.get("config");
+  const raw = given ?? { value: DEFAULT_CONFIG_FILE, origin: "default" };
+  const path = check("config", raw, parseNonEmpty);
+  const text = readVia(readFile, "config", raw, path);
+  if (text === undefined && given) {
+    throw new ConfigError(
+      `config: config (from ${raw.origin}): file ${
+        JSON.stringify(path)
+      } does not exist; create it or point to an existing file`,
+    );
+  }
+  return { path, settings: text === undefined ? new Map() as RawSettings : fromToml(text, path) };
+}
+
+function loadToken(pick: Pick, readFile: ReadFile) {
+  const tokenRaw = pick("token");
+  const fileRaw = pick("token-file");
+  if (tokenRaw && fileRaw) {
+    throw new ConfigError(
+      `config: token (from ${tokenRaw.origin}) and token-file (from ${fileRaw.origin}) are exclusive; set only one`,
+    );
+  }
+  if (tokenRaw) return { token: check("token", tokenRaw, parseToken) };
+  if (!fileRaw) return {};
+  const tokenFile = check("token-file", fileRaw, parseNonEmpty);
+  const text = readVia(readFile, "token-file", fileRaw, tokenFile);
+  const where = `config: token-file (from ${fileRaw.origin}): ${JSON.stringify(tokenFile)}`;
+  if (text === undefined) {
+    throw new ConfigError(`${where} does not exist; create it or fix the path`);
+  }
+  const token = text.trim();
+  if (token === "") throw new ConfigError(`${where} is empty; put the cluster join token in it`);
+  if (!/^\S+$/.test(token)) {
+    throw new ConfigError(`${where} holds more than one word; it must hold only the token`);
+  }
+  return { token, tokenFile };
+}
+
+/**
+ * The agent's configuration. Flag beats environment (`FOSSORA_*`) beats config file beats
+ * default. Throws ConfigError (one line naming the key and reason) on any unknown or bad value.
+ */
+export function loadConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readFile: ReadFile,
+  defaults: ConfigDefaults,
+): AgentConfig {
+  const cli = fromArgv(argv);
+  const fromEnvironment = fromEnv(env);
+  const file = loadFile(cli, fromEnvironment, readFile);
+  const pick: Pick = (name) =>
+    cli.get(name) ?? fromEnvironment.get(name) ?? file.settings.get(name);
+  const port = (zero: boolean) => (v: string | number) => parsePort(v, zero);
+  const num = (n: number) => () => n;
+  return {
+    dataDir: setting(pick, "data-dir", parseNonEmpty, () => "/var/lib/fossora"),
+    name: setting(pick, "name", parseDnsLabel, () => nameFromHostname(defaults.hostname)),
+    advertiseAddr: setting(pick, "advertise-addr", parseIPv4, defaults.advertiseAddr),
+    bindAddr: setting(pick, "bind-addr", parseBindAddr, () => "0.0.0.0"),
+    apiPort: setting(pick, "api-port", port(true), num(7440)),
+    etcdClientPort: setting(pick, "etcd-client-port", port(false), num(2379)),
+    etcdPeerPort: setting(pick, "etcd-peer-port", port(false), num(2380)),
+    httpPort: setting(pick, "http-port", port(true), num(80)),
+    dnsPort: setting(pick, "dns-port", port(true), num(53)),
+    domain: setting(pick, "domain", parseDnsName, () => "fossora.home.arpa"),
+    join: setting(pick, "join", parseJoin, () => []),
+    discovery: setting(pick, "discovery", parseDiscovery, () => ["tailscale", "mdns"]),
+    ...loadToken(pick, readFile),
+    dockerHost: setting(pick, "docker-host", parseDockerHost, () => "unix:///var/run/docker.sock"),
+    etcdBin: setting(pick, "etcd-bin", parseNonEmpty, () => "etcd"),
+    site: setting(pick, "site", parseDnsLabel, () => "default"),
+    labels: setting(pick, "label", parseLabels, () => ({})),
+    tailscaleSocket: setting(
+      pick,
+      "tailscale-socket",
+      parseNonEmpty,
+      () => "/var/run/tailscale/tailscaled.sock",
+    ),
+    configFile: file.path,
+    debug: setting(pick, "debug", (b: boolean) => b, () => false),
+  };
+}

@@ -1,0 +1,15 @@
+/**
+ * The agent's configuration: flags, `FOSSORA_*` environment, TOML config file and defaults.
+ * @module
+ */
+export { ConfigError } from "./error.ts";
+export { AGENT_FLAGS, agentHelp, envName, type FlagInfo, type FlagKind } from "./flags.ts";
+export {
+  type AgentConfig,
+  type ConfigDefaults,
+  DEFAULT_CONFIG_FILE,
+  loadConfig,
+  type ReadFile,
+} from "./load.ts";
+export { readFileIfExists, systemDefaults } from "./system.ts";
+export { detectAdvertiseAddr, pickAdvertiseAddr } from "./advertise.ts";

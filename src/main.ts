@@ -1,0 +1,17 @@
+/**
+ * The `fossora` program: `fossora agent` runs a node; every other command is a client of the
+ * local agent's API.
+ * @module
+ */
+import { runCli } from "./cli/mod.ts";
+
+/** Runs the program with these arguments and returns its exit code. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "agent") {
+    const { runAgent } = await import("./agent/mod.ts");
+    return runAgent(argv.slice(1));
+  }
+  return runCli(argv);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

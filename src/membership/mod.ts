@@ -1,0 +1,12 @@
+/**
+ * Who this node is: its identity and secrets on disk, and its record in the cluster.
+ * @module
+ */
+export { dockerArch, NodePublisher, type NodePublisherOptions } from "./node.ts";
+export {
+  type Identity,
+  IdentityError,
+  loadOrCreateIdentity,
+  readSecretFile,
+  writeSecretFile,
+} from "./identity.ts";

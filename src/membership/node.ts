@@ -1,0 +1,65 @@
+/**
+ * This node's record in `nodes/<id>`: what the scheduler, DNS and `fossora nodes` know of it.
+ * Written on the node's lease and refreshed so `lastSeen` stays current.
+ * @module
+ */
+import { families, type LeasedRecords } from "../state/mod.ts";
+import type { NodeRecord } from "../state/types.ts";
+import type { Logger } from "../util/log.ts";
+import { silentLogger } from "../util/log.ts";
+
+/** Docker's name for this machine's architecture. */
+export function dockerArch(arch: string = Deno.build.arch): string {
+  return ({ x86_64: "amd64", aarch64: "arm64" } as Record<string, string>)[arch] ?? arch;
+}
+
+/** Options of a {@link NodePublisher}. */
+export interface NodePublisherOptions {
+  leased: LeasedRecords;
+  record: Omit<NodeRecord, "lastSeen" | "startedAt" | "state">;
+  /** How often `lastSeen` is refreshed, in ms (default 5000). */
+  refreshMs?: number;
+  log?: Logger;
+  now?: () => Date;
+}
+
+/** Keeps this node's record in etcd while the agent runs. */
+export class NodePublisher {
+  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #startedAt: string;
+  readonly #log: Logger;
+  #now: () => Date;
+
+  constructor(readonly options: NodePublisherOptions) {
+    this.#now = options.now ?? (() => new Date());
+    this.#startedAt = this.#now().toISOString();
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /** The record as it is written now. */
+  record(): NodeRecord {
+    return {
+      ...this.options.record,
+      state: "ready",
+      startedAt: this.#startedAt,
+      lastSeen: this.#now().toISOString(),
+    };
+  }
+
+  /** Writes the record, then refreshes it periodically. */
+  async start(): Promise<void> {
+    await this.#publish();
+    this.#timer = setInterval(() => {
+      this.#publish().catch((err) => this.#log.warn("cannot refresh this node's record", { err }));
+    }, this.options.refreshMs ?? 5000);
+  }
+
+  /** Stops refreshing; the record disappears with the lease. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #publish(): Promise<void> {
+    return this.options.leased.put(families.nodes, [this.options.record.id], this.record());
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * A real `fossora agent` process for system tests: its own data dir and free ports, etcd as its
+ * child, containers on the machine's dockerd. Disposing it stops the agent and removes its
+ * containers, volumes and data, even when the test failed.
+ */
+import { freePort } from "./ports.ts";
+import { waitFor } from "./wait.ts";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const DENO = Deno.execPath();
+
+/** Ports of one agent. */
+export interface AgentPorts {
+  api: number;
+  http: number;
+  dns: number;
+  etcdClient: number;
+  etcdPeer: number;
+}
+
+/** A running agent. */
+export class TestAgent implements AsyncDisposable {
+  child: Deno.ChildProcess | undefined;
+  readonly output: string[] = [];
+  #pump: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly dataDir: string,
+    readonly ports: AgentPorts,
+    readonly domain: string,
+    readonly extraEnv: Record<string, string>,
+  ) {}
+
+  /** Starts an agent in a new data dir and waits until it is ready. */
+  static async start(env: Record<string, string> = {}): Promise<TestAgent> {
+    const dataDir = await Deno.makeTempDir({ prefix: "fossora-agent-" });
+    const ports = {
+      api: freePort(),
+      http: freePort(),
+      dns: freePort(),
+      etcdClient: freePort(),
+      etcdPeer: freePort(),
+    };
+    const agent = new TestAgent(dataDir, ports, "fossora.test", env);
+    try {
+      await agent.restart();
+    } catch (err) {
+      await agent[Symbol.asyncDispose]();
+      throw err;
+    }
+    return agent;
+  }
+
+  get api(): string {
+    return `http://127.0.0.1:${this.ports.api}`;
+  }
+
+  /** The admin token the agent wrote into its data dir. */
+  get token(): string {
+    return Deno.readTextFileSync(`${this.dataDir}/admin-token`).trim();
+  }
+
+  /** The agent's node id. */
+  get nodeId(): string {
+    return Deno.readTextFileSync(`${this.dataDir}/node-id`).trim();
+  }
+
+  /** The arguments `fossora agent` runs with. */
+  args(): string[] {
+    const p = this.ports;
+    return [
+      "agent",
+      `--data-dir=${this.dataDir}`,
+      "--name=test-node",
+      "--advertise-addr=127.0.0.1",
+      "--bind-addr=127.0.0.1",
+      `--api-port=${p.api}`,
+      `--http-port=${p.http}`,
+      `--dns-port=${p.dns}`,
+      `--etcd-client-port=${p.etcdClient}`,
+      `--etcd-peer-port=${p.etcdPeer}`,
+      `--domain=${this.domain}`,
+      "--discovery=none",
+      `--config=${this.dataDir}/none.toml`,
+    ];
+  }
+
+  /** Starts the process (after a stop) and waits for health. */
+  async restart(): Promise<void> {
+    await Deno.writeTextFile(`${this.dataDir}/none.toml`, "");
+    this.child = new Deno.Command(DENO, {
+      args: ["run", "-A", MAIN, ...this.args()],
+      env: { FOSSORA_LOG_LEVEL: "debug", ...this.extraEnv },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#pump = Promise.all([this.#collect(this.child.stdout), this.#collect(this.child.stderr)])
+      .then(() => {});
+    this.#status = undefined;
+    this.#ended = this.child.status.then((s) => this.#status = s);
+    await waitFor("the agent to be ready", async () => {
+      if (this.exited) throw new Error(`agent exited:\n${this.output.slice(-30).join("\n")}`);
+      const res = await fetch(`${this.api}/api/v1/health`);
+      await res.body?.cancel();
+      return res.ok;
+    }, 60_000, 200);
+  }
+
+  get exited(): boolean {
+    return this.#status !== undefined;
+  }
+  #status: Deno.CommandStatus | undefined;
+  #ended: Promise<Deno.CommandStatus> | undefined;
+
+  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      this.output.push(...parts);
+      if (Deno.env.get("FOSSORA_TEST_VERBOSE")) parts.forEach((l) => console.error(l));
+    }
+  }
+
+  /** Sends a signal and waits for the process to end; returns its status. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus | undefined> {
+    const child = this.child;
+    if (!child) return undefined;
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    const status = await this.#ended;
+    await this.#pump;
+    this.child = undefined;
+    return status;
+  }
+
+  /** Calls the API with the admin token. */
+  fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (!headers.has("authorization")) headers.set("authorization", `Bearer ${this.token}`);
+    return fetch(`${this.api}${path}`, { ...init, headers });
+  }
+
+  /** Calls the API and parses the JSON answer, failing on an HTTP error. */
+  async json<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
+    const res = await this.fetch(path, init);
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+    return body as T;
+  }
+
+  /** Runs the `fossora` CLI against this agent. */
+  async cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out = await new Deno.Command(DENO, {
+      args: ["run", "-A", MAIN, ...args],
+      env: { FOSSORA_API: this.api, FOSSORA_DATA_DIR: this.dataDir },
+      stdin: "null",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    let nodeId: string | undefined;
+    try {
+      nodeId = this.nodeId;
+    } catch { /* never started */ }
+    await this.stop("SIGTERM").catch(() => {});
+    if (nodeId) await removeContainers(nodeId);
+    await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function docker(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("docker", { args, stdout: "piped", stderr: "piped" }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** Removes every container and volume an agent with this node id created. */
+export async function removeContainers(nodeId: string): Promise<void> {
+  const ids = (await docker("ps", "-aq", "--filter", `label=fossora.node=${nodeId}`)).split("\n")
+    .filter(Boolean);
+  if (ids.length) await docker("rm", "-f", ...ids);
+}
+
+/** Runs docker and returns its stdout. */
+export { docker };
