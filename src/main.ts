@@ -4,6 +4,7 @@
  * @module
  */
 import { runCli } from "./cli/mod.ts";
+import { VERSION } from "./version.ts";
 
 /** Runs the program with these arguments and returns its exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -11,7 +12,7 @@ export async function main(argv: string[]): Promise<number> {
     const { runAgent } = await import("./agent/mod.ts");
     return runAgent(argv.slice(1));
   }
-  return runCli(argv);
+  return runCli(argv, { version: VERSION });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -19,7 +19,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`fossora agent: ${err.message}`);
     // A bad flag is a usage error (2); a bad file or environment value is a failure (1).
-    return err.message.includes("(from --") ? 2 : 1;
+    return /\(from --|unknown flag/.test(err.message) ? 2 : 1;
   }
   const log = createLogger("agent", { level: config.debug ? "debug" : undefined });
   const agent = new Agent(config, log);

@@ -1,0 +1,70 @@
+/**
+ * The HTTP API as a hono app: routes, the admin-token check, and one error shape for every
+ * failure (`{ "error": { "code", "message", "details" } }`).
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { createLogger, type Logger } from "../util/log.ts";
+import { requireToken } from "./auth.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
+import { ApiError } from "./errors.ts";
+import { registerApiMetrics } from "./metrics.ts";
+import { addClusterRoutes } from "./routes/cluster.ts";
+import { addLogRoutes } from "./routes/service_logs.ts";
+import { addServiceRoutes } from "./routes/services.ts";
+import type { ApiDeps } from "./types.ts";
+
+/** Paths that answer without the admin token (join checks the join token itself). */
+const OPEN_PATHS = new Set(["/api/v1/health", "/api/v1/join"]);
+
+/** Builds the API; registers its gauges in `deps.metrics`. */
+export function createApi(deps: ApiDeps): Hono {
+  const log = deps.logger ?? createLogger("api");
+  const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  registerApiMetrics(deps.metrics, deps);
+
+  const app = new Hono();
+  app.use(methodNotAllowed({ app, onMethodNotAllowed: notAllowed }));
+  app.use(requireToken(deps.adminToken, OPEN_PATHS));
+  addClusterRoutes(app, deps, maxBody);
+  addServiceRoutes(app, deps, maxBody);
+  addLogRoutes(app, deps);
+  app.notFound((c) =>
+    new ApiError(
+      404,
+      "not_found",
+      `no route ${c.req.method} ${c.req.path}; the API's routes are under /api/v1/`,
+    ).toResponse()
+  );
+  app.onError((err, c) => toErrorResponse(err, c, log));
+  return app;
+}
+
+function notAllowed(c: Context, methods: string[]): Response {
+  const allow = methods.join(", ");
+  return new ApiError(
+    405,
+    "method_not_allowed",
+    `${c.req.method} is not allowed on ${c.req.path}; use ${allow}`,
+    [],
+    { Allow: allow },
+  ).toResponse();
+}
+
+/** Any failure as the API's JSON error; unexpected ones are logged and answered generically. */
+function toErrorResponse(err: Error, c: Context, log: Logger): Response {
+  if (err instanceof ApiError) return err.toResponse();
+  if (err instanceof HTTPException && err.status < 500) {
+    const code = err.status === 400 ? "bad_request" : "http_error";
+    return new ApiError(err.status, code, err.message || "the request was refused").toResponse();
+  }
+  log.error("request failed", { method: c.req.method, path: c.req.path, error: err.stack ?? err });
+  return new ApiError(
+    500,
+    "internal",
+    "the agent failed to answer this request; its log has the details (journalctl -u fossora)",
+  ).toResponse();
+}

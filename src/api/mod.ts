@@ -1,0 +1,17 @@
+/**
+ * The HTTP API of a node (SPEC.md "HTTP API"): `createApi` builds the hono app from the agent's
+ * parts, `serveApi` listens with it.
+ * @module
+ */
+export { createApi } from "./app.ts";
+export { serveApi, type ServeOptions } from "./serve.ts";
+export { ApiError, type ErrorBody } from "./errors.ts";
+export type { ApiDeps, ApplyResult, LogOptions, ParseServiceFile, ServiceStore } from "./types.ts";
+export type {
+  ClusterSummary,
+  MemberSummary,
+  ReplicaSummary,
+  ServiceDetail,
+  ServiceState,
+  ServiceSummary,
+} from "./summary.ts";

@@ -1,0 +1,187 @@
+/**
+ * The JSON shapes of the read routes, computed from the cluster view. Pure functions of the view
+ * so each shape is tested without a server.
+ * @module
+ */
+import type {
+  NodeRecord,
+  NodeRole,
+  NodeState,
+  ReplicaState,
+  ReplicaStatus,
+  ServiceRecord,
+  ServiceSpec,
+} from "../state/types.ts";
+import type { ClusterView } from "../state/view.ts";
+
+/** How a service is doing, in one word. */
+export type ServiceState = "stopped" | "pending" | "starting" | "ready" | "degraded" | "failing";
+
+/** One row of `GET /api/v1/services`. */
+export interface ServiceSummary {
+  name: string;
+  image: string;
+  generation: number;
+  /** Replicas wanted. */
+  replicas: number;
+  /** Replicas whose container runs. */
+  running: number;
+  /** Replicas that run and accept connections. */
+  ready: number;
+  /** Names of the nodes that run a replica, sorted. */
+  nodes: string[];
+  /** `http://NAME.DOMAIN/` when the service has an HTTP port, else null. */
+  url: string | null;
+  /** Published TCP ports. */
+  published: number[];
+  state: ServiceState;
+}
+
+/** One replica in `GET /api/v1/services/:name`. */
+export interface ReplicaSummary {
+  replica: number;
+  /** Node name (the id when the node is not known). */
+  node: string;
+  nodeId: string;
+  containerId: string | null;
+  state: ReplicaState;
+  ready: boolean;
+  exitCode: number | null;
+  message: string | null;
+  since: string;
+  restarts: number;
+  generation: number;
+}
+
+/** The body of `GET /api/v1/services/:name`. */
+export interface ServiceDetail {
+  name: string;
+  spec: ServiceSpec;
+  generation: number;
+  createdAt: string;
+  updatedAt: string;
+  url: string | null;
+  state: ServiceState;
+  replicas: ReplicaSummary[];
+}
+
+/** A member in `GET /api/v1/cluster`. */
+export interface MemberSummary {
+  id: string;
+  name: string;
+  address: string;
+  role: NodeRole;
+  state: NodeState;
+  leader: boolean;
+}
+
+/** The body of `GET /api/v1/cluster`. */
+export interface ClusterSummary {
+  id: string | null;
+  domain: string;
+  version: string;
+  leader: { id: string; name: string } | null;
+  node: { id: string; name: string };
+  members: MemberSummary[];
+}
+
+/** The URL a service is served at, when it has an HTTP port. */
+export function serviceUrl(spec: ServiceSpec, domain: string): string | null {
+  return spec.ports.some((p) => p.http) ? `http://${spec.name}.${domain}/` : null;
+}
+
+/** One word for a service's health, from what it wants and what its replicas report. */
+export function serviceState(wanted: number, replicas: ReplicaStatus[]): ServiceState {
+  if (wanted === 0) return "stopped";
+  const ready = replicas.filter((r) => r.ready).length;
+  if (ready >= wanted) return "ready";
+  if (replicas.some((r) => r.state === "error" || r.state === "exited")) return "failing";
+  if (ready > 0) return "degraded";
+  if (replicas.length === 0) return "pending";
+  return "starting";
+}
+
+function nodeName(view: ClusterView, id: string): string {
+  return view.node(id)?.name ?? id;
+}
+
+/** A row of the services list. */
+export function summarizeService(
+  view: ClusterView,
+  record: ServiceRecord,
+  domain: string,
+): ServiceSummary {
+  const spec = record.spec;
+  const replicas = view.replicasOf(spec.name);
+  const nodes = [...new Set(replicas.map((r) => nodeName(view, r.node)))].sort();
+  return {
+    name: spec.name,
+    image: spec.image,
+    generation: record.generation,
+    replicas: spec.replicas,
+    running: replicas.filter((r) => r.state === "running").length,
+    ready: replicas.filter((r) => r.ready).length,
+    nodes,
+    url: serviceUrl(spec, domain),
+    published: spec.ports.flatMap((p) => (p.published === undefined ? [] : [p.published])),
+    state: serviceState(spec.replicas, replicas),
+  };
+}
+
+function summarizeReplica(view: ClusterView, r: ReplicaStatus): ReplicaSummary {
+  return {
+    replica: r.replica,
+    node: nodeName(view, r.node),
+    nodeId: r.node,
+    containerId: r.containerId ?? null,
+    state: r.state,
+    ready: r.ready,
+    exitCode: r.exitCode ?? null,
+    message: r.message ?? null,
+    since: r.since,
+    restarts: r.restarts,
+    generation: r.generation,
+  };
+}
+
+/** One service with its replicas. */
+export function describeService(
+  view: ClusterView,
+  record: ServiceRecord,
+  domain: string,
+): ServiceDetail {
+  const replicas = view.replicasOf(record.spec.name);
+  return {
+    name: record.spec.name,
+    spec: record.spec,
+    generation: record.generation,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    url: serviceUrl(record.spec, domain),
+    state: serviceState(record.spec.replicas, replicas),
+    replicas: replicas.map((r) => summarizeReplica(view, r)),
+  };
+}
+
+/** The cluster at a glance, as this node sees it. */
+export function summarizeCluster(
+  view: ClusterView,
+  o: { nodeId: string; nodeName: string; domain: string; version: string; leader?: string },
+): ClusterSummary {
+  const leader = o.leader === undefined ? null : { id: o.leader, name: nodeName(view, o.leader) };
+  return {
+    id: view.cluster()?.id ?? null,
+    domain: o.domain,
+    version: o.version,
+    leader,
+    node: { id: o.nodeId, name: o.nodeName },
+    members: view.nodes().map((n: NodeRecord) => ({
+      id: n.id,
+      name: n.name,
+      address: n.address,
+      role: n.role,
+      state: n.state,
+      leader: n.id === o.leader,
+    })),
+  };
+}

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { describeService, serviceState, summarizeCluster, summarizeService } from "./summary.ts";
+import { replica, sampleView, spec } from "./fixtures.ts";
+
+Deno.test("serviceState names each situation of a service", () => {
+  assert.equal(serviceState(0, []), "stopped");
+  assert.equal(serviceState(1, []), "pending");
+  assert.equal(
+    serviceState(1, [replica("a", 0, "n1", { state: "starting", ready: false })]),
+    "starting",
+  );
+  assert.equal(serviceState(1, [replica("a", 0, "n1")]), "ready");
+  assert.equal(serviceState(2, [replica("a", 0, "n1")]), "degraded");
+  assert.equal(
+    serviceState(2, [
+      replica("a", 0, "n1"),
+      replica("a", 1, "n1", { state: "error", ready: false }),
+    ]),
+    "failing",
+  );
+});
+
+Deno.test("summarizeService counts replicas, names nodes and gives the URL of an HTTP service", () => {
+  const view = sampleView();
+  const s = summarizeService(view, view.service("whoami")!, "home.test");
+  assert.deepEqual(s, {
+    name: "whoami",
+    image: "example/whoami:1",
+    generation: 1,
+    replicas: 2,
+    running: 2,
+    ready: 2,
+    nodes: ["pi-a", "pi-b"],
+    url: "http://whoami.home.test/",
+    published: [],
+    state: "ready",
+  });
+});
+
+Deno.test("summarizeService lists published ports and no URL for a service without HTTP", () => {
+  const view = sampleView();
+  const s = summarizeService(view, view.service("mc")!, "home.test");
+  assert.equal(s.url, null);
+  assert.deepEqual(s.published, [25565]);
+  assert.equal(s.running, 0);
+  assert.equal(s.state, "failing");
+});
+
+Deno.test("describeService gives each replica's node name, container and exit", () => {
+  const view = sampleView();
+  const d = describeService(view, view.service("mc")!, "home.test");
+  assert.equal(d.replicas.length, 1);
+  assert.deepEqual(d.replicas[0], {
+    replica: 0,
+    node: "pi-b",
+    nodeId: "n2",
+    containerId: "c-mc-0",
+    state: "exited",
+    ready: false,
+    exitCode: 1,
+    message: "boom",
+    since: "2025-01-01T00:00:00.000Z",
+    restarts: 0,
+    generation: 1,
+  });
+});
+
+Deno.test("describeService shows the node id when the node is unknown", () => {
+  const view = sampleView();
+  view.serviceMap.set("x", { spec: spec("x"), generation: 3, createdAt: "", updatedAt: "" });
+  view.putReplica(replica("x", 0, "gone"));
+  assert.equal(describeService(view, view.service("x")!, "d").replicas[0].node, "gone");
+});
+
+Deno.test("summarizeCluster marks the leader among the members", () => {
+  const c = summarizeCluster(sampleView(), {
+    nodeId: "n1",
+    nodeName: "pi-a",
+    domain: "home.test",
+    version: "1.2.3",
+    leader: "n2",
+  });
+  assert.equal(c.id, "cluster-1");
+  assert.deepEqual(c.leader, { id: "n2", name: "pi-b" });
+  assert.deepEqual(c.members.map((m) => [m.name, m.role, m.leader]), [
+    ["pi-a", "voter", false],
+    ["pi-b", "learner", true],
+  ]);
+  const noLeader = { nodeId: "n1", nodeName: "pi-a", domain: "d", version: "1" };
+  assert.equal(summarizeCluster(sampleView(), noLeader).leader, null);
+});

@@ -1,0 +1,84 @@
+/**
+ * What the API needs from the rest of the agent. Everything with a side effect (etcd writes, log
+ * streams, the clock of the leader election) comes in through these interfaces so the routes can
+ * be tested with a `MemoryView` and in-memory doubles.
+ * @module
+ */
+import type { ServiceSpec } from "../state/types.ts";
+import type { ClusterView } from "../state/view.ts";
+import type { Registry } from "../metrics/mod.ts";
+import type { Logger } from "../util/log.ts";
+import type { ParseResult } from "../spec/mod.ts";
+
+/** The outcome of applying one spec. */
+export interface ApplyResult {
+  name: string;
+  /** The service's generation after the apply. */
+  generation: number;
+  /** True when the service did not exist before. */
+  created: boolean;
+  /** True when the stored spec changed (always true when created). */
+  changed: boolean;
+}
+
+/** Where service writes go; the agent implements it on etcd with transactions. */
+export interface ServiceStore {
+  /** Creates or updates every spec, atomically for the whole list. May throw `ApiError`. */
+  apply(specs: ServiceSpec[]): Promise<ApplyResult[]>;
+  /** Removes a service; false when there was no such service. */
+  remove(name: string): Promise<boolean>;
+}
+
+/** Options of one replica's log stream. */
+export interface LogOptions {
+  /** Keep the stream open and send new lines as they come. */
+  follow: boolean;
+  /** Only the last N lines of what is already there. */
+  tail?: number;
+  /** Aborted when the client goes away or the server stops; the stream must end then. */
+  signal: AbortSignal;
+}
+
+/** Reads a service file (JSON, YAML or compose) into specs, or every problem found in it. */
+export type ParseServiceFile = (
+  input: Uint8Array,
+  options: { contentType?: string },
+) => ParseResult;
+
+/** Everything `createApi` needs. */
+export interface ApiDeps {
+  view: ClusterView;
+  services: ServiceStore;
+  /** The admin token every route but health and join requires. Empty refuses everything. */
+  adminToken: string;
+  /** This node's id and name. */
+  nodeId: string;
+  nodeName: string;
+  /** Services are `NAME.DOMAIN`. */
+  domain: string;
+  /** Whether this node is ready to serve (answers `GET /api/v1/health`). */
+  ready(): boolean;
+  /** The node id of the etcd leader, when known. */
+  leader(): string | undefined;
+  /** Whether this node's etcd connection works. */
+  etcdHealthy(): boolean;
+  /** The cluster's join token. */
+  joinToken(): Promise<string>;
+  /** One replica's container log as UTF-8 lines (node is the node id that runs it). */
+  logs(
+    service: string,
+    replica: number,
+    node: string,
+    opts: LogOptions,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** The agent's registry; the API adds its gauges to it. */
+  metrics: Registry;
+  /** The agent's version, for `GET /api/v1/cluster`. */
+  version: string;
+  /** `parseServiceFile` from src/spec, injected so tests can replace it. */
+  parseServiceFile: ParseServiceFile;
+  /** Largest accepted request body; default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Where unexpected errors are logged; default a logger named `api`. */
+  logger?: Logger;
+}

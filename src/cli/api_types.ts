@@ -1,0 +1,26 @@
+/**
+ * The shapes of the API's answers as the client reads them. Type-only imports of the server's
+ * own types, so a change of the API breaks the client at type-check time, not at run time.
+ * @module
+ */
+import type { ApplyResult, ClusterSummary, ServiceSummary } from "../api/mod.ts";
+import type { NodeRecord } from "../state/types.ts";
+
+/** `GET /api/v1/services`. */
+export interface ServicesAnswer {
+  services: ServiceSummary[];
+}
+
+/** `GET /api/v1/nodes`. */
+export interface NodesAnswer {
+  nodes: NodeRecord[];
+}
+
+/** `GET /api/v1/cluster`. */
+export type ClusterAnswer = ClusterSummary;
+
+/** `POST /api/v1/services`. */
+export interface DeployAnswer {
+  services: ApplyResult[];
+  warnings: string[];
+}

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { statusText } from "./status.ts";
+import { servicesTable } from "./services.ts";
+
+Deno.test("statusText says when there is no leader and no service yet", () => {
+  const text = statusText({
+    id: null,
+    domain: "home.arpa",
+    version: "1",
+    leader: null,
+    node: { id: "n1", name: "pi-a" },
+    members: [],
+  }, { services: [] });
+  assert.match(text, /^cluster +\(not formed yet\) \(domain home\.arpa\)$/m);
+  assert.match(text, /^leader +none \(no etcd leader: is a majority of voters up\?\)$/m);
+  assert.match(text, /^no services yet; deploy one with `fossora deploy FILE`$/m);
+});
+
+Deno.test("servicesTable shows - for a service on no node and without URL or ports", () => {
+  const out = servicesTable([{
+    name: "batch",
+    image: "busybox",
+    generation: 1,
+    replicas: 0,
+    running: 0,
+    ready: 0,
+    nodes: [],
+    url: null,
+    published: [],
+    state: "stopped",
+  }]);
+  assert.equal(out, "NAME   IMAGE    REPLICAS  NODES  URL\nbatch  busybox  0/0       -      -\n");
+});

@@ -1,0 +1,64 @@
+/**
+ * The help texts: the program's (`fossora --help`) and each command's.
+ * @module
+ */
+import type { Command } from "./args.ts";
+
+const COMMAND_USAGE: Record<Command, string> = {
+  status:
+    "fossora status [--json]\n  This node and the cluster at a glance: members, leader, services.",
+  nodes:
+    "fossora nodes [--json]\n  One row a node: name, address, arch, site, role, state, last seen.",
+  deploy: "fossora deploy FILE [--json]\n" +
+    "  Creates or updates services from a fossora service file (YAML or JSON) or a\n" +
+    "  docker-compose.yml. FILE `-` reads standard input.",
+  services:
+    "fossora services [--json]\n  One row a service: name, image, replicas running/wanted, nodes, URL.",
+  rm: "fossora rm NAME\n  Removes a service and its containers everywhere.",
+  logs: "fossora logs NAME [-f|--follow] [--tail N] [--replica R]\n" +
+    "  A service's container logs, from whichever node runs it. -f keeps following until Ctrl-C.",
+  token: "fossora token [--json]\n  Prints the cluster's join token.",
+};
+
+const GLOBAL_FLAGS = `Flags of the client commands:
+  --api URL          the agent's API (env FOSSORA_API, default http://127.0.0.1:7440)
+  --api-token TOKEN  the admin token (env FOSSORA_API_TOKEN, default: read DATA_DIR/admin-token)
+  --data-dir DIR     where the agent keeps its state (env FOSSORA_DATA_DIR, default /var/lib/fossora)
+  --json             machine-readable output
+  --debug            show details (stack traces) on failures
+  -h, --help         this help; \`fossora COMMAND --help\` for one command
+  --version          the program's version`;
+
+/** The whole program's help. */
+export function programUsage(): string {
+  return `fossora: a home-cluster agent and its client
+
+Usage: fossora COMMAND [flags]
+
+Commands:
+  agent [flags]     run a node (see \`fossora agent --help\`)
+  status            this node and the cluster at a glance
+  nodes             the cluster's nodes
+  deploy FILE       create or update services from a service file or docker-compose.yml
+  services          the cluster's services
+  rm NAME           remove a service
+  logs NAME [-f]    a service's container logs
+  token             print the cluster's join token
+
+${GLOBAL_FLAGS}
+`;
+}
+
+/** One command's help. */
+export function commandUsage(command: Command): string {
+  return `Usage: ${COMMAND_USAGE[command]}\n\n${GLOBAL_FLAGS}\n`;
+}
+
+/** The short usage printed after a usage error. */
+export function shortUsage(command?: Command): string {
+  const line = command
+    ? `Usage: ${COMMAND_USAGE[command].split("\n")[0]}`
+    : "Usage: fossora COMMAND [flags]";
+  const more = command ? `fossora ${command} --help` : "fossora --help";
+  return `${line}\nRun \`${more}\` for more.\n`;
+}
