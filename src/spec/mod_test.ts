@@ -1,0 +1,624 @@
+import assert from "node:assert/strict";
+import type { ServiceSpec } from "../state/types.ts";
+import {
+  MAX_FILE_BYTES,
+  type ParseOptions,
+  parseServiceFile,
+  type Problem,
+  validateServiceName,
+} from "./mod.ts";
+
+/** One invalid input and exactly the problems it must produce. */
+interface Invalid {
+  name: string;
+  input: string | Uint8Array;
+  options?: ParseOptions;
+  problems: Problem[];
+}
+
+const KNOWN = "known keys are name, image, command, replicas, ports, env, volumes, placement";
+const ONE = "name: web\nimage: nginx:1.25\n";
+
+const INVALID: Invalid[] = [
+  {
+    name: "replicas as a string",
+    input: `${ONE}replicas: "2"\n`,
+    problems: [{
+      path: "replicas",
+      message: 'expected an integer from 0 to 100, found a string ("2")',
+    }],
+  },
+  {
+    name: "negative replicas",
+    input: `${ONE}replicas: -1\n`,
+    problems: [{
+      path: "replicas",
+      message: "expected an integer from 0 to 100, found the number -1",
+    }],
+  },
+  {
+    name: "too many replicas",
+    input: `${ONE}replicas: 101\n`,
+    problems: [{
+      path: "replicas",
+      message: "expected an integer from 0 to 100, found the number 101",
+    }],
+  },
+  {
+    name: "fractional replicas",
+    input: `${ONE}replicas: 1.5\n`,
+    problems: [{
+      path: "replicas",
+      message: "expected an integer from 0 to 100, found a number (1.5)",
+    }],
+  },
+  {
+    name: "name with capitals and underscore",
+    input: "name: Web_App\nimage: nginx\n",
+    problems: [{
+      path: "name",
+      message:
+        "service name 'Web_App' may hold only lowercase letters a-z, digits and '-' (a DNS label), e.g. 'web-app'",
+    }],
+  },
+  {
+    name: "name with a leading dash",
+    input: "name: -web\nimage: nginx\n",
+    problems: [{
+      path: "name",
+      message: "service name '-web' must not start or end with '-' (a DNS label)",
+    }],
+  },
+  {
+    name: "name longer than 63",
+    input: `name: ${"a".repeat(64)}\nimage: nginx\n`,
+    problems: [{
+      path: "name",
+      message: "service name is 64 characters long; at most 63 are allowed (a DNS label)",
+    }],
+  },
+  {
+    name: "name as a number",
+    input: "name: 42\nimage: nginx\n",
+    problems: [{ path: "name", message: "service name must be a string, found the number 42" }],
+  },
+  {
+    name: "missing name and image",
+    input: "replicas: 2\n",
+    problems: [
+      { path: "name", message: "is missing; give the service a name such as whoami" },
+      { path: "image", message: "is missing; give the image to run, e.g. traefik/whoami:v1.10" },
+    ],
+  },
+  {
+    name: "duplicate names in a list",
+    input: "- name: web\n  image: nginx\n- name: web\n  image: caddy\n",
+    problems: [{
+      path: "[1].name",
+      message: "service name 'web' is already used at [0].name; names are unique",
+    }],
+  },
+  {
+    name: "unknown key with a near miss",
+    input: `${ONE}replica: 2\n`,
+    problems: [{
+      path: "replica",
+      message: `unknown key 'replica' (did you mean 'replicas'?); ${KNOWN}`,
+    }],
+  },
+  {
+    name: "unknown key in a port",
+    input: `${ONE}ports: [{ port: 80 }]\n`,
+    problems: [
+      {
+        path: "ports[0].port",
+        message: "unknown key 'port'; known keys are container, http, published",
+      },
+      { path: "ports[0].container", message: "is missing; give the port inside the container" },
+    ],
+  },
+  {
+    name: "container port out of range",
+    input: `${ONE}ports: [{ container: 70000 }]\n`,
+    problems: [{
+      path: "ports[0].container",
+      message: "expected an integer from 1 to 65535, found the number 70000",
+    }],
+  },
+  {
+    name: "published port zero",
+    input: `${ONE}ports: [{ container: 80, published: 0 }]\n`,
+    problems: [{
+      path: "ports[0].published",
+      message: "expected an integer from 1 to 65535, found the number 0",
+    }],
+  },
+  {
+    name: "two http ports",
+    input: `${ONE}ports: [{ container: 80, http: true }, { container: 81, http: true }]\n`,
+    problems: [{
+      path: "ports[1].http",
+      message:
+        "a service has at most one http port, and ports[0].http is one already; serve the other port with published instead",
+    }],
+  },
+  {
+    name: "http as a string",
+    input: `${ONE}ports: [{ container: 80, http: "yes" }]\n`,
+    problems: [{
+      path: "ports[0].http",
+      message: 'expected true or false, found a string ("yes")',
+    }],
+  },
+  {
+    name: "duplicate container ports",
+    input: `${ONE}ports: [{ container: 80 }, { container: 80, published: 8080 }]\n`,
+    problems: [{
+      path: "ports[1].container",
+      message: "container port 80 is already listed at ports[0].container; list each port once",
+    }],
+  },
+  {
+    name: "published port used by two services",
+    input:
+      "services:\n  - name: a\n    image: x\n    ports: [{ container: 1, published: 2222 }]\n" +
+      "  - name: b\n    image: y\n    ports: [{ container: 22, published: 2222 }]\n",
+    problems: [{
+      path: "services[1].ports[0].published",
+      message:
+        "published port 2222 is already used at services[0].ports[0].published; every published port is unique in the cluster",
+    }],
+  },
+  {
+    name: "image with whitespace",
+    input: "name: web\nimage: nginx latest\n",
+    problems: [{
+      path: "image",
+      message:
+        "'nginx latest' is not a valid image reference: it contains whitespace; write it like traefik/whoami:v1.10",
+    }],
+  },
+  {
+    name: "image with capitals",
+    input: "name: web\nimage: Nginx\n",
+    problems: [{
+      path: "image",
+      message:
+        "'Nginx' is not a valid image reference: repository names must be lowercase; write it like traefik/whoami:v1.10",
+    }],
+  },
+  {
+    name: "image as a list",
+    input: "name: web\nimage: [nginx]\n",
+    problems: [{
+      path: "image",
+      message: "expected an image reference such as traefik/whoami:v1.10, found a list",
+    }],
+  },
+  {
+    name: "command as a string in a fossora service",
+    input: `${ONE}command: nginx -g daemon\n`,
+    problems: [{
+      path: "command",
+      message:
+        'expected a list of strings such as ["/whoami", "--port", "8080"], found a string ("nginx -g daemon")',
+    }],
+  },
+  {
+    name: "command with a number",
+    input: `${ONE}command: [sleep, 10]\n`,
+    problems: [{ path: "command[1]", message: "expected a string, found the number 10" }],
+  },
+  {
+    name: "env with a bad key and a list value",
+    input: `${ONE}env: { 1BAD: x, OK: [1] }\n`,
+    problems: [
+      {
+        path: 'env["1BAD"]',
+        message:
+          "'1BAD' is not a valid environment variable name: use letters, digits and '_', not starting with a digit",
+      },
+      {
+        path: "env.OK",
+        message: "expected a string, a number or a boolean (quote it to be sure), found a list",
+      },
+    ],
+  },
+  {
+    name: "env as a list",
+    input: `${ONE}env: [A=1]\n`,
+    problems: [{
+      path: "env",
+      message: "expected a mapping of variable to value such as { TZ: Europe/Paris }, found a list",
+    }],
+  },
+  {
+    name: "relative volume path",
+    input: `${ONE}volumes: [{ name: config, path: config }]\n`,
+    problems: [{
+      path: "volumes[0].path",
+      message:
+        "'config' is not an absolute path; write the path inside the container, e.g. /config",
+    }],
+  },
+  {
+    name: "two volumes on one path",
+    input: `${ONE}volumes: [{ name: a, path: /data }, { name: b, path: /data/ }]\n`,
+    problems: [{
+      path: "volumes[1].path",
+      message: "path /data/ is already mounted by volumes[0].path; mount one volume per path",
+    }],
+  },
+  {
+    name: "volume name with underscore",
+    input: `${ONE}volumes: [{ name: my_data, path: /data }]\n`,
+    problems: [{
+      path: "volumes[0].name",
+      message:
+        "volume name 'my_data' may hold only lowercase letters a-z, digits and '-' (a DNS label), e.g. 'my-data'",
+    }],
+  },
+  {
+    name: "unknown arch with the Docker name",
+    input: `${ONE}placement: { arch: [x86_64] }\n`,
+    problems: [{
+      path: "placement.arch[0]",
+      message:
+        "unknown architecture 'x86_64'; known architectures are amd64, arm64, arm, 386, riscv64, ppc64le, s390x; Docker calls 'x86_64' 'amd64'",
+    }],
+  },
+  {
+    name: "empty sites",
+    input: `${ONE}placement: { sites: [] }\n`,
+    problems: [{
+      path: "placement.sites",
+      message: "is an empty list, which no node matches; remove it to allow any",
+    }],
+  },
+  {
+    name: "unknown compose key",
+    input: "services:\n  web:\n    image: nginx\n    container_name: w\n",
+    problems: [{
+      path: "services.web.container_name",
+      message:
+        "fossora does not understand this compose key; remove it (fossora names containers itself)",
+    }],
+  },
+  {
+    name: "compose depends_on and healthcheck",
+    input: "services:\n  web:\n    image: nginx\n    depends_on: [db]\n    healthcheck: {}\n" +
+      "  db:\n    image: postgres\n",
+    problems: [
+      {
+        path: "services.web.depends_on",
+        message:
+          "fossora does not understand this compose key; remove it (fossora starts services independently; let the service retry what it needs)",
+      },
+      {
+        path: "services.web.healthcheck",
+        message: "fossora does not understand this compose key; remove it",
+      },
+    ],
+  },
+  {
+    name: "compose top-level networks",
+    input: "services:\n  web:\n    image: nginx\nnetworks:\n  front: {}\n",
+    problems: [{
+      path: "networks",
+      message:
+        "fossora does not understand this compose key; remove it (services reach each other at NAME.DOMAIN)",
+    }],
+  },
+  {
+    name: "compose bind mount",
+    input: "services:\n  web:\n    image: nginx\n    volumes: [./data:/data]\n",
+    problems: [{
+      path: "services.web.volumes[0]",
+      message:
+        "'./data:/data' is a bind mount of a host path; fossora keeps named volumes only, because a host's files are not on the other nodes: use a named volume such as \"data:/data\" and declare data under the top-level volumes",
+    }],
+  },
+  {
+    name: "compose udp port",
+    input: "services:\n  dns:\n    image: coredns/coredns\n    ports: [53:53/udp]\n",
+    problems: [{
+      path: "services.dns.ports[0]",
+      message: "udp ports are not supported: fossora forwards TCP only; remove this port",
+    }],
+  },
+  {
+    name: "compose service without image",
+    input: "services:\n  web:\n    command: [sh]\n",
+    problems: [{
+      path: "services.web.image",
+      message:
+        "is missing; fossora runs prebuilt images only: build and push the image, then set image",
+    }],
+  },
+  {
+    name: "compose variable interpolation",
+    input:
+      "services:\n  db:\n    image: postgres\n    environment:\n      PASSWORD: ${DB_PASSWORD}\n",
+    problems: [{
+      path: "services.db.environment.PASSWORD",
+      message:
+        "uses the variable ${DB_PASSWORD}, which docker compose fills from the shell or .env; fossora has neither: write the value itself (and $$ for a literal $)",
+    }],
+  },
+  {
+    name: "compose named volume not declared",
+    input: "services:\n  db:\n    image: postgres\n    volumes: [data:/var/lib/postgresql/data]\n",
+    problems: [{
+      path: "services.db.volumes[0]",
+      message:
+        "volume 'data' is not declared under the top-level volumes; add \"volumes: { data: {} }\" (docker compose requires it too)",
+    }],
+  },
+  {
+    name: "compose service name that is not a DNS label",
+    input: "services:\n  My_Web:\n    image: nginx\n",
+    problems: [{
+      path: "services.My_Web",
+      message:
+        "service name 'My_Web' may hold only lowercase letters a-z, digits and '-' (a DNS label), e.g. 'my-web'",
+    }],
+  },
+  {
+    name: "services that is neither a list nor a mapping",
+    input: "services: web\n",
+    problems: [{
+      path: "services",
+      message:
+        'expected a list of services, or a compose mapping of name to definition, found a string ("web")',
+    }],
+  },
+  {
+    name: "list form with another top-level key",
+    input: "version: 1\nservices:\n  - name: web\n    image: nginx\n",
+    problems: [{
+      path: "version",
+      message: "unknown key 'version'; a file with a list of services holds only 'services'",
+    }],
+  },
+  {
+    name: "empty list of services",
+    input: "services: []\n",
+    problems: [{
+      path: "",
+      message:
+        "file defines no services; write a service (a mapping with name and image), a list of services, or a docker-compose file with services:",
+    }],
+  },
+  {
+    name: "a scalar in a list of services",
+    input: "- web\n",
+    problems: [{
+      path: "[0]",
+      message: 'expected a service: a mapping with at least name and image, found a string ("web")',
+    }],
+  },
+  {
+    name: "input over 1 MiB",
+    input: `${ONE}# ${"x".repeat(MAX_FILE_BYTES)}\n`,
+    problems: [{
+      path: "",
+      message: `file is ${
+        MAX_FILE_BYTES + ONE.length + 3
+      } bytes; the limit is 1 MiB (1048576 bytes): split it into smaller files`,
+    }],
+  },
+  {
+    name: "bytes that are not UTF-8",
+    input: new Uint8Array([0x6e, 0x61, 0x6d, 0x65, 0x3a, 0x20, 0xff, 0xfe, 0x0a]),
+    problems: [{ path: "", message: "file is not valid UTF-8; save it as UTF-8 text" }],
+  },
+  {
+    name: "empty file",
+    input: "  \n\n",
+    problems: [{
+      path: "",
+      message:
+        "file is empty; write a service (a mapping with name and image), a list of services, or a docker-compose file with services:",
+    }],
+  },
+  {
+    name: "YAML syntax error",
+    input: "name: web\nimage: nginx\nports: [{ container: 80 }\n",
+    problems: [{
+      path: "",
+      message:
+        "YAML syntax error at line 4, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]",
+    }],
+  },
+  {
+    name: "duplicate YAML key",
+    input: "name: web\nimage: nginx\nname: api\n",
+    problems: [{
+      path: "",
+      message: "YAML syntax error at line 3, column 1: Map keys must be unique",
+    }],
+  },
+  {
+    name: "two YAML documents",
+    input: `${ONE}---\nname: api\nimage: caddy\n`,
+    problems: [{
+      path: "",
+      message:
+        "file holds 2 YAML documents (separated by ---); only one document is allowed: put the services in one list instead",
+    }],
+  },
+  {
+    name: "alias bomb",
+    input: 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n' +
+      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n" +
+      "e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
+    problems: [{
+      path: "",
+      message: "YAML aliases expand too much (more than 50); write the values out instead",
+    }],
+  },
+  {
+    name: "top-level scalar",
+    input: "just a string\n",
+    problems: [{
+      path: "",
+      message:
+        'file holds a string ("just a string"); expected a service (a mapping with name and image), a list of services, or a docker-compose file with services:',
+    }],
+  },
+  {
+    name: "JSON syntax error reported as JSON",
+    input: '{"name": "web", "image": "nginx",}',
+    options: { filename: "web.json" },
+    problems: [{
+      path: "",
+      message:
+        "file is not valid JSON: Expected double-quoted property name in JSON at position 33 (line 1 column 34)",
+    }],
+  },
+];
+
+Deno.test("every invalid file is refused with exactly its problems, by path", async (t) => {
+  assert.ok(INVALID.length >= 25);
+  for (const c of INVALID) {
+    await t.step(c.name, () => {
+      const result = parseServiceFile(c.input, c.options);
+      assert.equal(result.ok, false, `accepted: ${JSON.stringify(result)}`);
+      if (!result.ok) assert.deepEqual(result.problems, c.problems);
+    });
+  }
+});
+
+Deno.test("the SPEC example gives the full service", () => {
+  const yaml = `
+name: whoami                 # DNS label: [a-z0-9-], 1..63, unique
+image: traefik/whoami:v1.10
+command: ["/whoami", "--port", "8080"]   # optional
+replicas: 1                  # default 1
+ports:
+  - container: 8080          # port inside the container
+    http: true               # served at http://whoami.DOMAIN/ by every node's proxy
+  - container: 25565
+    published: 25565         # TCP port every node forwards to a live replica
+env: { TZ: Europe/Paris }
+volumes:
+  - name: config             # named volume, kept by the cluster
+    path: /config
+placement:
+  arch: [arm64, amd64]       # default: any node whose engine can run the image
+  sites: [home-a]
+  labels: { disk: ssd }
+`;
+  const expected: ServiceSpec = {
+    name: "whoami",
+    image: "traefik/whoami:v1.10",
+    command: ["/whoami", "--port", "8080"],
+    replicas: 1,
+    ports: [{ container: 8080, http: true }, { container: 25565, http: false, published: 25565 }],
+    env: { TZ: "Europe/Paris" },
+    volumes: [{ name: "config", path: "/config" }],
+    placement: { arch: ["arm64", "amd64"], sites: ["home-a"], labels: { disk: "ssd" } },
+  };
+  assert.deepEqual(parseServiceFile(yaml), { ok: true, services: [expected], warnings: [] });
+});
+
+Deno.test("a compose file with two services gives both, with defaults and warnings", () => {
+  const compose = `
+version: "3.8"
+services:
+  web:
+    image: nginx:1.25
+    command: nginx -g 'daemon off;'
+    ports: ["80"]
+    environment:
+      - TZ=Europe/Paris
+    volumes: ["html:/usr/share/nginx/html"]
+    deploy: { replicas: 2 }
+  db:
+    image: postgres:16
+    environment: { POSTGRES_PASSWORD: secret, PGPORT: 5432 }
+    ports: ["5432:5432"]
+    volumes:
+      - { type: volume, source: pgdata, target: /var/lib/postgresql/data }
+volumes:
+  html:
+  pgdata: {}
+`;
+  const web: ServiceSpec = {
+    name: "web",
+    image: "nginx:1.25",
+    command: ["nginx", "-g", "daemon off;"],
+    replicas: 2,
+    ports: [{ container: 80, http: true }],
+    env: { TZ: "Europe/Paris" },
+    volumes: [{ name: "html", path: "/usr/share/nginx/html" }],
+    placement: {},
+  };
+  const db: ServiceSpec = {
+    name: "db",
+    image: "postgres:16",
+    replicas: 1,
+    ports: [{ container: 5432, http: false, published: 5432 }],
+    env: { POSTGRES_PASSWORD: "secret", PGPORT: "5432" },
+    volumes: [{ name: "pgdata", path: "/var/lib/postgresql/data" }],
+    placement: {},
+  };
+  assert.deepEqual(parseServiceFile(compose, { filename: "docker-compose.yml" }), {
+    ok: true,
+    services: [web, db],
+    warnings: ["version: is obsolete in compose files and is ignored"],
+  });
+});
+
+Deno.test("JSON sent as application/json gives the service with every default", () => {
+  const body = new TextEncoder().encode(
+    JSON.stringify({ name: "api", image: "ghcr.io/acme/api:2" }),
+  );
+  assert.deepEqual(parseServiceFile(body, { contentType: "application/json; charset=utf-8" }), {
+    ok: true,
+    services: [{
+      name: "api",
+      image: "ghcr.io/acme/api:2",
+      replicas: 1,
+      ports: [],
+      env: {},
+      volumes: [],
+      placement: {},
+    }],
+    warnings: [],
+  });
+});
+
+Deno.test("a list of services and the services-list form give the same services", () => {
+  const list = "- name: a\n  image: busybox\n  replicas: 0\n- name: b\n  image: busybox\n" +
+    "  env: { DEBUG: true }\n";
+  const wrapped = "services:\n" + list.replace(/^/gm, "  ");
+  const expected: ServiceSpec[] = [
+    { name: "a", image: "busybox", replicas: 0, ports: [], env: {}, volumes: [], placement: {} },
+    {
+      name: "b",
+      image: "busybox",
+      replicas: 1,
+      ports: [],
+      env: { DEBUG: "true" },
+      volumes: [],
+      placement: {},
+    },
+  ];
+  assert.deepEqual(parseServiceFile(list), { ok: true, services: expected, warnings: [] });
+  assert.deepEqual(parseServiceFile(wrapped), { ok: true, services: expected, warnings: [] });
+});
+
+Deno.test("validateServiceName accepts DNS labels and explains the rest", () => {
+  assert.equal(validateServiceName("whoami"), undefined);
+  assert.equal(validateServiceName("a-1"), undefined);
+  assert.equal(validateServiceName(""), "service name is empty; it must be 1 to 63 characters");
+  assert.equal(
+    validateServiceName("web-"),
+    "service name 'web-' must not start or end with '-' (a DNS label)",
+  );
+  assert.equal(
+    validateServiceName(null),
+    "service name must be a string, found null (an empty value)",
+  );
+});

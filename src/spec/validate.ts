@@ -1,0 +1,326 @@
+/**
+ * Validation of services written in fossora's own form (SPEC.md "Service files"), and the
+ * checks that span a service's ports and volumes or the whole file, which compose.ts reuses.
+ * Every problem is collected; the caller refuses the file when there is any.
+ * @module
+ */
+
+import type { PortSpec, ServiceSpec, VolumeSpec } from "../state/types.ts";
+import {
+  checkBoolean,
+  checkCommand,
+  checkEnvKey,
+  checkImage,
+  checkName,
+  checkPlacement,
+  checkPortNumber,
+  checkReplicas,
+  checkStringish,
+  checkVolumeName,
+  checkVolumePath,
+  normalizePath,
+  setOwn,
+} from "./fields.ts";
+import {
+  entries,
+  expected,
+  indexPath,
+  isMapping,
+  keyPath,
+  type Problems,
+  unknownKeys,
+} from "./problems.ts";
+
+/** The keys a fossora service may have. */
+export const SERVICE_KEYS: readonly string[] = [
+  "name",
+  "image",
+  "command",
+  "replicas",
+  "ports",
+  "env",
+  "volumes",
+  "placement",
+];
+
+/** Where each part of a port was written, so later checks point at the right place. */
+export interface PortPaths {
+  container: string;
+  http: string;
+  published: string;
+}
+
+/** A service as far as it checked out, with the paths needed by the checks across services. */
+export interface Checked {
+  spec: ServiceSpec;
+  /** Where the name came from; `""` marks a name that was invalid (and is already reported). */
+  namePath: string;
+  /** One entry per `spec.ports` item. */
+  portPaths: PortPaths[];
+  /** One entry per `spec.volumes` item: where its path was written. */
+  volumePaths: string[];
+}
+
+/**
+ * Validates one service in fossora form found at `path` (`""`, `[1]` or `services[1]`). Returns
+ * what checked out; the spec is only trustworthy when no problem was pushed.
+ */
+export function validateService(raw: unknown, path: string, out: Problems): Checked | undefined {
+  if (!isMapping(raw)) {
+    out.push({
+      path,
+      message: expected("a service: a mapping with at least name and image", raw),
+    });
+    return undefined;
+  }
+  unknownKeys(raw, SERVICE_KEYS, path, out);
+  const name = required(raw, "name", path, out, "give the service a name such as whoami") &&
+    checkName(raw.name, keyPath(path, "name"), out);
+  const image =
+    required(raw, "image", path, out, "give the image to run, e.g. traefik/whoami:v1.10") &&
+    checkImage(raw.image, keyPath(path, "image"), out);
+  const ports = raw.ports === undefined
+    ? emptyPorts()
+    : checkPorts(raw.ports, keyPath(path, "ports"), out);
+  const volumes = raw.volumes === undefined
+    ? { volumes: [], paths: [] }
+    : checkVolumes(raw.volumes, keyPath(path, "volumes"), out);
+  const spec: ServiceSpec = {
+    name: name || "",
+    image: image || "",
+    ...readCommand(raw.command, keyPath(path, "command"), out),
+    replicas: raw.replicas === undefined
+      ? 1
+      : checkReplicas(raw.replicas, keyPath(path, "replicas"), out) ?? 1,
+    ports: ports.ports,
+    env: raw.env === undefined ? {} : checkEnv(raw.env, keyPath(path, "env"), out),
+    volumes: volumes.volumes,
+    placement: raw.placement === undefined
+      ? {}
+      : checkPlacement(raw.placement, keyPath(path, "placement"), out) ?? {},
+  };
+  const checked = {
+    spec,
+    namePath: name ? keyPath(path, "name") : "",
+    portPaths: ports.paths,
+    volumePaths: volumes.paths,
+  };
+  checkWithinService(checked, out);
+  return checked;
+}
+
+/** `{ command }` when a valid command is given, else nothing, so the spec has no undefined key. */
+function readCommand(value: unknown, path: string, out: Problems): { command?: string[] } {
+  if (value === undefined) return {};
+  const command = checkCommand(value, path, out);
+  return command === undefined ? {} : { command };
+}
+
+function required(
+  raw: Record<string, unknown>,
+  key: string,
+  path: string,
+  out: Problems,
+  hint: string,
+): boolean {
+  if (raw[key] !== undefined) return true;
+  out.push({ path: keyPath(path, key), message: `is missing; ${hint}` });
+  return false;
+}
+
+function emptyPorts(): { ports: PortSpec[]; paths: PortPaths[] } {
+  return { ports: [], paths: [] };
+}
+
+function checkPorts(
+  value: unknown,
+  path: string,
+  out: Problems,
+): { ports: PortSpec[]; paths: PortPaths[] } {
+  const found = emptyPorts();
+  if (!Array.isArray(value)) {
+    out.push({
+      path,
+      message: expected("a list of ports such as [{ container: 8080, http: true }]", value),
+    });
+    return found;
+  }
+  value.forEach((item, i) => {
+    const at = indexPath(path, i);
+    const port = checkPort(item, at, out);
+    if (port === undefined) return;
+    found.ports.push(port);
+    found.paths.push({
+      container: keyPath(at, "container"),
+      http: keyPath(at, "http"),
+      published: keyPath(at, "published"),
+    });
+  });
+  return found;
+}
+
+function checkPort(item: unknown, path: string, out: Problems): PortSpec | undefined {
+  if (!isMapping(item)) {
+    out.push({
+      path,
+      message: expected("a port: a mapping with container, and http or published", item),
+    });
+    return undefined;
+  }
+  unknownKeys(item, ["container", "http", "published"], path, out);
+  if (item.container === undefined) {
+    out.push({
+      path: keyPath(path, "container"),
+      message: "is missing; give the port inside the container",
+    });
+    return undefined;
+  }
+  const container = checkPortNumber(item.container, keyPath(path, "container"), out);
+  const http = item.http === undefined
+    ? false
+    : checkBoolean(item.http, keyPath(path, "http"), out);
+  const published = item.published === undefined
+    ? undefined
+    : checkPortNumber(item.published, keyPath(path, "published"), out);
+  if (container === undefined || http === undefined) return undefined;
+  if (item.published !== undefined && published === undefined) return undefined;
+  const port: PortSpec = { container, http };
+  if (published !== undefined) port.published = published;
+  return port;
+}
+
+function checkEnv(value: unknown, path: string, out: Problems): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (!isMapping(value)) {
+    out.push({
+      path,
+      message: expected("a mapping of variable to value such as { TZ: Europe/Paris }", value),
+    });
+    return env;
+  }
+  for (const [key, raw] of entries(value)) {
+    const at = keyPath(path, key);
+    if (!checkEnvKey(key, at, out)) continue;
+    const text = checkStringish(raw, at, out);
+    if (text !== undefined) setOwn(env, key, text);
+  }
+  return env;
+}
+
+function checkVolumes(
+  value: unknown,
+  path: string,
+  out: Problems,
+): { volumes: VolumeSpec[]; paths: string[] } {
+  const found = { volumes: [] as VolumeSpec[], paths: [] as string[] };
+  if (!Array.isArray(value)) {
+    out.push({
+      path,
+      message: expected("a list of volumes such as [{ name: config, path: /config }]", value),
+    });
+    return found;
+  }
+  value.forEach((item, i) => {
+    const at = indexPath(path, i);
+    if (!isMapping(item)) {
+      out.push({ path: at, message: expected("a volume: a mapping with name and path", item) });
+      return;
+    }
+    unknownKeys(item, ["name", "path"], at, out);
+    const name = item.name === undefined
+      ? missing(keyPath(at, "name"), "give the volume a name such as config", out)
+      : checkVolumeName(item.name, keyPath(at, "name"), out);
+    const mount = item.path === undefined
+      ? missing(
+        keyPath(at, "path"),
+        "give the absolute path inside the container, e.g. /config",
+        out,
+      )
+      : checkVolumePath(item.path, keyPath(at, "path"), out);
+    if (name === undefined || mount === undefined) return;
+    found.volumes.push({ name, path: mount });
+    found.paths.push(keyPath(at, "path"));
+  });
+  return found;
+}
+
+function missing(path: string, hint: string, out: Problems): undefined {
+  out.push({ path, message: `is missing; ${hint}` });
+  return undefined;
+}
+
+/**
+ * The rules inside one service: at most one http port, each container port once, each mount
+ * path once.
+ */
+export function checkWithinService(checked: Checked, out: Problems): void {
+  const { ports } = checked.spec;
+  const firstHttp = ports.findIndex((port) => port.http);
+  ports.forEach((port, i) => {
+    const paths = checked.portPaths[i];
+    const earlier = ports.findIndex((other) => other.container === port.container);
+    if (earlier < i) {
+      out.push({
+        path: paths.container,
+        message: `container port ${port.container} is already listed at ${
+          checked.portPaths[earlier].container
+        }; list each port once`,
+      });
+    }
+    if (port.http && firstHttp < i) {
+      out.push({
+        path: paths.http,
+        message: `a service has at most one http port, and ${
+          checked.portPaths[firstHttp].http
+        } is one already; serve the other port with published instead`,
+      });
+    }
+  });
+  const seen = new Map<string, string>();
+  checked.spec.volumes.forEach((volume, i) => {
+    const key = normalizePath(volume.path);
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      out.push({
+        path: checked.volumePaths[i],
+        message: `path ${volume.path} is already mounted by ${earlier}; mount one volume per path`,
+      });
+    } else {
+      seen.set(key, checked.volumePaths[i]);
+    }
+  });
+}
+
+/** The rules across the file: service names are unique, and so are published ports. */
+export function checkAcrossServices(services: Checked[], out: Problems): void {
+  const names = new Map<string, string>();
+  const published = new Map<number, string>();
+  for (const checked of services) {
+    const { name } = checked.spec;
+    if (checked.namePath !== "") {
+      const earlier = names.get(name);
+      if (earlier !== undefined) {
+        out.push({
+          path: checked.namePath,
+          message: `service name '${name}' is already used at ${earlier}; names are unique`,
+        });
+      } else {
+        names.set(name, checked.namePath);
+      }
+    }
+    checked.spec.ports.forEach((port, i) => {
+      if (port.published === undefined) return;
+      const path = checked.portPaths[i].published;
+      const earlier = published.get(port.published);
+      if (earlier !== undefined) {
+        out.push({
+          path,
+          message:
+            `published port ${port.published} is already used at ${earlier}; every published port is unique in the cluster`,
+        });
+      } else {
+        published.set(port.published, path);
+      }
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { parseServiceFile } from "./parse.ts";
+import type { Problems } from "./problems.ts";
+import { checkAcrossServices, type Checked, validateService } from "./validate.ts";
+
+Deno.test("a minimal service gets every default", () => {
+  const out: Problems = [];
+  const checked = validateService({ name: "a", image: "busybox" }, "", out);
+  assert.deepEqual(out, []);
+  assert.deepEqual(checked, {
+    spec: {
+      name: "a",
+      image: "busybox",
+      replicas: 1,
+      ports: [],
+      env: {},
+      volumes: [],
+      placement: {},
+    },
+    namePath: "name",
+    portPaths: [],
+    volumePaths: [],
+  });
+});
+
+Deno.test("problems are collected across every field, under the given path", () => {
+  const out: Problems = [];
+  validateService(
+    {
+      name: "ok",
+      image: "busybox",
+      replicas: null,
+      ports: {},
+      env: "A=1",
+      volumes: [{ path: "/x" }, "v:/y"],
+      placement: [],
+      extra: 1,
+    },
+    "services[3]",
+    out,
+  );
+  assert.deepEqual(out.map((p) => p.path), [
+    "services[3].extra",
+    "services[3].ports",
+    "services[3].volumes[0].name",
+    "services[3].volumes[1]",
+    "services[3].replicas",
+    "services[3].env",
+    "services[3].placement",
+  ]);
+  assert.equal(out[4].message, "expected an integer from 0 to 100, found null (an empty value)");
+  assert.equal(out[2].message, "is missing; give the volume a name such as config");
+});
+
+Deno.test("a service that is not a mapping is one problem at its path", () => {
+  const out: Problems = [];
+  assert.equal(validateService(["name"], "[2]", out), undefined);
+  assert.deepEqual(out, [{
+    path: "[2]",
+    message: "expected a service: a mapping with at least name and image, found a list",
+  }]);
+});
+
+Deno.test("a port may be http and published at once", () => {
+  const out: Problems = [];
+  const checked = validateService(
+    { name: "a", image: "b", ports: [{ container: 80, http: true, published: 8080 }] },
+    "",
+    out,
+  );
+  assert.deepEqual(out, []);
+  assert.deepEqual(checked?.spec.ports, [{ container: 80, http: true, published: 8080 }]);
+});
+
+Deno.test("across services, invalid names are not compared and ports are", () => {
+  const out: Problems = [];
+  const services = [
+    validateService({ name: "a", image: "x", ports: [{ container: 1, published: 9 }] }, "[0]", out),
+    validateService({ name: "A", image: "x" }, "[1]", out),
+    validateService({ name: "A", image: "x" }, "[2]", out),
+    validateService({ name: "a", image: "x", ports: [{ container: 2, published: 9 }] }, "[3]", out),
+  ] as Checked[];
+  out.length = 0;
+  checkAcrossServices(services, out);
+  assert.deepEqual(out, [
+    { path: "[3].name", message: "service name 'a' is already used at [0].name; names are unique" },
+    {
+      path: "[3].ports[0].published",
+      message:
+        "published port 9 is already used at [0].ports[0].published; every published port is unique in the cluster",
+    },
+  ]);
+});
+
+Deno.test("services sharing a YAML alias get their own lists", () => {
+  const yaml = "- { name: a, image: x, command: &c [run], placement: { arch: &a [arm64] } }\n" +
+    "- { name: b, image: x, command: *c, placement: { arch: *a } }\n";
+  const result = parseServiceFile(yaml);
+  assert.ok(result.ok);
+  result.services[0].command!.push("more");
+  result.services[0].placement.arch!.push("amd64");
+  assert.deepEqual(result.services[1].command, ["run"]);
+  assert.deepEqual(result.services[1].placement.arch, ["arm64"]);
+});
