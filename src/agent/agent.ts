@@ -3,18 +3,31 @@
  * stops them in order (etcd first, servers last; the reverse on shutdown).
  * @module
  */
-import type { Etcd3 } from "etcd3";
+import { BrokenCircuitError } from "cockatiel";
+import { type Etcd3, EtcdError } from "etcd3";
 import { ApiError, createApi, serveApi } from "../api/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
 import { connectEtcd, EtcdSupervisor } from "../etcd/mod.ts";
-import { dockerArch, type Identity, loadOrCreateIdentity, NodePublisher } from "../membership/mod.ts";
+import {
+  dockerArch,
+  type Identity,
+  loadOrCreateIdentity,
+  NodePublisher,
+} from "../membership/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { ServiceProxy } from "../proxy/mod.ts";
 import { createDockerApi, Runtime, type WantedReplica } from "../runtime/mod.ts";
 import { Scheduler } from "../scheduler/mod.ts";
 import { parseServiceFile } from "../spec/mod.ts";
-import { families, LeasedRecords, LeaderElection, Mirror, Store } from "../state/mod.ts";
+import {
+  ConflictError,
+  families,
+  LeaderElection,
+  LeasedRecords,
+  Mirror,
+  Store,
+} from "../state/mod.ts";
 import type { Logger } from "../util/log.ts";
 import { sdNotify } from "../util/notify.ts";
 import { VERSION } from "../version.ts";
@@ -105,7 +118,11 @@ export class Agent {
       },
     });
     await this.#publisher.start();
-    this.mirror = new Mirror({ store: this.store, log: this.log.child("mirror"), onChange: () => this.#onStateChange() });
+    this.mirror = new Mirror({
+      store: this.store,
+      log: this.log.child("mirror"),
+      onChange: () => this.#onStateChange(),
+    });
     this.#scheduler = new Scheduler({
       store: this.store,
       mirror: this.mirror,
@@ -140,7 +157,9 @@ export class Agent {
       log: this.log.child("runtime"),
       report: (s) =>
         this.#leased.put(families.replicas, [id, s.service, String(s.replica)], s)
-          .catch((err) => this.log.warn("cannot write replica status", { err, service: s.service })),
+          .catch((err) =>
+            this.log.warn("cannot write replica status", { err, service: s.service })
+          ),
       forget: (service, replica) =>
         this.#leased.delete(families.replicas, [id, service, String(replica)])
           .catch((err) => this.log.warn("cannot delete replica status", { err, service })),
@@ -155,7 +174,12 @@ export class Agent {
     for (const a of this.mirror.assignments.values()) {
       const svc = this.mirror.view.service(a.service);
       if (a.node !== this.identity.id || !svc) continue;
-      out.push({ service: a.service, replica: a.replica, generation: a.generation, spec: svc.spec });
+      out.push({
+        service: a.service,
+        replica: a.replica,
+        generation: a.generation,
+        spec: svc.spec,
+      });
     }
     return out;
   }
@@ -189,8 +213,8 @@ export class Agent {
     const app = createApi({
       view,
       services: {
-        apply: (specs) => this.store.applyServices(specs),
-        remove: (name) => this.store.removeService(name),
+        apply: (specs) => etcdCall(() => this.store.applyServices(specs)),
+        remove: (name) => etcdCall(() => this.store.removeService(name)),
       },
       adminToken: this.identity.adminToken,
       nodeId: this.identity.id,
@@ -202,7 +226,11 @@ export class Agent {
       joinToken: async () => (await this.store.joinToken()) ?? "",
       logs: (service, replica, node, opts) => {
         if (node !== this.identity.id) {
-          throw new ApiError(502, "not_local", `replica ${replica} of ${service} runs on another node; ask that node`);
+          throw new ApiError(
+            502,
+            "not_local",
+            `replica ${replica} of ${service} runs on another node; ask that node`,
+          );
         }
         return this.runtime.logs(service, replica, opts);
       },
@@ -210,7 +238,11 @@ export class Agent {
       version: VERSION,
       parseServiceFile: (input, options) => parseServiceFile(input, options),
     });
-    const served = await serveApi(app, { hostname: c.bindAddr, port: c.apiPort, signal: this.#api.signal });
+    const served = await serveApi(app, {
+      hostname: c.bindAddr,
+      port: c.apiPort,
+      signal: this.#api.signal,
+    });
     this.#apiFinished = served.finished;
     this.endpoints = { api: served.port, http: this.#proxy.port, dns: this.#dns.port };
   }
@@ -244,7 +276,25 @@ export class Agent {
   }
 }
 
+/** Turns etcd's failures into an answer that says what happened and what to do. */
+async function etcdCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ConflictError) throw new ApiError(409, "conflict", err.message);
+    if (err instanceof EtcdError || err instanceof BrokenCircuitError) {
+      throw new ApiError(
+        503,
+        "etcd_unavailable",
+        `the cluster state (etcd) did not answer: ${err.message}; try again in a few seconds`,
+      );
+    }
+    throw err;
+  }
+}
+
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return "fossora-" + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return "fossora-" +
+    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

@@ -2,7 +2,13 @@
  * `fossora agent`: reads the configuration, runs the node until SIGTERM or SIGINT.
  * @module
  */
-import { agentHelp, ConfigError, loadConfig, readFileIfExists, systemDefaults } from "../config/mod.ts";
+import {
+  agentHelp,
+  ConfigError,
+  loadConfig,
+  readFileIfExists,
+  systemDefaults,
+} from "../config/mod.ts";
 import { createLogger } from "../util/log.ts";
 import { Agent } from "./agent.ts";
 

@@ -99,12 +99,17 @@ export class TestAgent implements AsyncDisposable {
       .then(() => {});
     this.#status = undefined;
     this.#ended = this.child.status.then((s) => this.#status = s);
-    await waitFor("the agent to be ready", async () => {
-      if (this.exited) throw new Error(`agent exited:\n${this.output.slice(-30).join("\n")}`);
-      const res = await fetch(`${this.api}/api/v1/health`);
-      await res.body?.cancel();
-      return res.ok;
-    }, 60_000, 200);
+    await waitFor(
+      "the agent to be ready",
+      async () => {
+        if (this.exited) throw new Error(`agent exited:\n${this.output.slice(-30).join("\n")}`);
+        const res = await fetch(`${this.api}/api/v1/health`);
+        await res.body?.cancel();
+        return res.ok;
+      },
+      60_000,
+      200,
+    );
   }
 
   get exited(): boolean {

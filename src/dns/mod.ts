@@ -1,0 +1,6 @@
+/**
+ * The cluster's DNS server: `NAME.DOMAIN` resolves to the ready nodes (each runs the proxy),
+ * `NODENAME.node.DOMAIN` to one node. Answers come from the cluster view, never from etcd.
+ * @module
+ */
+export { type DnsOptions, DnsServer, QUERIES_METRIC } from "./server.ts";

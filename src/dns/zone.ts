@@ -1,0 +1,145 @@
+/**
+ * What the cluster's zone says about one name: the decision part of the DNS server, a pure
+ * function of the view and the question, so it is tested without sockets.
+ * @module
+ */
+import type { ClusterView } from "../state/view.ts";
+import type { NodeRecord } from "../state/types.ts";
+import { ipv4Bytes, RCODE, type Record, type Reply, TYPE } from "./wire.ts";
+
+/** The label under the apex that holds node names: `NODENAME.node.DOMAIN`. */
+export const NODE_LABEL = "node";
+
+/** How a query was answered, as counted in `fossora_dns_queries_total{result}`. */
+export type Result = "noerror" | "nxdomain" | "refused" | "formerr" | "nodata";
+
+/** A reply and the result it counts as. */
+export interface Resolution {
+  reply: Reply;
+  result: Result;
+}
+
+/** The zone: its apex (lower-case, no trailing dot) and the TTL of every record. */
+export interface Zone {
+  apex: string;
+  ttl: number;
+}
+
+/** Normalises a domain as the zone apex: lower-case, without dots at either end. */
+export function zoneApex(domain: string): string {
+  return domain.trim().toLowerCase().replace(/^\.+|\.+$/g, "");
+}
+
+/** Answers one question (name already lower-cased, as `parseQuery` gives it). */
+export function resolve(view: ClusterView, zone: Zone, name: string, type: number): Resolution {
+  if (name === zone.apex) return answerApex(view, zone, type);
+  const suffix = "." + zone.apex;
+  if (!name.endsWith(suffix)) return refused();
+  const rest = name.slice(0, name.length - suffix.length);
+  const dot = rest.indexOf(".");
+  if (dot < 0) return answerService(view, zone, rest, type);
+  if (rest.slice(dot + 1) === NODE_LABEL) return answerNode(view, zone, rest.slice(0, dot), type);
+  return negative(view, zone, RCODE.NXDOMAIN);
+}
+
+/** The answer outside our zone: we are not a resolver. */
+function refused(): Resolution {
+  return {
+    reply: { rcode: RCODE.REFUSED, aa: false, answers: [], authority: [], additional: [] },
+    result: "refused",
+  };
+}
+
+function answerService(view: ClusterView, zone: Zone, label: string, type: number): Resolution {
+  if (!view.service(label)) {
+    // `node.DOMAIN` exists as the parent of node names even when no service has that name.
+    return negative(view, zone, label === NODE_LABEL ? RCODE.NOERROR : RCODE.NXDOMAIN);
+  }
+  if (type !== TYPE.A && type !== TYPE.ANY) return negative(view, zone, RCODE.NOERROR);
+  const name = `${label}.${zone.apex}`;
+  const answers: Record[] = [];
+  const seen = new Set<string>();
+  for (const n of readyNodes(view)) {
+    const address = ipv4Bytes(n.address);
+    if (!address || seen.has(n.address)) continue;
+    seen.add(n.address);
+    answers.push({ type: TYPE.A, name, address });
+  }
+  return positive(view, zone, answers);
+}
+
+function answerNode(view: ClusterView, zone: Zone, label: string, type: number): Resolution {
+  const node = view.nodes().find((n) => n.name.toLowerCase() === label);
+  if (!node) return negative(view, zone, RCODE.NXDOMAIN);
+  if (type !== TYPE.A && type !== TYPE.ANY) return negative(view, zone, RCODE.NOERROR);
+  const address = ipv4Bytes(node.address);
+  const name = nodeName(node, zone);
+  return positive(view, zone, address ? [{ type: TYPE.A, name, address }] : []);
+}
+
+/** SOA and NS live at the apex; the name servers are the ready nodes, with their A as glue. */
+function answerApex(view: ClusterView, zone: Zone, type: number): Resolution {
+  const answers: Record[] = [];
+  let additional: Record[] = [];
+  if (type === TYPE.SOA || type === TYPE.ANY) answers.push(soa(view, zone));
+  if (type === TYPE.NS || type === TYPE.ANY) {
+    const servers = nameServers(view, zone);
+    answers.push(...servers.map((s) => s.ns));
+    additional = servers.flatMap((s) => s.glue);
+  }
+  const r = positive(view, zone, answers);
+  r.reply.additional = additional;
+  return r;
+}
+
+/** NOERROR with answers, or NODATA (SOA in authority) when there are none. */
+function positive(view: ClusterView, zone: Zone, answers: Record[]): Resolution {
+  if (answers.length === 0) return negative(view, zone, RCODE.NOERROR);
+  return {
+    reply: { rcode: RCODE.NOERROR, aa: true, answers, authority: [], additional: [] },
+    result: "noerror",
+  };
+}
+
+/** NXDOMAIN or NODATA, with the SOA in authority so resolvers cache the miss for one TTL. */
+function negative(view: ClusterView, zone: Zone, rcode: number): Resolution {
+  return {
+    reply: { rcode, aa: true, answers: [], authority: [soa(view, zone)], additional: [] },
+    result: rcode === RCODE.NXDOMAIN ? "nxdomain" : "nodata",
+  };
+}
+
+function soa(view: ClusterView, zone: Zone): Record {
+  const first = readyNodes(view)[0];
+  return {
+    type: TYPE.SOA,
+    name: zone.apex,
+    primary: first ? nodeName(first, zone) : zone.apex,
+    admin: `hostmaster.${zone.apex}`,
+    // Nothing transfers this zone, so the serial only has to be valid, not to move.
+    serial: 1,
+    minimum: zone.ttl,
+  };
+}
+
+function nameServers(view: ClusterView, zone: Zone): { ns: Record; glue: Record[] }[] {
+  return readyNodes(view).map((n) => {
+    const target = nodeName(n, zone);
+    const address = ipv4Bytes(n.address);
+    return {
+      ns: { type: TYPE.NS, name: zone.apex, target },
+      glue: address ? [{ type: TYPE.A, name: target, address }] : [],
+    };
+  });
+}
+
+function nodeName(node: NodeRecord, zone: Zone): string {
+  return `${node.name.toLowerCase()}.${NODE_LABEL}.${zone.apex}`;
+}
+
+/** Nodes that serve traffic now, and whose names can be written as a DNS label. */
+function readyNodes(view: ClusterView): NodeRecord[] {
+  return view.nodes().filter((n) => n.state === "ready" && LABEL.test(n.name));
+}
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;

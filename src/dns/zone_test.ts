@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { RCODE, type Record, TYPE } from "./wire.ts";
+import { resolve, zoneApex } from "./zone.ts";
+import { node, sampleView } from "./test_util.ts";
+
+const zone = { apex: "fossora.home.arpa", ttl: 5 };
+
+function addresses(records: Record[]): string[] {
+  return records.map((r) => (r.type === TYPE.A ? [...r.address].join(".") : `${r.type}`));
+}
+
+Deno.test("a service resolves to every ready node, once per address", () => {
+  const view = sampleView();
+  view.nodeMap.set("dup", node("delta", "10.0.0.1"));
+  const r = resolve(view, zone, "web.fossora.home.arpa", TYPE.A);
+  assert.equal(r.result, "noerror");
+  assert.equal(r.reply.aa, true);
+  assert.deepEqual(addresses(r.reply.answers), ["10.0.0.1", "10.0.0.2"]);
+});
+
+Deno.test("a service with no ready node is NODATA, not NXDOMAIN", () => {
+  const view = sampleView();
+  for (const n of view.nodeMap.values()) n.state = "down";
+  const r = resolve(view, zone, "web.fossora.home.arpa", TYPE.A);
+  assert.equal(r.result, "nodata");
+  assert.equal(r.reply.rcode, RCODE.NOERROR);
+  assert.equal(r.reply.authority[0].type, TYPE.SOA);
+});
+
+Deno.test("a node name resolves case-insensitively, whatever its state", () => {
+  const view = sampleView();
+  assert.deepEqual(
+    addresses(resolve(view, zone, "beta.node.fossora.home.arpa", TYPE.A).reply.answers),
+    [
+      "10.0.0.2",
+    ],
+  );
+  assert.deepEqual(
+    addresses(resolve(view, zone, "gamma.node.fossora.home.arpa", TYPE.A).reply.answers),
+    [
+      "10.0.0.3",
+    ],
+  );
+  assert.equal(resolve(view, zone, "zeta.node.fossora.home.arpa", TYPE.A).result, "nxdomain");
+});
+
+Deno.test("the apex has a SOA and one NS per ready node with glue", () => {
+  const view = sampleView();
+  const soa = resolve(view, zone, zone.apex, TYPE.SOA).reply.answers[0];
+  assert.equal(soa.type, TYPE.SOA);
+  assert.equal(soa.type === TYPE.SOA && soa.primary, "alpha.node.fossora.home.arpa");
+  const ns = resolve(view, zone, zone.apex, TYPE.NS).reply;
+  assert.deepEqual(ns.answers.map((r) => r.type === TYPE.NS && r.target), [
+    "alpha.node.fossora.home.arpa",
+    "beta.node.fossora.home.arpa",
+  ]);
+  assert.deepEqual(addresses(ns.additional), ["10.0.0.1", "10.0.0.2"]);
+  assert.equal(resolve(view, zone, zone.apex, TYPE.A).result, "nodata");
+});
+
+Deno.test("unknown names are NXDOMAIN with the SOA; other types of known names NODATA", () => {
+  const view = sampleView();
+  const nx = resolve(view, zone, "nope.fossora.home.arpa", TYPE.A);
+  assert.equal(nx.result, "nxdomain");
+  assert.equal(nx.reply.rcode, RCODE.NXDOMAIN);
+  assert.equal(nx.reply.authority[0].type, TYPE.SOA);
+  assert.equal(resolve(view, zone, "a.web.fossora.home.arpa", TYPE.A).result, "nxdomain");
+  const aaaa = resolve(view, zone, "web.fossora.home.arpa", TYPE.AAAA);
+  assert.equal(aaaa.result, "nodata");
+  assert.equal(aaaa.reply.answers.length, 0);
+  assert.equal(resolve(view, zone, "node.fossora.home.arpa", TYPE.A).result, "nodata");
+});
+
+Deno.test("names outside the zone are REFUSED, including look-alike suffixes", () => {
+  const view = sampleView();
+  for (const name of ["example.com", "web.xfossora.home.arpa", "home.arpa", ""]) {
+    const r = resolve(view, zone, name, TYPE.A);
+    assert.equal(r.result, "refused", name);
+    assert.equal(r.reply.rcode, RCODE.REFUSED);
+    assert.equal(r.reply.aa, false);
+  }
+});
+
+Deno.test("zoneApex lower-cases and strips dots", () => {
+  assert.equal(zoneApex(" Fossora.Home.Arpa. "), "fossora.home.arpa");
+});
