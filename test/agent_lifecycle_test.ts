@@ -1,0 +1,119 @@
+/**
+ * The agent as systemd and a user see it: readiness notification, configuration errors that stop
+ * start-up with one line, a missing image reported where the user looks, and its metrics.
+ */
+import assert from "node:assert/strict";
+import { TestAgent } from "./helpers/agent.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+
+Deno.test("the agent tells systemd READY=1 once it serves and STOPPING=1 when it stops", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fossora-notify-" });
+  const path = `${dir}/notify.sock`;
+  const socket = Deno.listenDatagram({ transport: "unixpacket", path });
+  const received: string[] = [];
+  const reading = (async () => {
+    try {
+      for await (const [data] of socket) received.push(new TextDecoder().decode(data));
+    } catch { /* closed */ }
+  })();
+  try {
+    await using agent = await TestAgent.start({ NOTIFY_SOCKET: path });
+    await waitFor("READY=1", () => received.includes("READY=1"));
+    await agent.stop();
+    await waitFor("STOPPING=1", () => received.includes("STOPPING=1"));
+  } finally {
+    socket.close();
+    await reading;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function agentWith(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "agent", ...args],
+    env,
+    stdin: "null",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr).trim() };
+}
+
+Deno.test("a bad configuration stops start-up with one line naming the key and the reason", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fossora-config-" });
+  try {
+    const toml = `${dir}/fossora.toml`;
+    await Deno.writeTextFile(toml, `data-dir = "${dir}/data"\nhttp-prot = 8080\n`);
+    const cases: [string[], Record<string, string>, RegExp, number][] = [
+      [[`--config=${toml}`], {}, /http-prot/, 1],
+      [["--http-port=abc", `--config=${dir}/none.toml`], {}, /http-port.*abc/, 2],
+      [["--no-such-flag"], {}, /unknown flag --no-such-flag/, 2],
+      [[`--config=${dir}/missing.toml`], {}, /missing\.toml/, 2],
+      [
+        [],
+        { FOSSORA_DNS_PORT: "-5", FOSSORA_CONFIG: `${dir}/none.toml` },
+        /dns-port.*FOSSORA_DNS_PORT/,
+        1,
+      ],
+    ];
+    await Deno.writeTextFile(`${dir}/none.toml`, "");
+    for (const [args, env, pattern, code] of cases) {
+      const out = await agentWith(args, env);
+      assert.equal(out.code, code, `${args.join(" ")}: ${out.stderr}`);
+      assert.equal(out.stderr.split("\n").length, 1, out.stderr);
+      assert.match(out.stderr, pattern);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an image that cannot be pulled shows as an error on the service instead of silent retries", async () => {
+  await using agent = await TestAgent.start();
+  const body = JSON.stringify({ name: "nopull", image: "fossora-test/does-not-exist:1" });
+  await agent.json("/api/v1/services", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json" },
+  });
+  const replica = await waitFor(
+    "the pull error",
+    async () => {
+      const svc = await agent.json<{ replicas: { state: string; message?: string }[] }>(
+        "/api/v1/services/nopull",
+      );
+      return svc.replicas.find((r) => r.state === "error");
+    },
+    60_000,
+    300,
+  );
+  assert.ok((replica.message ?? "").length > 0, "Docker's message is shown");
+  const out = await agent.cli("services");
+  assert.match(out.stdout, /nopull/);
+});
+
+Deno.test("metrics expose services, replicas, proxy requests, DNS queries and etcd health", async () => {
+  await using agent = await TestAgent.start();
+  const res = await agent.fetch("/metrics");
+  const text = await res.text();
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
+  for (const name of ["fossora_services", "fossora_replicas", "fossora_etcd_healthy 1"]) {
+    assert.ok(text.includes(name), `${name} missing from:\n${text}`);
+  }
+  // Generate one proxy request and one DNS query, then see them counted.
+  await new Deno.Command("dig", {
+    args: ["@127.0.0.1", "-p", String(agent.ports.dns), `x.${agent.domain}`, "+time=2", "+tries=1"],
+    stdout: "null",
+  }).output();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: agent.ports.http });
+  await conn.write(
+    new TextEncoder().encode(
+      `GET / HTTP/1.1\r\nHost: x.${agent.domain}\r\nConnection: close\r\n\r\n`,
+    ),
+  );
+  for await (const _ of conn.readable) { /* drain */ }
+  const after = await (await agent.fetch("/metrics")).text();
+  assert.match(after, /fossora_proxy_requests_total\{service="",code="404"\} 1/);
+  assert.match(after, /fossora_dns_queries_total\{result="nxdomain"\} 1/);
+});
