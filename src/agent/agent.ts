@@ -17,7 +17,7 @@ import {
 } from "../membership/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { ServiceProxy } from "../proxy/mod.ts";
-import { createDockerApi, Runtime, type WantedReplica } from "../runtime/mod.ts";
+import { createDockerApi, NoContainerError, Runtime, type WantedReplica } from "../runtime/mod.ts";
 import { Scheduler } from "../scheduler/mod.ts";
 import { parseServiceFile } from "../spec/mod.ts";
 import {
@@ -232,7 +232,14 @@ export class Agent {
             `replica ${replica} of ${service} runs on another node; ask that node`,
           );
         }
-        return this.runtime.logs(service, replica, opts);
+        return this.runtime.logs(service, replica, opts).catch((err) => {
+          if (!(err instanceof NoContainerError)) throw err;
+          throw new ApiError(
+            404,
+            "no_container",
+            `replica ${replica} of ${service} has no container yet; see fossora services`,
+          );
+        });
       },
       metrics: this.metrics,
       version: VERSION,

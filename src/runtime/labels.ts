@@ -1,0 +1,77 @@
+/**
+ * How the runtime marks what it owns: container labels, names and volume names. Labels, not
+ * names, decide ownership, so containers of other tools and of other nodes are never touched.
+ * @module
+ */
+import type { ServiceSpec } from "../state/types.ts";
+import type { ContainerState } from "./docker.ts";
+
+/** One replica this node must run. */
+export interface WantedReplica {
+  service: string;
+  /** 0-based replica index. */
+  replica: number;
+  /** The service generation the container must run. */
+  generation: number;
+  spec: ServiceSpec;
+}
+
+/** A container of this node, with its fossora labels parsed. */
+export interface Observed extends ContainerState {
+  service: string;
+  replica: number;
+  generation: number;
+}
+
+/** Label keys on every container and volume fossora creates. */
+export const LABEL = {
+  managed: "fossora.managed",
+  node: "fossora.node",
+  service: "fossora.service",
+  replica: "fossora.replica",
+  generation: "fossora.generation",
+} as const;
+
+/** The labels that select this node's containers. */
+export function ownerLabels(nodeId: string): Record<string, string> {
+  return { [LABEL.managed]: "true", [LABEL.node]: nodeId };
+}
+
+/** The full label set of a replica's container. */
+export function containerLabels(w: WantedReplica, nodeId: string): Record<string, string> {
+  return {
+    ...ownerLabels(nodeId),
+    [LABEL.service]: w.service,
+    [LABEL.replica]: String(w.replica),
+    [LABEL.generation]: String(w.generation),
+  };
+}
+
+/** `fossora-<service>-<replica>-g<generation>`. */
+export function containerName(w: { service: string; replica: number; generation: number }): string {
+  return `fossora-${w.service}-${w.replica}-g${w.generation}`;
+}
+
+/** `fossora-<service>-<volume>`: shared by every generation so data survives a redeploy. */
+export function volumeName(service: string, volume: string): string {
+  return `fossora-${service}-${volume}`;
+}
+
+/** The map key of a replica. */
+export function replicaKey(service: string, replica: number): string {
+  return `${service}/${replica}`;
+}
+
+/** True when the container carries this node's ownership labels. */
+export function ownedBy(c: ContainerState, nodeId: string): boolean {
+  return c.labels[LABEL.managed] === "true" && c.labels[LABEL.node] === nodeId;
+}
+
+/** Parses the replica labels; undefined when they are missing or malformed. */
+export function parseObserved(c: ContainerState): Observed | undefined {
+  const service = c.labels[LABEL.service];
+  const replica = c.labels[LABEL.replica] ?? "";
+  const generation = c.labels[LABEL.generation] ?? "";
+  if (!service || !/^\d{1,9}$/.test(replica) || !/^\d{1,15}$/.test(generation)) return undefined;
+  return { ...c, service, replica: Number(replica), generation: Number(generation) };
+}

@@ -1,0 +1,501 @@
+/**
+ * The container reconciler of one node: a dumb loop around the pure decisions in plan.ts. Each
+ * pass lists this node's containers, updates memory, probes readiness, performs the planned
+ * steps (one replica at a time, replicas in parallel) and reports what changed. Docker events
+ * trigger passes quickly; a periodic resync catches whatever an event stream lost.
+ * @module
+ */
+import type { ReplicaStatus } from "../state/types.ts";
+import { type Logger, silentLogger } from "../util/log.ts";
+import { type CreateOptions, type DockerApi, DockerError } from "./docker.ts";
+import {
+  containerLabels,
+  containerName,
+  LABEL,
+  type Observed,
+  ownedBy,
+  ownerLabels,
+  parseObserved,
+  replicaKey,
+  volumeName,
+  type WantedReplica,
+} from "./labels.ts";
+import { demuxLogs } from "./logs.ts";
+import {
+  type Action,
+  backoff,
+  byReplica,
+  freshMemory,
+  HEALTHY_RUN_MS,
+  observe,
+  pickContainer,
+  plan,
+  type ReplicaMemory,
+} from "./plan.ts";
+import { type Probe, tcpProbe } from "./probe.ts";
+import { describe, httpPort, type Observation, sameStatus } from "./status.ts";
+import { validateWanted } from "./validate.ts";
+
+/** A timer handle, as setTimeout returns it. */
+export type TimerId = ReturnType<typeof setTimeout>;
+
+/** What the runtime needs from its caller. */
+export interface RuntimeOptions {
+  /** The engine; `createDockerApi(dockerHost)` builds the real one. */
+  docker: DockerApi;
+  /** This node's id, put in the `fossora.node` label: only containers carrying it are touched. */
+  nodeId: string;
+  /** This node's address, copied into every ReplicaStatus. */
+  address: string;
+  /** Called whenever a replica's observed status changes. A throw is logged and retried. */
+  report: (status: ReplicaStatus) => void | Promise<void>;
+  /** Called once a replica is no longer wanted here and its container is gone. */
+  forget: (service: string, replica: number) => void | Promise<void>;
+  log?: Logger;
+  /** Clock in ms since the epoch; default Date.now. */
+  now?: () => number;
+  /** Timer to schedule passes and reconnects; default setTimeout. */
+  setTimer?: (fn: () => void, ms: number) => TimerId;
+  /** Cancels a timer made by setTimer; default clearTimeout. */
+  clearTimer?: (id: TimerId) => void;
+  /** Full resync period in ms; default 5000. */
+  resyncMs?: number;
+  /** Readiness probe of a host port; default a TCP+HTTP probe of 127.0.0.1. */
+  probe?: Probe;
+  /** Probe period in ms while a replica is running but not ready; default 500. */
+  probeMs?: number;
+  /** Seconds a container gets to stop before it is killed; default 10. */
+  stopGraceSeconds?: number;
+}
+
+/** Thrown by `logs` when this node has no container for the replica. */
+export class NoContainerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NoContainerError";
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Brings the local Docker engine to the wanted replicas and reports what it sees. */
+export class Runtime {
+  readonly #o: RuntimeOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #setTimer: (fn: () => void, ms: number) => TimerId;
+  readonly #clearTimer: (id: TimerId) => void;
+  readonly #resyncMs: number;
+  readonly #probeMs: number;
+  readonly #probe: Probe;
+
+  #wanted: WantedReplica[] = [];
+  #memory = new Map<string, ReplicaMemory>();
+  /** What each wanted replica looks like now, and what was last reported successfully. */
+  #current = new Map<string, ReplicaStatus>();
+  #reported = new Map<string, ReplicaStatus>();
+  #lastProbe = new Map<string, number>();
+
+  #running = false;
+  #seq = 0;
+  #busy = new Set<string>();
+  /** Sequence number at which each replica's last steps finished. */
+  #doneSeq = new Map<string, number>();
+  #tasks = new Set<Promise<void>>();
+  #pass: Promise<void> | undefined;
+  #again = false;
+  #timer: TimerId | undefined;
+  #down: string | undefined;
+  #events: AbortController | undefined;
+  #watcher: Promise<void> | undefined;
+  #wakers = new Set<() => void>();
+
+  /** Builds a stopped runtime; nothing touches Docker before `start`. */
+  constructor(o: RuntimeOptions) {
+    if (!o || typeof o.nodeId !== "string" || o.nodeId === "") {
+      throw new TypeError("Runtime needs a non-empty nodeId");
+    }
+    if (!o.docker || typeof o.report !== "function" || typeof o.forget !== "function") {
+      throw new TypeError("Runtime needs docker, report and forget");
+    }
+    this.#o = o;
+    this.#log = o.log ?? silentLogger;
+    this.#now = o.now ?? Date.now;
+    this.#setTimer = o.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.#clearTimer = o.clearTimer ?? ((id) => clearTimeout(id));
+    this.#resyncMs = o.resyncMs ?? 5_000;
+    this.#probeMs = o.probeMs ?? 500;
+    this.#probe = o.probe ?? ((port) => tcpProbe(port));
+  }
+
+  /** Replaces the replicas this node must run; throws RangeError (and changes nothing) if bad. */
+  setWanted(wanted: WantedReplica[]): void {
+    validateWanted(wanted);
+    this.#wanted = wanted.map((w) => ({ ...w }));
+    this.#kick();
+  }
+
+  /** Starts the loop and returns after the first pass. Never throws when Docker is down. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    this.#events = new AbortController();
+    this.#watcher = this.#watchEvents(this.#events.signal);
+    this.#kick();
+    await this.#pass;
+  }
+
+  /** Stops the loop and waits for steps under way; containers keep running. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer !== undefined) this.#clearTimer(this.#timer);
+    this.#timer = undefined;
+    this.#events?.abort();
+    for (const wake of [...this.#wakers]) wake();
+    await this.#watcher;
+    await this.#pass;
+    await Promise.all([...this.#tasks]);
+  }
+
+  /** The current status of every wanted replica, as last observed. */
+  status(): ReplicaStatus[] {
+    return [...this.#current.values()]
+      .filter((s) => this.#wanted.some((w) => w.service === s.service && w.replica === s.replica))
+      .sort((a, b) => a.service.localeCompare(b.service) || a.replica - b.replica);
+  }
+
+  /** A replica's container output as plain text lines; `follow` keeps streaming new lines. */
+  async logs(
+    service: string,
+    replica: number,
+    opts: { follow: boolean; tail?: number; signal?: AbortSignal },
+  ): Promise<ReadableStream<Uint8Array>> {
+    if (typeof service !== "string" || !Number.isInteger(replica) || replica < 0) {
+      throw new RangeError("logs needs a service name and a replica index >= 0");
+    }
+    if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) {
+      throw new RangeError("logs: tail must be an integer >= 0");
+    }
+    const found = (await this.#o.docker.list({
+      ...ownerLabels(this.#o.nodeId),
+      [LABEL.service]: service,
+      [LABEL.replica]: String(replica),
+    })).map(parseObserved).filter((c): c is Observed => c !== undefined);
+    const w = this.#wanted.find((x) => x.service === service && x.replica === replica);
+    const c = (w && pickContainer(w, found)) ??
+      found.sort((a, b) => b.generation - a.generation || b.startedAt - a.startedAt)[0];
+    if (!c) {
+      throw new NoContainerError(
+        `no container for ${service} replica ${replica} on node ${this.#o.nodeId}`,
+      );
+    }
+    return demuxLogs(await this.#o.docker.logs(c.id, opts));
+  }
+
+  /** Asks for a pass; passes never overlap, and a request during one runs another after it. */
+  #kick(): void {
+    if (!this.#running) return;
+    if (this.#pass) {
+      this.#again = true;
+      return;
+    }
+    this.#pass = this.#passes().finally(() => {
+      this.#pass = undefined;
+    });
+  }
+
+  async #passes(): Promise<void> {
+    do {
+      this.#again = false;
+      try {
+        await this.#passOnce();
+      } catch (err) {
+        this.#log.error("reconcile pass failed", { error: errorMessage(err) });
+        this.#schedule(this.#now() + this.#resyncMs);
+      }
+    } while (this.#again && this.#running);
+  }
+
+  async #passOnce(): Promise<void> {
+    const listSeq = ++this.#seq;
+    const wanted = this.#wanted;
+    let actual: Observed[];
+    try {
+      actual = (await this.#o.docker.list(ownerLabels(this.#o.nodeId)))
+        .map(parseObserved)
+        .filter((c): c is Observed => c !== undefined);
+    } catch (err) {
+      await this.#dockerDown(wanted, err);
+      return;
+    }
+    if (this.#down !== undefined) this.#log.info("docker engine reachable again");
+    this.#down = undefined;
+    const now = this.#now();
+    // Replicas whose steps finished after the list began are judged on the next pass.
+    const settled = (key: string) =>
+      !this.#busy.has(key) && (this.#doneSeq.get(key) ?? 0) < listSeq;
+    this.#memory = observe({ wanted, actual, memory: this.#memory, now });
+    const notReady = await this.#probeAll(wanted, actual, now, settled);
+    const groups = byReplica(actual);
+    for (const w of wanted) {
+      const key = replicaKey(w.service, w.replica);
+      if (!settled(key)) continue;
+      const c = pickContainer(w, groups.get(key) ?? []);
+      await this.#publish(key, describe(w, c, this.#memory.get(key)));
+    }
+    const p = plan({ wanted, actual, memory: this.#memory, now });
+    this.#launch(p.actions.filter((a) => settled(a.key)));
+    if (!this.#running) return;
+    let next = this.#now() + this.#resyncMs;
+    if (p.wakeAt !== undefined) next = Math.min(next, p.wakeAt);
+    if (notReady) next = Math.min(next, this.#now() + this.#probeMs);
+    this.#schedule(next);
+  }
+
+  /** Docker could not be listed: every wanted replica is in error, and we try again later. */
+  async #dockerDown(wanted: WantedReplica[], err: unknown): Promise<void> {
+    const message = `docker engine unreachable: ${errorMessage(err)}`;
+    if (this.#down !== message) this.#log.error(message);
+    this.#down = message;
+    for (const w of wanted) {
+      const key = replicaKey(w.service, w.replica);
+      if (this.#busy.has(key)) continue;
+      await this.#publish(key, describe(w, undefined, this.#memory.get(key), message));
+    }
+    if (this.#running) this.#schedule(this.#now() + this.#resyncMs);
+  }
+
+  /**
+   * Probes running replicas with an HTTP port: every pass while not ready, once a resync
+   * period when ready. Returns whether any is still waiting to become ready.
+   */
+  async #probeAll(
+    wanted: WantedReplica[],
+    actual: Observed[],
+    now: number,
+    settled: (key: string) => boolean,
+  ): Promise<boolean> {
+    const groups = byReplica(actual);
+    let waiting = false;
+    const probes: Promise<void>[] = [];
+    for (const w of wanted) {
+      const key = replicaKey(w.service, w.replica);
+      const port = httpPort(w);
+      const c = pickContainer(w, groups.get(key) ?? []);
+      const hostPort = port === undefined ? undefined : c?.ports[String(port)];
+      if (!c?.running || hostPort === undefined || !settled(key)) continue;
+      const ready = this.#memory.get(key)?.ready === c.id;
+      if (ready && now - (this.#lastProbe.get(key) ?? 0) < this.#resyncMs) continue;
+      probes.push(
+        this.#probe(hostPort).then((ok) => {
+          this.#lastProbe.set(key, now);
+          const mem = this.#memory.get(key) ?? freshMemory(w.generation);
+          this.#memory.set(key, { ...mem, ready: ok ? c.id : undefined });
+          if (!ok) waiting = true;
+        }),
+      );
+    }
+    await Promise.all(probes);
+    return waiting;
+  }
+
+  /** Starts the steps of each replica as one task; a replica with steps under way is skipped. */
+  #launch(actions: Action[]): void {
+    const byKey = new Map<string, Action[]>();
+    for (const a of actions) byKey.set(a.key, [...(byKey.get(a.key) ?? []), a]);
+    for (const [key, steps] of byKey) {
+      this.#busy.add(key);
+      const task = this.#perform(key, steps)
+        .catch((err) => this.#log.error("step failed", { replica: key, error: errorMessage(err) }))
+        .finally(() => {
+          this.#busy.delete(key);
+          this.#doneSeq.set(key, ++this.#seq);
+          this.#tasks.delete(task);
+          this.#kick();
+        });
+      this.#tasks.add(task);
+    }
+  }
+
+  async #perform(key: string, steps: Action[]): Promise<void> {
+    try {
+      for (const a of steps) {
+        if (a.kind === "create") await this.#create(key, a.wanted);
+        else if (a.kind === "start") await this.#start(key, a);
+        else if (a.kind === "remove") await this.#remove(a);
+        else await this.#forget(a);
+      }
+      this.#updateMemory(key, (m) => ({ ...m, failure: undefined }));
+    } catch (err) {
+      this.#fail(key, err);
+    }
+  }
+
+  #updateMemory(key: string, f: (m: ReplicaMemory) => ReplicaMemory): void {
+    const mem = this.#memory.get(key);
+    if (mem) this.#memory.set(key, f(mem));
+  }
+
+  /** Records a failed step: its message is shown, and the replica waits before trying again. */
+  #fail(key: string, err: unknown): void {
+    const message = errorMessage(err);
+    const mem = this.#memory.get(key);
+    const count = (mem?.failure?.count ?? 0) + 1;
+    const retryAt = this.#now() + backoff(count - 1);
+    this.#log.warn("step failed, will retry", {
+      replica: key,
+      error: message,
+      retryInMs: retryAt - this.#now(),
+    });
+    if (mem) {
+      this.#memory.set(key, { ...mem, pulling: false, failure: { message, count, retryAt } });
+    }
+  }
+
+  async #create(key: string, w: WantedReplica): Promise<void> {
+    const docker = this.#o.docker;
+    if (!(await docker.hasImage(w.spec.image))) {
+      this.#updateMemory(key, (m) => ({ ...m, pulling: true }));
+      await this.#publish(key, describe(w, undefined, this.#memory.get(key)));
+      this.#log.info("pulling image", { replica: key, image: w.spec.image });
+      try {
+        await docker.pull(w.spec.image);
+      } finally {
+        this.#updateMemory(key, (m) => ({ ...m, pulling: false }));
+      }
+    }
+    const labels = { [LABEL.managed]: "true", [LABEL.service]: w.service };
+    for (const v of w.spec.volumes) {
+      await docker.ensureVolume(volumeName(w.service, v.name), labels);
+    }
+    const id = await this.#createContainer(w);
+    this.#log.info("starting container", { replica: key, generation: w.generation, id });
+    await docker.start(id);
+  }
+
+  /** Creates the container; a name left behind by a crash is adopted if it is ours, else removed. */
+  async #createContainer(w: WantedReplica): Promise<string> {
+    const docker = this.#o.docker;
+    const name = containerName(w);
+    const options: CreateOptions = {
+      name,
+      image: w.spec.image,
+      cmd: w.spec.command,
+      env: w.spec.env,
+      labels: containerLabels(w, this.#o.nodeId),
+      ports: w.spec.ports.map((p) => p.container),
+      mounts: w.spec.volumes.map((v) => ({ volume: volumeName(w.service, v.name), path: v.path })),
+    };
+    try {
+      return await docker.create(options);
+    } catch (err) {
+      if (!(err instanceof DockerError && err.status === 409)) throw err;
+      const old = await docker.inspect(name);
+      if (!old || !ownedBy(old, this.#o.nodeId)) {
+        throw new Error(
+          `container name ${name} is taken by a container fossora node ${this.#o.nodeId} does not manage: remove or rename it (docker rm -f ${name})`,
+        );
+      }
+      const same = parseObserved(old);
+      if (
+        same && same.service === w.service && same.replica === w.replica &&
+        same.generation === w.generation
+      ) {
+        return old.id;
+      }
+      this.#log.warn("removing leftover container", { name, id: old.id });
+      await docker.remove(old.id);
+      return await docker.create(options);
+    }
+  }
+
+  async #start(key: string, a: Extract<Action, { kind: "start" }>): Promise<void> {
+    this.#log.info(a.restart ? "restarting exited container" : "starting container", {
+      replica: key,
+      id: a.container,
+    });
+    await this.#o.docker.start(a.container);
+    if (a.restart) {
+      this.#updateMemory(key, (m) => ({ ...m, restarts: m.restarts + 1, crashes: a.crashes }));
+    }
+  }
+
+  async #remove(a: Extract<Action, { kind: "remove" }>): Promise<void> {
+    this.#log.info("removing container", { replica: a.key, id: a.container, reason: a.reason });
+    await this.#o.docker.stop(a.container, this.#o.stopGraceSeconds ?? 10);
+    await this.#o.docker.remove(a.container);
+  }
+
+  async #forget(a: Extract<Action, { kind: "forget" }>): Promise<void> {
+    await this.#o.forget(a.service, a.replica);
+    this.#memory.delete(a.key);
+    this.#current.delete(a.key);
+    this.#reported.delete(a.key);
+    this.#lastProbe.delete(a.key);
+    this.#doneSeq.delete(a.key);
+  }
+
+  /** Records the replica's status and reports it when it differs from the last report. */
+  async #publish(key: string, obs: Observation): Promise<void> {
+    const last = this.#current.get(key);
+    const status: ReplicaStatus = {
+      ...obs,
+      node: this.#o.nodeId,
+      address: this.#o.address,
+      since: last?.state === obs.state ? last.since : new Date(this.#now()).toISOString(),
+    };
+    this.#current.set(key, status);
+    const reported = this.#reported.get(key);
+    if (reported && sameStatus(reported, obs)) return;
+    try {
+      await this.#o.report(status);
+      this.#reported.set(key, status);
+    } catch (err) {
+      this.#log.warn("report failed, will retry", { replica: key, error: errorMessage(err) });
+    }
+  }
+
+  #schedule(at: number): void {
+    if (this.#timer !== undefined) this.#clearTimer(this.#timer);
+    this.#timer = this.#setTimer(() => {
+      this.#timer = undefined;
+      this.#kick();
+    }, Math.max(0, at - this.#now()));
+  }
+
+  /** Follows Docker's event stream, reconnecting with backoff; every event asks for a pass. */
+  async #watchEvents(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (this.#running) {
+      const opened = this.#now();
+      try {
+        const events = await this.#o.docker.events(ownerLabels(this.#o.nodeId), signal);
+        // Whatever happened while disconnected was missed: look now.
+        this.#kick();
+        for await (const _ of events) this.#kick();
+        if (!this.#running) return;
+        this.#log.warn("docker event stream ended, reconnecting");
+      } catch (err) {
+        if (!this.#running) return;
+        this.#log.warn("docker event stream failed, reconnecting", { error: errorMessage(err) });
+      }
+      failures = this.#now() - opened >= HEALTHY_RUN_MS ? 0 : failures + 1;
+      await this.#sleep(backoff(failures - 1));
+    }
+  }
+
+  /** Waits `ms` on the injected timer, or until stop. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#wakers.delete(done);
+        this.#clearTimer(id);
+        resolve();
+      };
+      const id = this.#setTimer(done, ms);
+      this.#wakers.add(done);
+    });
+  }
+}

@@ -1,0 +1,438 @@
+/**
+ * The runtime on the real Docker engine. Each test has its own random node id and service
+ * names, so tests running in parallel never see each other's containers.
+ */
+import assert from "node:assert/strict";
+import type { ReplicaStatus, ServiceSpec } from "../state/types.ts";
+import { createDockerApi, type DockerApi } from "./docker.ts";
+import type { WantedReplica } from "./labels.ts";
+import { Runtime, type RuntimeOptions } from "./runtime.ts";
+
+const IMAGE = "fossora-test/busybox:1";
+const SOCKET = "unix:///var/run/docker.sock";
+
+function rand(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
+
+async function docker(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("docker", { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`docker ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function spec(name: string, over: Partial<ServiceSpec> = {}): ServiceSpec {
+  return {
+    name,
+    image: IMAGE,
+    replicas: 1,
+    ports: [{ container: 80, http: true }],
+    env: {},
+    volumes: [],
+    placement: {},
+    ...over,
+  };
+}
+
+function wanted(s: ServiceSpec, generation = 1, replicas = [0]): WantedReplica[] {
+  return replicas.map((replica) => ({ service: s.name, replica, generation, spec: s }));
+}
+
+/** The api's methods as plain functions, so single ones can be wrapped. */
+function bind(api: DockerApi): DockerApi {
+  return {
+    list: (l) => api.list(l),
+    inspect: (i) => api.inspect(i),
+    hasImage: (i) => api.hasImage(i),
+    pull: (i) => api.pull(i),
+    ensureVolume: (n, l) => api.ensureVolume(n, l),
+    create: (o) => api.create(o),
+    start: (i) => api.start(i),
+    stop: (i, g) => api.stop(i, g),
+    remove: (i) => api.remove(i),
+    events: (l, s) => api.events(l, s),
+    logs: (i, o) => api.logs(i, o),
+  };
+}
+
+/** One test's world: a node id, the reports it got, and cleanup of everything it made. */
+class World {
+  readonly node = `t-${rand()}`;
+  readonly reports: ReplicaStatus[] = [];
+  readonly forgotten: string[] = [];
+  readonly runtimes: Runtime[] = [];
+  readonly services: string[] = [];
+  readonly extra: string[] = [];
+  /** Times the runtime listed containers, i.e. passes it made. */
+  lists = 0;
+  readonly api: DockerApi;
+
+  constructor() {
+    const real = createDockerApi(SOCKET);
+    this.api = {
+      ...bind(real),
+      list: (labels) => {
+        this.lists++;
+        return real.list(labels);
+      },
+    };
+  }
+
+  service(): string {
+    const name = `s${rand()}`;
+    this.services.push(name);
+    return name;
+  }
+
+  runtime(over: Partial<RuntimeOptions> = {}): Runtime {
+    const rt = new Runtime({
+      docker: this.api,
+      nodeId: this.node,
+      address: "127.0.0.1",
+      report: (s) => void this.reports.push(s),
+      forget: (service, replica) => void this.forgotten.push(`${service}/${replica}`),
+      resyncMs: 1_000,
+      probeMs: 200,
+      // busybox as PID 1 ignores SIGTERM: do not wait the production 10 s for each stop.
+      stopGraceSeconds: 1,
+      ...over,
+    });
+    this.runtimes.push(rt);
+    return rt;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const rt of this.runtimes) await rt.stop();
+    const ids = await docker("ps", "-aq", "--filter", `label=fossora.node=${this.node}`);
+    const all = [...ids.split("\n"), ...this.extra].filter(Boolean);
+    if (all.length) await docker("rm", "-f", ...all).catch(() => {});
+    for (const s of this.services) {
+      const vols = await docker("volume", "ls", "-q", "--filter", `label=fossora.service=${s}`);
+      if (vols) await docker("volume", "rm", "-f", ...vols.split("\n"));
+    }
+  }
+}
+
+async function inWorld(fn: (w: World) => Promise<void>): Promise<void> {
+  const w = new World();
+  try {
+    await fn(w);
+  } finally {
+    await w.cleanup();
+  }
+}
+
+/** The statuses once `n` replicas are running and ready (and each passes `also`). */
+function ready(
+  rt: Runtime,
+  n: number,
+  also: (r: ReplicaStatus) => boolean = () => true,
+): ReplicaStatus[] | undefined {
+  const s = rt.status();
+  const ok = s.length === n && s.every((r) => r.state === "running" && r.ready && also(r));
+  return ok ? s : undefined;
+}
+
+async function inspect(id: string): Promise<{ StartedAt: string; Running: boolean }> {
+  return JSON.parse(await docker("inspect", "-f", "{{json .State}}", id));
+}
+
+Deno.test("two replicas become running and ready and answer HTTP on their host ports", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service(), { env: { GREETING: "hi there" } });
+    const rt = w.runtime();
+    rt.setWanted(wanted(s, 1, [0, 1]));
+    await rt.start();
+    const statuses = await waitFor("2 ready replicas", () => ready(rt, 2));
+    for (const st of statuses) {
+      assert.equal(st.node, w.node);
+      assert.equal(st.address, "127.0.0.1");
+      assert.equal(st.generation, 1);
+      const res = await fetch(`http://127.0.0.1:${st.ports["80"]}/`);
+      assert.equal((await res.text()).trim(), "hello from fossora-test");
+      const info = JSON.parse(await docker("inspect", st.containerId!))[0];
+      assert.equal(info.Name, `/fossora-${s.name}-${st.replica}-g1`);
+      assert.equal(info.Config.Labels["fossora.managed"], "true");
+      assert.equal(info.Config.Labels["fossora.node"], w.node);
+      assert.equal(info.Config.Labels["fossora.service"], s.name);
+      assert.equal(info.Config.Labels["fossora.replica"], String(st.replica));
+      assert.equal(info.Config.Labels["fossora.generation"], "1");
+      assert.ok(info.Config.Env.includes("GREETING=hi there"));
+      assert.equal(info.HostConfig.RestartPolicy.Name, "no");
+    }
+    const mine = w.reports.filter((r) => r.replica === 0);
+    assert.equal(mine[0].state, "pending", "a replica is reported before its container exists");
+    for (let i = 1; i < mine.length; i++) {
+      const a = mine[i - 1], b = mine[i];
+      assert.notDeepEqual({ ...a, since: "" }, { ...b, since: "" }, "reported only on change");
+      if (a.state === b.state) assert.equal(a.since, b.since, "since moves only with state");
+    }
+  });
+});
+
+Deno.test("stop leaves containers running and a new runtime adopts them without restart", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    const first = w.runtime();
+    first.setWanted(wanted(s, 1, [0, 1]));
+    await first.start();
+    const before = await waitFor("2 ready replicas", () => ready(first, 2));
+    await first.stop();
+    const started = new Map<string, string>();
+    for (const st of before) {
+      const state = await inspect(st.containerId!);
+      assert.equal(state.Running, true, "stop() leaves the container running");
+      started.set(st.containerId!, state.StartedAt);
+    }
+    const second = w.runtime();
+    second.setWanted(wanted(s, 1, [0, 1]));
+    await second.start();
+    const after = await waitFor("2 ready replicas again", () => ready(second, 2));
+    assert.deepEqual(
+      after.map((r) => r.containerId).sort(),
+      before.map((r) => r.containerId).sort(),
+    );
+    for (const [id, at] of started) assert.equal((await inspect(id)).StartedAt, at);
+    assert.equal(
+      await docker("ps", "-aq", "--filter", `label=fossora.node=${w.node}`).then((o) =>
+        o.split("\n").length
+      ),
+      2,
+    );
+  });
+});
+
+Deno.test("a new generation replaces the containers, old ones removed", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    const rt = w.runtime();
+    rt.setWanted(wanted(s, 1, [0]));
+    await rt.start();
+    const [old] = await waitFor("gen 1 ready", () => ready(rt, 1));
+    rt.setWanted(wanted(s, 2, [0]));
+    const [now] = await waitFor(
+      "gen 2 ready",
+      () => ready(rt, 1, (r) => r.generation === 2),
+    );
+    assert.notEqual(now.containerId, old.containerId);
+    const names = await docker(
+      "ps",
+      "-a",
+      "--format",
+      "{{.Names}}",
+      "--filter",
+      `label=fossora.node=${w.node}`,
+    );
+    assert.equal(names, `fossora-${s.name}-0-g2`);
+  });
+});
+
+Deno.test("a replica no longer wanted is stopped, removed and forgotten", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    const rt = w.runtime();
+    rt.setWanted(wanted(s, 1, [0, 1]));
+    await rt.start();
+    const statuses = await waitFor("2 ready", () => ready(rt, 2));
+    rt.setWanted(wanted(s, 1, [0]));
+    await waitFor("replica 1 forgotten", () => w.forgotten.includes(`${s.name}/1`));
+    assert.deepEqual(w.forgotten, [`${s.name}/1`]);
+    const left = await docker(
+      "ps",
+      "-aq",
+      "--no-trunc",
+      "--filter",
+      `label=fossora.node=${w.node}`,
+    );
+    assert.equal(left, statuses.find((r) => r.replica === 0)!.containerId);
+    assert.deepEqual(rt.status().map((r) => r.replica), [0]);
+  });
+});
+
+Deno.test("a killed container is reported exited, then restarted and running again", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    const rt = w.runtime();
+    rt.setWanted(wanted(s));
+    await rt.start();
+    const [st] = await waitFor("ready", () => ready(rt, 1));
+    await docker("kill", st.containerId!);
+    await waitFor("exited report", () => w.reports.find((r) => r.state === "exited"));
+    const exit = w.reports.find((r) => r.state === "exited")!;
+    assert.equal(exit.exitCode, 137);
+    const [back] = await waitFor(
+      "running after restart",
+      () => ready(rt, 1, (r) => r.restarts === 1),
+    );
+    assert.equal(back.containerId, st.containerId, "docker start of the same container");
+    const res = await fetch(`http://127.0.0.1:${back.ports["80"]}/`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  });
+});
+
+Deno.test("containers of other tools and other nodes are never touched", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    const plain = `other-${rand()}`;
+    const otherNode = `other-node-${rand()}`;
+    w.extra.push(plain, otherNode);
+    await docker("run", "-d", "--name", plain, IMAGE, "sleep", "1000");
+    await docker(
+      "run",
+      "-d",
+      "--name",
+      otherNode,
+      "--label",
+      "fossora.managed=true",
+      "--label",
+      `fossora.node=x-${rand()}`,
+      "--label",
+      `fossora.service=${s.name}`,
+      "--label",
+      "fossora.replica=0",
+      "--label",
+      "fossora.generation=1",
+      IMAGE,
+      "sleep",
+      "1000",
+    );
+    // A leftover with the exact name this node would use, but not this node's labels.
+    const taken = `fossora-${s.name}-0-g1`;
+    w.extra.push(taken);
+    await docker("run", "-d", "--name", taken, IMAGE, "sleep", "1000");
+    const rt = w.runtime();
+    rt.setWanted(wanted(s));
+    await rt.start();
+    const [st] = await waitFor("name conflict error", () => {
+      const r = rt.status();
+      return r[0]?.state === "error" ? r : undefined;
+    });
+    assert.match(st.message!, /is taken by a container .* does not manage/);
+    rt.setWanted([]);
+    // Let a few full passes run with nothing wanted: nothing foreign may be touched by them.
+    const passes = w.lists;
+    await waitFor("3 more passes", () => w.lists >= passes + 3);
+    for (const name of [plain, otherNode, taken]) {
+      assert.equal((await inspect(name)).Running, true, `${name} still running`);
+    }
+  });
+});
+
+Deno.test("a missing image that cannot be pulled is an error with Docker's message, retried with backoff", async () => {
+  await inWorld(async (w) => {
+    let pulls = 0;
+    const api: DockerApi = {
+      ...bind(w.api),
+      pull: (image) => {
+        pulls++;
+        return w.api.pull(image);
+      },
+    };
+    const s = spec(w.service(), { image: `fossora-test/nope-${rand()}:1` });
+    const rt = w.runtime({ docker: api });
+    rt.setWanted(wanted(s));
+    await rt.start();
+    const [st] = await waitFor("error", () => {
+      const r = rt.status();
+      return r[0]?.state === "error" ? r : undefined;
+    });
+    assert.match(st.message!, /registry|pull access denied|no such host|not found|dial tcp/i);
+    assert.ok(w.reports.some((r) => r.state === "pulling"), "pulling was reported first");
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 3_500));
+    const elapsed = Date.now() - t0;
+    // Backoff 1 s, 2 s, 4 s: at most 3 pulls in the first 3.5 s (plus the first one).
+    assert.ok(pulls >= 2 && pulls <= 4, `pulls=${pulls} in ${elapsed} ms`);
+  });
+});
+
+Deno.test("a named volume keeps its files across a generation change", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service(), {
+      command: ["sleep", "1000"],
+      ports: [],
+      volumes: [{ name: "data", path: "/data" }],
+    });
+    const rt = w.runtime();
+    rt.setWanted(wanted(s, 1));
+    await rt.start();
+    const [one] = await waitFor("gen 1 running", () => ready(rt, 1));
+    await docker("exec", one.containerId!, "sh", "-c", "echo kept > /data/f");
+    rt.setWanted(wanted({ ...s, env: { V: "2" } }, 2));
+    const [two] = await waitFor(
+      "gen 2 running",
+      () => ready(rt, 1, (r) => r.generation === 2),
+    );
+    assert.notEqual(two.containerId, one.containerId);
+    assert.equal(await docker("exec", two.containerId!, "cat", "/data/f"), "kept");
+    const vol = JSON.parse(await docker("volume", "inspect", `fossora-${s.name}-data`))[0];
+    assert.equal(vol.Labels["fossora.managed"], "true");
+  });
+});
+
+Deno.test("logs returns the container's output and follow streams new lines", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service(), { command: ["sh", "-c", "echo hello; sleep 1000"], ports: [] });
+    const rt = w.runtime();
+    rt.setWanted(wanted(s));
+    await rt.start();
+    const [st] = await waitFor("running", () => ready(rt, 1));
+    const text = await waitFor("hello in logs", async () => {
+      const t = await new Response(await rt.logs(s.name, 0, { follow: false })).text();
+      return t.includes("hello") ? t : undefined;
+    });
+    assert.equal(text, "hello\n");
+    const ctl = new AbortController();
+    const stream = await rt.logs(s.name, 0, { follow: true, tail: 10, signal: ctl.signal });
+    const reader = stream.getReader();
+    try {
+      let seen = "";
+      const dec = new TextDecoder();
+      const read = async (want: string) => {
+        while (!seen.includes(want)) {
+          const r = await reader.read();
+          if (r.done) throw new Error(`stream ended before ${want}`);
+          seen += dec.decode(r.value);
+        }
+      };
+      await read("hello\n");
+      await docker("exec", st.containerId!, "sh", "-c", "echo world > /proc/1/fd/1");
+      await read("world\n");
+      assert.equal(seen, "hello\nworld\n");
+    } finally {
+      ctl.abort();
+      await reader.cancel();
+    }
+    await assert.rejects(rt.logs(s.name, 5, { follow: false }), /no container/);
+  });
+});
+
+Deno.test("an unreachable engine gives error states and start does not throw", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    const rt = w.runtime({ docker: createDockerApi(`unix:///tmp/no-docker-${rand()}.sock`) });
+    rt.setWanted(wanted(s));
+    await rt.start();
+    const [st] = rt.status();
+    assert.equal(st.state, "error");
+    assert.match(st.message!, /docker engine unreachable/);
+    assert.equal(st.ready, false);
+  });
+});

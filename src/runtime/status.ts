@@ -1,0 +1,80 @@
+/**
+ * What a replica looks like from outside, derived purely from its container and the runtime's
+ * memory, plus the comparison that decides whether a change is worth reporting.
+ * @module
+ */
+import type { ReplicaState, ReplicaStatus } from "../state/types.ts";
+import type { Observed, WantedReplica } from "./labels.ts";
+import type { ReplicaMemory } from "./plan.ts";
+
+/** A replica's status without the fields the runtime fills in (node, address, since). */
+export type Observation = Omit<ReplicaStatus, "node" | "address" | "since">;
+
+/** The container port of the spec's HTTP port, if it has one. */
+export function httpPort(w: WantedReplica): number | undefined {
+  return w.spec.ports.find((p) => p.http)?.container;
+}
+
+/** Host ports of the spec's ports, as published on the container. */
+function specPorts(w: WantedReplica, c: Observed): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of w.spec.ports) {
+    const host = c.ports[String(p.container)];
+    if (host) out[String(p.container)] = host;
+  }
+  return out;
+}
+
+/**
+ * The observable status of a wanted replica. `down` is the reason Docker could not be asked at
+ * all; then nothing is known about the container and the replica is in error.
+ */
+export function describe(
+  w: WantedReplica,
+  c: Observed | undefined,
+  mem: ReplicaMemory | undefined,
+  down?: string,
+): Observation {
+  const base = {
+    service: w.service,
+    replica: w.replica,
+    generation: w.generation,
+    ready: false,
+    ports: {},
+    restarts: mem?.generation === w.generation ? mem.restarts : 0,
+  };
+  const failure = mem?.generation === w.generation ? mem.failure : undefined;
+  if (down !== undefined) return { ...base, state: "error", message: down };
+  if (mem?.pulling) return { ...base, state: "pulling", message: `pulling ${w.spec.image}` };
+  if (!c) {
+    if (failure) return { ...base, state: "error", message: failure.message };
+    return { ...base, state: "pending" };
+  }
+  const known = { ...base, containerId: c.id, ports: specPorts(w, c) };
+  if (c.running) {
+    const ready = httpPort(w) === undefined || mem?.ready === c.id;
+    const state: ReplicaState = ready ? "running" : "starting";
+    return c.status === "paused"
+      ? { ...known, state: "starting", message: "paused" }
+      : { ...known, state, ready };
+  }
+  if (failure) return { ...known, state: "error", message: failure.message };
+  if (c.status === "exited") {
+    const message = c.error || `exited with code ${c.exitCode}`;
+    return { ...known, state: "exited", exitCode: c.exitCode, message };
+  }
+  return { ...known, state: "starting" };
+}
+
+/** True when two statuses differ only in `since` (so there is nothing to report). */
+export function sameStatus(a: Observation, b: Observation): boolean {
+  return a.service === b.service && a.replica === b.replica &&
+    a.generation === b.generation && a.state === b.state && a.ready === b.ready &&
+    a.containerId === b.containerId && a.exitCode === b.exitCode &&
+    a.message === b.message && a.restarts === b.restarts && samePorts(a.ports, b.ports);
+}
+
+function samePorts(a: Record<string, number>, b: Record<string, number>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
