@@ -8,7 +8,11 @@ const main = new URL("../src/main.ts", import.meta.url).pathname;
 await Deno.mkdir(out, { recursive: true });
 
 async function run(args: string[]): Promise<boolean> {
-  const { code } = await new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "inherit" })
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "inherit",
+    stderr: "inherit",
+  })
     .output();
   return code === 0;
 }
@@ -28,6 +32,9 @@ if (compiled) {
 }
 console.error("deno compile could not get its runtime (offline?); bundling instead");
 if (!(await run(["bundle", "--platform=deno", `--output=${out}fossora.js`, main]))) Deno.exit(1);
-const launcher = `#!/bin/sh\nexec "\${FOSSORA_DENO:-deno}" run -A --unstable-net "$(dirname "$0")/fossora.js" "$@"\n`;
+const launcher =
+  `#!/bin/sh\nexec "\${FOSSORA_DENO:-deno}" run -A --unstable-net "$(dirname "$0")/fossora.js" "$@"\n`;
 await Deno.writeTextFile(`${out}fossora`, launcher, { mode: 0o755 });
-console.log(`built ${out}fossora.js with launcher ${out}fossora: needs a deno runtime (FOSSORA_DENO)`);
+console.log(
+  `built ${out}fossora.js with launcher ${out}fossora: needs a deno runtime (FOSSORA_DENO)`,
+);
