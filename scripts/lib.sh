@@ -59,6 +59,24 @@ build_test_image() {
   rm -rf "$dir"
 }
 
+# A WebSocket-capable backend for tests: the deno binary and the libraries it links, nothing else.
+# The test passes its server code with `deno eval`, so the image never needs rebuilding.
+DENO_TEST_IMAGE=fossora-test/deno:1
+build_deno_test_image() {
+  docker image inspect "$DENO_TEST_IMAGE" >/dev/null 2>&1 && return 0
+  say "building $DENO_TEST_IMAGE from .tools' deno"
+  local dir lib; dir=$(mktemp -d)
+  mkdir -p "$dir/bin" "$dir/tmp"
+  chmod 1777 "$dir/tmp"
+  cp "$DENO" "$dir/bin/deno"
+  for lib in $(ldd "$DENO" | grep -oE '/[^ ]+\.so[^ ]*'); do
+    mkdir -p "$dir$(dirname "$lib")"; cp -L "$lib" "$dir$lib"
+  done
+  tar -C "$dir" -c . | docker import -c 'ENV DENO_DIR=/tmp/deno HOME=/tmp NO_COLOR=1' \
+    -c 'ENTRYPOINT ["/bin/deno"]' - "$DENO_TEST_IMAGE" >/dev/null
+  rm -rf "$dir"
+}
+
 setup_all() {
   install_apt "${APT_PACKAGES[@]}" "$@"
   install_deno
