@@ -8,7 +8,13 @@ import { type Etcd3, EtcdError } from "etcd3";
 import { ApiError, createApi, serveApi } from "../api/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
-import { connectEtcd, EtcdSupervisor } from "../etcd/mod.ts";
+import {
+  connectEtcd,
+  ensureNodeCerts,
+  EtcdSupervisor,
+  loadOrCreateCA,
+  updatePeerUrl,
+} from "../etcd/mod.ts";
 import {
   dockerArch,
   type Identity,
@@ -16,7 +22,7 @@ import {
   NodePublisher,
 } from "../membership/mod.ts";
 import { Registry } from "../metrics/mod.ts";
-import { ServiceProxy } from "../proxy/mod.ts";
+import { ServiceProxy, TcpForwarder } from "../proxy/mod.ts";
 import { createDockerApi, NoContainerError, Runtime, type WantedReplica } from "../runtime/mod.ts";
 import { Scheduler } from "../scheduler/mod.ts";
 import { parseServiceFile } from "../spec/mod.ts";
@@ -54,6 +60,7 @@ export class Agent {
   #scheduler!: Scheduler;
   #proxy!: ServiceProxy;
   #dns!: DnsServer;
+  #tcp: TcpForwarder | undefined;
   #api = new AbortController();
   #apiFinished: Promise<void> = Promise.resolve();
   #ready = false;
@@ -82,7 +89,14 @@ export class Agent {
 
   async #startControlPlane(): Promise<void> {
     const c = this.config;
+    // The cluster CA and this node's certificate: etcd talks mutual TLS, even on one node.
+    const pki = `${c.dataDir}/pki`;
+    const tls = await ensureNodeCerts(pki, await loadOrCreateCA(pki), {
+      nodeName: this.identity.name,
+      ips: [c.advertiseAddr],
+    });
     this.etcd = new EtcdSupervisor({
+      tls,
       bin: c.etcdBin,
       dataDir: `${c.dataDir}/etcd`,
       name: this.identity.id,
@@ -91,8 +105,9 @@ export class Agent {
       log: this.log.child("etcd"),
     });
     await this.etcd.start();
-    this.client = connectEtcd([this.etcd.clientUrl]);
+    this.client = connectEtcd([this.etcd.clientUrl], tls);
     this.store = new Store(this.client);
+    await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
     const token = await this.#configuredToken() ?? randomToken();
     const info = await this.store.initCluster(
       { id: crypto.randomUUID(), createdAt: new Date().toISOString(), domain: c.domain },
@@ -138,8 +153,12 @@ export class Agent {
     });
     await this.mirror.start();
     this.#election.start();
-    // A write the scheduler lost (etcd restarting) is retried even when nothing else changes.
-    this.#rescheduler = setInterval(() => this.#scheduler.poke(), 10_000);
+    // A write the scheduler lost (etcd restarting) is retried even when nothing else changes,
+    // and so is a published port that was busy.
+    this.#rescheduler = setInterval(() => {
+      this.#scheduler.poke();
+      this.#tcp?.sync();
+    }, 10_000);
   }
 
   async #configuredToken(): Promise<string | undefined> {
@@ -187,6 +206,7 @@ export class Agent {
   #onStateChange(): void {
     this.#scheduler?.poke();
     this.runtime?.setWanted(this.#wanted());
+    this.#tcp?.sync();
   }
 
   async #startServers(): Promise<void> {
@@ -210,6 +230,14 @@ export class Agent {
       log: this.log.child("dns"),
     });
     await this.#dns.start();
+    this.#tcp = new TcpForwarder({
+      view,
+      hostname: c.bindAddr,
+      reservedPorts: [c.apiPort, c.httpPort, c.dnsPort, c.etcdClientPort, c.etcdPeerPort],
+      metrics: this.metrics,
+      log: this.log.child("tcp"),
+    });
+    this.#tcp.sync();
     const app = createApi({
       view,
       services: {
@@ -264,6 +292,7 @@ export class Agent {
       ["api", () => (this.#api.abort(), this.#apiFinished)],
       ["dns", () => this.#dns?.stop()],
       ["proxy", () => this.#proxy?.stop()],
+      ["tcp", () => this.#tcp?.stop()],
       ["runtime", () => this.runtime?.stop()],
       ["election", () => this.#election?.stop()],
       ["mirror", () => this.mirror?.stop()],

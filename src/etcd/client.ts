@@ -2,6 +2,7 @@
  * The etcd client of the agent.
  * @module
  */
+import { Buffer } from "node:buffer";
 import {
   circuitBreaker,
   ConsecutiveBreaker,
@@ -10,17 +11,21 @@ import {
   retry,
   wrap,
 } from "cockatiel";
-import { Etcd3, isRecoverableError } from "etcd3";
+import { Etcd3, type IOptions, isRecoverableError } from "etcd3";
+import { ETCD_SERVER_NAME, type NodeCerts } from "./certs.ts";
 
 /**
  * Creates a client for the given client URLs; it reconnects by itself. The library's default
  * breaker stays open for 5 s after three failures, which outlasts a restarted local member by
  * far: ours probes again after 500 ms, and each call retries with backoff for about 3 s.
+ * With `tls`, the client shows this node's certificate and trusts only the cluster CA; the files
+ * are read once, here, so a missing file fails now and not on the first call.
  */
-export function connectEtcd(urls: string[]): Etcd3 {
+export function connectEtcd(urls: string[], tls?: NodeCerts): Etcd3 {
   return new Etcd3({
     hosts: urls,
     dialTimeout: 3000,
+    ...(tls ? tlsOptions(tls) : {}),
     faultHandling: {
       host: () =>
         circuitBreaker(handleWhen(isRecoverableError), {
@@ -35,4 +40,34 @@ export function connectEtcd(urls: string[]): Etcd3 {
       ),
     },
   });
+}
+
+/**
+ * grpc-js wants Buffers (a Uint8Array is refused), and under Deno it cannot check a server
+ * by IP address, so every etcd certificate carries {@link ETCD_SERVER_NAME} and the client
+ * verifies that name whatever address it dials.
+ */
+function tlsOptions(tls: NodeCerts): Pick<IOptions, "credentials" | "grpcOptions"> {
+  return {
+    credentials: {
+      rootCertificate: readPem(tls.caFile),
+      certChain: readPem(tls.certFile),
+      privateKey: readPem(tls.keyFile),
+    },
+    grpcOptions: {
+      "grpc.ssl_target_name_override": ETCD_SERVER_NAME,
+      "grpc.default_authority": ETCD_SERVER_NAME,
+    },
+  };
+}
+
+function readPem(path: string): Buffer {
+  try {
+    return Buffer.from(Deno.readFileSync(path));
+  } catch (err) {
+    throw new Error(
+      `cannot read ${path} for the etcd client: ${(err as Error).message}; ` +
+        `re-create the node certificates (DATA_DIR/pki)`,
+    );
+  }
 }

@@ -1,6 +1,17 @@
 /**
- * This node's etcd member (a supervised child process) and the client that talks to it.
+ * This node's etcd member (a supervised child process), the client that talks to it, and the
+ * certificates both use for mutual TLS.
  * @module
  */
-export { type EtcdOptions, EtcdSupervisor, splitLines } from "./supervisor.ts";
+export { type EtcdOptions, EtcdSupervisor, splitLines, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
+export { updatePeerUrl } from "./peer_url.ts";
+export {
+  type ClusterCA,
+  createClusterCA,
+  ensureNodeCerts,
+  ETCD_SERVER_NAME,
+  loadOrCreateCA,
+  type NodeCerts,
+  saveCA,
+} from "./certs.ts";

@@ -7,6 +7,7 @@
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { Backoff } from "../util/backoff.ts";
+import type { NodeCerts } from "./certs.ts";
 
 /** Options of an {@link EtcdSupervisor}. */
 export interface EtcdOptions {
@@ -23,6 +24,11 @@ export interface EtcdOptions {
   log?: Logger;
   /** How long to wait for a started member to become healthy (default 30 s). */
   startTimeoutMs?: number;
+  /**
+   * This node's certificates: when set, clients and peers must speak mutual TLS with a
+   * certificate from the same CA, and the health check presents this node's certificate.
+   */
+  tls?: NodeCerts;
 }
 
 /** Supervises one etcd child process. */
@@ -33,6 +39,7 @@ export class EtcdSupervisor {
   #monitor: ReturnType<typeof setInterval> | undefined;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #exited: Promise<void> = Promise.resolve();
+  #http: Deno.HttpClient | undefined;
   readonly #backoff = new Backoff({ initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 });
   readonly #log: Logger;
   /** Times the child was started, for tests and metrics. */
@@ -44,7 +51,12 @@ export class EtcdSupervisor {
 
   /** The URL clients dial. */
   get clientUrl(): string {
-    return `http://${this.#host}:${this.options.clientPort}`;
+    return `${this.#scheme}://${this.#host}:${this.options.clientPort}`;
+  }
+
+  /** The URL peers dial; `--initial-advertise-peer-urls`. */
+  get peerUrl(): string {
+    return `${this.#scheme}://${this.#host}:${this.options.peerPort}`;
   }
 
   /** True when the last health check passed. */
@@ -55,6 +67,10 @@ export class EtcdSupervisor {
   /** The child's pid while it runs. */
   get pid(): number | undefined {
     return this.#child?.pid;
+  }
+
+  get #scheme(): string {
+    return this.options.tls ? "https" : "http";
   }
 
   get #host(): string {
@@ -69,6 +85,8 @@ export class EtcdSupervisor {
   async start(): Promise<void> {
     await Deno.mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
     await this.#stopLeftover();
+    this.#stopping = false;
+    this.#http ??= await this.#httpClient();
     this.#spawn();
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
     while (!(await this.checkHealth())) {
@@ -87,7 +105,10 @@ export class EtcdSupervisor {
   /** Asks etcd's `/health` endpoint; updates {@link healthy}. */
   async checkHealth(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1500) });
+      const res = await fetch(`${this.clientUrl}/health`, {
+        signal: AbortSignal.timeout(1500),
+        client: this.#http,
+      });
       const body = await res.json() as { health?: string };
       this.#healthy = res.ok && body.health === "true";
     } catch {
@@ -115,18 +136,35 @@ export class EtcdSupervisor {
       clearTimeout(killer);
     }
     this.#healthy = false;
+    this.#http?.close();
+    this.#http = undefined;
     await Deno.remove(this.#pidFile).catch(() => {});
   }
 
+  /** With TLS, `/health` answers only a client that shows a certificate from the cluster CA. */
+  async #httpClient(): Promise<Deno.HttpClient | undefined> {
+    const tls = this.options.tls;
+    if (!tls) return undefined;
+    const [ca, cert, key] = await Promise.all(
+      [tls.caFile, tls.certFile, tls.keyFile].map((path) =>
+        Deno.readTextFile(path).catch((err) => {
+          throw new Error(
+            `cannot read ${path} for etcd's TLS: ${err.message}; re-create the node certificates`,
+          );
+        })
+      ),
+    );
+    return Deno.createHttpClient({ caCerts: [ca], cert, key });
+  }
+
   #args(): string[] {
-    const { name, dataDir, clientPort, peerPort } = this.options;
-    const host = this.#host;
-    const peer = `http://${host}:${peerPort}`;
+    const { name, dataDir } = this.options;
+    const peer = this.peerUrl;
     return [
       `--name=${name}`,
       `--data-dir=${dataDir}`,
-      `--listen-client-urls=http://${host}:${clientPort}`,
-      `--advertise-client-urls=http://${host}:${clientPort}`,
+      `--listen-client-urls=${this.clientUrl}`,
+      `--advertise-client-urls=${this.clientUrl}`,
       `--listen-peer-urls=${peer}`,
       `--initial-advertise-peer-urls=${peer}`,
       `--initial-cluster=${name}=${peer}`,
@@ -135,6 +173,7 @@ export class EtcdSupervisor {
       "--logger=zap",
       "--log-level=warn",
       "--auto-compaction-retention=1h",
+      ...tlsArgs(this.options.tls),
     ];
   }
 
@@ -212,6 +251,21 @@ export class EtcdSupervisor {
     }
     if (await exists(`/proc/${pid}`)) Deno.kill(pid, "SIGKILL");
   }
+}
+
+/** etcd's flags for mutual TLS: one certificate serves clients and peers alike. */
+export function tlsArgs(tls: NodeCerts | undefined): string[] {
+  if (!tls) return [];
+  return [
+    `--cert-file=${tls.certFile}`,
+    `--key-file=${tls.keyFile}`,
+    `--trusted-ca-file=${tls.caFile}`,
+    "--client-cert-auth",
+    `--peer-cert-file=${tls.certFile}`,
+    `--peer-key-file=${tls.keyFile}`,
+    `--peer-trusted-ca-file=${tls.caFile}`,
+    "--peer-client-cert-auth",
+  ];
 }
 
 async function exists(path: string): Promise<boolean> {

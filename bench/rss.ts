@@ -1,0 +1,92 @@
+/**
+ * The memory figure: the agent's resident set (VmRSS, from /proc) when idle and its peak under
+ * load. etcd is the agent's child but a separate process, so it is read on its own and never
+ * added in.
+ * @module
+ */
+import { parseVmRss } from "./tools.ts";
+
+/** VmRSS of a live process in bytes, or undefined once it has exited. */
+export async function readRss(pid: number): Promise<number | undefined> {
+  try {
+    return parseVmRss(await Deno.readTextFile(`/proc/${pid}/status`));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the samples (oldest first) taken over the last window stayed within `toleranceBytes`
+ * of each other, i.e. start-up and deploy no longer move the resident set.
+ */
+export function isSettled(samples: number[], toleranceBytes: number): boolean {
+  if (samples.length < 2) return false;
+  return Math.max(...samples) - Math.min(...samples) <= toleranceBytes;
+}
+
+/** How to wait for a settled resident set. */
+export interface SettleOptions {
+  /** The window that must stay flat, ms; default 3000. */
+  windowMs?: number;
+  /** Allowed spread within the window, bytes; default 2 MiB. */
+  toleranceBytes?: number;
+  /** Give up waiting (and report the last reading) after this, ms; default 20000. */
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+/** The idle reading: samples until the last window is flat (or time is up), returns the last. */
+export async function settledRss(pid: number, o: SettleOptions = {}): Promise<number> {
+  const windowMs = o.windowMs ?? 3000;
+  const intervalMs = o.intervalMs ?? 100;
+  const perWindow = Math.max(2, Math.round(windowMs / intervalMs));
+  const deadline = Date.now() + (o.timeoutMs ?? 20_000);
+  const samples: number[] = [];
+  while (true) {
+    const rss = await readRss(pid);
+    if (rss === undefined) throw new Error(`process ${pid} exited while measuring its memory`);
+    samples.push(rss);
+    const recent = samples.slice(-perWindow);
+    const full = recent.length === perWindow;
+    if ((full && isSettled(recent, o.toleranceBytes ?? 2 * 1024 * 1024)) || Date.now() > deadline) {
+      return rss;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Samples a set of processes every interval and keeps each one's peak until stopped. */
+export class PeakSampler {
+  readonly #pids: Record<string, number>;
+  readonly #peaks: Record<string, number> = {};
+  readonly #timer: ReturnType<typeof setInterval>;
+  #count = 0;
+
+  /** Starts sampling `pids` (name -> pid) at once and then every `intervalMs`. */
+  constructor(pids: Record<string, number>, intervalMs = 100) {
+    this.#pids = pids;
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), intervalMs);
+  }
+
+  #sample(): void {
+    for (const [name, pid] of Object.entries(this.#pids)) {
+      // A synchronous read keeps samples from piling up when the bench's own loop is busy.
+      let rss: number | undefined;
+      try {
+        rss = parseVmRss(Deno.readTextFileSync(`/proc/${pid}/status`));
+      } catch {
+        continue;
+      }
+      this.#peaks[name] = Math.max(this.#peaks[name] ?? 0, rss);
+    }
+    this.#count++;
+  }
+
+  /** Stops sampling and returns each process's peak in bytes (absent if never read). */
+  stop(): { peaks: Record<string, number>; samples: number } {
+    clearInterval(this.#timer);
+    this.#sample();
+    return { peaks: { ...this.#peaks }, samples: this.#count };
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The cluster's certificate authority and each node's etcd certificate (EC P-256, made with the
+ * `openssl` CLI). One certificate per node serves both as etcd's server and peer certificate and
+ * as the agent's client certificate, so a node needs exactly one key.
+ * @module
+ */
+import { isIP } from "node:net";
+import { ensurePrivateDir, readIfExists, writeFileAtomic } from "./files.ts";
+import { openssl, runOpenssl } from "./openssl.ts";
+
+/** The cluster CA: its certificate and private key, PEM. */
+export interface ClusterCA {
+  certPem: string;
+  keyPem: string;
+}
+
+/** Paths (in `DATA_DIR/pki/`) of the files etcd and the etcd client need. */
+export interface NodeCerts {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * The DNS name every etcd server certificate carries. Clients verify against it instead of an
+ * IP address because Deno's `node:tls` refuses an IP as TLS server name.
+ */
+export const ETCD_SERVER_NAME = "etcd.fossora.internal";
+
+const CA_DAYS = 3650;
+const NODE_DAYS = 1825;
+/** A certificate this close to expiry is re-issued rather than reused. */
+const RENEW_BEFORE_SECONDS = 30 * 24 * 3600;
+
+const CA_CONFIG = `[req]
+distinguished_name = dn
+prompt = no
+x509_extensions = v3_ca
+[dn]
+CN = fossora cluster CA
+[v3_ca]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+`;
+
+/** Makes a new cluster CA, valid 10 years. Nothing is written to disk. */
+export async function createClusterCA(): Promise<ClusterCA> {
+  return await inTempDir(async (tmp) => {
+    const key = `${tmp}/ca.key`;
+    const cert = `${tmp}/ca.crt`;
+    await Deno.writeTextFile(`${tmp}/ca.cnf`, CA_CONFIG);
+    await generateKey(key);
+    await openssl(
+      [
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        key,
+        "-sha256",
+        "-days",
+        String(CA_DAYS),
+        "-config",
+        `${tmp}/ca.cnf`,
+        "-out",
+        cert,
+      ],
+      "making the cluster CA certificate",
+    );
+    return { certPem: await Deno.readTextFile(cert), keyPem: await Deno.readTextFile(key) };
+  });
+}
+
+/** Writes the CA to `dir/ca.crt` (0644) and `dir/ca.key` (0600), for a node that was given it. */
+export async function saveCA(dir: string, ca: ClusterCA): Promise<void> {
+  await ensurePrivateDir(dir);
+  await writeFileAtomic(`${dir}/ca.key`, ca.keyPem, 0o600);
+  await writeFileAtomic(`${dir}/ca.crt`, ca.certPem, 0o644);
+}
+
+/**
+ * Loads the CA from `dir` (`DATA_DIR/pki`), creating it the first time. Half a CA (one file
+ * without the other) or a key that does not belong to the certificate is an error, never a
+ * silent new CA: that would cut this node off from the rest of its cluster.
+ */
+export async function loadOrCreateCA(dir: string): Promise<ClusterCA> {
+  await ensurePrivateDir(dir);
+  const certPath = `${dir}/ca.crt`;
+  const keyPath = `${dir}/ca.key`;
+  const certPem = await readIfExists(certPath);
+  const keyPem = await readIfExists(keyPath);
+  if (certPem === undefined && keyPem === undefined) {
+    const ca = await createClusterCA();
+    await saveCA(dir, ca);
+    return ca;
+  }
+  if (certPem === undefined || keyPem === undefined) {
+    const [missing, present] = certPem === undefined ? [certPath, keyPath] : [keyPath, certPath];
+    throw new Error(
+      `${missing} is missing but ${present} exists: restore it from a backup, or delete both ` +
+        `to make a new cluster CA (every node certificate must then be re-issued)`,
+    );
+  }
+  const certKey = await certPublicKey(certPath);
+  const keyKey = await keyPublicKey(keyPath);
+  if (certKey === undefined) {
+    throw new Error(`${certPath} is not a PEM certificate: restore it from a backup`);
+  }
+  if (keyKey === undefined) throw new Error(`${keyPath} is not a PEM private key: restore it`);
+  if (certKey !== keyKey) {
+    throw new Error(`${keyPath} does not belong to ${certPath}: restore the matching pair`);
+  }
+  await Deno.chmod(keyPath, 0o600);
+  return { certPem, keyPem };
+}
+
+/**
+ * Makes sure `dir` holds this node's certificate (`node.crt`, `node.key`) signed by `ca`, for
+ * server and client use, with SAN = {@link ETCD_SERVER_NAME}, the node name, 127.0.0.1 and `ips`.
+ * Existing files are reused when they are valid for the same CA and names and not about to
+ * expire; otherwise a new key and certificate (5 years) replace them. Also writes `ca.crt`.
+ */
+export async function ensureNodeCerts(
+  dir: string,
+  ca: ClusterCA,
+  o: { nodeName: string; ips: string[] },
+): Promise<NodeCerts> {
+  const names = nodeNames(o.nodeName, o.ips);
+  await ensurePrivateDir(dir);
+  const files: NodeCerts = {
+    caFile: `${dir}/ca.crt`,
+    certFile: `${dir}/node.crt`,
+    keyFile: `${dir}/node.key`,
+  };
+  if ((await readIfExists(files.caFile)) !== ca.certPem) {
+    await writeFileAtomic(files.caFile, ca.certPem, 0o644);
+  }
+  if (await nodeCertUsable(files, names)) {
+    await Deno.chmod(files.keyFile, 0o600);
+    return files;
+  }
+  const issued = await issueNodeCert(ca, o.nodeName, names);
+  // Key first: a crash between the two leaves a pair that fails the check above and is re-issued.
+  await writeFileAtomic(files.keyFile, issued.keyPem, 0o600);
+  await writeFileAtomic(files.certFile, issued.certPem, 0o644);
+  return files;
+}
+
+/** The subject alternative names of a node certificate, canonical and sorted, as `DNS:x`/`IP:y`. */
+export function nodeNames(nodeName: string, ips: string[]): string[] {
+  const name = nodeName.toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name)) {
+    throw new Error(
+      `node name ${JSON.stringify(nodeName)} is not a DNS name: use letters, digits and hyphens`,
+    );
+  }
+  const out = new Set([`DNS:${ETCD_SERVER_NAME}`, `DNS:${name}`, "IP:127.0.0.1"]);
+  for (const ip of ips) {
+    const canonical = canonicalIp(ip);
+    if (canonical === undefined) {
+      throw new Error(`${JSON.stringify(ip)} is not an IP address: pass plain IPv4 or IPv6`);
+    }
+    out.add(`IP:${canonical}`);
+  }
+  return [...out].sort();
+}
+
+/** One spelling per address, so names read back from a certificate compare equal. */
+function canonicalIp(ip: string): string | undefined {
+  const version = isIP(ip);
+  if (version === 4) return ip;
+  if (version !== 6 || ip.includes("%")) return undefined;
+  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+}
+
+/** The names in a certificate's SAN, in the form {@link nodeNames} makes. */
+export function parseSanOutput(text: string): string[] {
+  const body = text.split("\n").slice(1).join(" ").trim();
+  if (!body) return [];
+  return body.split(/,\s*/).map((entry) => {
+    if (entry.startsWith("DNS:")) return `DNS:${entry.slice(4).toLowerCase()}`;
+    if (entry.startsWith("IP Address:")) {
+      const raw = entry.slice("IP Address:".length);
+      return `IP:${canonicalIp(raw) ?? raw}`;
+    }
+    return entry;
+  }).sort();
+}
+
+async function nodeCertUsable(files: NodeCerts, names: string[]): Promise<boolean> {
+  if ((await readIfExists(files.certFile)) === undefined) return false;
+  if ((await readIfExists(files.keyFile)) === undefined) return false;
+  const verify = await runOpenssl(["verify", "-CAfile", files.caFile, files.certFile]);
+  if (!verify.ok) return false;
+  const fresh = await runOpenssl([
+    "x509",
+    "-in",
+    files.certFile,
+    "-noout",
+    "-checkend",
+    String(RENEW_BEFORE_SECONDS),
+  ]);
+  if (!fresh.ok) return false;
+  const san = await runOpenssl(["x509", "-in", files.certFile, "-noout", "-ext", "subjectAltName"]);
+  if (!san.ok || parseSanOutput(san.stdout).join() !== names.join()) return false;
+  const certKey = await certPublicKey(files.certFile);
+  return certKey !== undefined && certKey === await keyPublicKey(files.keyFile);
+}
+
+async function issueNodeCert(ca: ClusterCA, nodeName: string, names: string[]) {
+  return await inTempDir(async (tmp) => {
+    const config = `[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = ${nodeName.toLowerCase()}
+[v3_node]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth,clientAuth
+subjectAltName = ${names.join(",")}
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+`;
+    await Deno.writeTextFile(`${tmp}/node.cnf`, config);
+    await Deno.writeTextFile(`${tmp}/ca.key`, ca.keyPem, { mode: 0o600 });
+    await Deno.writeTextFile(`${tmp}/ca.crt`, ca.certPem);
+    await generateKey(`${tmp}/node.key`);
+    await openssl(
+      [
+        "req",
+        "-new",
+        "-key",
+        `${tmp}/node.key`,
+        "-config",
+        `${tmp}/node.cnf`,
+        "-out",
+        `${tmp}/node.csr`,
+      ],
+      "making the node certificate request",
+    );
+    await openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        `${tmp}/node.csr`,
+        "-CA",
+        `${tmp}/ca.crt`,
+        "-CAkey",
+        `${tmp}/ca.key`,
+        "-set_serial",
+        randomSerial(),
+        "-days",
+        String(NODE_DAYS),
+        "-sha256",
+        "-extfile",
+        `${tmp}/node.cnf`,
+        "-extensions",
+        "v3_node",
+        "-out",
+        `${tmp}/node.crt`,
+      ],
+      "signing the node certificate with the cluster CA (is the CA key valid?)",
+    );
+    return {
+      certPem: await Deno.readTextFile(`${tmp}/node.crt`),
+      keyPem: await Deno.readTextFile(`${tmp}/node.key`),
+    };
+  });
+}
+
+async function generateKey(path: string): Promise<void> {
+  await openssl(
+    ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path],
+    "generating an EC P-256 key",
+  );
+  await Deno.chmod(path, 0o600);
+}
+
+async function certPublicKey(path: string): Promise<string | undefined> {
+  const r = await runOpenssl(["x509", "-in", path, "-noout", "-pubkey"]);
+  return r.ok ? r.stdout.trim() : undefined;
+}
+
+async function keyPublicKey(path: string): Promise<string | undefined> {
+  const r = await runOpenssl(["pkey", "-in", path, "-pubout"]);
+  return r.ok ? r.stdout.trim() : undefined;
+}
+
+/** A random positive 127-bit serial, as RFC 5280 asks for unpredictable serials. */
+function randomSerial(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[0] &= 0x7f;
+  return `0x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Runs `fn` in a private temp directory (where a CA key may sit briefly) and removes it after. */
+async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "fossora-pki-" });
+  try {
+    await Deno.chmod(dir, 0o700);
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Keeps this member's advertised peer URL in etcd's member list in step with its flags.
+ * @module
+ */
+import type { Etcd3 } from "etcd3";
+
+/**
+ * etcd reads `--initial-advertise-peer-urls` only when it creates its data directory, so a
+ * member that moved from http to https (or to a new address) still advertises the old URL and
+ * joiners could not reach it. Call after start; returns true when the list was corrected.
+ */
+export async function updatePeerUrl(
+  client: Etcd3,
+  name: string,
+  peerUrl: string,
+): Promise<boolean> {
+  const { members } = await client.cluster.memberList({});
+  const me = members.find((m) => m.name === name);
+  if (!me) {
+    throw new Error(`etcd has no member named ${name}: check --name against DATA_DIR/etcd`);
+  }
+  if (me.peerURLs.length === 1 && me.peerURLs[0] === peerUrl) return false;
+  await client.cluster.memberUpdate({ ID: me.ID, peerURLs: [peerUrl] });
+  return true;
+}
