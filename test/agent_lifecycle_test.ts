@@ -117,3 +117,28 @@ Deno.test("metrics expose services, replicas, proxy requests, DNS queries and et
   assert.match(after, /fossora_proxy_requests_total\{service="",code="404"\} 1/);
   assert.match(after, /fossora_dns_queries_total\{result="nxdomain"\} 1/);
 });
+
+Deno.test("a service no node can run says why, and runs once its placement is fixed", async () => {
+  await using agent = await TestAgent.start();
+  const post = (placement: unknown) =>
+    agent.json("/api/v1/services", {
+      method: "POST",
+      body: JSON.stringify({ name: "picky", image: "fossora-test/busybox:1", placement }),
+      headers: { "content-type": "application/json" },
+    });
+  await post({ arch: ["s390x"] });
+  const problem = await waitFor("the placement problem", async () => {
+    const svc = await agent.json<{ problem: string | null }>("/api/v1/services/picky");
+    return svc.problem ?? undefined;
+  });
+  assert.equal(problem, "cannot be placed: no ready node has arch s390x");
+  const table = await agent.cli("services");
+  assert.match(table.stdout, /picky: cannot be placed: no ready node has arch s390x/);
+  await post({});
+  await waitFor("the service to run without a problem", async () => {
+    const svc = await agent.json<{ problem: string | null; replicas: { state: string }[] }>(
+      "/api/v1/services/picky",
+    );
+    return svc.problem === null && svc.replicas[0]?.state === "running";
+  }, 30_000);
+});

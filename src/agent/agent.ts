@@ -25,7 +25,7 @@ import { Registry } from "../metrics/mod.ts";
 import { ServiceProxy, TcpForwarder } from "../proxy/mod.ts";
 import { createDockerApi, NoContainerError, Runtime, type WantedReplica } from "../runtime/mod.ts";
 import { Scheduler } from "../scheduler/mod.ts";
-import { parseServiceFile } from "../spec/mod.ts";
+import { parseServiceFile, publishedPortConflicts } from "../spec/mod.ts";
 import {
   ConflictError,
   families,
@@ -233,7 +233,7 @@ export class Agent {
     this.#tcp = new TcpForwarder({
       view,
       hostname: c.bindAddr,
-      reservedPorts: [c.apiPort, c.httpPort, c.dnsPort, c.etcdClientPort, c.etcdPeerPort],
+      reservedPorts: [...this.#reservedPorts().keys()],
       metrics: this.metrics,
       log: this.log.child("tcp"),
     });
@@ -241,7 +241,13 @@ export class Agent {
     const app = createApi({
       view,
       services: {
-        apply: (specs) => etcdCall(() => this.store.applyServices(specs)),
+        apply: (specs) => {
+          const conflicts = publishedPortConflicts(specs, view.services(), this.#reservedPorts());
+          if (conflicts.length) {
+            throw new ApiError(409, "port_conflict", "a published port is taken", conflicts);
+          }
+          return etcdCall(() => this.store.applyServices(specs));
+        },
         remove: (name) => etcdCall(() => this.store.removeService(name)),
       },
       adminToken: this.identity.adminToken,
@@ -280,6 +286,18 @@ export class Agent {
     });
     this.#apiFinished = served.finished;
     this.endpoints = { api: served.port, http: this.#proxy.port, dns: this.#dns.port };
+  }
+
+  /** The ports this agent listens on, which no service may publish. */
+  #reservedPorts(): Map<number, string> {
+    const c = this.config;
+    return new Map([
+      [c.etcdPeerPort, "etcd peer"],
+      [c.etcdClientPort, "etcd client"],
+      [c.dnsPort, "DNS"],
+      [c.httpPort, "proxy"],
+      [c.apiPort, "API"],
+    ]);
   }
 
   /** Stops every part in reverse order. Containers keep running. */

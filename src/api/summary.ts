@@ -35,6 +35,8 @@ export interface ServiceSummary {
   /** Published TCP ports. */
   published: number[];
   state: ServiceState;
+  /** What keeps the service from running as wanted, in words; null when nothing does. */
+  problem: string | null;
 }
 
 /** One replica in `GET /api/v1/services/:name`. */
@@ -62,6 +64,7 @@ export interface ServiceDetail {
   updatedAt: string;
   url: string | null;
   state: ServiceState;
+  problem: string | null;
   replicas: ReplicaSummary[];
 }
 
@@ -101,6 +104,18 @@ export function serviceState(wanted: number, replicas: ReplicaStatus[]): Service
   return "starting";
 }
 
+/** The placement problem, else the first failing replica's message. */
+export function serviceProblem(
+  view: ClusterView,
+  name: string,
+  replicas: ReplicaStatus[],
+): string | null {
+  const placement = view.placementProblem(name);
+  if (placement) return `cannot be placed: ${placement.reason}`;
+  const failing = replicas.find((r) => (r.state === "error" || r.state === "exited") && r.message);
+  return failing ? `replica ${failing.replica}: ${failing.message}` : null;
+}
+
 function nodeName(view: ClusterView, id: string): string {
   return view.node(id)?.name ?? id;
 }
@@ -125,6 +140,7 @@ export function summarizeService(
     url: serviceUrl(spec, domain),
     published: spec.ports.flatMap((p) => (p.published === undefined ? [] : [p.published])),
     state: serviceState(spec.replicas, replicas),
+    problem: serviceProblem(view, spec.name, replicas),
   };
 }
 
@@ -159,6 +175,7 @@ export function describeService(
     updatedAt: record.updatedAt,
     url: serviceUrl(record.spec, domain),
     state: serviceState(record.spec.replicas, replicas),
+    problem: serviceProblem(view, record.spec.name, replicas),
     replicas: replicas.map((r) => summarizeReplica(view, r)),
   };
 }

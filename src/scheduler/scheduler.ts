@@ -19,8 +19,6 @@ export interface SchedulerOptions {
 
 /** Writes assignments so they match the services and nodes. */
 export class Scheduler {
-  /** Service name -> why it (or some of its replicas) cannot be placed. */
-  unplaced = new Map<string, string>();
   #running = false;
   #again = false;
   readonly #log: Logger;
@@ -50,17 +48,25 @@ export class Scheduler {
       });
   }
 
+  /** Writes why services cannot be placed where the API shows it, and clears what is solved. */
+  async #recordProblems(unplaced: Map<string, string>): Promise<void> {
+    const { mirror, store } = this.options;
+    for (const [service, reason] of unplaced) {
+      if (mirror.view.placementProblem(service)?.reason === reason) continue;
+      this.#log.warn("cannot place", { service, reason });
+      await store.putPlacementProblem({ service, reason, since: new Date().toISOString() });
+    }
+    for (const p of mirror.view.placementProblems()) {
+      if (!unplaced.has(p.service)) await store.deletePlacementProblem(p.service);
+    }
+  }
+
   async #round(): Promise<void> {
     const { mirror, store } = this.options;
     const plan = planSchedule(mirror.view.services(), mirror.view.nodes(), [
       ...mirror.assignments.values(),
     ]);
-    for (const [service, reason] of plan.unplaced) {
-      if (this.unplaced.get(service) !== reason) {
-        this.#log.warn("cannot place", { service, reason });
-      }
-    }
-    this.unplaced = plan.unplaced;
+    await this.#recordProblems(plan.unplaced);
     for (const a of plan.put) {
       await store.putAssignment(a);
       this.#log.info("assigned", {

@@ -26,6 +26,7 @@ export const families = {
   services: family("services", 1),
   assignments: family("assignments", 2),
   replicas: family("replicas", 3),
+  placement: family("placement", 1),
   election: family("election", 1),
 } as const;
 

@@ -9,7 +9,14 @@ import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { families, type KeyFamily, parseKey, ROOT } from "./keys.ts";
 import { decodeValue, type Snapshot, type Store } from "./store.ts";
-import type { Assignment, ClusterInfo, NodeRecord, ReplicaStatus, ServiceRecord } from "./types.ts";
+import type {
+  Assignment,
+  ClusterInfo,
+  NodeRecord,
+  PlacementProblem,
+  ReplicaStatus,
+  ServiceRecord,
+} from "./types.ts";
 import { MemoryView } from "./view.ts";
 
 /** Options of a {@link Mirror}. */
@@ -78,6 +85,7 @@ export class Mirror {
     v.serviceMap.clear();
     v.replicaMap.clear();
     v.nodeMap.clear();
+    v.placementMap.clear();
     this.assignments.clear();
     v.info = undefined;
     for (const e of snap.entries) this.#set(e.family, e.ids, e.value);
@@ -106,6 +114,8 @@ export class Mirror {
       put ? v.nodeMap.set(key, value as NodeRecord) : v.nodeMap.delete(key);
     } else if (f === families.replicas) {
       put ? v.replicaMap.set(key, value as ReplicaStatus) : v.replicaMap.delete(key);
+    } else if (f === families.placement) {
+      put ? v.placementMap.set(key, value as PlacementProblem) : v.placementMap.delete(key);
     } else if (f === families.assignments) {
       put ? this.assignments.set(key, value as Assignment) : this.assignments.delete(key);
     } else if (f === families.cluster && key === "info") {

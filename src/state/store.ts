@@ -9,6 +9,7 @@ import { families, type KeyFamily, keyOf, parseKey, prefixOf, ROOT } from "./key
 import type {
   Assignment,
   ClusterInfo,
+  PlacementProblem,
   ReplicaStatus,
   ServiceRecord,
   ServiceSpec,
@@ -185,6 +186,16 @@ export class Store {
   /** Deletes one assignment. */
   deleteAssignment(service: string, replica: number): Promise<boolean> {
     return this.delete(families.assignments, service, String(replica));
+  }
+
+  /** Records why a service cannot be placed. */
+  putPlacementProblem(p: PlacementProblem): Promise<void> {
+    return this.put(families.placement, [p.service], p);
+  }
+
+  /** Clears a service's placement problem. */
+  deletePlacementProblem(service: string): Promise<boolean> {
+    return this.delete(families.placement, service);
   }
 
   /** The ids of a replica status record. */

@@ -116,6 +116,14 @@ export interface ReplicaStatus {
   since: string;
 }
 
+/** `placement/<service>`: written by the elected scheduler while a service cannot be placed. */
+export interface PlacementProblem {
+  service: string;
+  /** Why, for the user: "no ready node has arch arm64". */
+  reason: string;
+  since: string;
+}
+
 /** `cluster/info`: written once by the node that created the cluster. */
 export interface ClusterInfo {
   id: string;

@@ -3,7 +3,13 @@
  * (proxy, DNS) and the API read from it so they keep answering while etcd is unreachable.
  * @module
  */
-import type { ClusterInfo, NodeRecord, ReplicaStatus, ServiceRecord } from "./types.ts";
+import type {
+  ClusterInfo,
+  NodeRecord,
+  PlacementProblem,
+  ReplicaStatus,
+  ServiceRecord,
+} from "./types.ts";
 
 /** The last known state of the cluster. */
 export interface ClusterView {
@@ -14,6 +20,8 @@ export interface ClusterView {
   replicasOf(service: string): ReplicaStatus[];
   nodes(): NodeRecord[];
   node(id: string): NodeRecord | undefined;
+  /** Why a service cannot be placed, while the scheduler says it cannot. */
+  placementProblem(service: string): PlacementProblem | undefined;
 }
 
 /** A view backed by plain maps; the etcd mirror fills one, and tests fill one by hand. */
@@ -23,6 +31,7 @@ export class MemoryView implements ClusterView {
   /** Keyed by `node/service/replica`. */
   readonly replicaMap = new Map<string, ReplicaStatus>();
   readonly nodeMap = new Map<string, NodeRecord>();
+  readonly placementMap = new Map<string, PlacementProblem>();
 
   cluster(): ClusterInfo | undefined {
     return this.info;
@@ -43,6 +52,13 @@ export class MemoryView implements ClusterView {
   }
   node(id: string): NodeRecord | undefined {
     return this.nodeMap.get(id);
+  }
+  placementProblem(service: string): PlacementProblem | undefined {
+    return this.placementMap.get(service);
+  }
+  /** Every recorded placement problem. */
+  placementProblems(): PlacementProblem[] {
+    return [...this.placementMap.values()];
   }
 
   /** Sets or replaces a replica's status (for tests and the mirror). */

@@ -10,6 +10,7 @@ import type { ServiceSummary } from "../../api/mod.ts";
 /** The services table: NAME IMAGE REPLICAS (running/wanted) NODES URL. */
 export function servicesTable(services: ServiceSummary[]): string {
   if (services.length === 0) return "no services yet; deploy one with `fossora deploy FILE`\n";
+  const problems = services.filter((s) => s.problem).map((s) => `${s.name}: ${s.problem}\n`);
   return formatTable(
     ["NAME", "IMAGE", "REPLICAS", "NODES", "URL"],
     services.map((s) => [
@@ -19,7 +20,7 @@ export function servicesTable(services: ServiceSummary[]): string {
       s.nodes.join(",") || "-",
       s.url ?? (s.published.length ? s.published.map((p) => `tcp:${p}`).join(",") : "-"),
     ]),
-  );
+  ) + (problems.length ? "\n" + problems.join("") : "");
 }
 
 /** Runs `fossora services`. */

@@ -28,6 +28,24 @@ Deno.test("servicesTable shows - for a service on no node and without URL or por
     url: null,
     published: [],
     state: "stopped",
+    problem: null,
   }]);
   assert.equal(out, "NAME   IMAGE    REPLICAS  NODES  URL\nbatch  busybox  0/0       -      -\n");
+});
+
+Deno.test("servicesTable lists what keeps a service from running below the table", () => {
+  const out = servicesTable([{
+    name: "arm",
+    image: "busybox",
+    generation: 1,
+    replicas: 1,
+    running: 0,
+    ready: 0,
+    nodes: [],
+    url: null,
+    published: [],
+    state: "pending",
+    problem: "cannot be placed: no ready node has arch arm64",
+  }]);
+  assert.match(out, /\narm: cannot be placed: no ready node has arch arm64\n$/);
 });

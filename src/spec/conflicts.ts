@@ -1,0 +1,48 @@
+/**
+ * Checks a set of specs against the services already in the cluster: a published port belongs to
+ * one service only, and never to a port the agent itself listens on.
+ * @module
+ */
+import type { ServiceRecord, ServiceSpec } from "../state/types.ts";
+import type { Problem } from "./problems.ts";
+
+/**
+ * The published ports of `specs` that another service (not among `specs`) already publishes, or
+ * that the agent reserves for itself.
+ */
+export function publishedPortConflicts(
+  specs: ServiceSpec[],
+  existing: ServiceRecord[],
+  reserved: ReadonlyMap<number, string>,
+): Problem[] {
+  const names = new Set(specs.map((s) => s.name));
+  const owners = new Map<number, string>();
+  for (const r of existing) {
+    if (names.has(r.spec.name)) continue;
+    for (const p of r.spec.ports) {
+      if (p.published !== undefined) owners.set(p.published, r.spec.name);
+    }
+  }
+  const problems: Problem[] = [];
+  specs.forEach((spec, i) =>
+    spec.ports.forEach((p, j) => {
+      if (p.published === undefined) return;
+      const path = `${specs.length > 1 ? `[${i}].` : ""}ports[${j}].published`;
+      const owner = owners.get(p.published);
+      const agent = reserved.get(p.published);
+      if (owner) {
+        problems.push({
+          path,
+          message:
+            `port ${p.published} is already published by service ${owner}; pick another port`,
+        });
+      } else if (agent) {
+        problems.push({
+          path,
+          message: `port ${p.published} is the agent's ${agent} port; pick another port`,
+        });
+      }
+    })
+  );
+  return problems;
+}

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import type { ServiceRecord, ServiceSpec } from "../state/types.ts";
+import { publishedPortConflicts } from "./conflicts.ts";
+
+function spec(name: string, published?: number): ServiceSpec {
+  return {
+    name,
+    image: "i",
+    replicas: 1,
+    ports: published ? [{ container: 25565, http: false, published }] : [],
+    env: {},
+    volumes: [],
+    placement: {},
+  };
+}
+const record = (s: ServiceSpec): ServiceRecord => ({
+  spec: s,
+  generation: 1,
+  createdAt: "",
+  updatedAt: "",
+});
+const reserved = new Map([[80, "proxy"], [53, "DNS"]]);
+
+Deno.test("a port another service publishes is refused, naming that service", () => {
+  const problems = publishedPortConflicts([spec("b", 25565)], [record(spec("a", 25565))], reserved);
+  assert.deepEqual(problems, [{
+    path: "ports[0].published",
+    message: "port 25565 is already published by service a; pick another port",
+  }]);
+});
+
+Deno.test("a service may keep its own published port when it is updated", () => {
+  assert.deepEqual(
+    publishedPortConflicts([spec("a", 25565)], [record(spec("a", 25565))], reserved),
+    [],
+  );
+});
+
+Deno.test("the agent's own ports cannot be published", () => {
+  const problems = publishedPortConflicts([spec("x"), spec("web", 80)], [], reserved);
+  assert.deepEqual(problems.map((p) => p.path), ["[1].ports[0].published"]);
+  assert.match(problems[0].message, /agent's proxy port/);
+});
