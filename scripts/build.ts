@@ -1,40 +1,43 @@
 /**
- * `deno task build`: the `fossora` executable in dist/. `deno compile` makes a single binary when
- * it can get its `denort` runtime (online, or DENORT_BIN set to one); offline it cannot, and the
- * build makes the same program as one bundled file run by the deno runtime, and says which.
+ * `deno task build`: the `fossora` program in dist/. `deno compile` makes a single executable when
+ * it can get its `denort` runtime (online, or DENO_RUNTIME set to one); offline it cannot, and the
+ * build makes `dist/fossora-app/` (sources, lock file and node_modules, runnable with
+ * `--cached-only`) with a `dist/fossora` launcher that needs a deno runtime. It says which it made.
+ * (`deno bundle` is no way out: grpc-js and protobufjs read files next to their own code.)
  */
-const out = new URL("../dist/", import.meta.url).pathname;
-const main = new URL("../src/main.ts", import.meta.url).pathname;
+const root = new URL("..", import.meta.url).pathname;
+const out = `${root}dist/`;
+await Deno.remove(out, { recursive: true }).catch(() => {});
 await Deno.mkdir(out, { recursive: true });
 
-async function run(args: string[]): Promise<boolean> {
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "inherit",
-    stderr: "inherit",
-  })
+async function run(cmd: string, args: string[]): Promise<boolean> {
+  const { code } = await new Deno.Command(cmd, { args, stdout: "inherit", stderr: "inherit" })
     .output();
   return code === 0;
 }
 
 const target = Deno.args.find((a) => a.startsWith("--target="))?.slice(9);
-const compiled = await run([
+const compiled = await run(Deno.execPath(), [
   "compile",
   "-A",
   "--unstable-net",
   ...(target ? [`--target=${target}`] : []),
   `--output=${out}fossora`,
-  main,
+  `${root}src/main.ts`,
 ]);
 if (compiled) {
   console.log(`built ${out}fossora: a single executable (deno compile)`);
   Deno.exit(0);
 }
-console.error("deno compile could not get its runtime (offline?); bundling instead");
-if (!(await run(["bundle", "--platform=deno", `--output=${out}fossora.js`, main]))) Deno.exit(1);
-const launcher =
-  `#!/bin/sh\nexec "\${FOSSORA_DENO:-deno}" run -A --unstable-net "$(dirname "$0")/fossora.js" "$@"\n`;
+console.error("deno compile could not get its runtime (offline?); making a launcher instead");
+const app = `${out}fossora-app`;
+await Deno.mkdir(app);
+for (const part of ["src", "deno.json", "deno.lock", "node_modules"]) {
+  if (!(await run("cp", ["-a", `${root}${part}`, `${app}/`]))) Deno.exit(1);
+}
+const launcher = `#!/bin/sh
+app="$(dirname "$(readlink -f "$0")")/fossora-app"
+exec "\${FOSSORA_DENO:-deno}" run -A --cached-only --config "$app/deno.json" "$app/src/main.ts" "$@"
+`;
 await Deno.writeTextFile(`${out}fossora`, launcher, { mode: 0o755 });
-console.log(
-  `built ${out}fossora.js with launcher ${out}fossora: needs a deno runtime (FOSSORA_DENO)`,
-);
+console.log(`built ${out}fossora, a launcher for ${app}/: needs a deno runtime (FOSSORA_DENO)`);

@@ -34,6 +34,7 @@ Deno.test("summarizeService counts replicas, names nodes and gives the URL of an
     url: "http://whoami.home.test/",
     published: [],
     state: "ready",
+    problem: null,
   });
 });
 
@@ -88,4 +89,15 @@ Deno.test("summarizeCluster marks the leader among the members", () => {
   ]);
   const noLeader = { nodeId: "n1", nodeName: "pi-a", domain: "d", version: "1" };
   assert.equal(summarizeCluster(sampleView(), noLeader).leader, null);
+});
+
+Deno.test("a service that cannot be placed says why before any replica's message", () => {
+  const view = sampleView();
+  view.placementMap.set("whoami", {
+    service: "whoami",
+    reason: "no ready node has arch s390x",
+    since: "",
+  });
+  const s = summarizeService(view, view.service("whoami")!, "home.test");
+  assert.equal(s.problem, "cannot be placed: no ready node has arch s390x");
 });

@@ -3,6 +3,7 @@
  * child, containers on the machine's dockerd. Disposing it stops the agent and removes its
  * containers, volumes and data, even when the test failed.
  */
+import { AGENT_V8_FLAGS } from "../../src/agent/v8_flags.ts";
 import { freePort } from "./ports.ts";
 import { waitFor } from "./wait.ts";
 
@@ -90,7 +91,7 @@ export class TestAgent implements AsyncDisposable {
     await Deno.writeTextFile(`${this.dataDir}/none.toml`, "");
     this.child = new Deno.Command(DENO, {
       args: ["run", "-A", MAIN, ...this.args()],
-      env: { FOSSORA_LOG_LEVEL: "debug", ...this.extraEnv },
+      env: { FOSSORA_LOG_LEVEL: "debug", DENO_V8_FLAGS: v8Flags(), ...this.extraEnv },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -192,3 +193,8 @@ export async function removeContainers(nodeId: string): Promise<void> {
 
 /** Runs docker and returns its stdout. */
 export { docker };
+
+/** The agent's production V8 flags, or FOSSORA_TEST_V8_FLAGS for memory experiments. */
+function v8Flags(): string {
+  return Deno.env.get("FOSSORA_TEST_V8_FLAGS") ?? AGENT_V8_FLAGS;
+}
