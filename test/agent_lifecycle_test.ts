@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { TestAgent } from "./helpers/agent.ts";
+import { freePort } from "./helpers/ports.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
@@ -141,4 +142,35 @@ Deno.test("a service no node can run says why, and runs once its placement is fi
     );
     return svc.problem === null && svc.replicas[0]?.state === "running";
   }, 30_000);
+});
+
+Deno.test("start-up failures say what to do: a missing etcd, a port that is taken", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fossora-fail-" });
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await Deno.writeTextFile(`${dir}/none.toml`, "");
+    const base = [
+      `--data-dir=${dir}/data`,
+      `--config=${dir}/none.toml`,
+      "--bind-addr=127.0.0.1",
+      "--advertise-addr=127.0.0.1",
+      "--api-port=0",
+      "--dns-port=0",
+      `--etcd-client-port=${freePort()}`,
+      `--etcd-peer-port=${freePort()}`,
+    ];
+    const noEtcd = await agentWith([...base, "--http-port=0", "--etcd-bin=/nonexistent/etcd"]);
+    assert.equal(noEtcd.code, 1);
+    assert.match(
+      noEtcd.stderr,
+      /etcd \(\/nonexistent\/etcd\) is not installed; install .*--etcd-bin/,
+    );
+    const busy = await agentWith([...base, `--http-port=${(taken.addr as Deno.NetAddr).port}`]);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /the proxy cannot listen on .*--http-port/);
+    assert.equal(busy.stderr.includes("    at "), false, "no stack trace");
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -104,7 +104,10 @@ export class Agent {
       peerPort: c.etcdPeerPort,
       log: this.log.child("etcd"),
     });
-    await this.etcd.start();
+    await explain(this.etcd.start(), {
+      notFound:
+        `etcd (${c.etcdBin}) is not installed; install Debian's etcd-server or pass --etcd-bin`,
+    });
     this.client = connectEtcd([this.etcd.clientUrl], tls);
     this.store = new Store(this.client);
     await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
@@ -220,7 +223,10 @@ export class Agent {
       metrics: this.metrics,
       log: this.log.child("proxy"),
     });
-    await this.#proxy.start();
+    await explain(this.#proxy.start(), {
+      inUse: `the proxy cannot listen on ${c.bindAddr}:${c.httpPort}: the port is taken; ` +
+        "stop what uses it or pass --http-port",
+    });
     this.#dns = new DnsServer({
       view,
       domain: c.domain,
@@ -229,7 +235,10 @@ export class Agent {
       metrics: this.metrics,
       log: this.log.child("dns"),
     });
-    await this.#dns.start();
+    await explain(this.#dns.start(), {
+      inUse: `DNS cannot listen on ${c.bindAddr}:${c.dnsPort}: the port is taken; ` +
+        "stop what uses it (systemd-resolved? dnsmasq?) or pass --dns-port",
+    });
     this.#tcp = new TcpForwarder({
       view,
       hostname: c.bindAddr,
@@ -327,6 +336,22 @@ export class Agent {
       }
     }
     this.log.info("stopped");
+  }
+}
+
+/** Replaces a start-up failure we can name with a message that says what to do. */
+async function explain<T>(step: Promise<T>, o: { notFound?: string; inUse?: string }): Promise<T> {
+  try {
+    return await step;
+  } catch (err) {
+    const text = String((err as Error)?.message ?? err);
+    if (o.notFound && (err instanceof Deno.errors.NotFound || /ENOENT|No such file/.test(text))) {
+      throw new Error(o.notFound);
+    }
+    if (o.inUse && (err instanceof Deno.errors.AddrInUse || /EADDRINUSE|in use/i.test(text))) {
+      throw new Error(o.inUse);
+    }
+    throw err;
   }
 }
 
