@@ -7,6 +7,7 @@
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { Backoff } from "../util/backoff.ts";
+import { parseEtcdLine } from "./log_line.ts";
 import type { NodeCerts } from "./certs.ts";
 
 /** Options of an {@link EtcdSupervisor}. */
@@ -202,7 +203,8 @@ export class EtcdSupervisor {
   async #relay(stream: ReadableStream<Uint8Array>): Promise<void> {
     const lines = stream.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines());
     for await (const line of lines) {
-      if (line.trim()) this.#log.info(line.slice(0, 2000));
+      const event = parseEtcdLine(line);
+      if (event) this.#log[event.level](event.msg, event.fields);
     }
   }
 
