@@ -65,6 +65,7 @@ export class Agent {
   #apiFinished: Promise<void> = Promise.resolve();
   #ready = false;
   #rescheduler: ReturnType<typeof setInterval> | undefined;
+  #lastWanted = new Map<string, WantedReplica>();
   endpoints: AgentEndpoints = { api: 0, http: 0, dns: 0 };
 
   constructor(readonly config: AgentConfig, readonly log: Logger) {}
@@ -74,6 +75,13 @@ export class Agent {
     const c = this.config;
     this.identity = await loadOrCreateIdentity(c.dataDir, c.name);
     this.log.info("starting", { node: this.identity.name, id: this.identity.id, version: VERSION });
+    if (c.advertiseAddr.startsWith("127.") && !c.bindAddr.startsWith("127.")) {
+      this.log.warn(
+        "advertising a loopback address: DNS will answer it to other devices, which cannot " +
+          "reach it; pass --advertise-addr with this machine's LAN or Tailscale address",
+        { advertiseAddr: c.advertiseAddr },
+      );
+    }
     await this.#startControlPlane();
     await this.#startRuntime();
     await this.#startServers();
@@ -177,38 +185,49 @@ export class Agent {
       nodeId: id,
       address: this.config.advertiseAddr,
       log: this.log.child("runtime"),
-      report: (s) =>
-        this.#leased.put(families.replicas, [id, s.service, String(s.replica)], s)
-          .catch((err) =>
-            this.log.warn("cannot write replica status", { err, service: s.service })
-          ),
+      // Failures are thrown back: the runtime retries a status it could not write.
+      report: (s) => this.#leased.put(families.replicas, [id, s.service, String(s.replica)], s),
       forget: (service, replica) =>
-        this.#leased.delete(families.replicas, [id, service, String(replica)])
-          .catch((err) => this.log.warn("cannot delete replica status", { err, service })),
+        this.#leased.delete(families.replicas, [id, service, String(replica)]),
     });
-    this.runtime.setWanted(this.#wanted());
+    this.#updateWanted();
     await this.runtime.start();
   }
 
-  /** The replicas assigned to this node, with the spec of their service. */
+  /**
+   * The replicas assigned to this node, with the spec of their generation. Between a deploy and
+   * the scheduler's next write, an assignment still names the old generation while the service
+   * already holds the new spec: the replica then keeps what it was given last.
+   */
   #wanted(): WantedReplica[] {
     const out: WantedReplica[] = [];
+    const next = new Map<string, WantedReplica>();
     for (const a of this.mirror.assignments.values()) {
       const svc = this.mirror.view.service(a.service);
       if (a.node !== this.identity.id || !svc) continue;
-      out.push({
-        service: a.service,
-        replica: a.replica,
-        generation: a.generation,
-        spec: svc.spec,
-      });
+      const key = `${a.service}/${a.replica}`;
+      const w = svc.generation === a.generation
+        ? { service: a.service, replica: a.replica, generation: a.generation, spec: svc.spec }
+        : this.#lastWanted.get(key);
+      if (!w) continue;
+      next.set(key, w);
+      out.push(w);
     }
+    this.#lastWanted = next;
     return out;
+  }
+
+  #updateWanted(): void {
+    try {
+      this.runtime.setWanted(this.#wanted());
+    } catch (err) {
+      this.log.error("cannot hand the wanted replicas to the runtime", { err });
+    }
   }
 
   #onStateChange(): void {
     this.#scheduler?.poke();
-    this.runtime?.setWanted(this.#wanted());
+    if (this.runtime) this.#updateWanted();
     this.#tcp?.sync();
   }
 

@@ -293,6 +293,15 @@ Deno.test("DELETE /api/v1/services/:name removes it, 404 when there is none", as
   assert.match((await errorOf(res)).message, /"mc"/);
 });
 
+Deno.test("DELETE of a name no service can have is a 404 that never reaches the store", async () => {
+  const { app } = setup();
+  for (const name of ["a%2Fb", "..", "UPPER", "x".repeat(64)]) {
+    const res = await app.request(`/api/v1/services/${name}`, { method: "DELETE", headers: AUTH });
+    assert.equal(res.status, 404, name);
+    assert.equal((await errorOf(res)).code, "not_found");
+  }
+});
+
 Deno.test("GET /api/v1/token gives the join token", async () => {
   const { app } = setup();
   const res = await app.request("/api/v1/token", { headers: AUTH });

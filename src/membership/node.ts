@@ -17,7 +17,7 @@ export function dockerArch(arch: string = Deno.build.arch): string {
 export interface NodePublisherOptions {
   leased: LeasedRecords;
   record: Omit<NodeRecord, "lastSeen" | "startedAt" | "state">;
-  /** How often `lastSeen` is refreshed, in ms (default 5000). */
+  /** How often `lastSeen` is refreshed, in ms (default 30 s: the lease, not this, tells death). */
   refreshMs?: number;
   log?: Logger;
   now?: () => Date;
@@ -51,7 +51,7 @@ export class NodePublisher {
     await this.#publish();
     this.#timer = setInterval(() => {
       this.#publish().catch((err) => this.#log.warn("cannot refresh this node's record", { err }));
-    }, this.options.refreshMs ?? 5000);
+    }, this.options.refreshMs ?? 30_000);
   }
 
   /** Stops refreshing; the record disappears with the lease. */

@@ -63,8 +63,12 @@ function placeService(
       continue;
     }
     if (eligible.length === 0) {
+      // With nowhere better to go, a placed replica stays: its node may only have blinked
+      // (a lost lease), and removing it would stop a container that may well be serving.
       plan.unplaced.set(spec.name, reason ?? "no eligible node");
-      if (existing) plan.remove.push({ service: spec.name, replica });
+      if (existing && existing.generation !== generation) {
+        plan.put.push({ ...existing, generation });
+      }
       continue;
     }
     const node = pick(eligible, perNode, load);

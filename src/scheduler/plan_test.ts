@@ -93,3 +93,11 @@ Deno.test("labels and sites narrow the nodes", () => {
   );
   assert.deepEqual(plan.put.map((a) => a.node), ["b"]);
 });
+
+Deno.test("a placed replica stays where it is when no node is eligible at all", () => {
+  const current: Assignment[] = [{ service: "web", replica: 0, node: "a", generation: 1 }];
+  const plan = planSchedule([service("web", 1)], [], current);
+  assert.deepEqual(plan.remove, []);
+  assert.deepEqual(plan.put, []);
+  assert.equal(plan.unplaced.get("web"), "no node is ready");
+});

@@ -71,12 +71,21 @@ export class LeaderElection {
     this.#campaign = campaign;
     campaign.on("elected", () => this.#setLeading(true));
     campaign.on("error", (err) => {
+      // etcd3 can report one failure twice (lease lost, then campaign start); only the first
+      // error of the current campaign schedules the next one, or campaigns multiply.
+      if (this.#campaign !== campaign) return;
+      this.#campaign = undefined;
+      campaign.removeAllListeners();
+      campaign.on("error", () => {});
+      campaign.resign().catch(() => {});
       this.#log.warn("election campaign failed; campaigning again", {
         role: this.options.role,
         err,
+        delayMs: delay,
       });
       this.#setLeading(false);
       if (this.#stopped) return;
+      clearTimeout(this.#retry);
       this.#retry = setTimeout(() => this.#campaignNow(Math.min(delay * 2, 10_000)), delay);
     });
   }

@@ -39,6 +39,7 @@ export class Mirror {
   #stopped = false;
   #synced = false;
   #pending = false;
+  #resyncing: Promise<void> | undefined;
   readonly #log: Logger;
 
   constructor(readonly options: MirrorOptions) {
@@ -52,9 +53,9 @@ export class Mirror {
 
   /** Reads everything, then follows changes. Throws when the first read fails. */
   async start(): Promise<void> {
-    await this.#resync();
+    await this.#resyncOnce();
     this.#timer = setInterval(() => {
-      this.#resync().catch((err) => this.#log.warn("resync failed", { err }));
+      this.#resyncOnce().catch((err) => this.#log.warn("resync failed", { err }));
     }, this.options.resyncMs ?? 30_000);
   }
 
@@ -62,8 +63,15 @@ export class Mirror {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    await this.#resyncing?.catch(() => {});
     await this.#watcher?.cancel().catch(() => {});
     this.#watcher = undefined;
+  }
+
+  /** One resync at a time: a slow one (etcd away) must not pile up watchers behind it. */
+  #resyncOnce(): Promise<void> {
+    this.#resyncing ??= this.#resync().finally(() => this.#resyncing = undefined);
+    return this.#resyncing;
   }
 
   async #resync(): Promise<void> {
@@ -72,11 +80,14 @@ export class Mirror {
     this.#load(snap);
     this.#synced = true;
     await this.#watcher?.cancel().catch(() => {});
-    this.#watcher = await this.options.store.client.watch().prefix(ROOT)
+    this.#watcher = undefined;
+    const watcher = await this.options.store.client.watch().prefix(ROOT)
       .startRevision(String(snap.revision + 1)).create();
-    this.#watcher.on("put", (kv) => this.#apply(kv, false));
-    this.#watcher.on("delete", (kv) => this.#apply(kv, true));
-    this.#watcher.on("error", (err) => this.#log.warn("watch error", { err }));
+    if (this.#stopped) return void watcher.cancel().catch(() => {});
+    this.#watcher = watcher;
+    watcher.on("put", (kv) => this.#apply(kv, false));
+    watcher.on("delete", (kv) => this.#apply(kv, true));
+    watcher.on("error", (err) => this.#log.warn("watch error", { err }));
     this.#changed();
   }
 

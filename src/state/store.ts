@@ -208,6 +208,16 @@ function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {
   return canonical(a) === canonical(b);
 }
 
+/**
+ * True when two specs make the same containers: the number of replicas and where they may run
+ * are the scheduler's business, so scaling or moving keeps the generation and running replicas.
+ */
+function sameContainers(a: ServiceSpec, b: ServiceSpec): boolean {
+  const { replicas: _ra, placement: _pa, ...ca } = a;
+  const { replicas: _rb, placement: _pb, ...cb } = b;
+  return canonical(ca) === canonical(cb);
+}
+
 /** JSON with sorted object keys, so key order in a file never looks like a change. */
 function canonical(v: unknown): string {
   return JSON.stringify(
@@ -235,7 +245,7 @@ function planApply(
       result: { name: spec.name, generation: old.generation, created: false, changed: false },
     };
   }
-  const generation = old.generation + 1;
+  const generation = sameContainers(old.spec, spec) ? old.generation : old.generation + 1;
   const record = { spec, generation, createdAt: old.createdAt, updatedAt: stamp };
   return { result: { name: spec.name, generation, created: false, changed: true }, record };
 }

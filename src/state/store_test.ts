@@ -54,3 +54,18 @@ Deno.test("removing a service deletes it and says whether it existed", async () 
   const left = await etcd.store.list<ServiceRecord>(families.services);
   assert.deepEqual(left.map((s) => s.ids[0]), ["db"]);
 });
+
+Deno.test("scaling or moving a service keeps its generation, so running replicas stay", async () => {
+  await using etcd = await startEtcd();
+  await etcd.store.applyServices([spec("web")]);
+  const [scaled] = await etcd.store.applyServices([{ ...spec("web"), replicas: 3 }]);
+  assert.deepEqual(scaled, { name: "web", generation: 1, created: false, changed: true });
+  const [moved] = await etcd.store.applyServices([
+    { ...spec("web"), replicas: 3, placement: { sites: ["home-b"] } },
+  ]);
+  assert.equal(moved.generation, 1);
+  const stored = await etcd.store.get<ServiceRecord>(families.services, "web");
+  assert.equal(stored?.value.spec.replicas, 3);
+  const [changed] = await etcd.store.applyServices([{ ...spec("web", "busybox:2"), replicas: 3 }]);
+  assert.equal(changed.generation, 2);
+});

@@ -57,10 +57,15 @@ export function formatLine(
   return line.replace(/\r?\n/g, "\\n");
 }
 
+/** FOSSORA_LOG_LEVEL when it names a level; anything else means info, never silence. */
+function envLevel(): Level {
+  const v = Deno.env.get("FOSSORA_LOG_LEVEL")?.toLowerCase();
+  return v && v in ORDER ? v as Level : "info";
+}
+
 /** Creates a logger; by default info and above to stderr. */
 export function createLogger(component: string, options: LoggerOptions = {}): Logger {
-  const level = options.level ?? (Deno.env.get("FOSSORA_LOG_LEVEL") as Level | undefined) ??
-    "info";
+  const level = options.level ?? envLevel();
   const journald = options.journald ?? Boolean(Deno.env.get("JOURNAL_STREAM"));
   const encoder = new TextEncoder();
   const sink = options.sink ??

@@ -7,6 +7,7 @@ import { ApiError } from "../errors.ts";
 import { readLimitedBody } from "../body.ts";
 import { describeService, summarizeService } from "../summary.ts";
 import type { ApiDeps } from "../types.ts";
+import { validateServiceName } from "../../spec/mod.ts";
 
 /** The 404 for a service that does not exist. */
 export function serviceNotFound(name: string): ApiError {
@@ -51,6 +52,8 @@ export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
   });
   app.delete("/api/v1/services/:name", async (c) => {
     const name = c.req.param("name");
+    // A name no service can have (a/b, ../x) never reaches the store.
+    if (validateServiceName(name) !== undefined) throw serviceNotFound(name);
     if (!(await deps.services.remove(name))) throw serviceNotFound(name);
     return c.json({ removed: name });
   });
