@@ -23,6 +23,8 @@ export interface Figures {
   };
   rss: {
     agentIdle: number;
+    /** RssAnon at the idle reading: memory that is the agent's alone. */
+    agentIdlePrivate?: number;
     agentPeak: number;
     etcdIdle?: number;
     etcdPeak?: number;
@@ -164,6 +166,10 @@ export function formatReport(f: Figures, v: Verdict[] = verdicts(f)): string {
     `Memory (VmRSS; etcd is the agent's child, not counted in the agent)`,
     `  agent idle: ${mib(f.rss.agentIdle)}   agent peak under load: ${mib(f.rss.agentPeak)} ` +
     `(${f.rss.samples} samples, every 100 ms)`,
+    ...(f.rss.agentIdlePrivate === undefined ? [] : [
+      `  agent idle, private (RssAnon): ${mib(f.rss.agentIdlePrivate)}; the rest of VmRSS is ` +
+      "file pages of the deno executable, shared and reclaimable",
+    ]),
     `  etcd idle: ${f.rss.etcdIdle === undefined ? "n/a" : mib(f.rss.etcdIdle)}   ` +
     `etcd peak: ${f.rss.etcdPeak === undefined ? "n/a" : mib(f.rss.etcdPeak)}`,
     ``,

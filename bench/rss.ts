@@ -4,12 +4,21 @@
  * added in.
  * @module
  */
-import { parseVmRss } from "./tools.ts";
+import { parseRssAnon, parseVmRss } from "./tools.ts";
 
 /** VmRSS of a live process in bytes, or undefined once it has exited. */
 export async function readRss(pid: number): Promise<number | undefined> {
   try {
     return parseVmRss(await Deno.readTextFile(`/proc/${pid}/status`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** RssAnon (private resident memory) of a live process in bytes, or undefined once it exited. */
+export async function readRssAnon(pid: number): Promise<number | undefined> {
+  try {
+    return parseRssAnon(await Deno.readTextFile(`/proc/${pid}/status`));
   } catch {
     return undefined;
   }

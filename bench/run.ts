@@ -15,7 +15,7 @@ import { run, runOk } from "./exec.ts";
 import { BENCH_BODY, BENCH_IMAGE, ensureBenchImage } from "./images.ts";
 import { expectBody, measureProxy, startNginxProxy } from "./proxy.ts";
 import { type Figures, formatReport, ratio, verdicts } from "./report.ts";
-import { PeakSampler, readRss, settledRss } from "./rss.ts";
+import { PeakSampler, readRss, readRssAnon, settledRss } from "./rss.ts";
 import { parseDockerPort } from "./tools.ts";
 
 const SERVICE = "bench";
@@ -127,6 +127,7 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
   progress("waiting for the agent's memory to settle");
   const etcdPid = Number(await Deno.readTextFile(`${agent.dataDir}/etcd.pid`));
   const agentIdle = await settledRss(agentPid);
+  const agentIdlePrivate = await readRssAnon(agentPid);
   const etcdIdle = await readRss(etcdPid);
 
   const sampler = new PeakSampler({ agent: agentPid, etcd: etcdPid }, 100);
@@ -146,7 +147,14 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
   return {
     proxy: { fossora: fossoraRun, nginx: nginxRun, direct, ...load },
     dns: { fossora: fossoraDns, dnsmasq: dnsmasqRun, ...dnsLoad },
-    rss: { agentIdle, agentPeak: peaks.agent, etcdIdle, etcdPeak: peaks.etcd, samples },
+    rss: {
+      agentIdle,
+      agentIdlePrivate,
+      agentPeak: peaks.agent,
+      etcdIdle,
+      etcdPeak: peaks.etcd,
+      samples,
+    },
   };
 }
 

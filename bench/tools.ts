@@ -80,6 +80,16 @@ export function parseVmRss(status: string): number {
   return Number(m[1]) * 1024;
 }
 
+/**
+ * RssAnon from /proc/PID/status, in bytes: the private part of the resident set. The rest of
+ * VmRSS is file pages (mostly the deno executable's code), shared and reclaimable by the kernel.
+ */
+export function parseRssAnon(status: string): number {
+  const m = status.match(/^RssAnon:\s+(\d+)\s+kB/m);
+  if (!m) throw new Error("no RssAnon line: is this /proc/PID/status of a live process?");
+  return Number(m[1]) * 1024;
+}
+
 /** The host port from `docker port CONTAINER PORT` (first binding, IPv4 or IPv6). */
 export function parseDockerPort(text: string): number {
   const m = text.match(/:(\d+)\s*$/m);

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { parseDnsperf, parseDockerPort, parseDuration, parseVmRss, parseWrk } from "./tools.ts";
+import {
+  parseDnsperf,
+  parseDockerPort,
+  parseDuration,
+  parseRssAnon,
+  parseVmRss,
+  parseWrk,
+} from "./tools.ts";
 
 // Printed by wrk 4.1.0 on this machine (against the bench backend).
 const WRK_OK = `Running 3s test @ http://127.0.0.1:32770/
@@ -133,4 +140,10 @@ Deno.test("docker port output gives the published host port", () => {
   assert.equal(parseDockerPort("127.0.0.1:32769\n"), 32769);
   assert.throws(() => parseDockerPort(""), /no host port/);
   assert.throws(() => parseDockerPort("Error: No public port '80/tcp'"), /no host port/);
+});
+
+Deno.test("parseRssAnon reads the private part of the resident set", () => {
+  const status = "Name:\tdeno\nVmRSS:\t   95324 kB\nRssAnon:\t   40052 kB\nRssFile:\t   55272 kB\n";
+  assert.equal(parseRssAnon(status), 40052 * 1024);
+  assert.throws(() => parseRssAnon("Name:\tdeno\n"), /no RssAnon line/);
 });
