@@ -36,6 +36,7 @@ import {
 } from "../state/mod.ts";
 import type { Logger } from "../util/log.ts";
 import { sdNotify } from "../util/notify.ts";
+import { randomBase64Url } from "../util/random.ts";
 import { VERSION } from "../version.ts";
 
 /** The addresses a started agent serves on (ports resolved when 0 was asked). */
@@ -391,8 +392,7 @@ async function etcdCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A new join token: `fossora-` and 24 random bytes. */
 function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return "fossora-" +
-    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return "fossora-" + randomBase64Url(24);
 }

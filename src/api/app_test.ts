@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { Registry } from "../metrics/mod.ts";
-import { parseServiceFile } from "../spec/mod.ts";
 import { createLogger } from "../util/log.ts";
 import { createApi } from "./app.ts";
-import { MemoryStore, sampleView } from "./fixtures.ts";
+import { MemoryStore, sampleView, testDeps } from "./fixtures.ts";
 import type { ApiDeps, LogOptions } from "./types.ts";
 
 const TOKEN = "admin-secret";
@@ -23,27 +22,19 @@ function setup(overrides: Partial<ApiDeps> = {}) {
   const store = new MemoryStore(view);
   const logged: string[] = [];
   const logCalls: LogCall[] = [];
-  const deps: ApiDeps = {
-    view,
+  const deps = testDeps(view, {
     services: store,
     adminToken: TOKEN,
-    nodeId: "n1",
-    nodeName: "pi-a",
-    domain: "home.test",
-    ready: () => true,
     leader: () => "n1",
-    etcdHealthy: () => true,
     joinToken: () => Promise.resolve("join-secret"),
     logs: (service, replica, node, opts) => {
       logCalls.push({ service, replica, node, opts });
       return Promise.resolve(ReadableStream.from([enc.encode(`line from ${replica}\n`)]));
     },
-    metrics: new Registry(),
     version: "1.2.3",
-    parseServiceFile,
     logger: createLogger("api", { sink: (l) => logged.push(l) }),
     ...overrides,
-  };
+  });
   return { app: createApi(deps), view, store, logged, logCalls, deps };
 }
 

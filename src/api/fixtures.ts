@@ -1,11 +1,16 @@
 /**
- * Test values for the API's tests: a small cluster in a `MemoryView` and an in-memory
- * `ServiceStore` that writes into it. Not part of the public face.
+ * Test values for the API's tests: a small cluster in a `MemoryView`, an in-memory
+ * `ServiceStore` that writes into it, and the rest of `createApi`'s deps. Not part of the public
+ * face.
  * @module
  */
+import { Registry } from "../metrics/mod.ts";
+import { parseServiceFile } from "../spec/mod.ts";
+import type { ApplyResult } from "../state/mod.ts";
 import type { NodeRecord, ReplicaStatus, ServiceSpec } from "../state/types.ts";
 import { MemoryView } from "../state/view.ts";
-import type { ApplyResult, ServiceStore } from "./types.ts";
+import { silentLogger } from "../util/log.ts";
+import type { ApiDeps, ServiceStore } from "./types.ts";
 
 const T0 = "2025-01-01T00:00:00.000Z";
 
@@ -114,4 +119,29 @@ export class MemoryStore implements ServiceStore {
     this.writes++;
     return Promise.resolve(this.view.serviceMap.delete(name));
   }
+}
+
+/**
+ * Everything `createApi` needs, over `view` with a `MemoryStore`, as node `n1` (`pi-a`) with
+ * admin token `t`; `overrides` replace any part. Logs fail unless the test gives its own.
+ */
+export function testDeps(view: MemoryView, overrides: Partial<ApiDeps> = {}): ApiDeps {
+  return {
+    view,
+    services: new MemoryStore(view),
+    adminToken: "t",
+    nodeId: "n1",
+    nodeName: "pi-a",
+    domain: "home.test",
+    ready: () => true,
+    leader: () => undefined,
+    etcdHealthy: () => true,
+    joinToken: () => Promise.resolve("j"),
+    logs: () => Promise.reject(new Error("this test reads no logs")),
+    metrics: new Registry(),
+    version: "0",
+    parseServiceFile,
+    logger: silentLogger,
+    ...overrides,
+  };
 }

@@ -4,6 +4,7 @@
  * says which replica wrote it.
  * @module
  */
+import { LineSplitter } from "../util/lines.ts";
 
 /** One replica's log stream and the prefix its lines get (`""` for none). */
 export interface LogSource {
@@ -16,19 +17,19 @@ const encoder = new TextEncoder();
 /** A transform that puts `prefix` before every line; a last line without `\n` gets one. */
 export function prefixLines(prefix: string): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();
-  let rest = "";
+  const splitter = new LineSplitter();
+  // The lines of one chunk go out as one chunk: fewer, larger writes to the client.
   return new TransformStream({
     transform(chunk, controller) {
-      const text = rest + decoder.decode(chunk, { stream: true });
-      const lines = text.split("\n");
-      rest = lines.pop() ?? "";
+      const lines = splitter.push(decoder.decode(chunk, { stream: true }));
       if (lines.length) {
         controller.enqueue(encoder.encode(lines.map((l) => prefix + l + "\n").join("")));
       }
     },
     flush(controller) {
-      const last = rest + decoder.decode();
-      if (last !== "") controller.enqueue(encoder.encode(prefix + last + "\n"));
+      splitter.push(decoder.decode());
+      const last = splitter.end();
+      if (last !== undefined) controller.enqueue(encoder.encode(prefix + last + "\n"));
     },
   });
 }

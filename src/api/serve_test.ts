@@ -1,31 +1,44 @@
 import assert from "node:assert/strict";
-import { Registry } from "../metrics/mod.ts";
-import { parseServiceFile } from "../spec/mod.ts";
-import { silentLogger } from "../util/log.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 import { createApi } from "./app.ts";
-import { MemoryStore, sampleView } from "./fixtures.ts";
+import { sampleView, testDeps } from "./fixtures.ts";
 import { serveApi } from "./serve.ts";
 import type { ApiDeps } from "./types.ts";
 
 function app(logs: ApiDeps["logs"]) {
-  const view = sampleView();
-  return createApi({
-    view,
-    services: new MemoryStore(view),
-    adminToken: "t",
-    nodeId: "n1",
-    nodeName: "pi-a",
-    domain: "home.test",
-    ready: () => true,
-    leader: () => undefined,
-    etcdHealthy: () => true,
-    joinToken: () => Promise.resolve("j"),
-    logs,
-    metrics: new Registry(),
-    version: "0",
-    parseServiceFile,
-    logger: silentLogger,
-  });
+  return createApi(testDeps(sampleView(), { logs }));
+}
+
+/**
+ * Serves the API with log streams that send `hello` and end when their signal aborts, and
+ * follows `whoami`'s logs; `opened` gathers the signals of the streams opened.
+ */
+async function followHelloLogs(stop: AbortController) {
+  const opened: AbortSignal[] = [];
+  const { port, finished } = await serveApi(
+    app((_s, _r, _n, opts) => {
+      opened.push(opts.signal);
+      return Promise.resolve(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode("hello\n"));
+            opts.signal.addEventListener("abort", () => c.close(), { once: true });
+          },
+        }),
+      );
+    }),
+    { hostname: "127.0.0.1", port: 0, signal: stop.signal },
+  );
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/services/whoami/logs?follow=1`, {
+      headers: { authorization: "Bearer t" },
+    });
+    return { opened, finished, reader: res.body!.getReader() };
+  } catch (err) {
+    stop.abort();
+    await finished;
+    throw err;
+  }
 }
 
 Deno.test("serveApi listens on a picked port and stops when its signal aborts", async () => {
@@ -47,26 +60,8 @@ Deno.test("serveApi listens on a picked port and stops when its signal aborts", 
 
 Deno.test("stopping the server ends followed log streams instead of waiting for them", async () => {
   const stop = new AbortController();
-  const opened: AbortSignal[] = [];
-  const { port, finished } = await serveApi(
-    app((_s, _r, _n, opts) => {
-      opened.push(opts.signal);
-      return Promise.resolve(
-        new ReadableStream<Uint8Array>({
-          start(c) {
-            c.enqueue(new TextEncoder().encode("hello\n"));
-            opts.signal.addEventListener("abort", () => c.close(), { once: true });
-          },
-        }),
-      );
-    }),
-    { hostname: "127.0.0.1", port: 0, signal: stop.signal },
-  );
+  const { opened, finished, reader } = await followHelloLogs(stop);
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/services/whoami/logs?follow=1`, {
-      headers: { authorization: "Bearer t" },
-    });
-    const reader = res.body!.getReader();
     const first = await reader.read();
     assert.match(new TextDecoder().decode(first.value), /hello/);
     stop.abort();
@@ -100,33 +95,16 @@ Deno.test("serveApi rejects with a clear message when the port is taken", async 
 
 Deno.test("a client that goes away ends the followed log streams it opened", async () => {
   const stop = new AbortController();
-  const opened: AbortSignal[] = [];
-  const { port, finished } = await serveApi(
-    app((_s, _r, _n, opts) => {
-      opened.push(opts.signal);
-      return Promise.resolve(
-        new ReadableStream<Uint8Array>({
-          start(c) {
-            c.enqueue(new TextEncoder().encode("hello\n"));
-            opts.signal.addEventListener("abort", () => c.close(), { once: true });
-          },
-        }),
-      );
-    }),
-    { hostname: "127.0.0.1", port: 0, signal: stop.signal },
-  );
+  const { opened, finished, reader } = await followHelloLogs(stop);
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/services/whoami/logs?follow=1`, {
-      headers: { authorization: "Bearer t" },
-    });
-    const reader = res.body!.getReader();
     await reader.read();
     await reader.cancel();
-    const deadline = Date.now() + 3000;
-    while (!(opened.length === 2 && opened.every((s) => s.aborted))) {
-      if (Date.now() > deadline) throw new Error("the log sources were not stopped");
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(
+      "the log sources to stop",
+      () => opened.length === 2 && opened.every((s) => s.aborted),
+      3000,
+      10,
+    );
   } finally {
     stop.abort();
     await finished;

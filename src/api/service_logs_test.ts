@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { Registry } from "../metrics/mod.ts";
-import { parseServiceFile } from "../spec/mod.ts";
-import { silentLogger } from "../util/log.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 import { createApi } from "./app.ts";
-import { MemoryStore, replica, sampleView } from "./fixtures.ts";
+import { replica, sampleView, testDeps } from "./fixtures.ts";
 import type { ApiDeps, LogOptions } from "./types.ts";
 
 const AUTH = { authorization: "Bearer t" };
@@ -13,32 +11,8 @@ type LogsFn = ApiDeps["logs"];
 
 function setup(logs: LogsFn) {
   const view = sampleView();
-  const app = createApi({
-    view,
-    services: new MemoryStore(view),
-    adminToken: "t",
-    nodeId: "n1",
-    nodeName: "pi-a",
-    domain: "home.test",
-    ready: () => true,
-    leader: () => undefined,
-    etcdHealthy: () => true,
-    joinToken: () => Promise.resolve("j"),
-    logs,
-    metrics: new Registry(),
-    version: "0",
-    parseServiceFile,
-    logger: silentLogger,
-  });
+  const app = createApi(testDeps(view, { logs }));
   return { app, view };
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 Deno.test("logs of a service with several replicas prefix each line with its replica", async () => {
@@ -131,7 +105,7 @@ Deno.test("followed logs stay open, deliver new lines, and end every source when
   assert.deepEqual(signals.map((s) => s.aborted), [false, false]);
 
   client.abort();
-  await waitFor(() => signals.every((s) => s.aborted), "the sources' signals to abort");
+  await waitFor("the sources' signals to abort", () => signals.every((s) => s.aborted), 2000, 5);
   await reader.cancel();
 });
 

@@ -9,17 +9,7 @@ import type { ClusterView } from "../state/view.ts";
 import type { Registry } from "../metrics/mod.ts";
 import type { Logger } from "../util/log.ts";
 import type { ParseResult } from "../spec/mod.ts";
-
-/** The outcome of applying one spec. */
-export interface ApplyResult {
-  name: string;
-  /** The service's generation after the apply. */
-  generation: number;
-  /** True when the service did not exist before. */
-  created: boolean;
-  /** True when the stored spec changed (always true when created). */
-  changed: boolean;
-}
+import type { ApplyResult } from "../state/mod.ts";
 
 /** Where service writes go; the agent implements it on etcd with transactions. */
 export interface ServiceStore {

@@ -1,33 +1,19 @@
 import assert from "node:assert/strict";
 import { createApi, serveApi } from "../api/mod.ts";
-import { MemoryStore, sampleView } from "../api/fixtures.ts";
-import { Registry } from "../metrics/mod.ts";
-import { parseServiceFile } from "../spec/mod.ts";
-import { silentLogger } from "../util/log.ts";
+import { sampleView, testDeps } from "../api/fixtures.ts";
 import { runCli } from "./run.ts";
 
 const enc = new TextEncoder();
 
 /** Runs `fn` with the real API app over a `sampleView()` on a free port. */
 async function withRealApi(fn: (url: string) => Promise<void>): Promise<void> {
-  const view = sampleView();
-  const app = createApi({
-    view,
-    services: new MemoryStore(view),
+  const app = createApi(testDeps(sampleView(), {
     adminToken: "admin",
-    nodeId: "n1",
-    nodeName: "pi-a",
-    domain: "home.test",
-    ready: () => true,
     leader: () => "n1",
-    etcdHealthy: () => true,
     joinToken: () => Promise.resolve("join"),
     logs: () => Promise.resolve(ReadableStream.from([enc.encode("hi\n")])),
-    metrics: new Registry(),
     version: "1.0.0",
-    parseServiceFile,
-    logger: silentLogger,
-  });
+  }));
   const stop = new AbortController();
   const { port, finished } = await serveApi(app, {
     hostname: "127.0.0.1",

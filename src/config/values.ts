@@ -3,12 +3,12 @@
  * reason only; the loader prefixes the key and where the value came from.
  * @module
  */
+import { isDnsLabel } from "../util/names.ts";
 import { InvalidValue, quote } from "./error.ts";
 
 /** Automatic discovery mechanisms the agent knows. */
 export const DISCOVERY_KINDS: readonly string[] = ["tailscale", "mdns"];
 
-const LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const LABEL_KEY_RE = /^[a-z0-9._/-]{1,63}$/;
 const LABEL_VALUE_RE = /^[A-Za-z0-9._-]{0,63}$/;
 
@@ -23,11 +23,6 @@ export function parsePort(raw: unknown, allowZero: boolean): number {
   if (Number.isInteger(n) && n >= low && n <= 65535) return n;
   const hint = allowZero ? " (0 picks a free port)" : "";
   throw new InvalidValue(`expected a port number ${low}..65535${hint}, got ${quote(raw)}`);
-}
-
-/** True for a DNS label: a-z, 0-9 and '-', 1..63 characters, no '-' at either end. */
-export function isDnsLabel(s: string): boolean {
-  return LABEL_RE.test(s);
 }
 
 /** A DNS label, as node names and sites must be. */

@@ -6,8 +6,10 @@
 import type { Registry } from "../metrics/mod.ts";
 import { Counter } from "../metrics/mod.ts";
 import type { ClusterView } from "../state/view.ts";
+import { closeQuietly, writeAll } from "../util/conn.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { Answerer, MAX_MESSAGE } from "./answer.ts";
+import { tcpFrame } from "./wire.ts";
 import { zoneApex } from "./zone.ts";
 
 /** What the DNS server needs. */
@@ -189,7 +191,7 @@ export class DnsServer {
           if (pending.length - at - 2 < len) break;
           const reply = this.#answerer.answer(pending.subarray(at + 2, at + 2 + len), false);
           if (!reply) return; // not a query: nothing sane to say on this stream
-          await writeAll(conn, frame(reply));
+          await writeAll(conn, tcpFrame(reply));
           at += 2 + len;
         }
         pending = pending.slice(at);
@@ -217,24 +219,4 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
-}
-
-function frame(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(message.length + 2);
-  out[0] = message.length >> 8;
-  out[1] = message.length & 0xff;
-  out.set(message, 2);
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
 }

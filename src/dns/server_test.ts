@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { Registry } from "../metrics/mod.ts";
 import { DnsServer, QUERIES_METRIC } from "./server.ts";
-import { RCODE, TYPE } from "./wire.ts";
+import { RCODE, tcpFrame, TYPE } from "./wire.ts";
 import {
   dig,
   queryPacket,
   readResponse,
   sampleView,
   status,
-  tcpFrame,
   tcpReader,
   udpAsk,
 } from "./test_util.ts";

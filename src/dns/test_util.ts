@@ -186,15 +186,6 @@ export async function udpAsk(port: number, packet: Uint8Array, ms = 2000): Promi
   }
 }
 
-/** Frames a message for DNS over TCP. */
-export function tcpFrame(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(message.length + 2);
-  out[0] = message.length >> 8;
-  out[1] = message.length & 0xff;
-  out.set(message, 2);
-  return out;
-}
-
 /** Reads length-prefixed messages from a TCP connection; undefined once it closes. */
 export function tcpReader(conn: Deno.Conn): () => Promise<Uint8Array | undefined> {
   let buf = new Uint8Array(0);

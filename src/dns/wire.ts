@@ -315,3 +315,12 @@ export function ipv4Bytes(address: string): Uint8Array | undefined {
   }
   return out;
 }
+
+/** Frames a message for DNS over TCP: its length as two bytes, then the message. */
+export function tcpFrame(message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(message.length + 2);
+  out[0] = message.length >> 8;
+  out[1] = message.length & 0xff;
+  out.set(message, 2);
+  return out;
+}

@@ -6,6 +6,7 @@ import {
   parseQuery,
   type Query,
   RCODE,
+  tcpFrame,
   TYPE,
 } from "./wire.ts";
 import { queryPacket, readResponse } from "./test_util.ts";
@@ -115,4 +116,11 @@ Deno.test("ipv4Bytes accepts dotted quads only", () => {
   for (const bad of ["", "1.2.3", "1.2.3.256", "a.b.c.d", "::1", "1.2.3.4.5"]) {
     assert.equal(ipv4Bytes(bad), undefined, bad);
   }
+});
+
+Deno.test("tcpFrame puts the message's length before it, high byte first", () => {
+  const message = new Uint8Array(300).fill(7);
+  const framed = tcpFrame(message);
+  assert.deepEqual([...framed.subarray(0, 2)], [1, 44]);
+  assert.deepEqual(framed.subarray(2), message);
 });

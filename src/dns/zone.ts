@@ -5,6 +5,7 @@
  */
 import type { ClusterView } from "../state/view.ts";
 import type { NodeRecord } from "../state/types.ts";
+import { isDnsLabel } from "../util/names.ts";
 import { ipv4Bytes, RCODE, type Record, type Reply, TYPE } from "./wire.ts";
 
 /** The label under the apex that holds node names: `NODENAME.node.DOMAIN`. */
@@ -139,7 +140,5 @@ function nodeName(node: NodeRecord, zone: Zone): string {
 
 /** Nodes that serve traffic now, and whose names can be written as a DNS label. */
 function readyNodes(view: ClusterView): NodeRecord[] {
-  return view.nodes().filter((n) => n.state === "ready" && LABEL.test(n.name));
+  return view.nodes().filter((n) => n.state === "ready" && isDnsLabel(n.name.toLowerCase()));
 }
-
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;

@@ -5,7 +5,10 @@
  * @module
  */
 import { isIP } from "node:net";
-import { ensurePrivateDir, readIfExists, writeFileAtomic } from "./files.ts";
+import { readTextFileIfExists, writeFileAtomic } from "../util/files.ts";
+import { isDnsLabel } from "../util/names.ts";
+import { randomHex } from "../util/random.ts";
+import { ensurePrivateDir } from "./files.ts";
 import { openssl, runOpenssl } from "./openssl.ts";
 
 /** The cluster CA: its certificate and private key, PEM. */
@@ -75,8 +78,8 @@ export async function createClusterCA(): Promise<ClusterCA> {
 /** Writes the CA to `dir/ca.crt` (0644) and `dir/ca.key` (0600), for a node that was given it. */
 export async function saveCA(dir: string, ca: ClusterCA): Promise<void> {
   await ensurePrivateDir(dir);
-  await writeFileAtomic(`${dir}/ca.key`, ca.keyPem, 0o600);
-  await writeFileAtomic(`${dir}/ca.crt`, ca.certPem, 0o644);
+  await writeFileAtomic(`${dir}/ca.key`, ca.keyPem, { mode: 0o600 });
+  await writeFileAtomic(`${dir}/ca.crt`, ca.certPem, { mode: 0o644 });
 }
 
 /**
@@ -88,8 +91,8 @@ export async function loadOrCreateCA(dir: string): Promise<ClusterCA> {
   await ensurePrivateDir(dir);
   const certPath = `${dir}/ca.crt`;
   const keyPath = `${dir}/ca.key`;
-  const certPem = await readIfExists(certPath);
-  const keyPem = await readIfExists(keyPath);
+  const certPem = await readTextFileIfExists(certPath);
+  const keyPem = await readTextFileIfExists(keyPath);
   if (certPem === undefined && keyPem === undefined) {
     const ca = await createClusterCA();
     await saveCA(dir, ca);
@@ -133,8 +136,8 @@ export async function ensureNodeCerts(
     certFile: `${dir}/node.crt`,
     keyFile: `${dir}/node.key`,
   };
-  if ((await readIfExists(files.caFile)) !== ca.certPem) {
-    await writeFileAtomic(files.caFile, ca.certPem, 0o644);
+  if ((await readTextFileIfExists(files.caFile)) !== ca.certPem) {
+    await writeFileAtomic(files.caFile, ca.certPem, { mode: 0o644 });
   }
   if (await nodeCertUsable(files, names)) {
     await Deno.chmod(files.keyFile, 0o600);
@@ -142,15 +145,15 @@ export async function ensureNodeCerts(
   }
   const issued = await issueNodeCert(ca, o.nodeName, names);
   // Key first: a crash between the two leaves a pair that fails the check above and is re-issued.
-  await writeFileAtomic(files.keyFile, issued.keyPem, 0o600);
-  await writeFileAtomic(files.certFile, issued.certPem, 0o644);
+  await writeFileAtomic(files.keyFile, issued.keyPem, { mode: 0o600 });
+  await writeFileAtomic(files.certFile, issued.certPem, { mode: 0o644 });
   return files;
 }
 
 /** The subject alternative names of a node certificate, canonical and sorted, as `DNS:x`/`IP:y`. */
 export function nodeNames(nodeName: string, ips: string[]): string[] {
   const name = nodeName.toLowerCase();
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name)) {
+  if (!name.split(".").every(isDnsLabel)) {
     throw new Error(
       `node name ${JSON.stringify(nodeName)} is not a DNS name: use letters, digits and hyphens`,
     );
@@ -189,8 +192,8 @@ export function parseSanOutput(text: string): string[] {
 }
 
 async function nodeCertUsable(files: NodeCerts, names: string[]): Promise<boolean> {
-  if ((await readIfExists(files.certFile)) === undefined) return false;
-  if ((await readIfExists(files.keyFile)) === undefined) return false;
+  if ((await readTextFileIfExists(files.certFile)) === undefined) return false;
+  if ((await readTextFileIfExists(files.keyFile)) === undefined) return false;
   const verify = await runOpenssl(["verify", "-CAfile", files.caFile, files.certFile]);
   if (!verify.ok) return false;
   const fresh = await runOpenssl([
@@ -291,9 +294,9 @@ async function keyPublicKey(path: string): Promise<string | undefined> {
 
 /** A random positive 127-bit serial, as RFC 5280 asks for unpredictable serials. */
 function randomSerial(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] &= 0x7f;
-  return `0x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  const hex = randomHex(16);
+  // Clearing the top bit keeps the serial positive (DER integers are signed).
+  return `0x${(parseInt(hex[0], 16) & 0x7).toString(16)}${hex.slice(1)}`;
 }
 
 /** Runs `fn` in a private temp directory (where a CA key may sit briefly) and removes it after. */

@@ -3,7 +3,7 @@
  * certificates both use for mutual TLS.
  * @module
  */
-export { type EtcdOptions, EtcdSupervisor, splitLines, tlsArgs } from "./supervisor.ts";
+export { type EtcdOptions, EtcdSupervisor, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
 export { updatePeerUrl } from "./peer_url.ts";
 export {

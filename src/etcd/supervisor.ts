@@ -7,6 +7,7 @@
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { Backoff } from "../util/backoff.ts";
+import { splitLines } from "../util/lines.ts";
 import { parseEtcdLine } from "./log_line.ts";
 import type { NodeCerts } from "./certs.ts";
 
@@ -277,19 +278,4 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A stream transform from text chunks to lines. */
-export function splitLines(): TransformStream<string, string> {
-  let rest = "";
-  return new TransformStream({
-    transform(chunk, controller) {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop() ?? "";
-      for (const p of parts) controller.enqueue(p);
-    },
-    flush(controller) {
-      if (rest) controller.enqueue(rest);
-    },
-  });
 }

@@ -5,6 +5,8 @@
  * either the old file or the new one, never half of one.
  * @module
  */
+import { createFileOnce, readTextFileIfExists, writeFileAtomic } from "../util/files.ts";
+import { randomBase64Url, randomHex } from "../util/random.ts";
 
 /** Who this node is. */
 export interface Identity {
@@ -35,84 +37,9 @@ interface NodeFile {
 
 const ID_RE = /^[0-9a-f]{16}$/;
 
-function randomBytes(n: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(n));
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(randomBytes(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function base64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(
-    /=+$/,
-    "",
-  );
-}
-
-function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
-}
-
-/** Makes a rename durable; best effort, since not every file system lets a directory be synced. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    using f = await Deno.open(dir, { read: true });
-    await f.sync();
-  } catch {
-    // The rename itself already happened; only durability across power loss is weaker.
-  }
-}
-
-/** Writes `content` to a new temporary file beside `path` with `mode`, synced to disk. */
-async function writeTemp(path: string, content: string, mode: number): Promise<string> {
-  const temp = `${path}.tmp-${randomHex(6)}`;
-  const file = await Deno.open(temp, { write: true, createNew: true, mode });
-  try {
-    const data = new TextEncoder().encode(content);
-    for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  await Deno.chmod(temp, mode); // the umask may have removed bits the caller asked for
-  return temp;
-}
-
-/** Replaces `path` atomically with `content` and `mode`. */
-async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
-  const temp = await writeTemp(path, content, mode);
-  try {
-    await Deno.rename(temp, path);
-  } catch (e) {
-    await Deno.remove(temp).catch(() => {});
-    throw e;
-  }
-  await syncDir(dirOf(path));
-}
-
-/**
- * Creates `path` with `content` unless it exists; a hard link fails when the name is taken, so
- * two processes starting at once cannot both create it. Returns false when it already existed.
- */
-async function createOnce(path: string, content: string, mode: number): Promise<boolean> {
-  const temp = await writeTemp(path, content, mode);
-  try {
-    await Deno.link(temp, path);
-    await syncDir(dirOf(path));
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists) return false;
-    throw e;
-  } finally {
-    await Deno.remove(temp).catch(() => {});
-  }
-}
-
 /** Writes a secret atomically with mode 0600, replacing any previous content. */
 export async function writeSecretFile(path: string, content: string): Promise<void> {
-  await writeAtomic(path, content, 0o600);
+  await writeFileAtomic(path, content, { mode: 0o600 });
 }
 
 /**
@@ -148,7 +75,7 @@ async function ensureDataDir(dataDir: string): Promise<void> {
 
 async function loadOrCreateId(dataDir: string): Promise<string> {
   const path = `${dataDir}/node-id`;
-  await createOnce(path, randomHex(8) + "\n", 0o644);
+  await createFileOnce(path, randomHex(8) + "\n", { mode: 0o644 });
   const id = (await Deno.readTextFile(path)).trim();
   if (ID_RE.test(id)) return id;
   throw new IdentityError(
@@ -158,7 +85,7 @@ async function loadOrCreateId(dataDir: string): Promise<string> {
 
 async function loadOrCreateAdminToken(dataDir: string): Promise<string> {
   const path = `${dataDir}/admin-token`;
-  await createOnce(path, base64url(randomBytes(32)) + "\n", 0o600);
+  await createFileOnce(path, randomBase64Url(32) + "\n", { mode: 0o600 });
   const token = ((await readSecretFile(path)) ?? "").trim();
   if (/^\S+$/.test(token)) return token;
   throw new IdentityError(
@@ -191,12 +118,7 @@ function parseNodeFile(path: string, text: string): NodeFile {
 /** Keeps node.json in step with node-id and the configured name. */
 async function syncNodeFile(dataDir: string, id: string, name: string, now: () => Date) {
   const path = `${dataDir}/node.json`;
-  let text: string | undefined;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
+  const text = await readTextFileIfExists(path);
   const current = text === undefined ? undefined : parseNodeFile(path, text);
   if (current && current.id !== id) {
     throw new IdentityError(
@@ -205,7 +127,7 @@ async function syncNodeFile(dataDir: string, id: string, name: string, now: () =
   }
   if (current?.name === name) return;
   const record: NodeFile = { id, name, createdAt: current?.createdAt ?? now().toISOString() };
-  await writeAtomic(path, JSON.stringify(record, null, 2) + "\n", 0o644);
+  await writeFileAtomic(path, JSON.stringify(record, null, 2) + "\n", { mode: 0o644 });
 }
 
 /**

@@ -8,6 +8,7 @@
 import { Counter, type Registry } from "../metrics/mod.ts";
 import type { ReplicaStatus, ServiceRecord } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
+import { closeQuietly, writeAll } from "../util/conn.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { unavailableReason } from "./routes.ts";
 
@@ -442,18 +443,9 @@ async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
   for (;;) {
     const n = await from.read(buf);
     if (n === null) break;
-    let off = 0;
-    while (off < n) off += await to.write(buf.subarray(off, n));
+    await writeAll(to, buf.subarray(0, n));
   }
   await to.closeWrite();
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // Already closed: the other direction or stop() got there first.
-  }
 }
 
 function validPort(p: number): boolean {

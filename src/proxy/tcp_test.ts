@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { Registry } from "../metrics/mod.ts";
 import type { ReplicaStatus, ServiceRecord } from "../state/types.ts";
 import { MemoryView } from "../state/view.ts";
+import { closeQuietly, writeAll } from "../util/conn.ts";
 import { createLogger } from "../util/log.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 import {
   assignPorts,
   backendsOf,
@@ -13,56 +15,28 @@ import {
   TcpForwarder,
   type TcpForwarderOptions,
 } from "./tcp.ts";
+import { closedPort, replica, service } from "./test_util.ts";
 
 const CONTAINER = 25565;
 const LOOPBACK = "127.0.0.1";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** A service whose one port, CONTAINER, is published on `published`. */
 function tcpService(name: string, published: number, replicas = 1): ServiceRecord {
-  return {
-    spec: {
-      name,
-      image: "busybox",
-      replicas,
-      ports: [{ container: CONTAINER, http: false, published }],
-      env: {},
-      volumes: [],
-      placement: {},
-    },
-    generation: 1,
-    createdAt: "2026-01-01T00:00:00Z",
-    updatedAt: "2026-01-01T00:00:00Z",
-  };
+  const record = service(name, replicas, false);
+  record.spec.ports = [{ container: CONTAINER, http: false, published }];
+  return record;
 }
 
+/** A ready replica whose CONTAINER port is on 127.0.0.1:`hostPort`. */
 function tcpReplica(
-  service: string,
+  svc: string,
   index: number,
   hostPort: number,
   extra: Partial<ReplicaStatus> = {},
 ): ReplicaStatus {
-  return {
-    service,
-    replica: index,
-    node: `node-${index}`,
-    generation: 1,
-    state: "running",
-    ready: true,
-    address: LOOPBACK,
-    ports: { [String(CONTAINER)]: hostPort },
-    restarts: 0,
-    since: "2026-01-01T00:00:00Z",
-    ...extra,
-  };
-}
-
-/** A loopback port nothing listens on (for a moment). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: LOOPBACK, port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
+  return replica(svc, index, hostPort, { ports: { [String(CONTAINER)]: hostPort }, ...extra });
 }
 
 /** A stand-in for a replica's host port. */
@@ -100,7 +74,7 @@ function startServer(mode: "echo" | "gather", greeting = ""): Server {
       // The test closed the connection or the server.
     } finally {
       conns.delete(conn);
-      quietClose(conn);
+      closeQuietly(conn);
     }
   };
   const loop = (async () => {
@@ -112,8 +86,8 @@ function startServer(mode: "echo" | "gather", greeting = ""): Server {
     }
   })().catch(() => {});
   server.close = async () => {
-    quietClose(listener);
-    for (const c of conns) quietClose(c);
+    closeQuietly(listener);
+    for (const c of conns) closeQuietly(c);
     await loop;
     await Promise.all(handlers);
   };
@@ -127,11 +101,6 @@ async function echo(conn: Deno.Conn): Promise<void> {
     if (n === null) return;
     await writeAll(conn, buf.subarray(0, n));
   }
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
 }
 
 /** Reads until end-of-stream; a reset counts as the end. */
@@ -164,14 +133,6 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<string> {
   return dec.decode(out);
 }
 
-function quietClose(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
-}
-
 /** Sends `text`, half-closes, and returns everything the other side sent back. */
 async function exchange(port: number, text: string): Promise<string> {
   const conn = await Deno.connect({ hostname: LOOPBACK, port });
@@ -180,29 +141,17 @@ async function exchange(port: number, text: string): Promise<string> {
     await conn.closeWrite();
     return dec.decode(await readAll(conn));
   } finally {
-    quietClose(conn);
+    closeQuietly(conn);
   }
 }
 
 /** True when nothing listens on the loopback port any more. */
 async function refused(port: number): Promise<boolean> {
   try {
-    quietClose(await Deno.connect({ hostname: LOOPBACK, port }));
+    closeQuietly(await Deno.connect({ hostname: LOOPBACK, port }));
     return false;
   } catch (err) {
     return err instanceof Deno.errors.ConnectionRefused;
-  }
-}
-
-async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  ms = 5000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -254,7 +203,7 @@ function matching(lines: string[], re: RegExp): string[] {
 
 Deno.test("a published port carries an echo round trip to the replica's host port", async () => {
   const backend = startServer("echo");
-  const port = freePort();
+  const port = closedPort();
   try {
     await withForwarder((view) => {
       view.serviceMap.set("mc", tcpService("mc", port));
@@ -273,7 +222,7 @@ Deno.test("a published port carries an echo round trip to the replica's host por
 Deno.test("connections go round-robin over the ready replicas", async () => {
   const a = startServer("echo", "a");
   const b = startServer("echo", "b");
-  const port = freePort();
+  const port = closedPort();
   try {
     await withForwarder((view) => {
       view.serviceMap.set("mc", tcpService("mc", port, 2));
@@ -292,13 +241,13 @@ Deno.test("connections go round-robin over the ready replicas", async () => {
 
 Deno.test("a replica that refuses is skipped for a while, then tried again", async () => {
   const live = startServer("echo", "live");
-  const dead = freePort();
+  const dead = closedPort();
   const attempts: number[] = [];
   const connect: TcpConnect = (hostname, port, signal) => {
     attempts.push(port);
     return Deno.connect({ hostname, port, signal });
   };
-  const port = freePort();
+  const port = closedPort();
   try {
     await withForwarder((view) => {
       view.serviceMap.set("mc", tcpService("mc", port, 2));
@@ -320,7 +269,7 @@ Deno.test("a replica that refuses is skipped for a while, then tried again", asy
 
 Deno.test("a replica that does not answer in time is given up for the next", async () => {
   const live = startServer("echo", "live");
-  const silent = freePort();
+  const silent = closedPort();
   let hung = 0;
   const connect: TcpConnect = (hostname, port, signal) => {
     if (port !== silent) return Deno.connect({ hostname, port, signal });
@@ -329,7 +278,7 @@ Deno.test("a replica that does not answer in time is given up for the next", asy
       signal.addEventListener("abort", () => reject(signal.reason))
     );
   };
-  const port = freePort();
+  const port = closedPort();
   try {
     await withForwarder((view) => {
       view.serviceMap.set("mc", tcpService("mc", port, 2));
@@ -348,10 +297,10 @@ Deno.test("a replica that does not answer in time is given up for the next", asy
 });
 
 Deno.test("when every replica refuses, clients are closed and it is logged once", async () => {
-  const port = freePort();
+  const port = closedPort();
   await withForwarder((view) => {
     view.serviceMap.set("mc", tcpService("mc", port));
-    view.putReplica(tcpReplica("mc", 0, freePort()));
+    view.putReplica(tcpReplica("mc", 0, closedPort()));
   }, async ({ count, lines }) => {
     for (let i = 0; i < 3; i++) assert.equal(await exchange(port, "anyone?"), "");
     assert.equal(count("mc", "failed"), 3);
@@ -361,7 +310,7 @@ Deno.test("when every replica refuses, clients are closed and it is logged once"
 
 Deno.test("no ready replica closes the connection, logged once per change", async () => {
   const backend = startServer("echo", "up");
-  const port = freePort();
+  const port = closedPort();
   try {
     await withForwarder((view) => {
       view.serviceMap.set("mc", tcpService("mc", port));
@@ -384,7 +333,7 @@ Deno.test("no ready replica closes the connection, logged once per change", asyn
 
 Deno.test("removing the service closes its listener; open connections finish", async () => {
   const backend = startServer("echo");
-  const port = freePort();
+  const port = closedPort();
   try {
     await withForwarder((view) => {
       view.serviceMap.set("mc", tcpService("mc", port));
@@ -398,11 +347,11 @@ Deno.test("removing the service closes its listener; open connections finish", a
         fwd.sync();
         assert.deepEqual(fwd.listening(), []);
         // The socket is released once the pending accept is cancelled, a moment after close.
-        await waitFor("new connections to be refused", () => refused(port));
+        await waitFor("new connections to be refused", () => refused(port), 5000, 10);
         await writeAll(open, enc.encode("two"));
         assert.equal(await readExactly(open, 3), "two", "the open connection still works");
       } finally {
-        quietClose(open);
+        closeQuietly(open);
       }
     });
   } finally {
@@ -435,14 +384,14 @@ Deno.test("a port in use is reported, then picked up on a later sync once freed"
       assert.equal(await exchange(port, "finally"), "finally");
     });
   } finally {
-    quietClose(blocker);
+    closeQuietly(blocker);
     await backend.close();
   }
 });
 
 Deno.test("stop() closes live connections and every listener", async () => {
   const backend = startServer("echo");
-  const port = freePort();
+  const port = closedPort();
   const view = new MemoryView();
   view.serviceMap.set("mc", tcpService("mc", port));
   view.putReplica(tcpReplica("mc", 0, backend.port));
@@ -456,12 +405,12 @@ Deno.test("stop() closes live connections and every listener", async () => {
     await fwd.stop();
     assert.deepEqual(fwd.listening(), []);
     assert.equal((await readAll(conn)).length, 0, "the client sees the end");
-    await waitFor("the replica side to close", () => backend.open() === 0);
+    await waitFor("the replica side to close", () => backend.open() === 0, 5000, 10);
     await assert.rejects(Deno.connect({ hostname: LOOPBACK, port }));
     fwd.sync();
     assert.deepEqual(fwd.listening(), [], "sync after stop opens nothing");
   } finally {
-    if (conn) quietClose(conn);
+    if (conn) closeQuietly(conn);
     await fwd.stop();
     await backend.close();
   }
@@ -470,8 +419,8 @@ Deno.test("stop() closes live connections and every listener", async () => {
 Deno.test("1 MiB passes intact both ways, and a half-close still gets the reply", async (t) => {
   const gather = startServer("gather");
   const echoer = startServer("echo");
-  const gatherPort = freePort();
-  const echoPort = freePort();
+  const gatherPort = closedPort();
+  const echoPort = closedPort();
   const data = new Uint8Array(1024 * 1024);
   for (let off = 0; off < data.length; off += 65536) {
     crypto.getRandomValues(data.subarray(off, off + 65536));
@@ -486,7 +435,7 @@ Deno.test("1 MiB passes intact both ways, and a half-close still gets the reply"
       const [back] = await Promise.all([readAll(conn), writing]);
       return back;
     } finally {
-      quietClose(conn);
+      closeQuietly(conn);
     }
   };
   try {
@@ -516,7 +465,7 @@ Deno.test("1 MiB passes intact both ways, and a half-close still gets the reply"
 Deno.test("two services on one port: the first by name wins, the other is logged", async () => {
   const a = startServer("echo", "alpha");
   const b = startServer("echo", "beta");
-  const port = freePort();
+  const port = closedPort();
   try {
     await withForwarder((view) => {
       view.serviceMap.set("beta", tcpService("beta", port));
@@ -542,7 +491,7 @@ Deno.test("two services on one port: the first by name wins, the other is logged
 });
 
 Deno.test("a reserved port is never listened on", async () => {
-  const port = freePort();
+  const port = closedPort();
   await withForwarder((view) => {
     view.serviceMap.set("mc", tcpService("mc", port));
   }, ({ fwd, lines }) => {
@@ -600,7 +549,7 @@ Deno.test("backendsOf keeps ready replicas that publish the port; orderBackends 
 });
 
 Deno.test("stop() gives up a connection attempt still waiting for its replica", async () => {
-  const port = freePort();
+  const port = closedPort();
   let hung = 0;
   const connect: TcpConnect = (_hostname, _port, signal) => {
     hung++;
@@ -610,19 +559,19 @@ Deno.test("stop() gives up a connection attempt still waiting for its replica", 
   };
   const view = new MemoryView();
   view.serviceMap.set("mc", tcpService("mc", port));
-  view.putReplica(tcpReplica("mc", 0, freePort()));
+  view.putReplica(tcpReplica("mc", 0, closedPort()));
   const fwd = new TcpForwarder({ view, hostname: LOOPBACK, connect, connectTimeoutMs: 60_000 });
   let conn: Deno.TcpConn | undefined;
   try {
     fwd.sync();
     conn = await Deno.connect({ hostname: LOOPBACK, port });
-    await waitFor("the attempt to start", () => hung === 1);
+    await waitFor("the attempt to start", () => hung === 1, 5000, 10);
     const started = Date.now();
     await fwd.stop();
     assert.ok(Date.now() - started < 5000, "did not wait for the connect timeout");
     assert.equal((await readAll(conn)).length, 0, "the client sees the end");
   } finally {
-    if (conn) quietClose(conn);
+    if (conn) closeQuietly(conn);
     await fwd.stop();
   }
 });

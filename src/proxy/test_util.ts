@@ -118,13 +118,8 @@ export function startResetter(): Resetter {
   return r;
 }
 
-/** A loopback port with nothing listening. */
-export function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+/** A loopback port with nothing listening: a free port, not taken again. */
+export { freePort as closedPort } from "../../test/helpers/ports.ts";
 
 /** What the test client got back. */
 export interface Reply {

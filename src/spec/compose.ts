@@ -49,7 +49,7 @@ import {
   type Problems,
   unknownKeys,
 } from "./problems.ts";
-import { type Checked, checkWithinService, type PortPaths } from "./validate.ts";
+import { type Checked, checkWithinService, type PortPaths, readCommand } from "./validate.ts";
 
 /** The keys of a compose service that fossora reads. */
 const SERVICE_KEYS = ["image", "command", "environment", "ports", "volumes", "deploy", "x-fossora"];
@@ -160,7 +160,7 @@ function composeService(key: string, def: unknown, ctx: Context): Checked | unde
   const spec: ServiceSpec = {
     name: name ?? "",
     image: readImage(def.image, keyPath(path, "image"), problems) ?? "",
-    ...readCommand(def.command, keyPath(path, "command"), problems),
+    ...readCommand(def.command, keyPath(path, "command"), problems, composeCommand),
     replicas: readReplicas(def.deploy, extension, path, problems),
     ports: [],
     env: def.environment === undefined
@@ -181,13 +181,6 @@ function composeService(key: string, def: unknown, ctx: Context): Checked | unde
   };
   checkWithinService(checked, problems);
   return checked;
-}
-
-/** `{ command }` when a valid command is given, else nothing, so the spec has no undefined key. */
-function readCommand(value: unknown, path: string, out: Problems): { command?: string[] } {
-  if (value === undefined) return {};
-  const command = composeCommand(value, path, out);
-  return command === undefined ? {} : { command };
 }
 
 function readImage(value: unknown, path: string, out: Problems): string | undefined {

@@ -6,6 +6,7 @@
  */
 
 import type { Placement } from "../state/types.ts";
+import { isDnsLabel } from "../util/names.ts";
 import { imageReferenceProblem } from "./image.ts";
 import {
   describe,
@@ -58,6 +59,8 @@ const LABEL_KEY = /^[A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
  */
 export function labelProblem(value: unknown, noun: string): string | undefined {
   if (typeof value !== "string") return `${noun} must be a string, found ${describe(value)}`;
+  if (isDnsLabel(value)) return undefined;
+  // The rest only says which of the rules `value` breaks.
   if (value === "") return `${noun} is empty; it must be 1 to ${MAX_LABEL} characters`;
   if (value.length > MAX_LABEL) {
     return `${noun} is ${value.length} characters long; at most ${MAX_LABEL} are allowed (a DNS label)`;
@@ -66,10 +69,7 @@ export function labelProblem(value: unknown, noun: string): string | undefined {
     const hint = /^[A-Za-z0-9_-]+$/.test(value) ? `, e.g. '${suggestLabel(value)}'` : "";
     return `${noun} '${value}' may hold only lowercase letters a-z, digits and '-' (a DNS label)${hint}`;
   }
-  if (value.startsWith("-") || value.endsWith("-")) {
-    return `${noun} '${value}' must not start or end with '-' (a DNS label)`;
-  }
-  return undefined;
+  return `${noun} '${value}' must not start or end with '-' (a DNS label)`;
 }
 
 function suggestLabel(value: string): string {

@@ -5,6 +5,7 @@
  */
 
 import type { ServiceSpec } from "../state/types.ts";
+import { nearest } from "../util/suggest.ts";
 
 /** One thing wrong with a service file, at the path of the field (`""` for the whole file). */
 export interface Problem {
@@ -104,30 +105,10 @@ export function unknownKeys(
  * keys of six letters or more, so short unrelated keys are not "corrected".
  */
 export function closest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.min(2, Math.max(1, Math.floor(key.length / 3))) + 1;
-  for (const candidate of known) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance; keys are short, so the plain two-row version is enough. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
-    }
-    previous = current;
-  }
-  return previous[b.length];
+  return nearest(key, known, {
+    maxDistance: Math.min(2, Math.max(1, Math.floor(key.length / 3))),
+    normalize: (s) => s.toLowerCase(),
+  });
 }
 
 /** Formats a problem or warning as one line: `path: message`. */

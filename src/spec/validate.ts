@@ -109,10 +109,18 @@ export function validateService(raw: unknown, path: string, out: Problems): Chec
   return checked;
 }
 
-/** `{ command }` when a valid command is given, else nothing, so the spec has no undefined key. */
-function readCommand(value: unknown, path: string, out: Problems): { command?: string[] } {
+/**
+ * `{ command }` when a valid command is given, else nothing, so the spec has no undefined key.
+ * `check` reads the command as the file's form writes it.
+ */
+export function readCommand(
+  value: unknown,
+  path: string,
+  out: Problems,
+  check: (value: unknown, path: string, out: Problems) => string[] | undefined = checkCommand,
+): { command?: string[] } {
   if (value === undefined) return {};
-  const command = checkCommand(value, path, out);
+  const command = check(value, path, out);
   return command === undefined ? {} : { command };
 }
 

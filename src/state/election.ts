@@ -4,6 +4,7 @@
  * @module
  */
 import { type Campaign, Election, type ElectionObserver } from "etcd3";
+import { Backoff } from "../util/backoff.ts";
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { ROOT } from "./keys.ts";
@@ -29,6 +30,8 @@ export class LeaderElection {
   #leading = false;
   #stopped = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  /** Campaign retries: 1 s doubling to 10 s, for the life of this election. */
+  readonly #backoff = new Backoff({ initialMs: 1000, maxMs: 10_000 });
   readonly #log: Logger;
 
   constructor(readonly options: LeaderElectionOptions) {
@@ -52,7 +55,7 @@ export class LeaderElection {
 
   /** Starts campaigning and observing; returns at once. */
   start(): void {
-    this.#campaignNow(1000);
+    this.#campaignNow();
     this.#observe();
   }
 
@@ -65,7 +68,7 @@ export class LeaderElection {
     await this.#observer?.cancel().catch(() => {});
   }
 
-  #campaignNow(delay: number): void {
+  #campaignNow(): void {
     if (this.#stopped) return;
     const campaign = this.#election.campaign(this.options.value);
     this.#campaign = campaign;
@@ -78,6 +81,7 @@ export class LeaderElection {
       campaign.removeAllListeners();
       campaign.on("error", () => {});
       campaign.resign().catch(() => {});
+      const delay = this.#backoff.next(Date.now());
       this.#log.warn("election campaign failed; campaigning again", {
         role: this.options.role,
         err,
@@ -86,7 +90,7 @@ export class LeaderElection {
       this.#setLeading(false);
       if (this.#stopped) return;
       clearTimeout(this.#retry);
-      this.#retry = setTimeout(() => this.#campaignNow(Math.min(delay * 2, 10_000)), delay);
+      this.#retry = setTimeout(() => this.#campaignNow(), delay);
     });
   }
 

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { startEtcd } from "../../test/helpers/etcd.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 import { LeaderElection } from "./election.ts";
 import { Store } from "./store.ts";
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, cond: () => boolean) => waitFor(what, cond, 10_000, 20);
 
 Deno.test("the one campaigning node is elected and resigns on stop", async () => {
   await using etcd = await startEtcd();
@@ -23,8 +18,8 @@ Deno.test("the one campaigning node is elected and resigns on stop", async () =>
   });
   election.start();
   try {
-    await until(() => election.leading);
-    await until(() => election.leader() === "n1");
+    await until("election", () => election.leading);
+    await until("n1 to be seen as leader", () => election.leader() === "n1");
   } finally {
     await election.stop();
   }

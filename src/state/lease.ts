@@ -5,6 +5,7 @@
  * @module
  */
 import type { Lease } from "etcd3";
+import { Backoff } from "../util/backoff.ts";
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import type { KeyFamily } from "./keys.ts";
@@ -69,7 +70,8 @@ export class LeasedRecords {
   }
 
   async #rewriteAll(): Promise<void> {
-    for (let delay = 500; !this.#closed; delay = Math.min(delay * 2, 10_000)) {
+    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
+    while (!this.#closed) {
       try {
         const lease = await this.#current();
         const id = await lease.grant();
@@ -78,6 +80,7 @@ export class LeasedRecords {
         }
         return;
       } catch (err) {
+        const delay = backoff.next(Date.now());
         this.#log.warn("rewriting leased records failed; retrying", { err, delay });
         this.#lease = undefined;
         await new Promise((r) => setTimeout(r, delay));

@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
 import { startEtcd } from "../../test/helpers/etcd.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 import { families } from "./keys.ts";
 import { LeasedRecords } from "./lease.ts";
 import { Mirror } from "./mirror.ts";
 import type { ServiceSpec } from "./types.ts";
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, cond: () => boolean) => waitFor(what, cond, 5000, 20);
 
 const web: ServiceSpec = {
   name: "web",
@@ -32,9 +27,9 @@ Deno.test("the mirror follows puts and deletes after its first read", async () =
   try {
     assert.equal(mirror.view.service("web")?.generation, 1);
     await etcd.store.putAssignment({ service: "web", replica: 0, node: "n1", generation: 1 });
-    await until(() => mirror.assignments.has("web/0"));
+    await until("the assignment", () => mirror.assignments.has("web/0"));
     await etcd.store.removeService("web");
-    await until(() => mirror.view.service("web") === undefined);
+    await until("the removal", () => mirror.view.service("web") === undefined);
     assert.ok(changes >= 2);
   } finally {
     await mirror.stop();

@@ -42,11 +42,14 @@ export function decodeValue(kv: IKeyValue): unknown {
   }
 }
 
-/** The result of applying one spec. */
+/** The outcome of applying one spec. */
 export interface ApplyResult {
   name: string;
+  /** The service's generation after the apply. */
   generation: number;
+  /** True when the service did not exist before. */
   created: boolean;
+  /** True when the stored spec changed (always true when created). */
   changed: boolean;
 }
 

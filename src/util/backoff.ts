@@ -7,8 +7,11 @@
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
-  /** When the previous failure is older than this, start again from `initialMs`. */
-  resetAfterMs: number;
+  /**
+   * When the previous failure is older than this, start again from `initialMs`. Without it the
+   * delay only starts over on {@link Backoff.reset}.
+   */
+  resetAfterMs?: number;
 }
 
 /**
@@ -24,8 +27,9 @@ export class Backoff {
 
   /** The delay to wait after a failure at `now`. */
   next(now: number): number {
-    const { initialMs, maxMs, resetAfterMs } = this.options;
-    this.#delay = now - this.#last > resetAfterMs ? initialMs : Math.min(this.#delay * 2, maxMs);
+    const { initialMs, maxMs, resetAfterMs = Infinity } = this.options;
+    const fresh = this.#delay === 0 || now - this.#last > resetAfterMs;
+    this.#delay = fresh ? initialMs : Math.min(this.#delay * 2, maxMs);
     this.#last = now;
     return this.#delay;
   }
