@@ -1,10 +1,12 @@
 /**
  * The narrow Docker interface the runtime drives, and its implementation over dockerode. Every
- * call has a deadline so a hung engine turns into an error the loop reports, never a stuck loop.
+ * call has a deadline so a hung engine turns into an error the loop reports, never a stuck loop,
+ * and takes a signal so stopping the agent never waits for Docker (a pull can take minutes).
  * @module
  */
 import Docker from "dockerode";
 import { Buffer } from "node:buffer";
+import { CancelledError, untilAborted } from "./abort.ts";
 
 /** A container as the runtime needs to see it (from `docker inspect`). */
 export interface ContainerState {
@@ -35,8 +37,13 @@ export interface CreateOptions {
   cmd?: string[];
   env: Record<string, string>;
   labels: Record<string, string>;
-  /** Container TCP ports, each published on a random host port on 0.0.0.0. */
+  /** Container TCP ports, each published on a random host port on `hostIp`. */
   ports: number[];
+  /**
+   * The host address ports are published on: the node's address, so a replica is reachable
+   * there (by other nodes' proxies) and not on every interface. "0.0.0.0" means every one.
+   */
+  hostIp: string;
   /** Docker named volumes mounted at container paths. */
   mounts: { volume: string; path: string }[];
 }
@@ -50,29 +57,45 @@ export interface DockerEvent {
 /** Options for reading a container's log. */
 export interface LogOptions {
   follow: boolean;
+  /** The last `tail` lines only; the whole log when undefined. */
   tail?: number;
+  /** Ends the stream (and the request to Docker) when it aborts. */
   signal?: AbortSignal;
 }
 
-/** The Docker operations the runtime uses. Errors are `DockerError` where Docker answered. */
+/**
+ * The log driver of every container fossora creates: json-file, rotated at 10 MB with 3 files
+ * kept, so a chatty container cannot fill the node's disk.
+ */
+export const LOG_CONFIG = {
+  Type: "json-file",
+  Config: { "max-size": "10m", "max-file": "3" },
+} as const;
+
+/**
+ * The Docker operations the runtime uses. Errors are `DockerError` where Docker answered (or
+ * did not in time). Every call takes an optional `signal`: when it aborts the call rejects at
+ * once (the real one with a `CancelledError`) and its request to Docker is abandoned; what Docker
+ * already did stays done, carrying its labels, so a later pass adopts or removes it.
+ */
 export interface DockerApi {
   /** All containers (running or not) carrying every given label, inspected. */
-  list(labels: Record<string, string>): Promise<ContainerState[]>;
+  list(labels: Record<string, string>, signal?: AbortSignal): Promise<ContainerState[]>;
   /** One container by id or name; undefined when it does not exist. */
-  inspect(idOrName: string): Promise<ContainerState | undefined>;
-  hasImage(image: string): Promise<boolean>;
+  inspect(idOrName: string, signal?: AbortSignal): Promise<ContainerState | undefined>;
+  hasImage(image: string, signal?: AbortSignal): Promise<boolean>;
   /** Pulls an image; rejects with Docker's message when the pull fails. */
-  pull(image: string): Promise<void>;
+  pull(image: string, signal?: AbortSignal): Promise<void>;
   /** Creates a named volume, or keeps it when it exists. */
-  ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
+  ensureVolume(name: string, labels: Record<string, string>, signal?: AbortSignal): Promise<void>;
   /** Creates a container and returns its id; a name in use rejects with status 409. */
-  create(options: CreateOptions): Promise<string>;
+  create(options: CreateOptions, signal?: AbortSignal): Promise<string>;
   /** Starts a container; starting a running one is not an error. */
-  start(id: string): Promise<void>;
+  start(id: string, signal?: AbortSignal): Promise<void>;
   /** Stops a container, killing it after `graceSeconds`; a stopped or missing one is fine. */
-  stop(id: string, graceSeconds: number): Promise<void>;
+  stop(id: string, graceSeconds: number, signal?: AbortSignal): Promise<void>;
   /** Removes a container (never its volumes); a missing one is fine. */
-  remove(id: string): Promise<void>;
+  remove(id: string, signal?: AbortSignal): Promise<void>;
   /** Connects to the event stream of containers carrying every label; ends when `signal` aborts. */
   events(labels: Record<string, string>, signal: AbortSignal): Promise<AsyncIterable<DockerEvent>>;
   /** The container's raw log stream (Docker's multiplexed format when the container has no TTY). */
@@ -141,26 +164,66 @@ export function createDockerApi(
   });
 }
 
-/** Runs `fn` with a signal that aborts after `ms`; a timeout rejects with a clear message. */
+/**
+ * Runs `fn` with a signal that aborts after `ms` or when `outer` aborts, and returns as soon as
+ * either happens even if `fn` does not notice. A timeout rejects with a clear DockerError, an
+ * abort of `outer` with a CancelledError.
+ */
 async function withDeadline<T>(
   what: string,
   ms: number,
   fn: (signal: AbortSignal) => Promise<T>,
+  outer?: AbortSignal,
 ): Promise<T> {
+  if (outer?.aborted) throw new CancelledError(`${what}: cancelled`);
   const ctl = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     ctl.abort();
   }, ms);
+  const cancel = () => ctl.abort();
+  outer?.addEventListener("abort", cancel, { once: true });
   try {
-    return await fn(ctl.signal);
+    return await untilAborted(fn(ctl.signal), ctl.signal, what);
   } catch (err) {
     if (timedOut) throw new DockerError(`${what}: docker did not answer within ${ms} ms`);
+    if (outer?.aborted) throw new CancelledError(`${what}: cancelled`);
     throw toDockerError(err, what);
   } finally {
     clearTimeout(timer);
+    outer?.removeEventListener("abort", cancel);
   }
+}
+
+type PullProgress = { error?: string; errorDetail?: { message?: string } }[];
+
+/**
+ * Waits for a pull's progress stream to end. Aborting destroys the stream, which frees the
+ * connection and makes Docker drop the pull; without that a destroyed stream would look like a
+ * pull that finished.
+ */
+function followPull(
+  modem: Docker["modem"],
+  stream: NodeJS.ReadableStream,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const destroy = () => {
+      (stream as unknown as { destroy(): void }).destroy();
+      reject(new Error("pull stopped"));
+    };
+    if (signal.aborted) return destroy();
+    signal.addEventListener("abort", destroy, { once: true });
+    modem.followProgress(stream, (err: unknown, out: PullProgress) => {
+      signal.removeEventListener("abort", destroy);
+      const failed = out?.find((o) => o.error || o.errorDetail);
+      if (err) reject(err);
+      else if (failed) {
+        reject(new DockerError(failed.errorDetail?.message ?? failed.error ?? "pull failed"));
+      } else resolve();
+    });
+  });
 }
 
 function parseTime(s: unknown): number {
@@ -267,7 +330,7 @@ function toWebStream(
 class DockerodeApi implements DockerApi {
   constructor(private docker: Docker, private t: DockerTimeouts) {}
 
-  async list(labels: Record<string, string>): Promise<ContainerState[]> {
+  async list(labels: Record<string, string>, signal?: AbortSignal): Promise<ContainerState[]> {
     const rows = await withDeadline(
       "docker list",
       this.t.call,
@@ -277,17 +340,19 @@ class DockerodeApi implements DockerApi {
           filters: { label: labelFilter(labels) },
           abortSignal,
         } as Docker.ContainerListOptions),
+      signal,
     );
-    const states = await Promise.all(rows.map((r) => this.inspect(r.Id)));
+    const states = await Promise.all(rows.map((r) => this.inspect(r.Id, signal)));
     return states.filter((s): s is ContainerState => s !== undefined);
   }
 
-  async inspect(idOrName: string): Promise<ContainerState | undefined> {
+  async inspect(idOrName: string, signal?: AbortSignal): Promise<ContainerState | undefined> {
     try {
       const info = await withDeadline(
         "docker inspect",
         this.t.call,
         (abortSignal) => this.docker.getContainer(idOrName).inspect({ abortSignal }),
+        signal,
       );
       return toState(info);
     } catch (err) {
@@ -296,13 +361,14 @@ class DockerodeApi implements DockerApi {
     }
   }
 
-  async hasImage(image: string): Promise<boolean> {
+  async hasImage(image: string, signal?: AbortSignal): Promise<boolean> {
     try {
       await withDeadline(
         "docker image inspect",
         this.t.call,
         (abortSignal) =>
           this.docker.getImage(image).inspect({ abortSignal } as Record<string, unknown>),
+        signal,
       );
       return true;
     } catch (err) {
@@ -311,38 +377,32 @@ class DockerodeApi implements DockerApi {
     }
   }
 
-  pull(image: string): Promise<void> {
+  pull(image: string, signal?: AbortSignal): Promise<void> {
     return withDeadline("docker pull", this.t.pull, async (abortSignal) => {
       const stream = await this.docker.pull(image, { abortSignal });
-      await new Promise<void>((resolve, reject) => {
-        this.docker.modem.followProgress(
-          stream,
-          (err: unknown, out: { error?: string; errorDetail?: { message?: string } }[]) => {
-            const failed = out?.find((o) => o.error || o.errorDetail);
-            if (err) reject(err);
-            else if (failed) {
-              reject(new DockerError(failed.errorDetail?.message ?? failed.error ?? "pull failed"));
-            } else resolve();
-          },
-        );
-      });
-    });
+      await followPull(this.docker.modem, stream, abortSignal);
+    }, signal);
   }
 
-  async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
+  async ensureVolume(
+    name: string,
+    labels: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     await withDeadline(
       "docker volume create",
       this.t.call,
       (abortSignal) => this.docker.createVolume({ Name: name, Labels: labels, abortSignal }),
+      signal,
     );
   }
 
-  async create(o: CreateOptions): Promise<string> {
+  async create(o: CreateOptions, signal?: AbortSignal): Promise<string> {
     const exposed: Record<string, Record<string, never>> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const p of o.ports) {
       exposed[`${p}/tcp`] = {};
-      bindings[`${p}/tcp`] = [{ HostIp: "0.0.0.0", HostPort: "" }];
+      bindings[`${p}/tcp`] = [{ HostIp: o.hostIp, HostPort: "" }];
     }
     const c = await withDeadline(
       "docker create",
@@ -359,44 +419,49 @@ class DockerodeApi implements DockerApi {
             PortBindings: bindings,
             Mounts: o.mounts.map((m) => ({ Type: "volume", Source: m.volume, Target: m.path })),
             RestartPolicy: { Name: "no" },
+            LogConfig: { Type: LOG_CONFIG.Type, Config: { ...LOG_CONFIG.Config } },
           },
           abortSignal,
         }),
+      signal,
     );
     return c.id;
   }
 
-  async start(id: string): Promise<void> {
+  async start(id: string, signal?: AbortSignal): Promise<void> {
     try {
       await withDeadline(
         "docker start",
         this.t.call,
         (abortSignal) => this.docker.getContainer(id).start({ abortSignal }),
+        signal,
       );
     } catch (err) {
       if (!(err instanceof DockerError && err.status === 304)) throw err;
     }
   }
 
-  async stop(id: string, graceSeconds: number): Promise<void> {
+  async stop(id: string, graceSeconds: number, signal?: AbortSignal): Promise<void> {
     try {
       await withDeadline(
         "docker stop",
         this.t.call + graceSeconds * 1000,
         (abortSignal) => this.docker.getContainer(id).stop({ t: graceSeconds, abortSignal }),
+        signal,
       );
     } catch (err) {
       if (!(err instanceof DockerError && (err.status === 304 || err.status === 404))) throw err;
     }
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, signal?: AbortSignal): Promise<void> {
     try {
       await withDeadline(
         "docker rm",
         this.t.call,
         (abortSignal) =>
           this.docker.getContainer(id).remove({ force: true, v: false, abortSignal }),
+        signal,
       );
     } catch (err) {
       if (!(err instanceof DockerError && err.status === 404)) throw err;
@@ -419,41 +484,26 @@ class DockerodeApi implements DockerApi {
     return eventLines(stream, signal);
   }
 
+  /**
+   * Streams the log in both modes: Docker sends it as it reads its log file, so a huge log is
+   * never held in memory (dockerode would buffer a non-follow answer whole).
+   */
   async logs(id: string, o: LogOptions): Promise<ReadableStream<Uint8Array>> {
-    const container = this.docker.getContainer(id);
-    const base = { stdout: true, stderr: true, tail: o.tail ?? "all" };
-    if (!o.follow) {
-      const buf = await withDeadline(
-        "docker logs",
-        this.t.call,
-        (abortSignal) =>
-          container.logs(
-            { ...base, follow: false, abortSignal } as Docker.ContainerLogsOptions & {
-              follow?: false;
-            },
-          ),
-      );
-      // docker-modem hands back parsed JSON when the whole log happens to be valid JSON.
-      const bytes = buf instanceof Uint8Array
-        ? new Uint8Array(buf)
-        : new TextEncoder().encode(typeof buf === "string" ? buf : JSON.stringify(buf));
-      return new ReadableStream({
-        start(ctl) {
-          if (bytes.length) ctl.enqueue(bytes);
-          ctl.close();
-        },
-      });
-    }
     const signal = o.signal ?? new AbortController().signal;
     const stream = await this.#openStream(
       "docker logs",
       signal,
       (abortSignal) =>
-        container.logs(
-          { ...base, follow: true, abortSignal } as Docker.ContainerLogsOptions & {
-            follow: true;
-          },
-        ),
+        new Promise<NodeJS.ReadableStream>((resolve, reject) => {
+          this.docker.modem.dial({
+            path: `/containers/${encodeURIComponent(id)}/logs?`,
+            method: "GET",
+            abortSignal,
+            isStream: true,
+            statusCodes: { 200: true, 404: "no such container", 500: "server error" },
+            options: { stdout: true, stderr: true, follow: o.follow, tail: o.tail ?? "all" },
+          }, (err, data) => err ? reject(err) : resolve(data as NodeJS.ReadableStream));
+        }),
     );
     return toWebStream(stream, signal);
   }

@@ -4,7 +4,14 @@
  * writes what `report`/`forget` hand it; the runtime never touches etcd.
  * @module
  */
-export { NoContainerError, Runtime, type RuntimeOptions, type TimerId } from "./runtime.ts";
+export {
+  DEFAULT_LOG_TAIL,
+  NoContainerError,
+  Runtime,
+  type RuntimeOptions,
+  type TimerId,
+} from "./runtime.ts";
+export { CancelledError } from "./abort.ts";
 export type { WantedReplica } from "./labels.ts";
 export {
   type ContainerState,
@@ -14,6 +21,7 @@ export {
   DockerError,
   type DockerEvent,
   type DockerTimeouts,
+  LOG_CONFIG,
   type LogOptions,
 } from "./docker.ts";
 export { type Probe, tcpProbe } from "./probe.ts";

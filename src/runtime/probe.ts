@@ -6,13 +6,17 @@
  * @module
  */
 
-/** Answers whether something serves on 127.0.0.1:port. */
-export type Probe = (port: number) => Promise<boolean>;
+/** Answers whether something serves on host:port (the host a port is published on). */
+export type Probe = (port: number, host: string) => Promise<boolean>;
 
 const REQUEST = new TextEncoder().encode("GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
 
-/** Probes 127.0.0.1:port over TCP, giving up after `timeoutMs`. */
-export async function tcpProbe(port: number, timeoutMs = 1_000): Promise<boolean> {
+/** Probes host:port (default 127.0.0.1) over TCP, giving up after `timeoutMs`. */
+export async function tcpProbe(
+  port: number,
+  timeoutMs = 1_000,
+  host = "127.0.0.1",
+): Promise<boolean> {
   const ctl = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let conn: Deno.TcpConn | undefined;
@@ -23,7 +27,7 @@ export async function tcpProbe(port: number, timeoutMs = 1_000): Promise<boolean
         resolve("timeout");
       }, timeoutMs);
     });
-    conn = await Deno.connect({ hostname: "127.0.0.1", port, signal: ctl.signal });
+    conn = await Deno.connect({ hostname: host, port, signal: ctl.signal });
     await conn.write(REQUEST);
     const buf = new Uint8Array(1);
     const read = conn.read(buf).catch(() => null);

@@ -7,6 +7,8 @@
  */
 import type { ReplicaStatus } from "../state/types.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
+import { untilAborted } from "./abort.ts";
+import { addressProblem, probeHost } from "./address.ts";
 import { type CreateOptions, type DockerApi, DockerError } from "./docker.ts";
 import {
   containerLabels,
@@ -33,11 +35,15 @@ import {
   type ReplicaMemory,
 } from "./plan.ts";
 import { type Probe, tcpProbe } from "./probe.ts";
+import { sameWanted } from "./same.ts";
 import { describe, httpPort, type Observation, sameStatus } from "./status.ts";
-import { validateWanted } from "./validate.ts";
+import { checkWanted, type Rejected } from "./validate.ts";
 
 /** A timer handle, as setTimeout returns it. */
 export type TimerId = ReturnType<typeof setTimeout>;
+
+/** Lines `logs` returns when no `tail` is given: enough to see what happened, never a whole log. */
+export const DEFAULT_LOG_TAIL = 1000;
 
 /** What the runtime needs from its caller. */
 export interface RuntimeOptions {
@@ -45,7 +51,11 @@ export interface RuntimeOptions {
   docker: DockerApi;
   /** This node's id, put in the `fossora.node` label: only containers carrying it are touched. */
   nodeId: string;
-  /** This node's address, copied into every ReplicaStatus. */
+  /**
+   * This node's address (an IP literal, the advertise address other nodes' proxies dial):
+   * container ports are published on it and probed there, and it is copied into every
+   * ReplicaStatus. "0.0.0.0" publishes on every interface.
+   */
   address: string;
   /** Called whenever a replica's observed status changes. A throw is logged and retried. */
   report: (status: ReplicaStatus) => void | Promise<void>;
@@ -60,12 +70,17 @@ export interface RuntimeOptions {
   clearTimer?: (id: TimerId) => void;
   /** Full resync period in ms; default 5000. */
   resyncMs?: number;
-  /** Readiness probe of a host port; default a TCP+HTTP probe of 127.0.0.1. */
+  /** Readiness probe of a published port on this node's address; default `tcpProbe`. */
   probe?: Probe;
   /** Probe period in ms while a replica is running but not ready; default 500. */
   probeMs?: number;
   /** Seconds a container gets to stop before it is killed; default 10. */
   stopGraceSeconds?: number;
+  /**
+   * Most ms `stop()` waits for steps under way after cancelling them; default 3000. Cancelled
+   * Docker calls end at once, so this only bounds a caller's report/forget that hangs.
+   */
+  stopWaitMs?: number;
 }
 
 /** Thrown by `logs` when this node has no container for the replica. */
@@ -80,6 +95,34 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A copy the caller cannot change under us, or undefined when the list cannot be copied. */
+function snapshot(list: readonly unknown[]): unknown[] | undefined {
+  try {
+    return structuredClone(list) as unknown[];
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the log says about a set-aside entry. */
+function rejectedLine(r: Rejected): string {
+  const who = r.target ? `${r.target.service}/${r.target.replica}` : "an entry";
+  return `wanted[${r.index}] (${who}): ${r.problems.join("; ")}`;
+}
+
+/** The status a set-aside replica shows, so the user sees why it does not run. */
+function rejectedStatus(target: NonNullable<Rejected["target"]>, problems: string[]): Observation {
+  return {
+    ...target,
+    state: "error",
+    ready: false,
+    ports: {},
+    restarts: 0,
+    message: `not applied, its record is invalid: ${problems.join("; ")}. ` +
+      "Deploy the service again (fossora deploy FILE) to rewrite it",
+  };
+}
+
 /** Brings the local Docker engine to the wanted replicas and reports what it sees. */
 export class Runtime {
   readonly #o: RuntimeOptions;
@@ -92,6 +135,12 @@ export class Runtime {
   readonly #probe: Probe;
 
   #wanted: WantedReplica[] = [];
+  /** The list as last handed in, to spot an unchanged one; undefined when it could not be kept. */
+  #given: unknown[] | undefined;
+  /** Replicas whose entry was set aside, with the error status they show. */
+  #rejected = new Map<string, Observation>();
+  /** Problems already logged, so a list handed in again and again logs each once. */
+  #logged = new Set<string>();
   #memory = new Map<string, ReplicaMemory>();
   /** What each wanted replica looks like now, and what was last reported successfully. */
   #current = new Map<string, ReplicaStatus>();
@@ -111,6 +160,8 @@ export class Runtime {
   #events: AbortController | undefined;
   #watcher: Promise<void> | undefined;
   #wakers = new Set<() => void>();
+  /** Aborted by stop(): cancels every Docker call under way. */
+  #halt: AbortController | undefined;
 
   /** Builds a stopped runtime; nothing touches Docker before `start`. */
   constructor(o: RuntimeOptions) {
@@ -120,6 +171,8 @@ export class Runtime {
     if (!o.docker || typeof o.report !== "function" || typeof o.forget !== "function") {
       throw new TypeError("Runtime needs docker, report and forget");
     }
+    const bad = addressProblem(o.address);
+    if (bad) throw new TypeError(bad);
     this.#o = o;
     this.#log = o.log ?? silentLogger;
     this.#now = o.now ?? Date.now;
@@ -127,46 +180,110 @@ export class Runtime {
     this.#clearTimer = o.clearTimer ?? ((id) => clearTimeout(id));
     this.#resyncMs = o.resyncMs ?? 5_000;
     this.#probeMs = o.probeMs ?? 500;
-    this.#probe = o.probe ?? ((port) => tcpProbe(port));
+    this.#probe = o.probe ?? ((port, host) => tcpProbe(port, 1_000, host));
   }
 
-  /** Replaces the replicas this node must run; throws RangeError (and changes nothing) if bad. */
-  setWanted(wanted: WantedReplica[]): void {
-    validateWanted(wanted);
-    this.#wanted = wanted.map((w) => ({ ...w }));
+  /**
+   * Replaces the replicas this node must run. Never throws: an invalid entry is set aside
+   * (logged once, and reported as an `error` status naming its problem when it names a
+   * replica) while every valid entry is applied; the containers of a set-aside replica are left
+   * as they are. A list equal to the current one is a no-op. A non-list keeps the current one.
+   */
+  setWanted(wanted: readonly WantedReplica[]): void {
+    if (!Array.isArray(wanted)) {
+      this.#logOnce([`wanted replicas must be a list, got ${typeof wanted}; kept the last list`]);
+      return;
+    }
+    if (this.#given && sameWanted(this.#given, wanted)) return;
+    this.#given = snapshot(wanted);
+    const { valid, rejected, duplicates } = checkWanted(this.#given ?? wanted);
+    this.#wanted = valid.map((w) => ({ ...w }));
+    this.#setRejected(rejected);
+    this.#logOnce([...rejected.map(rejectedLine), ...duplicates]);
     this.#kick();
+  }
+
+  /** Keeps the error statuses of set-aside replicas; one no longer listed at all is forgotten. */
+  #setRejected(rejected: Rejected[]): void {
+    const next = new Map<string, Observation>();
+    for (const r of rejected) {
+      if (!r.target) continue;
+      const key = replicaKey(r.target.service, r.target.replica);
+      if (!next.has(key)) next.set(key, rejectedStatus(r.target, r.problems));
+    }
+    const wanted = new Set(this.#wanted.map((w) => replicaKey(w.service, w.replica)));
+    for (const key of this.#rejected.keys()) {
+      // An entry in memory is what makes plan() forget a replica once nothing of it is left.
+      if (!next.has(key) && !wanted.has(key) && !this.#memory.has(key)) {
+        this.#memory.set(key, freshMemory(0));
+      }
+    }
+    this.#rejected = next;
+  }
+
+  #logOnce(problems: string[]): void {
+    for (const p of problems) {
+      if (!this.#logged.has(p)) this.#log.error("wanted replica not applied", { problem: p });
+    }
+    this.#logged = new Set(problems);
   }
 
   /** Starts the loop and returns after the first pass. Never throws when Docker is down. */
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
+    this.#halt = new AbortController();
     this.#events = new AbortController();
     this.#watcher = this.#watchEvents(this.#events.signal);
     this.#kick();
     await this.#pass;
   }
 
-  /** Stops the loop and waits for steps under way; containers keep running. */
+  /**
+   * Stops the loop: cancels the Docker calls under way (a pull, a stop's grace period...) and
+   * returns once the steps have let go, within `stopWaitMs` at worst. Containers keep running;
+   * whatever a cancelled step left (a created container not yet started) carries its labels
+   * and name, so the next runtime adopts or removes it.
+   */
   async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer !== undefined) this.#clearTimer(this.#timer);
     this.#timer = undefined;
     this.#events?.abort();
+    this.#halt?.abort();
     for (const wake of [...this.#wakers]) wake();
-    await this.#watcher;
-    await this.#pass;
-    await Promise.all([...this.#tasks]);
+    const all = Promise.all([this.#watcher, this.#pass, ...this.#tasks]);
+    if (!(await this.#within(all, this.#o.stopWaitMs ?? 3_000))) {
+      this.#log.warn("stopped while steps were still under way", { steps: this.#tasks.size });
+    }
   }
 
-  /** The current status of every wanted replica, as last observed. */
+  /** True when `p` settles within `ms`; the timer never outlives the wait. */
+  #within(p: Promise<unknown>, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const id = this.#setTimer(() => resolve(false), ms);
+      p.then(() => {
+        this.#clearTimer(id);
+        resolve(true);
+      });
+    });
+  }
+
+  /** The current status of every wanted replica (set-aside ones included), as last observed. */
   status(): ReplicaStatus[] {
-    return [...this.#current.values()]
-      .filter((s) => this.#wanted.some((w) => w.service === s.service && w.replica === s.replica))
+    const keys = new Set(this.#rejected.keys());
+    for (const w of this.#wanted) keys.add(replicaKey(w.service, w.replica));
+    return [...this.#current.entries()]
+      .filter(([key]) => keys.has(key))
+      .map(([, s]) => s)
       .sort((a, b) => a.service.localeCompare(b.service) || a.replica - b.replica);
   }
 
-  /** A replica's container output as plain text lines; `follow` keeps streaming new lines. */
+  /**
+   * A replica's container output as plain text lines; `follow` keeps streaming new lines.
+   * Without `tail` only the last DEFAULT_LOG_TAIL (1000) lines are sent; the log is streamed
+   * from Docker as it is read, never loaded whole.
+   */
   async logs(
     service: string,
     replica: number,
@@ -191,7 +308,8 @@ export class Runtime {
         `no container for ${service} replica ${replica} on node ${this.#o.nodeId}`,
       );
     }
-    return demuxLogs(await this.#o.docker.logs(c.id, opts));
+    const tail = opts.tail ?? DEFAULT_LOG_TAIL;
+    return demuxLogs(await this.#o.docker.logs(c.id, { ...opts, tail }));
   }
 
   /** Asks for a pass; passes never overlap, and a request during one runs another after it. */
@@ -213,7 +331,7 @@ export class Runtime {
         await this.#passOnce();
       } catch (err) {
         this.#log.error("reconcile pass failed", { error: errorMessage(err) });
-        this.#schedule(this.#now() + this.#resyncMs);
+        if (this.#running) this.#schedule(this.#now() + this.#resyncMs);
       }
     } while (this.#again && this.#running);
   }
@@ -221,15 +339,20 @@ export class Runtime {
   async #passOnce(): Promise<void> {
     const listSeq = ++this.#seq;
     const wanted = this.#wanted;
+    const signal = this.#signal();
     let actual: Observed[];
     try {
-      actual = (await this.#o.docker.list(ownerLabels(this.#o.nodeId)))
-        .map(parseObserved)
-        .filter((c): c is Observed => c !== undefined);
+      const listed = await this.#call(
+        "docker list",
+        (s) => this.#o.docker.list(ownerLabels(this.#o.nodeId), s),
+      );
+      actual = listed.map(parseObserved).filter((c): c is Observed => c !== undefined);
     } catch (err) {
+      if (signal.aborted) return;
       await this.#dockerDown(wanted, err);
       return;
     }
+    for (const [key, obs] of this.#rejected) await this.#publish(key, obs);
     if (this.#down !== undefined) this.#log.info("docker engine reachable again");
     this.#down = undefined;
     const now = this.#now();
@@ -246,8 +369,9 @@ export class Runtime {
       await this.#publish(key, describe(w, c, this.#memory.get(key)));
     }
     const p = plan({ wanted, actual, memory: this.#memory, now });
-    this.#launch(p.actions.filter((a) => settled(a.key)));
     if (!this.#running) return;
+    // A set-aside replica's containers are left alone: what it should run is unknown.
+    this.#launch(p.actions.filter((a) => settled(a.key) && !this.#rejected.has(a.key)));
     let next = this.#now() + this.#resyncMs;
     if (p.wakeAt !== undefined) next = Math.min(next, p.wakeAt);
     if (notReady) next = Math.min(next, this.#now() + this.#probeMs);
@@ -259,6 +383,7 @@ export class Runtime {
     const message = `docker engine unreachable: ${errorMessage(err)}`;
     if (this.#down !== message) this.#log.error(message);
     this.#down = message;
+    for (const [key, obs] of this.#rejected) await this.#publish(key, obs);
     for (const w of wanted) {
       const key = replicaKey(w.service, w.replica);
       if (this.#busy.has(key)) continue;
@@ -278,6 +403,7 @@ export class Runtime {
     settled: (key: string) => boolean,
   ): Promise<boolean> {
     const groups = byReplica(actual);
+    const host = probeHost(this.#o.address);
     let waiting = false;
     const probes: Promise<void>[] = [];
     for (const w of wanted) {
@@ -289,7 +415,7 @@ export class Runtime {
       const ready = this.#memory.get(key)?.ready === c.id;
       if (ready && now - (this.#lastProbe.get(key) ?? 0) < this.#resyncMs) continue;
       probes.push(
-        this.#probe(hostPort).then((ok) => {
+        this.#probe(hostPort, host).then((ok) => {
           this.#lastProbe.set(key, now);
           const mem = this.#memory.get(key) ?? freshMemory(w.generation);
           this.#memory.set(key, { ...mem, ready: ok ? c.id : undefined });
@@ -320,8 +446,10 @@ export class Runtime {
   }
 
   async #perform(key: string, steps: Action[]): Promise<void> {
+    const signal = this.#signal();
     try {
       for (const a of steps) {
+        if (signal.aborted) return;
         if (a.kind === "create") await this.#create(key, a.wanted);
         else if (a.kind === "start") await this.#start(key, a);
         else if (a.kind === "remove") await this.#remove(a);
@@ -329,8 +457,24 @@ export class Runtime {
       }
       this.#updateMemory(key, (m) => ({ ...m, failure: undefined }));
     } catch (err) {
-      this.#fail(key, err);
+      // Cancelled by stop(): not a failure of the replica, and nothing is left to back off.
+      if (signal.aborted) this.#log.info("step cancelled by stop", { replica: key });
+      else this.#fail(key, err);
     }
+  }
+
+  /** The signal stop() aborts; a never-aborting one before start. */
+  #signal(): AbortSignal {
+    return this.#halt?.signal ?? new AbortController().signal;
+  }
+
+  /**
+   * Runs one Docker call with the stop signal, and lets go of it the moment stop() aborts even
+   * if the DockerApi does not notice the signal.
+   */
+  #call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = this.#signal();
+    return untilAborted(fn(signal), signal, what);
   }
 
   #updateMemory(key: string, f: (m: ReplicaMemory) => ReplicaMemory): void {
@@ -356,23 +500,25 @@ export class Runtime {
 
   async #create(key: string, w: WantedReplica): Promise<void> {
     const docker = this.#o.docker;
-    if (!(await docker.hasImage(w.spec.image))) {
+    const image = w.spec.image;
+    if (!(await this.#call("docker image inspect", (s) => docker.hasImage(image, s)))) {
       this.#updateMemory(key, (m) => ({ ...m, pulling: true }));
       await this.#publish(key, describe(w, undefined, this.#memory.get(key)));
-      this.#log.info("pulling image", { replica: key, image: w.spec.image });
+      this.#log.info("pulling image", { replica: key, image });
       try {
-        await docker.pull(w.spec.image);
+        await this.#call("docker pull", (s) => docker.pull(image, s));
       } finally {
         this.#updateMemory(key, (m) => ({ ...m, pulling: false }));
       }
     }
     const labels = { [LABEL.managed]: "true", [LABEL.service]: w.service };
     for (const v of w.spec.volumes) {
-      await docker.ensureVolume(volumeName(w.service, v.name), labels);
+      const name = volumeName(w.service, v.name);
+      await this.#call("docker volume create", (s) => docker.ensureVolume(name, labels, s));
     }
     const id = await this.#createContainer(w);
     this.#log.info("starting container", { replica: key, generation: w.generation, id });
-    await docker.start(id);
+    await this.#call("docker start", (s) => docker.start(id, s));
   }
 
   /** Creates the container; a name left behind by a crash is adopted if it is ours, else removed. */
@@ -386,13 +532,15 @@ export class Runtime {
       env: w.spec.env,
       labels: containerLabels(w, this.#o.nodeId),
       ports: w.spec.ports.map((p) => p.container),
+      hostIp: this.#o.address,
       mounts: w.spec.volumes.map((v) => ({ volume: volumeName(w.service, v.name), path: v.path })),
     };
+    const create = () => this.#call("docker create", (s) => docker.create(options, s));
     try {
-      return await docker.create(options);
+      return await create();
     } catch (err) {
       if (!(err instanceof DockerError && err.status === 409)) throw err;
-      const old = await docker.inspect(name);
+      const old = await this.#call("docker inspect", (s) => docker.inspect(name, s));
       if (!old || !ownedBy(old, this.#o.nodeId)) {
         throw new Error(
           `container name ${name} is taken by a container fossora node ${this.#o.nodeId} does not manage: remove or rename it (docker rm -f ${name})`,
@@ -406,8 +554,8 @@ export class Runtime {
         return old.id;
       }
       this.#log.warn("removing leftover container", { name, id: old.id });
-      await docker.remove(old.id);
-      return await docker.create(options);
+      await this.#call("docker rm", (s) => docker.remove(old.id, s));
+      return await create();
     }
   }
 
@@ -416,7 +564,7 @@ export class Runtime {
       replica: key,
       id: a.container,
     });
-    await this.#o.docker.start(a.container);
+    await this.#call("docker start", (s) => this.#o.docker.start(a.container, s));
     if (a.restart) {
       this.#updateMemory(key, (m) => ({ ...m, restarts: m.restarts + 1, crashes: a.crashes }));
     }
@@ -424,8 +572,9 @@ export class Runtime {
 
   async #remove(a: Extract<Action, { kind: "remove" }>): Promise<void> {
     this.#log.info("removing container", { replica: a.key, id: a.container, reason: a.reason });
-    await this.#o.docker.stop(a.container, this.#o.stopGraceSeconds ?? 10);
-    await this.#o.docker.remove(a.container);
+    const grace = this.#o.stopGraceSeconds ?? 10;
+    await this.#call("docker stop", (s) => this.#o.docker.stop(a.container, grace, s));
+    await this.#call("docker rm", (s) => this.#o.docker.remove(a.container, s));
   }
 
   async #forget(a: Extract<Action, { kind: "forget" }>): Promise<void> {

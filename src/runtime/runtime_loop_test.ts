@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { ReplicaStatus } from "../state/types.ts";
+import { createLogger } from "../util/log.ts";
 import type { ContainerState, CreateOptions, DockerApi, DockerEvent } from "./docker.ts";
 import { DockerError } from "./docker.ts";
 import type { WantedReplica } from "./labels.ts";
@@ -12,6 +13,10 @@ import { Runtime, type RuntimeOptions, type TimerId } from "./runtime.ts";
 /** An engine in memory: containers run when started and stay up until stopped. */
 class FakeDocker implements DockerApi {
   containers = new Map<string, ContainerState>();
+  /** Every create, as asked. */
+  created: CreateOptions[] = [];
+  /** Times list was called: each is one reconcile pass. */
+  lists = 0;
   down = false;
   eventConnects = 0;
   /** How each event connection ends: "fail" throws, "end" ends the stream, "stay" waits. */
@@ -23,6 +28,7 @@ class FakeDocker implements DockerApi {
     if (this.down) throw new DockerError("connect ENOENT /var/run/docker.sock");
   }
   list(labels: Record<string, string>): Promise<ContainerState[]> {
+    this.lists++;
     this.#check();
     const match = (c: ContainerState) =>
       Object.entries(labels).every(([k, v]) => c.labels[k] === v);
@@ -38,7 +44,7 @@ class FakeDocker implements DockerApi {
     this.#check();
     return Promise.resolve(true);
   }
-  pull(): Promise<void> {
+  pull(_image: string, _signal?: AbortSignal): Promise<void> {
     return Promise.resolve();
   }
   ensureVolume(): Promise<void> {
@@ -46,6 +52,7 @@ class FakeDocker implements DockerApi {
   }
   create(o: CreateOptions): Promise<string> {
     this.#check();
+    this.created.push(o);
     const id = `c${++this.#next}`;
     this.containers.set(id, {
       id,
@@ -228,28 +235,194 @@ Deno.test("a failed report is retried on the next pass", async () => {
   }
 });
 
-Deno.test("bad wanted replicas are refused with every problem and change nothing", async () => {
+Deno.test("a bad entry is set aside with an error status while the valid ones run", async () => {
+  const lines: string[] = [];
+  const { docker, reports, rt } = setup({
+    log: createLogger("rt", { sink: (l) => lines.push(l) }),
+  });
+  const noImage = { ...want(1), spec: { ...want(1).spec, image: "" } };
+  const badName = { ...want(2), service: "web/../x" };
+  const list = [want(0), noImage, badName] as WantedReplica[];
+  // The agent calls setWanted from a microtask: a throw there would kill the process.
+  rt.setWanted(list);
+  rt.setWanted(structuredClone(list));
+  rt.setWanted([...structuredClone(list), { ...want(0), generation: 0 }] as WantedReplica[]);
+  await rt.start();
+  try {
+    await waitFor("replica 0 running", () => rt.status()[0]?.state === "running");
+    assert.equal(docker.containers.size, 1, "only the valid entry got a container");
+    const bad = await waitFor("error reported", () => reports.find((r) => r.replica === 1));
+    assert.equal(bad.state, "error");
+    assert.equal(bad.service, "web");
+    assert.match(bad.message!, /spec\.image must be a non-empty string/);
+    assert.deepEqual(rt.status().map((s) => [s.replica, s.state]), [[0, "running"], [1, "error"]]);
+    assert.equal(reports.filter((r) => r.replica === 1).length, 1, "reported once");
+    assert.ok(!reports.some((r) => r.service !== "web"), "a bad name is never written");
+    const logged = lines.filter((l) => l.includes("not applied"));
+    assert.equal(logged.filter((l) => l.includes("spec.image")).length, 1, "logged once");
+    assert.equal(logged.filter((l) => l.includes("web/../x")).length, 1);
+    assert.equal(logged.filter((l) => l.includes("listed twice")).length, 1);
+  } finally {
+    await rt.stop();
+  }
+});
+
+Deno.test("a set-aside replica keeps its container, and is forgotten once no longer listed", async () => {
+  const forgotten: string[] = [];
+  const { docker, reports, rt } = setup({
+    forget: (service, replica) => void forgotten.push(`${service}/${replica}`),
+  });
+  rt.setWanted([want(0), want(1)]);
+  await rt.start();
+  try {
+    await waitFor("2 running", () => rt.status().filter((s) => s.state === "running").length === 2);
+    const broken = { ...want(1, 2), spec: { ...want(1).spec, ports: [{ container: 70000 }] } };
+    rt.setWanted([want(0), broken] as WantedReplica[]);
+    await waitFor("error", () => rt.status()[1]?.state === "error");
+    assert.match(rt.status()[1].message!, /container port 1\.\.65535/);
+    assert.equal(rt.status()[1].generation, 2);
+    assert.equal(docker.containers.size, 2, "the running container is not removed");
+    rt.setWanted([want(0)]);
+    await waitFor("forgotten", () => forgotten.includes("web/1"));
+    assert.equal(docker.containers.size, 1);
+    assert.deepEqual(rt.status().map((s) => s.replica), [0]);
+    // A bad entry that never ran is forgotten too, so its error does not linger in etcd.
+    rt.setWanted([want(0), { ...want(5), generation: -1 } as WantedReplica]);
+    await waitFor("error for 5", () => reports.some((r) => r.replica === 5));
+    rt.setWanted([want(0)]);
+    await waitFor("5 forgotten", () => forgotten.includes("web/5"));
+  } finally {
+    await rt.stop();
+  }
+});
+
+Deno.test("setWanted with something that is not a list keeps the current one", async () => {
   const { docker, rt } = setup();
   rt.setWanted([want()]);
-  const bad = [
-    { ...want(), service: "Bad_Name" },
-    { ...want(1), generation: 0 },
-    want(0),
-  ] as WantedReplica[];
-  assert.throws(() => rt.setWanted(bad), (err: Error) => {
-    assert.ok(err instanceof RangeError);
-    assert.match(err.message, /wanted\[0\]\.service: must be a DNS label/);
-    assert.match(err.message, /wanted\[1\]\.generation/);
-    return true;
-  });
-  assert.throws(() => rt.setWanted([want(), want()]), /listed twice/);
+  rt.setWanted(undefined as unknown as WantedReplica[]);
   await rt.start();
   try {
     await waitFor("running", () => rt.status()[0]?.state === "running");
-    assert.equal(rt.status().length, 1);
     assert.equal(docker.containers.size, 1);
   } finally {
     await rt.stop();
+  }
+});
+
+Deno.test("an unchanged wanted list does not start a pass", async () => {
+  const { docker, rt } = setup({ setTimer: () => 0 as unknown as TimerId, clearTimer: () => {} });
+  rt.setWanted([want(0), want(1)]);
+  await rt.start();
+  try {
+    await waitFor("2 running", () => rt.status().filter((s) => s.state === "running").length === 2);
+    // Idle once the last pass has seen both running and nothing is left to do.
+    let lists = docker.lists;
+    await waitFor("idle", () => {
+      const still = docker.lists === lists;
+      lists = docker.lists;
+      return still;
+    });
+    const before = docker.lists;
+    const same = [want(1), want(0)].map((w) => JSON.parse(JSON.stringify(w)));
+    rt.setWanted(same);
+    assert.equal(docker.lists, before, "an equal list (other order, new objects) is a no-op");
+    rt.setWanted([want(0), want(1, 2)]);
+    assert.equal(docker.lists, before + 1, "a changed generation starts a pass at once");
+  } finally {
+    await rt.stop();
+  }
+});
+
+Deno.test("stop returns at once during an image pull that never finishes", async () => {
+  const docker = new FakeDocker();
+  let pullSignal: AbortSignal | undefined;
+  docker.hasImage = () => Promise.resolve(false);
+  // A pull that ignores its signal: stop() must not depend on the engine letting go.
+  docker.pull = (_image: string, signal?: AbortSignal) => {
+    pullSignal = signal;
+    return new Promise<void>(() => {});
+  };
+  const reports: ReplicaStatus[] = [];
+  const rt = new Runtime({
+    docker,
+    nodeId: "n1",
+    address: "10.0.0.1",
+    report: (s) => void reports.push(s),
+    forget: () => {},
+  });
+  rt.setWanted([want()]);
+  await rt.start();
+  let stopped = false;
+  try {
+    await waitFor("pulling", () => rt.status()[0]?.state === "pulling");
+  } finally {
+    const t0 = Date.now();
+    await rt.stop().then(() => (stopped = true));
+    assert.ok(stopped && Date.now() - t0 < 1_000, `stop took ${Date.now() - t0} ms`);
+  }
+  assert.equal(pullSignal?.aborted, true, "the pull was told to stop");
+  assert.equal(docker.containers.size, 0, "nothing is created after a cancelled pull");
+  assert.ok(!reports.some((r) => r.state === "error"), "a stop is not reported as a failure");
+});
+
+Deno.test("stop is bounded even when a report never returns", async () => {
+  let reporting = false;
+  const { rt } = setup({
+    report: () => {
+      reporting = true;
+      return new Promise<void>(() => {});
+    },
+    stopWaitMs: 50,
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+  });
+  rt.setWanted([want()]);
+  void rt.start();
+  await waitFor("a report under way", () => reporting);
+  const t0 = Date.now();
+  await rt.stop();
+  const took = Date.now() - t0;
+  assert.ok(took >= 40 && took < 1_000, `stop took ${took} ms`);
+});
+
+Deno.test("ports are published on the node's address and probed there", async () => {
+  const probed: string[] = [];
+  const { docker, rt } = setup({
+    probe: (port, host) => {
+      probed.push(`${host}:${port}`);
+      return Promise.resolve(true);
+    },
+  });
+  const w = want();
+  w.spec.ports = [{ container: 80, http: true }];
+  const realStart = docker.start.bind(docker);
+  docker.start = async (id) => {
+    await realStart(id);
+    docker.containers.get(id)!.ports = { "80": 32768 };
+  };
+  rt.setWanted([w]);
+  await rt.start();
+  try {
+    await waitFor("ready", () => rt.status()[0]?.ready);
+    assert.equal(docker.created[0].hostIp, "10.0.0.1");
+    assert.deepEqual([...new Set(probed)], ["10.0.0.1:32768"]);
+  } finally {
+    await rt.stop();
+  }
+});
+
+Deno.test("a runtime without an IP address is refused with what to pass", () => {
+  for (const address of ["", "node1.local", undefined]) {
+    assert.throws(
+      () =>
+        new Runtime({
+          docker: new FakeDocker(),
+          nodeId: "n1",
+          address: address as string,
+          report: () => {},
+          forget: () => {},
+        }),
+      /needs the node's address as an IP literal/,
+    );
   }
 });
 
@@ -262,6 +435,7 @@ Deno.test("a leftover container with this node's labels is adopted on a name con
     env: {},
     labels: {},
     ports: [],
+    hostIp: "10.0.0.1",
     mounts: [],
   });
   const realCreate = docker.create.bind(docker);

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import type { ReplicaStatus, ServiceSpec } from "../state/types.ts";
 import { createDockerApi, type DockerApi } from "./docker.ts";
 import type { WantedReplica } from "./labels.ts";
+import { tcpProbe } from "./probe.ts";
 import { Runtime, type RuntimeOptions } from "./runtime.ts";
 
 const IMAGE = "fossora-test/busybox:1";
@@ -57,15 +58,15 @@ function wanted(s: ServiceSpec, generation = 1, replicas = [0]): WantedReplica[]
 /** The api's methods as plain functions, so single ones can be wrapped. */
 function bind(api: DockerApi): DockerApi {
   return {
-    list: (l) => api.list(l),
-    inspect: (i) => api.inspect(i),
-    hasImage: (i) => api.hasImage(i),
-    pull: (i) => api.pull(i),
-    ensureVolume: (n, l) => api.ensureVolume(n, l),
-    create: (o) => api.create(o),
-    start: (i) => api.start(i),
-    stop: (i, g) => api.stop(i, g),
-    remove: (i) => api.remove(i),
+    list: (l, s) => api.list(l, s),
+    inspect: (i, s) => api.inspect(i, s),
+    hasImage: (i, s) => api.hasImage(i, s),
+    pull: (i, s) => api.pull(i, s),
+    ensureVolume: (n, l, s) => api.ensureVolume(n, l, s),
+    create: (o, s) => api.create(o, s),
+    start: (i, s) => api.start(i, s),
+    stop: (i, g, s) => api.stop(i, g, s),
+    remove: (i, s) => api.remove(i, s),
     events: (l, s) => api.events(l, s),
     logs: (i, o) => api.logs(i, o),
   };
@@ -87,9 +88,9 @@ class World {
     const real = createDockerApi(SOCKET);
     this.api = {
       ...bind(real),
-      list: (labels) => {
+      list: (labels, signal) => {
         this.lists++;
-        return real.list(labels);
+        return real.list(labels, signal);
       },
     };
   }
@@ -175,6 +176,20 @@ Deno.test("two replicas become running and ready and answer HTTP on their host p
       assert.equal(info.Config.Labels["fossora.generation"], "1");
       assert.ok(info.Config.Env.includes("GREETING=hi there"));
       assert.equal(info.HostConfig.RestartPolicy.Name, "no");
+      // Published on the node's address only, and with a log that cannot fill the disk.
+      assert.deepEqual(info.HostConfig.PortBindings["80/tcp"], [
+        { HostIp: "127.0.0.1", HostPort: "" },
+      ]);
+      assert.deepEqual(
+        info.NetworkSettings.Ports["80/tcp"].map((b: { HostIp: string }) => b.HostIp),
+        [
+          "127.0.0.1",
+        ],
+      );
+      assert.deepEqual(info.HostConfig.LogConfig, {
+        Type: "json-file",
+        Config: { "max-file": "3", "max-size": "10m" },
+      });
     }
     const mine = w.reports.filter((r) => r.replica === 0);
     assert.equal(mine[0].state, "pending", "a replica is reported before its container exists");
@@ -340,9 +355,9 @@ Deno.test("a missing image that cannot be pulled is an error with Docker's messa
     let pulls = 0;
     const api: DockerApi = {
       ...bind(w.api),
-      pull: (image) => {
+      pull: (image, signal) => {
         pulls++;
-        return w.api.pull(image);
+        return w.api.pull(image, signal);
       },
     };
     const s = spec(w.service(), { image: `fossora-test/nope-${rand()}:1` });
@@ -434,5 +449,122 @@ Deno.test("an unreachable engine gives error states and start does not throw", a
     assert.equal(st.state, "error");
     assert.match(st.message!, /docker engine unreachable/);
     assert.equal(st.ready, false);
+  });
+});
+
+/** An address of this host other than loopback, if it has one. */
+async function otherAddress(): Promise<string | undefined> {
+  const out = await new Deno.Command("ip", { args: ["-4", "-o", "addr", "show"], stdout: "piped" })
+    .output();
+  const addrs = new TextDecoder().decode(out.stdout).matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g);
+  return [...addrs].map((m) => m[1]).find((a) => !a.startsWith("127."));
+}
+
+/** True when a TCP connection to host:port is accepted. */
+async function connects(hostname: string, port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname, port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("a port published on the node's address is not reachable on the host's other addresses", async () => {
+  const other = await otherAddress();
+  assert.ok(other, "this host needs a non-loopback IPv4 address for this test");
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    const rt = w.runtime();
+    rt.setWanted(wanted(s));
+    await rt.start();
+    const [st] = await waitFor("ready", () => ready(rt, 1));
+    const port = st.ports["80"];
+    assert.equal(await connects("127.0.0.1", port), true);
+    assert.equal(await connects(other, port), false, `${other}:${port} must not answer`);
+  });
+});
+
+Deno.test("with address 0.0.0.0 ports are published on every interface and probed on loopback", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    const probed: string[] = [];
+    const rt = w.runtime({
+      address: "0.0.0.0",
+      probe: (port, host) => {
+        probed.push(host);
+        return tcpProbe(port, 1_000, host);
+      },
+    });
+    rt.setWanted(wanted(s));
+    await rt.start();
+    const [st] = await waitFor("ready", () => ready(rt, 1));
+    assert.equal(st.address, "0.0.0.0");
+    const info = JSON.parse(await docker("inspect", st.containerId!))[0];
+    assert.equal(info.HostConfig.PortBindings["80/tcp"][0].HostIp, "0.0.0.0");
+    assert.deepEqual([...new Set(probed)], ["127.0.0.1"]);
+  });
+});
+
+Deno.test("logs without tail sends only the last 1000 lines", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service(), {
+      command: ["sh", "-c", "seq 1 1500 | sed s/^/line/; sleep 1000"],
+      ports: [],
+    });
+    const rt = w.runtime();
+    rt.setWanted(wanted(s));
+    await rt.start();
+    await waitFor("running", () => ready(rt, 1));
+    const text = await waitFor("the last line in the log", async () => {
+      const t = await new Response(await rt.logs(s.name, 0, { follow: false })).text();
+      return t.includes("line1500\n") ? t : undefined;
+    });
+    const lines = text.trimEnd().split("\n");
+    assert.equal(lines.length, 1000);
+    assert.equal(lines[0], "line501");
+    const all = await new Response(await rt.logs(s.name, 0, { follow: false, tail: 5000 }))
+      .text();
+    assert.equal(all.trimEnd().split("\n").length, 1500, "an explicit tail is honoured");
+  });
+});
+
+Deno.test("stop between create and start leaves a container the next runtime adopts", async () => {
+  await inWorld(async (w) => {
+    const s = spec(w.service());
+    let stopping: Promise<void> | undefined;
+    let created = "";
+    const first: Runtime = w.runtime({
+      docker: {
+        ...bind(w.api),
+        create: async (o, signal) => {
+          created = await w.api.create(o, signal);
+          stopping = first.stop();
+          return created;
+        },
+      },
+    });
+    first.setWanted(wanted(s));
+    await first.start();
+    // A promise would be awaited by waitFor itself: wait for it to exist, then time it.
+    await waitFor("stop called after create", () => stopping !== undefined);
+    const t0 = Date.now();
+    await stopping;
+    assert.ok(Date.now() - t0 < 2_000, "stop returned promptly");
+    assert.equal((await inspect(created)).Running, false, "the start was cancelled");
+    const second = w.runtime();
+    second.setWanted(wanted(s));
+    await second.start();
+    const [st] = await waitFor("ready", () => ready(second, 1));
+    assert.equal(st.containerId, created, "the half-made container was adopted and started");
+    const left = await docker(
+      "ps",
+      "-aq",
+      "--no-trunc",
+      "--filter",
+      `label=fossora.node=${w.node}`,
+    );
+    assert.equal(left, created);
   });
 });

@@ -1,73 +1,129 @@
 /**
- * Checks the wanted replicas handed to the runtime, so a bad record becomes one clear error
- * instead of a Docker call with nonsense in it.
+ * Checks the wanted replicas handed to the runtime, one entry at a time, so one bad record is
+ * set aside with a clear reason while the others run. Stored specs were already validated by
+ * src/spec/ when applied; what is checked again here is only what keeps a Docker call or the
+ * loop itself sound: types, the characters that go into container and volume names and labels,
+ * numbers the labels can carry back, and port ranges. Anything else (image reference grammar,
+ * path style...) Docker refuses with its own message, which the replica's status shows.
  * @module
  */
-import type { WantedReplica } from "./labels.ts";
-import { replicaKey } from "./labels.ts";
+import { replicaKey, type WantedReplica } from "./labels.ts";
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Docker's rule for container and volume names (both are built from service and volume names). */
+const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** parseObserved reads at most 9 replica digits and 15 generation digits back from labels. */
+const MAX_REPLICA = 999_999_999;
+const MAX_GENERATION = 999_999_999_999_999;
 
-function isPort(n: unknown): boolean {
-  return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;
+/** A wanted entry set aside, and whether its replica can carry an error status. */
+export interface Rejected {
+  /** The entry's position in the list handed in. */
+  index: number;
+  /** Set when service and replica can name a status record (and containers). */
+  target?: { service: string; replica: number; generation: number };
+  /** Every problem, for the log and the status message. */
+  problems: string[];
 }
 
-/** Every problem of one wanted replica, by field path. */
-function problemsOf(w: WantedReplica, at: string): string[] {
+/** The outcome of checking a list: what to run, and what was set aside. */
+export interface CheckedWanted {
+  valid: WantedReplica[];
+  rejected: Rejected[];
+  /** Later entries for a replica already listed: dropped, for the log only. */
+  duplicates: string[];
+}
+
+function isInt(n: unknown, min: number, max: number): n is number {
+  return Number.isInteger(n) && (n as number) >= min && (n as number) <= max;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function specProblems(s: unknown): string[] {
+  if (!isObject(s)) return ["spec must be an object"];
   const out: string[] = [];
-  if (typeof w !== "object" || w === null) return [`${at}: must be an object`];
-  if (typeof w.service !== "string" || !DNS_LABEL.test(w.service)) {
-    out.push(`${at}.service: must be a DNS label ([a-z0-9-], 1..63 characters)`);
-  }
-  if (!Number.isInteger(w.replica) || w.replica < 0) {
-    out.push(`${at}.replica: must be an integer >= 0`);
-  }
-  if (!Number.isInteger(w.generation) || w.generation < 1) {
-    out.push(`${at}.generation: must be an integer >= 1`);
-  }
-  const s = w.spec;
-  if (typeof s !== "object" || s === null) return [...out, `${at}.spec: must be an object`];
   if (typeof s.image !== "string" || s.image.trim() === "") {
-    out.push(`${at}.spec.image: must be a non-empty image reference`);
+    out.push("spec.image must be a non-empty string");
   }
-  if (
-    s.command !== undefined &&
-    (!Array.isArray(s.command) || s.command.some((c) => typeof c !== "string"))
+  const cmd = s.command;
+  if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((c) => typeof c !== "string"))) {
+    out.push("spec.command must be a list of strings");
+  }
+  if (!Array.isArray(s.ports) || s.ports.some((p) => !isInt(p?.container, 1, 65535))) {
+    out.push("spec.ports: each needs a container port 1..65535");
+  }
+  if (!isObject(s.env)) out.push("spec.env must be an object of strings");
+  else if (
+    Object.entries(s.env).some(([k, v]) => k === "" || k.includes("=") || typeof v !== "string")
   ) {
-    out.push(`${at}.spec.command: must be a list of strings`);
+    out.push("spec.env: every key must be non-empty without '=' and every value a string");
   }
-  if (!Array.isArray(s.ports) || s.ports.some((p) => !isPort(p?.container))) {
-    out.push(`${at}.spec.ports: each needs a container port 1..65535`);
-  }
-  if (typeof s.env !== "object" || s.env === null) {
-    out.push(`${at}.spec.env: must be an object of strings`);
-  } else if (Object.values(s.env).some((v) => typeof v !== "string")) {
-    out.push(`${at}.spec.env: every value must be a string`);
-  }
+  const vols = s.volumes;
   if (
-    !Array.isArray(s.volumes) ||
-    s.volumes.some((v) => !DNS_LABEL.test(v?.name ?? "") || !String(v?.path).startsWith("/"))
+    !Array.isArray(vols) ||
+    vols.some((v) => !DOCKER_NAME.test(String(v?.name)) || typeof v?.path !== "string")
   ) {
-    out.push(`${at}.spec.volumes: each needs a DNS-label name and an absolute path`);
+    out.push("spec.volumes: each needs a name of [a-zA-Z0-9_.-] and a path");
   }
   return out;
 }
 
-/** Throws a RangeError listing every problem (and duplicate replica) in `wanted`; else returns. */
-export function validateWanted(wanted: readonly WantedReplica[]): void {
-  if (!Array.isArray(wanted)) throw new RangeError("wanted replicas: must be an array");
-  const problems: string[] = [];
+/** Every problem of one wanted entry, in words a user can act on. */
+export function problemsOf(w: unknown): string[] {
+  if (!isObject(w)) return ["must be an object with service, replica, generation and spec"];
+  const out: string[] = [];
+  if (typeof w.service !== "string" || !DOCKER_NAME.test(w.service)) {
+    out.push(`service ${JSON.stringify(w.service)} must be a name of [a-zA-Z0-9_.-]`);
+  }
+  if (!isInt(w.replica, 0, MAX_REPLICA)) out.push(`replica must be an integer 0..${MAX_REPLICA}`);
+  if (!isInt(w.generation, 1, MAX_GENERATION)) {
+    out.push(`generation must be an integer 1..${MAX_GENERATION}`);
+  }
+  return [...out, ...specProblems(w.spec)];
+}
+
+/** Service and replica of an entry when they can name a status record, whatever else is wrong. */
+function targetOf(w: unknown): Rejected["target"] {
+  if (!isObject(w)) return undefined;
+  const { service, replica, generation } = w;
+  if (typeof service !== "string" || service === "" || service.includes("/")) return undefined;
+  if (!isInt(replica, 0, Number.MAX_SAFE_INTEGER)) return undefined;
+  return { service, replica, generation: isInt(generation, 0, MAX_GENERATION) ? generation : 0 };
+}
+
+/**
+ * Splits `list` into the entries to run and those set aside. The first valid entry of a replica
+ * wins; an invalid entry is rejected only when no valid one names the same replica, so its
+ * error never hides a replica that runs.
+ */
+export function checkWanted(list: readonly unknown[]): CheckedWanted {
+  const valid: WantedReplica[] = [];
+  const bad: Rejected[] = [];
+  const duplicates: string[] = [];
   const seen = new Set<string>();
-  wanted.forEach((w, i) => {
-    const at = `wanted[${i}]`;
-    const p = problemsOf(w, at);
-    problems.push(...p);
-    if (p.length > 0) return;
-    const key = replicaKey(w.service, w.replica);
-    if (seen.has(key)) problems.push(`${at}: replica ${key} is listed twice`);
+  list.forEach((w, index) => {
+    const problems = problemsOf(w);
+    if (problems.length > 0) {
+      bad.push({ index, target: targetOf(w), problems });
+      return;
+    }
+    const ok = w as WantedReplica;
+    const key = replicaKey(ok.service, ok.replica);
+    if (seen.has(key)) duplicates.push(`wanted[${index}]: replica ${key} is listed twice`);
+    else valid.push(ok);
     seen.add(key);
   });
-  if (problems.length > 0) {
-    throw new RangeError(`invalid wanted replicas (fix the assignment): ${problems.join("; ")}`);
+  const rejected: Rejected[] = [];
+  for (const r of bad) {
+    const key = r.target && replicaKey(r.target.service, r.target.replica);
+    if (key === undefined || !seen.has(key)) rejected.push(r);
+    else {duplicates.push(
+        `wanted[${r.index}]: replica ${key} is listed twice, and this entry is invalid (${
+          r.problems.join("; ")
+        })`,
+      );}
   }
+  return { valid, rejected, duplicates };
 }
