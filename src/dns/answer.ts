@@ -84,9 +84,13 @@ export class Answerer {
     }
     const { view, zone, cacheMs } = this.#deps;
     const limit = udp ? udpLimit(query.ednsSize) : MAX_MESSAGE;
-    // Other opcodes (NOTIFY, UPDATE…) and classes (CHAOS…) are not ours to serve.
-    const served = query.opcode === 0 && (query.class === CLASS.IN || query.class === CLASS.ANY);
-    if (!served) {
+    // Other opcodes (NOTIFY, UPDATE…) are not implemented (RFC 1035 4.1.1); other classes
+    // (CHAOS…) are not ours to serve.
+    if (query.opcode !== 0) {
+      this.#count("notimp");
+      return encodeReply(packet, query, NOTIMP, zone.apex, limit, zone.ttl, this.#scratch);
+    }
+    if (query.class !== CLASS.IN && query.class !== CLASS.ANY) {
       this.#count("refused");
       return encodeReply(packet, query, REFUSED, zone.apex, limit, zone.ttl, this.#scratch);
     }
@@ -122,6 +126,14 @@ function reuse(cached: Uint8Array, packet: Uint8Array, query: Query): Uint8Array
   out.set(packet.subarray(HEADER_SIZE, query.questionEnd), HEADER_SIZE);
   return out;
 }
+
+const NOTIMP: Reply = {
+  rcode: RCODE.NOTIMP,
+  aa: false,
+  answers: [],
+  authority: [],
+  additional: [],
+};
 
 const REFUSED: Reply = {
   rcode: RCODE.REFUSED,

@@ -176,3 +176,14 @@ Deno.test("bad options fail with a clear message and a taken port rejects start"
     await assert.rejects(second.start(), Deno.errors.AddrInUse);
   });
 });
+
+Deno.test("a query with an opcode other than QUERY is answered NOTIMP and counted", async () => {
+  await withServer(async (s, metrics) => {
+    const packet = queryPacket(7, "web.fossora.home.arpa", TYPE.A);
+    packet[2] = 0x01 | (2 << 3); // opcode STATUS, RD
+    const r = readResponse(await udpAsk(s.port, packet));
+    assert.equal(r.id, 7);
+    assert.equal(r.rcode, 4);
+    assert.equal(count(metrics, "notimp"), 1);
+  });
+});

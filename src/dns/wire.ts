@@ -13,7 +13,7 @@ export const TYPE = { A: 1, NS: 2, SOA: 6, AAAA: 28, OPT: 41, ANY: 255 } as cons
 /** Record classes: IN, and the query-only ANY. */
 export const CLASS = { IN: 1, ANY: 255 } as const;
 /** Response codes this server sends. */
-export const RCODE = { NOERROR: 0, FORMERR: 1, NXDOMAIN: 3, REFUSED: 5 } as const;
+export const RCODE = { NOERROR: 0, FORMERR: 1, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 
 /** Size of the fixed DNS header. */
 export const HEADER_SIZE = 12;

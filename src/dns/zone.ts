@@ -12,7 +12,7 @@ import { ipv4Bytes, RCODE, type Record, type Reply, TYPE } from "./wire.ts";
 export const NODE_LABEL = "node";
 
 /** How a query was answered, as counted in `fossora_dns_queries_total{result}`. */
-export type Result = "noerror" | "nxdomain" | "refused" | "formerr" | "nodata";
+export type Result = "noerror" | "nxdomain" | "refused" | "formerr" | "nodata" | "notimp";
 
 /** A reply and the result it counts as. */
 export interface Resolution {
