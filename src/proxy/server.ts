@@ -47,6 +47,12 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /** Errors that mean the request never reached the application. */
 const REFUSED = new Set(["ECONNREFUSED", "ECONNRESET"]);
 const FORWARDED = ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"] as const;
+/**
+ * Headers that describe one connection (RFC 9110 7.6.1). A request keeps Transfer-Encoding, which
+ * node:http needs to frame the body it pipes on; a response loses it and is framed again.
+ */
+const REQUEST_HOP = ["keep-alive", "proxy-connection", "te", "trailer", "upgrade"];
+const RESPONSE_HOP = [...REQUEST_HOP, "transfer-encoding"];
 
 /** Forwards HTTP and WebSocket requests by Host header to the ready replicas of a service. */
 export class ServiceProxy {
@@ -79,6 +85,13 @@ export class ServiceProxy {
     // Every call passes its own callback; this only keeps a stray error from throwing.
     this.#proxy.on("error", (e) => this.#log.debug("proxy error", { error: e }));
     this.#proxy.on("open", (s: Duplex) => this.#track(s));
+    // http-proxy only rewrites Connection itself; the other hop-by-hop headers must not cross.
+    this.#proxy.on("proxyReq", (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
+      for (const h of hopByHop(req.headers, REQUEST_HOP)) proxyReq.removeHeader(h);
+    });
+    this.#proxy.on("proxyRes", (proxyRes: http.IncomingMessage) => {
+      for (const h of hopByHop(proxyRes.headers, RESPONSE_HOP)) delete proxyRes.headers[h];
+    });
     this.#server = http.createServer((req, res) => this.#web(req, res));
     this.#server.on("upgrade", (req, socket, head) => this.#ws(req, socket, head));
     this.#server.on("connection", (s) => this.#track(s));
@@ -210,6 +223,12 @@ export class ServiceProxy {
     }
     this.#requests.inc(labels);
   }
+}
+
+/** The hop-by-hop headers present: the fixed ones and those the Connection header names. */
+function hopByHop(headers: http.IncomingHttpHeaders, fixed: string[]): string[] {
+  const named = String(headers.connection ?? "").split(",").map((t) => t.trim().toLowerCase());
+  return [...fixed, ...named].filter((h) => h && h !== "connection" && headers[h] !== undefined);
 }
 
 function sendPage(res: http.ServerResponse, page: Page): void {

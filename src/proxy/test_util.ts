@@ -4,7 +4,9 @@
  * @module
  */
 import http from "node:http";
+import { Registry } from "../metrics/mod.ts";
 import { MemoryView } from "../state/view.ts";
+import { type ProxyOptions, REQUESTS_METRIC, ServiceProxy } from "./server.ts";
 import type { ReplicaStatus, ServiceRecord } from "../state/types.ts";
 
 /** The container port the test services mark as HTTP. */
@@ -226,4 +228,127 @@ function reader(conn: Deno.Conn) {
       }
     },
   };
+}
+
+/** Starts a `Deno.serve` backend on a free loopback port with any handler. */
+export function startServer(
+  handler: (req: Request) => Response | Promise<Response>,
+): { port: number; close(): Promise<void> } {
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, handler);
+  return { port: server.addr.port, close: () => server.shutdown() };
+}
+
+/** A backend that answers every request on a connection with the same raw bytes, then closes. */
+export function startRawBackend(response: string): { port: number; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const serve = async (conn: Deno.Conn) => {
+    conns.add(conn);
+    try {
+      const buf = new Uint8Array(65536);
+      let seen = "";
+      while (!seen.includes("\r\n\r\n")) {
+        const n = await conn.read(buf);
+        if (n === null) return;
+        seen += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      await conn.write(new TextEncoder().encode(response));
+    } catch {
+      // the proxy went away; nothing to answer
+    } finally {
+      conns.delete(conn);
+      conn.close();
+    }
+  };
+  const loop = (async () => {
+    for await (const conn of listener) serve(conn);
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close: async () => {
+      listener.close();
+      for (const c of conns) c.close();
+      await loop.catch(() => {});
+    },
+  };
+}
+
+/** What the byte-level test client got back: every header value, the body as bytes. */
+export interface RawReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Uint8Array;
+}
+
+/** Sends one request to the proxy and keeps the body as bytes, undecoded. */
+export function requestBytes(
+  port: number,
+  host: string,
+  options: { method?: string; path?: string; headers?: Record<string, string> } = {},
+): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      hostname: "127.0.0.1",
+      port,
+      path: options.path ?? "/",
+      method: options.method ?? "GET",
+      headers: { host, ...options.headers },
+      agent: false,
+    }, (res) => {
+      const chunks: Uint8Array[] = [];
+      res.on("data", (c: Uint8Array) => chunks.push(c));
+      res.on("end", () => {
+        const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+        let at = 0;
+        for (const c of chunks) body.set(c, (at += c.length) - c.length);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Polls `check` until it is true or the deadline passes; then fails saying `what`. */
+export async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** What a proxy implementation offers. */
+export interface Proxy {
+  readonly port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The proxy implementations every behaviour test runs against. */
+export const IMPLEMENTATIONS: [string, new (o: ProxyOptions) => Proxy][] = [
+  ["http-proxy", ServiceProxy],
+];
+
+/** Runs `fn` with a started proxy of class `Impl` on loopback, and stops it afterwards. */
+export async function withProxyOf(
+  Impl: new (o: ProxyOptions) => Proxy,
+  domain: string,
+  view: MemoryView,
+  fn: (proxy: Proxy, metrics: Registry) => Promise<void>,
+): Promise<void> {
+  const metrics = new Registry();
+  const proxy = new Impl({ view, domain, port: 0, hostname: "127.0.0.1", metrics });
+  await proxy.start();
+  try {
+    await fn(proxy, metrics);
+  } finally {
+    await proxy.stop();
+  }
+}
+
+/** How many requests the proxy counted for `service` with status `code`. */
+export function requests(metrics: Registry, service: string, code: number): number {
+  return metrics.counter(REQUESTS_METRIC, "").get({ service, code: String(code) });
 }
