@@ -174,3 +174,38 @@ Deno.test("start-up failures say what to do: a missing etcd, a port that is take
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("logs?follow=1 streams a container's new lines as they are written", async () => {
+  await using agent = await TestAgent.start();
+  const body = JSON.stringify({
+    name: "ticker",
+    image: "fossora-test/busybox:1",
+    command: ["sh", "-c", "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.2; done"],
+  });
+  await agent.json("/api/v1/services", { method: "POST", body });
+  await waitFor("the ticker to run", async () => {
+    const svc = await agent.json<{ replicas: { state: string }[] }>("/api/v1/services/ticker");
+    return svc.replicas[0]?.state === "running";
+  }, 30_000);
+  const stop = new AbortController();
+  const res = await agent.fetch("/api/v1/services/ticker/logs?follow=1&tail=1", {
+    signal: stop.signal,
+  });
+  assert.equal(res.status, 200);
+  const seen: string[] = [];
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    // tail=1 gives one old line; later ticks can only come from following the log.
+    while (seen.filter((l) => l.startsWith("tick-")).length < 4) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen.push(...value.split("\n").filter(Boolean));
+    }
+  } finally {
+    stop.abort();
+    await reader.cancel().catch(() => {});
+  }
+  const ticks = seen.map((l) => Number(l.replace("tick-", "")));
+  assert.equal(ticks.length >= 4, true, seen.join("|"));
+  assert.deepEqual(ticks.slice(1), ticks.slice(1).map((_, i) => ticks[1] + i), "consecutive lines");
+});

@@ -57,3 +57,22 @@ Deno.test("leased records vanish when the lease is revoked", async () => {
   await leased.close();
   assert.equal(await etcd.store.get(families.nodes, "n1"), undefined);
 });
+
+Deno.test("leased records are written again on a new lease when theirs is lost", async () => {
+  await using etcd = await startEtcd();
+  const leased = new LeasedRecords({ store: etcd.store, ttl: 3 });
+  try {
+    await leased.put(families.nodes, ["n1"], { id: "n1" });
+    const key = "/fossora/v1/nodes/n1";
+    const first = (await etcd.store.client.get(key).exec()).kvs[0].lease;
+    // Someone (an etcd restore, a long pause) revokes the lease: the record goes with it.
+    await etcd.store.client.leaseClient.leaseRevoke({ ID: first });
+    assert.equal(await etcd.store.get(families.nodes, "n1"), undefined);
+    await waitFor("the record on a new lease", async () => {
+      const kv = (await etcd.store.client.get(key).exec()).kvs[0];
+      return kv !== undefined && kv.lease !== first;
+    }, 15_000);
+  } finally {
+    await leased.close();
+  }
+});
