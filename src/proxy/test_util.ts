@@ -131,29 +131,13 @@ export interface Reply {
 }
 
 /** Sends one request to the proxy with any Host header, on a fresh connection. */
-export function request(
+export async function request(
   port: number,
   host: string,
   options: { method?: string; path?: string; body?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      hostname: "127.0.0.1",
-      port,
-      path: options.path ?? "/",
-      method: options.method ?? "GET",
-      headers: { host, ...options.headers },
-      agent: false,
-    }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(options.body);
-  });
+  const raw = await requestBytes(port, host, options);
+  return { ...raw, body: new TextDecoder().decode(raw.body) };
 }
 
 /**
@@ -284,7 +268,7 @@ export interface RawReply {
 export function requestBytes(
   port: number,
   host: string,
-  options: { method?: string; path?: string; headers?: Record<string, string> } = {},
+  options: { method?: string; path?: string; body?: string; headers?: Record<string, string> } = {},
 ): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const req = http.request({
@@ -306,7 +290,7 @@ export function requestBytes(
       res.on("error", reject);
     });
     req.on("error", reject);
-    req.end();
+    req.end(options.body);
   });
 }
 
