@@ -5,7 +5,7 @@
  */
 import { AGENT_V8_FLAGS } from "../../src/agent/v8_flags.ts";
 import { freePort } from "./ports.ts";
-import { waitFor } from "./wait.ts";
+import { GiveUp, waitFor } from "./wait.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -103,7 +103,7 @@ export class TestAgent implements AsyncDisposable {
     await waitFor(
       "the agent to be ready",
       async () => {
-        if (this.exited) throw new Error(`agent exited:\n${this.output.slice(-30).join("\n")}`);
+        if (this.exited) throw new GiveUp(`agent exited:\n${this.output.slice(-30).join("\n")}`);
         const res = await fetch(`${this.api}/api/v1/health`);
         await res.body?.cancel();
         return res.ok;
