@@ -9,4 +9,11 @@ export { type ApplyResult, ConflictError, Store, type Versioned } from "./store.
 export { Mirror, type MirrorOptions } from "./mirror.ts";
 export { LeasedRecords } from "./lease.ts";
 export { LeaderElection } from "./election.ts";
-export { type ClusterView, MemoryView } from "./view.ts";
+export { type ClusterView, MemoryView, SwitchView } from "./view.ts";
+export {
+  loadSnapshot,
+  snapshotFile,
+  type SnapshotStorage,
+  SnapshotWriter,
+  type SnapshotWriterOptions,
+} from "./snapshot.ts";

@@ -66,3 +66,48 @@ export class MemoryView implements ClusterView {
     this.replicaMap.set(`${r.node}/${r.service}/${r.replica}`, r);
   }
 }
+
+/**
+ * A view that answers from whichever view it was last pointed at. The servers hold one for
+ * their whole life, so the agent can start them on the snapshot from disk and move them to the
+ * mirror once etcd has been read, without restarting anything.
+ */
+export class SwitchView implements ClusterView {
+  #current: ClusterView;
+
+  constructor(initial: ClusterView = new MemoryView()) {
+    this.#current = initial;
+  }
+
+  /** The view answers come from now. */
+  get current(): ClusterView {
+    return this.#current;
+  }
+
+  /** Answers from `view` from now on. */
+  use(view: ClusterView): void {
+    this.#current = view;
+  }
+
+  cluster(): ClusterInfo | undefined {
+    return this.#current.cluster();
+  }
+  service(name: string): ServiceRecord | undefined {
+    return this.#current.service(name);
+  }
+  services(): ServiceRecord[] {
+    return this.#current.services();
+  }
+  replicasOf(service: string): ReplicaStatus[] {
+    return this.#current.replicasOf(service);
+  }
+  nodes(): NodeRecord[] {
+    return this.#current.nodes();
+  }
+  node(id: string): NodeRecord | undefined {
+    return this.#current.node(id);
+  }
+  placementProblem(service: string): PlacementProblem | undefined {
+    return this.#current.placementProblem(service);
+  }
+}
