@@ -58,25 +58,40 @@ export function noHttpPortPage(name: string): Page {
   };
 }
 
-/** 503 for a service with no ready replica, saying why. */
-export function unavailablePage(name: string, reason: string): Page {
+/** 503 for a service with no ready replica, saying why in words without internals. */
+export function unavailablePage(name: string, summary: string): Page {
   return {
     status: 503,
     headers: { "retry-after": "5" },
     html: page(503, "Service unavailable", [
-      `The service <code>${escapeHtml(name)}</code> has no ready replica: ${escapeHtml(reason)}.`,
-      `This page will work again once a replica is ready; ` +
-      `<code>fossora services</code> and <code>fossora logs ${escapeHtml(name)}</code> say more.`,
+      `The service <code>${escapeHtml(name)}</code> cannot answer right now: ` +
+      `${escapeHtml(summary)}.`,
+      `Try again in a minute. If it stays like this, whoever runs this cluster can see why ` +
+      `with <code>fossora services</code> and <code>fossora logs ${escapeHtml(name)}</code>.`,
     ]),
   };
 }
 
-/** 502 for a backend that failed and could not be retried. */
-export function badGatewayPage(name: string, detail: string): Page {
+/** 502 for a backend that failed and could not be retried; the details go to the log. */
+export function badGatewayPage(name: string): Page {
   return {
     status: 502,
     html: page(502, "Bad gateway", [
-      `The service <code>${escapeHtml(name)}</code> did not answer: ${escapeHtml(detail)}.`,
+      `The service <code>${escapeHtml(name)}</code> did not give a proper answer.`,
+      `Try again in a moment. If it keeps failing, whoever runs this cluster can see why ` +
+      `with <code>fossora logs ${escapeHtml(name)}</code>.`,
+    ]),
+  };
+}
+
+/** 504 for a backend that did not answer in time. */
+export function gatewayTimeoutPage(name: string): Page {
+  return {
+    status: 504,
+    html: page(504, "Gateway timeout", [
+      `The service <code>${escapeHtml(name)}</code> took too long to answer.`,
+      `Try again in a moment. If it keeps happening, whoever runs this cluster can see why ` +
+      `with <code>fossora logs ${escapeHtml(name)}</code>.`,
     ]),
   };
 }

@@ -7,7 +7,7 @@
 import type { ReplicaStatus, ServiceRecord } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
 
-/** One replica's published HTTP port, as http-proxy's target. */
+/** One replica's published HTTP port. */
 export interface Backend {
   /** `address:port`, the key for marking it out. */
   readonly key: string;
@@ -19,7 +19,8 @@ export interface Backend {
 export type Route =
   | { kind: "unknown"; host: string }
   | { kind: "no-http"; service: string }
-  | { kind: "unavailable"; service: string; reason: string }
+  /** `reason` is the full story for the log; `summary` is what a visitor may read. */
+  | { kind: "unavailable"; service: string; reason: string; summary: string }
   /** Backends in the order to try them: the round-robin pick first. */
   | { kind: "proxy"; service: string; backends: Backend[] };
 
@@ -53,6 +54,19 @@ export function unavailableReason(service: ServiceRecord, replicas: ReplicaStatu
   return `its replicas are starting (${states})`;
 }
 
+/**
+ * Why a service has no ready replica, in words a visitor may read: no node, address, container
+ * or Docker message (those go to the log and `fossora services`).
+ */
+export function publicReason(service: ServiceRecord, replicas: ReplicaStatus[]): string {
+  if (service.spec.replicas === 0) return "it is switched off (scaled to 0 replicas)";
+  if (replicas.length === 0) return "it has not been started on any node yet";
+  if (replicas.some((r) => r.state === "error" || r.state === "exited")) {
+    return "it failed to start or stopped";
+  }
+  return "it is starting";
+}
+
 /** Turns Host headers into routes; keeps the round-robin position and refused backends. */
 export class Router {
   readonly #view: ClusterView;
@@ -80,7 +94,12 @@ export class Router {
     const replicas = this.#view.replicasOf(name);
     const backends = this.#readyBackends(replicas, String(http.container));
     if (backends.length === 0) {
-      return { kind: "unavailable", service: name, reason: unavailableReason(service, replicas) };
+      return {
+        kind: "unavailable",
+        service: name,
+        reason: unavailableReason(service, replicas),
+        summary: publicReason(service, replicas),
+      };
     }
     return { kind: "proxy", service: name, backends: this.#order(name, backends) };
   }

@@ -2,23 +2,41 @@
  * The service proxy: `http://NAME.DOMAIN/` on any node reaches a ready replica of NAME, wherever
  * it runs, WebSockets included. Routes come from the cluster view, so it keeps serving while etcd
  * is away.
+ *
+ * It speaks HTTP/1.1 itself over plain sockets: every request head is parsed strictly and written
+ * anew for the backend, every body is re-framed, so what a backend reads is exactly what the
+ * proxy understood (no request smuggling). Each connection has deadlines, enforced by one
+ * sweeper; a client that leaves aborts its backend exchange at once.
  * @module
  */
-import http from "node:http";
-import type { Duplex } from "node:stream";
-import { Readable } from "node:stream";
-import httpProxy from "http-proxy";
 import { Counter, type Registry } from "../metrics/mod.ts";
 import type { ClusterView } from "../state/view.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
+import { type Framing, relayBody, type RelayOptions } from "./body.ts";
+import { forwardingFields, isForwardingField, type Seen, TrustedProxies } from "./forwarded.ts";
+import {
+  bytesOf,
+  endToEnd,
+  fieldLines,
+  HeadError,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+  tokens,
+} from "./head.ts";
+import { type ProxyLimits, resolveLimits } from "./limits.ts";
 import {
   badGatewayPage,
+  gatewayTimeoutPage,
   noHttpPortPage,
   type Page,
   unavailablePage,
   unknownHostPage,
 } from "./pages.ts";
-import { type Backend, Router } from "./routes.ts";
+import { HeadTooLarge, Peer, Sweeper } from "./peer.ts";
+import { type Connect, ConnectTimeout, UpstreamPool } from "./pool.ts";
+import { type Backend, type Route, Router } from "./routes.ts";
 
 /** What the proxy needs. */
 export interface ProxyOptions {
@@ -31,40 +49,74 @@ export interface ProxyOptions {
   hostname?: string;
   metrics?: Registry;
   log?: Logger;
-  /** Clock, ms; used to keep refused replicas out for a while. */
+  /** Clock, ms; used for deadlines and to keep refused replicas out for a while. */
   now?: () => number;
   /** How long a replica that refused a connection is skipped, ms; default 5000. */
   outMs?: number;
-  /** Most connections kept to one backend; default 256. */
-  maxSocketsPerBackend?: number;
+  /** Addresses and CIDRs whose X-Forwarded-* and Forwarded fields are kept; default none. */
+  trustedProxies?: readonly string[];
+  /** Limits and timeouts; see {@link ProxyLimits}. */
+  limits?: Partial<ProxyLimits>;
+  /** How often deadlines are checked, ms; default 250. */
+  sweepMs?: number;
+  /** Opens connections to replicas; default Deno.connect. */
+  connect?: Connect;
 }
 
 /** Name of the request counter. */
 export const REQUESTS_METRIC = "fossora_proxy_requests_total";
+/** Name of the counter of connections and requests refused by a limit. */
+export const REFUSED_METRIC = "fossora_proxy_refused_total";
 
-/** Methods that are safe to send again to another replica when the first refused. */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
-/** Errors that mean the request never reached the application. */
-const REFUSED = new Set(["ECONNREFUSED", "ECONNRESET"]);
-const FORWARDED = ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"] as const;
-/**
- * Headers that describe one connection (RFC 9110 7.6.1). A request keeps Transfer-Encoding, which
- * node:http needs to frame the body it pipes on; a response loses it and is framed again.
- */
-const REQUEST_HOP = ["keep-alive", "proxy-connection", "te", "trailer", "upgrade"];
-const RESPONSE_HOP = [...REQUEST_HOP, "transfer-encoding"];
+/** Methods that are safe to send again to another replica. */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+const CLIENT_BUFFER = 4096;
+const BIG_BUFFER = 64 * 1024;
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  431: "Request Header Fields Too Large",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+const DROP_ON_REQUEST = new Set(["host"]);
+
+/** How a backend exchange failed before a response could be relayed. */
+interface Failure {
+  status: 502 | 504;
+  why: string;
+  /** Where to try again: the next replica, the same one on a new connection, or nowhere. */
+  retry: "next" | "same" | "no";
+  /** The replica refused or reset a new connection: skip it for a while. */
+  out?: boolean;
+}
 
 /** Forwards HTTP and WebSocket requests by Host header to the ready replicas of a service. */
 export class ServiceProxy {
   readonly #o: ProxyOptions;
+  readonly #limits: ProxyLimits;
   readonly #log: Logger;
+  readonly #now: () => number;
   readonly #router: Router;
+  readonly #trusted: TrustedProxies;
   readonly #requests: Counter;
-  readonly #agent: http.Agent;
-  readonly #proxy: httpProxy;
-  readonly #server: http.Server;
-  readonly #sockets = new Set<Duplex>();
+  readonly #refused: Counter;
+  readonly #sweeper: Sweeper;
+  readonly #pool: UpstreamPool;
+  readonly #relay: RelayOptions;
+  readonly #tunnelRelay: RelayOptions;
+  readonly #clients = new Set<Peer>();
+  /** Clients waiting for (or in the middle of) a request head, oldest first: evicted first. */
+  readonly #waiting = new Set<Peer>();
+  readonly #handlers = new Set<Promise<void>>();
   readonly #labels = new Map<string, { service: string; code: string }>();
+  readonly #logged = new Map<string, number>();
+  #listener: Deno.Listener | undefined;
+  #accepting: Promise<void> = Promise.resolve();
   #port = 0;
 
   constructor(o: ProxyOptions) {
@@ -75,30 +127,36 @@ export class ServiceProxy {
       throw new Error(`proxy: domain "${o.domain}" is not a DNS name; pass e.g. home.arpa`);
     }
     this.#o = o;
+    this.#limits = resolveLimits(o.limits);
     this.#log = o.log ?? silentLogger;
-    this.#router = new Router(o.view, o.domain, o.now ?? Date.now, o.outMs ?? 5000);
+    this.#now = o.now ?? Date.now;
+    this.#router = new Router(o.view, o.domain, this.#now, o.outMs ?? 5000);
+    this.#trusted = new TrustedProxies(o.trustedProxies ?? []);
     this.#requests = o.metrics
       ? o.metrics.counter(REQUESTS_METRIC, "HTTP requests through the service proxy.")
       : new Counter(REQUESTS_METRIC, "");
-    this.#agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSocketsPerBackend ?? 256 });
-    this.#proxy = httpProxy.createProxyServer({ xfwd: true, agent: this.#agent });
-    // Every call passes its own callback; this only keeps a stray error from throwing.
-    this.#proxy.on("error", (e) => this.#log.debug("proxy error", { error: e }));
-    this.#proxy.on("open", (s: Duplex) => this.#track(s));
-    // http-proxy only rewrites Connection itself; the other hop-by-hop headers must not cross.
-    this.#proxy.on("proxyReq", (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
-      for (const h of hopByHop(req.headers, REQUEST_HOP)) proxyReq.removeHeader(h);
+    this.#refused = o.metrics
+      ? o.metrics.counter(REFUSED_METRIC, "Connections and requests the proxy refused, by limit.")
+      : new Counter(REFUSED_METRIC, "");
+    o.metrics?.gauge("fossora_proxy_connections", "Open proxy connections, by side.", () => [
+      { labels: { side: "client" }, value: this.#clients.size },
+      { labels: { side: "backend" }, value: this.#pool.size },
+    ]);
+    this.#sweeper = new Sweeper(this.#now, o.sweepMs ?? 250);
+    const l = this.#limits;
+    this.#pool = new UpstreamPool({
+      connect: o.connect ?? connectTcp,
+      sweeper: this.#sweeper,
+      now: this.#now,
+      connectTimeoutMs: l.connectTimeoutMs,
+      idleMs: l.upstreamIdleMs,
+      maxIdle: l.maxIdlePerBackend,
+      bufferSize: CLIENT_BUFFER,
+      bigBufferSize: BIG_BUFFER,
     });
-    this.#proxy.on("proxyRes", (proxyRes: http.IncomingMessage) => {
-      for (const h of hopByHop(proxyRes.headers, RESPONSE_HOP)) delete proxyRes.headers[h];
-    });
-    this.#server = http.createServer((req, res) => this.#web(req, res));
-    this.#server.on("upgrade", (req, socket, head) => this.#ws(req, socket, head));
-    this.#server.on("connection", (s) => this.#track(s));
-    this.#server.on("clientError", (_e, socket: Duplex) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-      else socket.destroy();
-    });
+    const relay = { now: this.#now, maxLine: 4096, maxTrailer: l.maxHeadBytes };
+    this.#relay = { ...relay, idleMs: l.bodyIdleTimeoutMs };
+    this.#tunnelRelay = { ...relay, idleMs: l.tunnelIdleTimeoutMs };
   }
 
   /** The port the proxy listens on, known after `start`. */
@@ -109,109 +167,410 @@ export class ServiceProxy {
   /** Listens; rejects when the port is taken. */
   start(): Promise<void> {
     const hostname = this.#o.hostname ?? "0.0.0.0";
-    return new Promise((resolve, reject) => {
-      const failed = (e: Error) => reject(e);
-      this.#server.once("error", failed);
-      this.#server.listen(this.#o.port, hostname, () => {
-        this.#server.off("error", failed);
-        this.#server.on("error", (e) => this.#log.error("proxy server error", { error: e }));
-        const addr = this.#server.address();
-        this.#port = typeof addr === "object" && addr ? addr.port : this.#o.port;
-        this.#log.info("proxy listening", { hostname, port: this.#port, domain: this.#o.domain });
-        resolve();
-      });
-    });
+    try {
+      this.#listener = Deno.listen({ hostname, port: this.#o.port });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#port = (this.#listener.addr as Deno.NetAddr).port;
+    this.#accepting = this.#accept(this.#listener);
+    this.#log.info("proxy listening", { hostname, port: this.#port, domain: this.#o.domain });
+    return Promise.resolve();
   }
 
   /** Stops listening, closes every client, backend and WebSocket connection. */
   async stop(): Promise<void> {
-    if (!this.#server.listening) return;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const s of this.#sockets) s.destroy();
-    this.#agent.destroy();
-    this.#proxy.close();
-    await closed;
+    const listener = this.#listener;
+    if (!listener) return;
+    this.#listener = undefined;
+    listener.close();
+    await this.#accepting;
+    for (const c of this.#clients) c.close();
+    this.#pool.stop();
+    await Promise.all(this.#handlers);
+    this.#sweeper.stop();
   }
 
-  #track(s: Duplex): void {
-    this.#sockets.add(s);
-    s.once("close", () => this.#sockets.delete(s));
+  async #accept(listener: Deno.Listener): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.#listener !== listener) return;
+        // Out of descriptors, most likely: wait a little rather than spin, and keep serving.
+        this.#log.warn("proxy cannot accept a connection", { err });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const h = this.#serve(conn).catch((err) =>
+        this.#log.debug("proxy connection failed", { err })
+      );
+      this.#handlers.add(h);
+      h.finally(() => this.#handlers.delete(h));
+    }
   }
 
-  #web(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const route = this.#router.route(req.headers.host);
+  /** Makes room for one more client: closes the longest-idle one, or refuses. */
+  #admit(): boolean {
+    if (this.#clients.size < this.#limits.maxConnections) return true;
+    this.#refused.inc({ reason: "connection_limit" });
+    const oldest = this.#waiting.values().next();
+    if (oldest.done) return false;
+    oldest.value.close();
+    return true;
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    if (!this.#admit()) return void conn.close();
+    (conn as Deno.TcpConn).setNoDelay?.(true);
+    const client = new Peer(conn, CLIENT_BUFFER, BIG_BUFFER);
+    this.#clients.add(client);
+    this.#sweeper.add(client);
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const local = conn.localAddr as Deno.NetAddr;
+    const l = this.#limits;
+    try {
+      for (let first = true;; first = false) {
+        this.#waiting.add(client);
+        client.deadline = this.#now() + (first ? l.headerTimeoutMs : l.keepAliveTimeoutMs);
+        const before = client.received;
+        let bytes: Uint8Array | null;
+        try {
+          bytes = await this.#readHead(client);
+        } catch (err) {
+          if (err instanceof HeadTooLarge) {
+            this.#refused.inc({ reason: "head_too_large" });
+            await this.#plain(client, 431, `the request head is over ${l.maxHeadBytes} bytes`);
+          } else if (client.timedOut) this.#refused.inc({ reason: "header_timeout" });
+          return;
+        } finally {
+          this.#waiting.delete(client);
+        }
+        if (bytes === null) {
+          if (client.timedOut && client.received > before) {
+            this.#refused.inc({ reason: "header_timeout" });
+          }
+          return;
+        }
+        let req: RequestHead;
+        try {
+          req = parseRequestHead(bytes, l.maxHeaderFields);
+        } catch (err) {
+          if (!(err instanceof HeadError)) throw err;
+          this.#refused.inc({ reason: "bad_request" });
+          this.#log.debug("bad request", { peer: remote.hostname, why: err.message });
+          await this.#plain(client, err.status, err.message);
+          return;
+        }
+        client.deadline = Infinity;
+        const keep = await this.#handle(client, req, remote.hostname, local.port);
+        if (!keep || client.closed) return;
+        client.shrink(CLIENT_BUFFER);
+      }
+    } finally {
+      client.close();
+      this.#clients.delete(client);
+      this.#waiting.delete(client);
+      this.#sweeper.delete(client);
+    }
+  }
+
+  /**
+   * Reads a head. A kept-alive connection may idle until its next request; from that request's
+   * first byte on, the whole head must come within the header timeout.
+   */
+  async #readHead(client: Peer): Promise<Uint8Array | null> {
+    const l = this.#limits;
+    if (client.available === 0 && !(await client.fill())) return null;
+    client.deadline = Math.min(client.deadline, this.#now() + l.headerTimeoutMs);
+    return await client.readHead(l.maxHeadBytes);
+  }
+
+  /** Answers one request; true when the client connection can carry the next one. */
+  #handle(client: Peer, req: RequestHead, peer: string, localPort: number): Promise<boolean> {
+    const route = this.#router.route(req.host);
+    const hasBody = req.chunked || (req.contentLength ?? 0) > 0;
+    const keepAlive = req.minor === 1 && !req.connection.includes("close");
+    if (route.kind !== "proxy") {
+      const page = this.#routePage(route);
+      this.#count(route.kind === "unknown" ? "" : route.service, page.status);
+      if (route.kind === "unavailable") {
+        this.#logOnce(route.service, "no ready replica", { reason: route.reason });
+      }
+      const close = hasBody || !keepAlive;
+      return this.#sendPage(client, page, req.method === "HEAD", close).then(() => !close);
+    }
+    const seen: Seen = {
+      peer,
+      host: req.host ?? "",
+      proto: "http",
+      port: hostPort(req.host) ?? localPort,
+    };
+    return this.#forward(client, req, route.service, route.backends, seen, keepAlive);
+  }
+
+  #routePage(route: Exclude<Route, { kind: "proxy" }>): Page {
     switch (route.kind) {
       case "unknown":
-        return this.#page(res, "", unknownHostPage(route.host, this.#o.domain));
+        return unknownHostPage(route.host, this.#o.domain);
       case "no-http":
-        return this.#page(res, route.service, noHttpPortPage(route.service));
+        return noHttpPortPage(route.service);
       case "unavailable":
-        return this.#page(res, route.service, unavailablePage(route.service, route.reason));
-      case "proxy":
-        return this.#forward(req, res, route.service, route.backends);
+        return unavailablePage(route.service, route.summary);
     }
   }
 
-  /** Sends the request to the first backend; on a refusal, to the next when that is safe. */
-  #forward(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
+  /** The head the backend gets: the client's end-to-end fields, ours, and our framing. */
+  #requestHead(req: RequestHead, seen: Seen, upgrade: boolean): Uint8Array {
+    const fields = endToEnd(req.fields, req.connection, DROP_ON_REQUEST);
+    const trusted = this.#trusted.has(seen.peer);
+    const own = fields.filter((f) => !isForwardingField(f.name));
+    const claimed = trusted ? fields.filter((f) => isForwardingField(f.name)) : [];
+    let head = `${req.method} ${req.target} HTTP/1.1\r\nHost: ${req.host}\r\n` +
+      fieldLines(own) + fieldLines(forwardingFields(seen, claimed));
+    if (upgrade) head += "Upgrade: websocket\r\nConnection: Upgrade\r\n";
+    if (req.chunked) head += "Transfer-Encoding: chunked\r\n";
+    else if (req.contentLength !== undefined) head += `Content-Length: ${req.contentLength}\r\n`;
+    return bytesOf(head + "\r\n");
+  }
+
+  async #forward(
+    client: Peer,
+    req: RequestHead,
     service: string,
     backends: Backend[],
-  ): void {
-    const canRetry = IDEMPOTENT.has(req.method ?? "") && !hasBody(req);
-    const original = canRetry ? FORWARDED.map((h) => req.headers[h]) : undefined;
-    res.once("finish", () => this.#count(service, res.statusCode));
-    let attempt = 0;
-    const send = (): void => {
-      const mine = attempt;
-      const backend = backends[mine];
-      const options: httpProxy.ServerOptions = { target: backend };
-      if (mine > 0) {
-        // The first attempt consumed the (empty) body stream and appended X-Forwarded-*.
-        options.buffer = Readable.from([]);
-        FORWARDED.forEach((h, i) => (req.headers[h] = original![i]));
-      }
-      this.#proxy.web(req, res, options, (err: NodeJS.ErrnoException) => {
-        if (mine !== attempt) return; // a late error from an attempt already given up
-        attempt++;
-        const refused = REFUSED.has(err.code ?? "") && !res.headersSent;
-        if (refused) this.#router.markOut(backend);
-        this.#log.debug("backend failed", { service, backend: backend.key, error: err });
-        if (refused && canRetry && attempt < backends.length) return send();
-        sendPage(res, badGatewayPage(service, describe(err, backend)));
+    seen: Seen,
+    keepAlive: boolean,
+  ): Promise<boolean> {
+    const hasBody = req.chunked || (req.contentLength ?? 0) > 0;
+    const upgrade = req.minor === 1 && req.method === "GET" && !hasBody &&
+      req.connection.includes("upgrade") && tokens(req.fields, "upgrade").includes("websocket");
+    const canRetry = IDEMPOTENT.has(req.method) && !hasBody;
+    const head = this.#requestHead(req, seen, upgrade);
+    let failure: Failure | undefined;
+    for (let i = 0; i < backends.length;) {
+      const backend = backends[i];
+      const result = await this.#exchange(client, req, head, backend, service, {
+        hasBody,
+        upgrade,
+        keepAlive,
+        canRetry,
       });
-    };
-    send();
-  }
-
-  #ws(req: http.IncomingMessage, socket: Duplex, head: Uint8Array): void {
-    socket.on("error", () => socket.destroy());
-    const route = this.#router.route(req.headers.host);
-    if (route.kind !== "proxy") {
-      const page = route.kind === "unknown"
-        ? unknownHostPage(route.host, this.#o.domain)
-        : route.kind === "no-http"
-        ? noHttpPortPage(route.service)
-        : unavailablePage(route.service, route.reason);
-      this.#count(route.kind === "unknown" ? "" : route.service, page.status);
-      return rawPage(socket, page);
+      if (typeof result === "boolean") return result;
+      failure = result;
+      if (result.retry === "same") continue;
+      if (result.out) this.#router.markOut(backend);
+      this.#logOnce(service, "replica failed", { replica: backend.key, why: result.why });
+      if (result.retry === "next") i++;
+      else break;
     }
-    const backend = route.backends[0];
-    let failed = false;
-    socket.once("close", () => this.#count(route.service, failed ? 502 : 101));
-    // agent: false, because an upgraded connection never goes back to a pool.
-    this.#proxy.ws(req, socket, head, { target: backend, agent: false }, (err: Error) => {
-      if (REFUSED.has((err as NodeJS.ErrnoException).code ?? "")) this.#router.markOut(backend);
-      this.#log.debug("websocket backend failed", { service: route.service, error: err });
-      failed = true;
-      rawPage(socket, badGatewayPage(route.service, describe(err, backend)));
-    });
+    if (!failure || client.closed) return false;
+    const page = failure.status === 504 ? gatewayTimeoutPage(service) : badGatewayPage(service);
+    this.#count(service, page.status);
+    await this.#sendPage(client, page, req.method === "HEAD", true);
+    return false;
   }
 
-  #page(res: http.ServerResponse, service: string, page: Page): void {
-    this.#count(service, page.status);
-    sendPage(res, page);
+  /**
+   * One attempt on one replica. Resolves whether the client connection stays open once a
+   * response was relayed, or the failure when none could be.
+   */
+  async #exchange(
+    client: Peer,
+    req: RequestHead,
+    head: Uint8Array,
+    backend: Backend,
+    service: string,
+    r: { hasBody: boolean; upgrade: boolean; keepAlive: boolean; canRetry: boolean },
+  ): Promise<boolean | Failure> {
+    const l = this.#limits;
+    let up: Peer;
+    let reused: boolean;
+    try {
+      ({ peer: up, reused } = await this.#pool.acquire(backend));
+    } catch (err) {
+      // Nothing was sent: any request may go to the next replica.
+      const timeout = err instanceof ConnectTimeout;
+      return { status: timeout ? 504 : 502, why: String(err), retry: "next", out: true };
+    }
+    // Request body (if any) flows while the response is awaited: a backend may answer early.
+    let bodyDone = !r.hasBody;
+    let sending: Promise<unknown> = Promise.resolve();
+    up.deadline = this.#now() + l.responseTimeoutMs;
+    if (r.hasBody) {
+      const from: Framing = req.chunked
+        ? { kind: "chunked" }
+        : { kind: "length", length: req.contentLength! };
+      sending = relayBody(client, up, from, req.chunked, this.#relay, head).then((end) => {
+        bodyDone = end === "done";
+        if (end === "done") up.deadline = this.#now() + l.responseTimeoutMs;
+        else if (end !== "gone") up.close(); // the client left or sent bad chunks: abort
+      });
+    } else {
+      try {
+        await up.write(head);
+      } catch {
+        up.close();
+        return reused && r.canRetry
+          ? { status: 502, why: "a kept-alive connection was closed", retry: "same" }
+          : { status: 502, why: "the connection closed while sending", retry: "no" };
+      }
+    }
+    const watch = new ClientWatch(client, l.maxHeadBytes, () => up.close());
+    if (!r.hasBody) watch.start();
+    else sending.then(() => bodyDone && watch.start());
+    try {
+      let res: ResponseHead | undefined;
+      for (;;) {
+        let bytes: Uint8Array | null;
+        try {
+          bytes = await up.readHead(l.maxHeadBytes);
+        } catch (err) {
+          if (err instanceof HeadTooLarge) {
+            up.close();
+            return { status: 502, why: "a response head over the size limit", retry: "no" };
+          }
+          bytes = null;
+        }
+        if (bytes === null) {
+          if (watch.gone || client.closed) return false;
+          if (up.timedOut) {
+            return { status: 504, why: "no response head in time", retry: "no" };
+          }
+          const nothing = up.available === 0;
+          up.close();
+          if (reused && r.canRetry && nothing) {
+            return { status: 502, why: "a kept-alive connection was closed", retry: "same" };
+          }
+          return {
+            status: 502,
+            why: "the connection closed before a response",
+            retry: r.canRetry && nothing ? "next" : "no",
+            out: !reused,
+          };
+        }
+        const parsed = parseResponseHead(bytes, l.maxHeaderFields);
+        if (typeof parsed === "string") {
+          up.close();
+          return { status: 502, why: `a malformed response: ${parsed}`, retry: "no" };
+        }
+        if (parsed.status >= 200 || parsed.status === 101) {
+          res = parsed;
+          break;
+        }
+        // Interim answers (100 Continue, 103 Early Hints) go to the client as they come.
+        up.deadline = this.#now() + l.responseTimeoutMs;
+        const interim = `HTTP/1.1 ${parsed.status} ${parsed.reason}\r\n` +
+          fieldLines(endToEnd(parsed.fields, parsed.connection)) + "\r\n";
+        try {
+          await client.write(bytesOf(interim));
+        } catch {
+          return false;
+        }
+      }
+      up.deadline = Infinity;
+      if (res.status === 101) {
+        if (!r.upgrade) {
+          up.close();
+          return {
+            status: 502,
+            why: "101 Switching Protocols to a request without Upgrade",
+            retry: "no",
+          };
+        }
+        watch.stop();
+        return await this.#tunnel(client, up, res, service);
+      }
+      this.#count(service, res.status);
+      return await this.#respond(client, up, req, res, r, backend, watch, () => bodyDone);
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /** Relays a response; true when the client connection stays open. */
+  async #respond(
+    client: Peer,
+    up: Peer,
+    req: RequestHead,
+    res: ResponseHead,
+    r: { upgrade: boolean; keepAlive: boolean },
+    backend: Backend,
+    watch: ClientWatch,
+    bodyDone: () => boolean,
+  ): Promise<boolean> {
+    const bodiless = req.method === "HEAD" || res.status === 204 || res.status === 304;
+    const from: Framing = bodiless
+      ? { kind: "none" }
+      : res.chunked
+      ? { kind: "chunked" }
+      : res.contentLength !== undefined
+      ? { kind: "length", length: res.contentLength }
+      : { kind: "close" };
+    const chunked = req.minor === 1 && (from.kind === "chunked" || from.kind === "close");
+    const close = !r.keepAlive || r.upgrade || (from.kind === "close" && !chunked);
+    let head = `HTTP/1.1 ${res.status} ${res.reason}\r\n` +
+      fieldLines(endToEnd(res.fields, res.connection));
+    if (chunked) head += "Transfer-Encoding: chunked\r\n";
+    else if (res.contentLength !== undefined && res.status !== 204) {
+      head += `Content-Length: ${res.contentLength}\r\n`;
+    }
+    if (close) head += "Connection: close\r\n";
+    const end = await relayBody(up, client, from, chunked, this.#relay, bytesOf(head + "\r\n"));
+    if (end !== "done") {
+      up.close();
+      if (end !== "gone") this.#logOnce(req.host ?? "", "response cut", { why: end });
+      return false;
+    }
+    const done = bodyDone();
+    const reusable = done && from.kind !== "close" && res.minor === 1 &&
+      !res.connection.includes("close");
+    if (reusable) this.#pool.release(backend, up);
+    else up.close();
+    return !close && done && !watch.gone;
+  }
+
+  /** After a 101: bytes both ways until either side closes or both are idle too long. */
+  async #tunnel(client: Peer, up: Peer, res: ResponseHead, service: string): Promise<boolean> {
+    this.#count(service, 101);
+    const head = `HTTP/1.1 101 ${res.reason}\r\n` +
+      fieldLines(endToEnd(res.fields, res.connection)) +
+      "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    const close = { kind: "close" } as const;
+    await Promise.race([
+      relayBody(up, client, close, false, this.#tunnelRelay, bytesOf(head)),
+      relayBody(client, up, close, false, this.#tunnelRelay),
+    ]);
+    up.close();
+    return false;
+  }
+
+  async #plain(client: Peer, status: number, text: string): Promise<void> {
+    const body = `${status} ${REASONS[status] ?? ""}: ${text}\n`;
+    const head = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n` +
+      `Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n` +
+      `Content-Length: ${bytesOf(body).length}\r\nConnection: close\r\n\r\n`;
+    client.deadline = this.#now() + this.#limits.headerTimeoutMs;
+    await client.write(bytesOf(head + body)).catch(() => {});
+  }
+
+  async #sendPage(client: Peer, page: Page, head: boolean, close: boolean): Promise<void> {
+    const body = new TextEncoder().encode(page.html);
+    let text = `HTTP/1.1 ${page.status} ${REASONS[page.status] ?? ""}\r\n` +
+      `Content-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n` +
+      `Content-Length: ${body.length}\r\n`;
+    for (const [k, v] of Object.entries(page.headers ?? {})) text += `${k}: ${v}\r\n`;
+    if (close) text += "Connection: close\r\n";
+    const bytes = bytesOf(text + "\r\n");
+    const out = head ? bytes : new Uint8Array(bytes.length + body.length);
+    if (!head) {
+      out.set(bytes);
+      out.set(body, bytes.length);
+    }
+    client.deadline = this.#now() + this.#limits.bodyIdleTimeoutMs;
+    await client.write(out).catch(() => client.close());
+    client.deadline = Infinity;
   }
 
   #count(service: string, code: number): void {
@@ -223,43 +582,63 @@ export class ServiceProxy {
     }
     this.#requests.inc(labels);
   }
+
+  /** Logs a backend problem at most every 10 s per service and kind, so abuse cannot flood. */
+  #logOnce(service: string, what: string, fields: Record<string, unknown>): void {
+    const key = `${service} ${what}`;
+    const now = this.#now();
+    if ((this.#logged.get(key) ?? -Infinity) > now - 10_000) return;
+    if (this.#logged.size > 1000) this.#logged.clear();
+    this.#logged.set(key, now);
+    this.#log.warn(what, { service, ...fields });
+  }
 }
 
-/** The hop-by-hop headers present: the fixed ones and those the Connection header names. */
-function hopByHop(headers: http.IncomingHttpHeaders, fixed: string[]): string[] {
-  const named = String(headers.connection ?? "").split(",").map((t) => t.trim().toLowerCase());
-  return [...fixed, ...named].filter((h) => h && h !== "connection" && headers[h] !== undefined);
+/**
+ * Notices a client that leaves while its request is being answered: one read stays in flight on
+ * its socket, and EOF aborts the backend side. Bytes that arrive (a pipelined request) stay
+ * buffered for the next round.
+ */
+class ClientWatch {
+  gone = false;
+  #stopped = false;
+  #started = false;
+
+  constructor(readonly client: Peer, readonly max: number, readonly onGone: () => void) {}
+
+  start(): void {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    void this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped && this.client.available < this.max) {
+      const ok = await this.client.fill();
+      if (this.#stopped) return;
+      if (!ok) {
+        if (this.client.eof) {
+          this.gone = true;
+          this.onGone();
+        }
+        return;
+      }
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
 }
 
-function sendPage(res: http.ServerResponse, page: Page): void {
-  if (res.headersSent) return void res.destroy();
-  res.writeHead(page.status, {
-    "content-type": "text/html; charset=utf-8",
-    "cache-control": "no-store",
-    ...page.headers,
-  });
-  res.end(page.html);
+/** The port a Host field names, if any. */
+function hostPort(host: string | undefined): number | undefined {
+  const m = host ? /:([0-9]{1,5})$/.exec(host) : null;
+  return m ? Number(m[1]) : undefined;
 }
 
-/** True when the request carries a body, which a retry could not send again. */
-function hasBody(req: http.IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-}
-
-function describe(err: Error, backend: Backend): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return `${code ?? err.message} from ${backend.key}`;
-}
-
-/** Answers on a socket that has no ServerResponse (an upgrade request), then closes it. */
-function rawPage(socket: Duplex, page: Page): void {
-  if (!socket.writable) return void socket.destroy();
-  const body = new TextEncoder().encode(page.html);
-  const extra = Object.entries(page.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-  socket.end(
-    `HTTP/1.1 ${page.status} ${http.STATUS_CODES[page.status]}\r\n` +
-      `content-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\n${extra}` +
-      `connection: close\r\n\r\n${page.html}`,
-  );
+async function connectTcp(hostname: string, port: number): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname, port });
+  conn.setNoDelay(true);
+  return conn;
 }

@@ -312,7 +312,7 @@ export interface Proxy {
 
 /** The proxy implementations every behaviour test runs against. */
 export const IMPLEMENTATIONS: [string, new (o: ProxyOptions) => Proxy][] = [
-  ["http-proxy", ServiceProxy],
+  ["own HTTP/1.1", ServiceProxy],
 ];
 
 /** Runs `fn` with a started proxy of class `Impl` on loopback, and stops it afterwards. */
@@ -321,9 +321,10 @@ export async function withProxyOf(
   domain: string,
   view: MemoryView,
   fn: (proxy: Proxy, metrics: Registry) => Promise<void>,
+  extra: Partial<ProxyOptions> = {},
 ): Promise<void> {
   const metrics = new Registry();
-  const proxy = new Impl({ view, domain, port: 0, hostname: "127.0.0.1", metrics });
+  const proxy = new Impl({ view, domain, port: 0, hostname: "127.0.0.1", metrics, ...extra });
   await proxy.start();
   try {
     await fn(proxy, metrics);
