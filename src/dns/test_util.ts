@@ -70,6 +70,20 @@ export function queryPacket(id: number, name: string, type: number, edns = 0): U
   return new Uint8Array(bytes);
 }
 
+/** The query with an OPT record appended: its size, EDNS version and DO bit. */
+export function addOpt(packet: Uint8Array, size = 1232, version = 0, dnssecOk = false): Uint8Array {
+  const out = new Uint8Array(packet.length + 11);
+  out.set(packet);
+  out.set(
+    [0, 0, 41, size >> 8, size & 0xff, 0, version, dnssecOk ? 0x80 : 0, 0, 0, 0],
+    packet.length,
+  );
+  const arcount = ((out[10] << 8) | out[11]) + 1;
+  out[10] = arcount >> 8;
+  out[11] = arcount & 0xff;
+  return out;
+}
+
 /** Runs dig against a local server and returns its stdout. */
 export async function dig(port: number, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("dig", {
@@ -146,7 +160,15 @@ export function readResponse(buf: Uint8Array): ReadResponse {
         const nums = [0, 1, 2, 3, 4].map((k) => u16(p3 + k * 4) * 65536 + u16(p3 + k * 4 + 2));
         data = [primary, admin, ...nums].join(" ");
       }
-      if (type === 41) data = `udp=${u16(next + 2)}`;
+      if (type === 28) {
+        data = Array.from({ length: 8 }, (_, k) => u16(rdata + k * 2).toString(16)).join(":");
+      }
+      if (type === 41) {
+        const flags = u16(next + 6);
+        data = `udp=${u16(next + 2)} ercode=${buf[next + 4]} version=${buf[next + 5]} do=${
+          flags >> 15
+        }`;
+      }
       out.push({ name: owner, type, ttl, data });
       at = rdata + len;
     }

@@ -9,11 +9,30 @@
  */
 
 /** Record types this server answers or recognises. */
-export const TYPE = { A: 1, NS: 2, SOA: 6, AAAA: 28, OPT: 41, ANY: 255 } as const;
+export const TYPE = {
+  A: 1,
+  NS: 2,
+  SOA: 6,
+  AAAA: 28,
+  OPT: 41,
+  IXFR: 251,
+  AXFR: 252,
+  ANY: 255,
+} as const;
 /** Record classes: IN, and the query-only ANY. */
 export const CLASS = { IN: 1, ANY: 255 } as const;
-/** Response codes this server sends. */
-export const RCODE = { NOERROR: 0, FORMERR: 1, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+/**
+ * Response codes this server sends. BADVERS does not fit the header's 4 bits: its high bits go
+ * into the OPT record (RFC 6891 6.1.3), so it is only sent to a query that has one.
+ */
+export const RCODE = {
+  NOERROR: 0,
+  FORMERR: 1,
+  NXDOMAIN: 3,
+  NOTIMP: 4,
+  REFUSED: 5,
+  BADVERS: 16,
+} as const;
 
 /** Size of the fixed DNS header. */
 export const HEADER_SIZE = 12;
@@ -35,8 +54,18 @@ export interface Query {
   class: number;
   /** Byte offset just past the question, which the response copies verbatim. */
   questionEnd: number;
-  /** UDP payload size the client accepts, from its OPT record; 0 when it sent none. */
+  /** UDP payload size the client accepts, from its OPT record (at least 512); 0 when it sent none. */
   ednsSize: number;
+  /** EDNS version the client speaks, from its OPT record; 0 when it sent none. */
+  ednsVersion: number;
+  /** The OPT record's DO bit, which the answer's OPT must copy (RFC 3225). */
+  dnssecOk: boolean;
+  /**
+   * The question reads but the records after it do not: a second OPT (RFC 6891 6.1.1), an OPT
+   * outside the additional section or not owned by the root, records running past the packet.
+   * The answer is FORMERR with the question echoed.
+   */
+  formErr: boolean;
 }
 
 /** What to do with a packet that is not a query we can read. */
@@ -53,7 +82,7 @@ export function parseQuery(buf: Uint8Array): Query | Unreadable {
   if (name === undefined) return "formerr";
   const at = name.end;
   if (at + 4 > buf.length) return "formerr";
-  return {
+  const query: Query = {
     id: (buf[0] << 8) | buf[1],
     opcode: (flags >> 11) & 0xf,
     rd: (flags & 0x0100) !== 0,
@@ -61,8 +90,14 @@ export function parseQuery(buf: Uint8Array): Query | Unreadable {
     type: (buf[at] << 8) | buf[at + 1],
     class: (buf[at + 2] << 8) | buf[at + 3],
     questionEnd: at + 4,
-    ednsSize: readEdnsSize(buf, at + 4),
+    ednsSize: 0,
+    ednsVersion: 0,
+    dnssecOk: false,
+    formErr: false,
   };
+  // Most queries end with the question, or carry one OPT right after it: no walk needed.
+  if (buf[6] | buf[7] | buf[8] | buf[9] | buf[10] | buf[11]) readRecords(buf, query);
+  return query;
 }
 
 /** Reads the uncompressed name at offset 12; undefined when it is not a valid one. */
@@ -94,21 +129,52 @@ function presentByte(b: number): string {
   return "\\" + String(b).padStart(3, "0");
 }
 
-/** Finds an OPT record among the additionals (queries carry nothing else) and reads its size. */
-function readEdnsSize(buf: Uint8Array, at: number): number {
-  const ancount = (buf[6] << 8) | buf[7];
-  const nscount = (buf[8] << 8) | buf[9];
-  const arcount = (buf[10] << 8) | buf[11];
-  if (ancount !== 0 || nscount !== 0 || arcount === 0) return 0;
-  // OPT's owner is the root: one zero byte, then type 41 and the size in the class field.
-  if (at + 11 > buf.length || buf[at] !== 0) return 0;
-  if (((buf[at + 1] << 8) | buf[at + 2]) !== TYPE.OPT) return 0;
-  return Math.max(CLASSIC_UDP_MAX, (buf[at + 3] << 8) | buf[at + 4]);
+/**
+ * Walks every record after the question to find the OPT and what is wrong around it. Records are
+ * skipped, never followed: a compression pointer ends a name, so the walk is bounded by the packet.
+ */
+function readRecords(buf: Uint8Array, q: Query): void {
+  const counts = [(buf[6] << 8) | buf[7], (buf[8] << 8) | buf[9], (buf[10] << 8) | buf[11]];
+  let at = q.questionEnd;
+  let opts = 0;
+  for (let section = 0; section < 3; section++) {
+    for (let i = 0; i < counts[section]; i++) {
+      const owner = at;
+      at = skipName(buf, at);
+      if (at < 0 || at + 10 > buf.length) return void (q.formErr = true);
+      const type = (buf[at] << 8) | buf[at + 1];
+      const rdlength = (buf[at + 8] << 8) | buf[at + 9];
+      if (type === TYPE.OPT) {
+        // RFC 6891 6.1.1: one OPT, in the additional section, owned by the root.
+        if (section !== 2 || ++opts > 1 || at !== owner + 1 || buf[owner] !== 0) {
+          return void (q.formErr = true);
+        }
+        q.ednsSize = Math.max(CLASSIC_UDP_MAX, (buf[at + 2] << 8) | buf[at + 3]);
+        q.ednsVersion = buf[at + 5];
+        q.dnssecOk = (buf[at + 6] & 0x80) !== 0;
+      }
+      at += 10 + rdlength;
+      if (at > buf.length) return void (q.formErr = true);
+    }
+  }
+}
+
+/** The offset just past the name at `at`, or -1 when it runs off the packet or is not a name. */
+function skipName(buf: Uint8Array, at: number): number {
+  for (;;) {
+    if (at >= buf.length) return -1;
+    const len = buf[at];
+    if (len === 0) return at + 1;
+    if ((len & 0xc0) === 0xc0) return at + 2 <= buf.length ? at + 2 : -1;
+    if (len > 63) return -1;
+    at += len + 1;
+  }
 }
 
 /** A resource record to write; owner and target names are plain lower-case text. */
 export type Record =
   | { type: typeof TYPE.A; name: string; address: Uint8Array }
+  | { type: typeof TYPE.AAAA; name: string; address: Uint8Array }
   | { type: typeof TYPE.NS; name: string; target: string }
   | {
     type: typeof TYPE.SOA;
@@ -145,7 +211,10 @@ class Full extends Error {}
 
 /**
  * Encodes the response to `query` (whose raw bytes are `request`) into `scratch`, returning a copy
- * sized to fit. Records past `limit` bytes are left out and TC is set, as RFC 2181 asks.
+ * sized to fit. When the answer or authority records do not fit in `limit` bytes, they are all
+ * left out and TC is set so the client asks again over TCP; additional records (glue) that do not
+ * fit are only dropped, whole RRsets at a time, since the answer is complete without them
+ * (RFC 2181 9).
  */
 export function encodeReply(
   request: Uint8Array,
@@ -165,28 +234,51 @@ export function encodeReply(
     apexAt: apexOffset(request, query.name, apex),
   };
   scratch.set(request.subarray(0, query.questionEnd));
-  const counts = [0, 0, 0, 0];
+  const counts = [0, 0, 0];
   let truncated = false;
-  const withOpt = query.ednsSize > 0;
-  const reserve = withOpt ? 11 : 0;
+  // A broken OPT is the reason for FORMERR: echoing one back would claim it was understood.
+  const withOpt = query.ednsSize > 0 && !query.formErr;
+  c.buf = scratch.subarray(0, end - (withOpt ? OPT_SIZE : 0));
   try {
-    c.buf = scratch.subarray(0, end - reserve);
     counts[0] = writeSection(c, reply.answers, ttl);
     counts[1] = writeSection(c, reply.authority, ttl);
-    counts[2] = writeSection(c, reply.additional, ttl);
   } catch (e) {
     if (!(e instanceof Full)) throw e;
     truncated = true;
     c.at = query.questionEnd;
-    counts[0] = counts[1] = counts[2] = 0;
+    counts[0] = counts[1] = 0;
   }
+  if (!truncated) counts[2] = writeGlue(c, reply.additional, ttl);
   c.buf = scratch.subarray(0, end);
   if (withOpt) {
-    writeOpt(c);
+    writeOpt(c, reply.rcode, query.dnssecOk);
     counts[2]++;
   }
   writeHeader(scratch, query, reply, truncated, counts);
   return scratch.slice(0, c.at);
+}
+
+/** Writes whole RRsets (same owner and type) while they fit; returns how many records went in. */
+function writeGlue(c: Cursor, records: Record[], ttl: number): number {
+  let written = 0;
+  for (let i = 0; i < records.length;) {
+    let j = i + 1;
+    while (
+      j < records.length && records[j].type === records[i].type &&
+      records[j].name === records[i].name
+    ) j++;
+    const mark = c.at;
+    try {
+      for (let k = i; k < j; k++) writeRecord(c, records[k], ttl);
+    } catch (e) {
+      if (!(e instanceof Full)) throw e;
+      c.at = mark;
+      return written;
+    }
+    written += j - i;
+    i = j;
+  }
+  return written;
 }
 
 /** Fills the header: id and question echoed, our flags and counts. */
@@ -199,7 +291,7 @@ function writeHeader(
 ): void {
   buf[2] = 0x80 | (query.opcode << 3) | (reply.aa ? 0x04 : 0) | (truncated ? 0x02 : 0) |
     (query.rd ? 0x01 : 0);
-  buf[3] = reply.rcode & 0xf; // RA stays 0: we do not recurse
+  buf[3] = reply.rcode & 0xf; // RA stays 0: we do not recurse; rcode's high bits go in the OPT
   buf[4] = 0;
   buf[5] = 1;
   for (let i = 0; i < 3; i++) {
@@ -228,6 +320,9 @@ function apexOffset(buf: Uint8Array, qname: string, apex: string): number {
   return at;
 }
 
+/** Size of our OPT record, kept free while the sections are written so it always fits. */
+const OPT_SIZE = 11;
+
 function writeSection(c: Cursor, records: Record[], ttl: number): number {
   for (const r of records) writeRecord(c, r, ttl);
   return records.length;
@@ -243,6 +338,7 @@ function writeRecord(c: Cursor, r: Record, ttl: number): void {
   put16(c, 0);
   switch (r.type) {
     case TYPE.A:
+    case TYPE.AAAA:
       for (const b of r.address) put8(c, b);
       break;
     case TYPE.NS:
@@ -281,13 +377,16 @@ function putPointer(c: Cursor, offset: number): void {
   put16(c, 0xc000 | offset);
 }
 
-/** An OPT record: root owner, our UDP size, no extended flags or options. */
-function writeOpt(c: Cursor): void {
+/**
+ * An OPT record: root owner, our UDP size, the rcode's high bits, version 0 (the one we speak),
+ * the query's DO bit, no options.
+ */
+function writeOpt(c: Cursor, rcode: number, dnssecOk: boolean): void {
   put8(c, 0);
   put16(c, TYPE.OPT);
   put16(c, EDNS_UDP_MAX);
-  put16(c, 0);
-  put16(c, 0);
+  put16(c, (rcode >> 4) << 8);
+  put16(c, dnssecOk ? 0x8000 : 0);
   put16(c, 0);
 }
 

@@ -9,7 +9,7 @@ import {
   tcpFrame,
   TYPE,
 } from "./wire.ts";
-import { queryPacket, readResponse } from "./test_util.ts";
+import { addOpt, queryPacket, readResponse } from "./test_util.ts";
 
 Deno.test("parseQuery reads id, lower-cased name, type and EDNS size", () => {
   const q = parseQuery(queryPacket(0xbeef, "WeB.Fossora.Home.Arpa", TYPE.A, 4096)) as Query;
@@ -109,6 +109,127 @@ Deno.test("encodeReply sets TC and leaves records out when they do not fit", () 
   );
   assert.equal(big.tc, false);
   assert.equal(big.answers.length, 40);
+});
+
+Deno.test("parseQuery reads the EDNS version and DO bit from the OPT record", () => {
+  const q = parseQuery(addOpt(queryPacket(1, "a.b", TYPE.A), 4096, 1, true)) as Query;
+  assert.equal(q.ednsSize, 4096);
+  assert.equal(q.ednsVersion, 1);
+  assert.equal(q.dnssecOk, true);
+  assert.equal(q.formErr, false);
+  const small = parseQuery(addOpt(queryPacket(1, "a.b", TYPE.A), 100)) as Query;
+  assert.equal(small.ednsSize, 512, "a size under 512 means 512 (RFC 6891 6.2.3)");
+  assert.equal(small.dnssecOk, false);
+  const plain = parseQuery(queryPacket(1, "a.b", TYPE.A)) as Query;
+  assert.deepEqual([plain.ednsSize, plain.ednsVersion, plain.dnssecOk], [0, 0, false]);
+});
+
+Deno.test("parseQuery flags a second OPT, a misplaced OPT and records past the end", () => {
+  const twice = addOpt(addOpt(queryPacket(1, "a.b", TYPE.A)));
+  assert.equal((parseQuery(twice) as Query).formErr, true);
+  const named = addOpt(queryPacket(1, "a.b", TYPE.A));
+  const owned = new Uint8Array([
+    ...named.subarray(0, named.length - 11),
+    1,
+    97,
+    ...named.slice(-11),
+  ]);
+  assert.equal((parseQuery(owned) as Query).formErr, true, "OPT owned by a.");
+  const inAnswers = addOpt(queryPacket(1, "a.b", TYPE.A));
+  inAnswers[7] = 1;
+  inAnswers[11] = 0;
+  assert.equal((parseQuery(inAnswers) as Query).formErr, true, "OPT in the answer section");
+  const short = queryPacket(1, "a.b", TYPE.A);
+  short[11] = 1; // one additional record announced, none there
+  assert.equal((parseQuery(short) as Query).formErr, true);
+  const cut = addOpt(queryPacket(1, "a.b", TYPE.A)).subarray(0, -1);
+  assert.equal((parseQuery(cut) as Query).formErr, true);
+});
+
+Deno.test("parseQuery skips other records (compressed owners too) to find the OPT", () => {
+  const base = queryPacket(1, "a.b", TYPE.A);
+  // An A record owned by a pointer to the question, then the OPT.
+  const a = [0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1];
+  const packet = addOpt(new Uint8Array([...base, ...a]), 1400, 0, true);
+  packet[11] = 2;
+  const q = parseQuery(packet) as Query;
+  assert.equal(q.formErr, false);
+  assert.equal(q.ednsSize, 1400);
+  assert.equal(q.dnssecOk, true);
+});
+
+function encode(request: Uint8Array, reply: Parameters<typeof encodeReply>[2], limit = 1232) {
+  const q = parseQuery(request) as Query;
+  return readResponse(encodeReply(request, q, reply, "zone.test", limit, 5, new Uint8Array(65535)));
+}
+
+const empty = { aa: false, answers: [], authority: [], additional: [] };
+
+Deno.test("encodeReply puts BADVERS's high bits in the OPT and copies the DO bit", () => {
+  const request = addOpt(queryPacket(3, "web.zone.test", TYPE.A), 1232, 1, true);
+  const r = encode(request, { rcode: RCODE.BADVERS, ...empty });
+  assert.equal(r.rcode, 0, "16 & 0xf in the header");
+  assert.deepEqual(r.additional.map((a) => a.data), ["udp=1232 ercode=1 version=0 do=1"]);
+  const plain = encode(addOpt(queryPacket(3, "web.zone.test", TYPE.A)), {
+    rcode: RCODE.NOERROR,
+    ...empty,
+  });
+  assert.deepEqual(plain.additional.map((a) => a.data), ["udp=1232 ercode=0 version=0 do=0"]);
+});
+
+Deno.test("encodeReply answers a query with a broken OPT without an OPT", () => {
+  const r = encode(addOpt(addOpt(queryPacket(4, "web.zone.test", TYPE.A))), {
+    rcode: RCODE.FORMERR,
+    ...empty,
+  });
+  assert.equal(r.rcode, RCODE.FORMERR);
+  assert.equal(r.question, "web.zone.test");
+  assert.deepEqual(r.additional, []);
+});
+
+Deno.test("encodeReply drops glue that does not fit instead of setting TC", () => {
+  const answers = Array.from({ length: 20 }, (_, i) => ({
+    type: TYPE.NS,
+    name: "zone.test",
+    target: `n${i}.node.zone.test`,
+  }));
+  const additional = answers.flatMap((ns, i) => [
+    { type: TYPE.A, name: ns.target, address: new Uint8Array([10, 0, 0, i]) },
+    { type: TYPE.AAAA, name: ns.target, address: new Uint8Array(16).fill(i) },
+    { type: TYPE.AAAA, name: ns.target, address: new Uint8Array(16).fill(i + 100) },
+  ]);
+  const request = queryPacket(5, "zone.test", TYPE.NS);
+  const r = encode(request, { rcode: RCODE.NOERROR, aa: true, answers, authority: [], additional });
+  assert.equal(r.tc, false);
+  assert.equal(r.answers.length, 20);
+  assert.ok(r.additional.length > 0 && r.additional.length < additional.length, "some glue");
+  // Whole RRsets only: a name's AAAA pair goes in together or not at all.
+  const last = r.additional.at(-1)!;
+  if (last.type === TYPE.AAAA) {
+    assert.equal(
+      r.additional.filter((a) => a.name === last.name && a.type === TYPE.AAAA).length,
+      2,
+    );
+  }
+  const all = encode(request, { rcode: 0, aa: true, answers, authority: [], additional }, 65535);
+  assert.equal(all.additional.length, additional.length);
+});
+
+Deno.test("encodeReply writes AAAA records", () => {
+  const address = new Uint8Array([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+  const r = encode(queryPacket(6, "web.zone.test", TYPE.AAAA), {
+    rcode: RCODE.NOERROR,
+    aa: true,
+    answers: [{ type: TYPE.AAAA, name: "web.zone.test", address }],
+    authority: [],
+    additional: [],
+  });
+  assert.deepEqual(r.answers, [{
+    name: "web.zone.test",
+    type: TYPE.AAAA,
+    ttl: 5,
+    data: "fd00:0:0:0:0:0:0:1",
+  }]);
 });
 
 Deno.test("ipv4Bytes accepts dotted quads only", () => {

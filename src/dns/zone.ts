@@ -5,6 +5,7 @@
  */
 import type { ClusterView } from "../state/view.ts";
 import type { NodeRecord } from "../state/types.ts";
+import { ipv6Bytes } from "../util/ip.ts";
 import { isDnsLabel } from "../util/names.ts";
 import { ipv4Bytes, RCODE, type Record, type Reply, TYPE } from "./wire.ts";
 
@@ -12,7 +13,14 @@ import { ipv4Bytes, RCODE, type Record, type Reply, TYPE } from "./wire.ts";
 export const NODE_LABEL = "node";
 
 /** How a query was answered, as counted in `fossora_dns_queries_total{result}`. */
-export type Result = "noerror" | "nxdomain" | "refused" | "formerr" | "nodata" | "notimp";
+export type Result =
+  | "noerror"
+  | "nxdomain"
+  | "refused"
+  | "formerr"
+  | "nodata"
+  | "notimp"
+  | "badvers";
 
 /** A reply and the result it counts as. */
 export interface Resolution {
@@ -33,6 +41,9 @@ export function zoneApex(domain: string): string {
 
 /** Answers one question (name already lower-cased, as `parseQuery` gives it). */
 export function resolve(view: ClusterView, zone: Zone, name: string, type: number): Resolution {
+  // The zone is made from the live cluster view on every query: there is nothing to transfer,
+  // and a secondary holding a copy would answer with nodes that have gone.
+  if (type === TYPE.AXFR || type === TYPE.IXFR) return refused();
   if (name === zone.apex) return answerApex(view, zone, type);
   const suffix = "." + zone.apex;
   if (!name.endsWith(suffix)) return refused();
@@ -56,29 +67,48 @@ function answerService(view: ClusterView, zone: Zone, label: string, type: numbe
     // `node.DOMAIN` exists as the parent of node names even when no service has that name.
     return negative(view, zone, label === NODE_LABEL ? RCODE.NOERROR : RCODE.NXDOMAIN);
   }
-  if (type !== TYPE.A && type !== TYPE.ANY) return negative(view, zone, RCODE.NOERROR);
-  const name = `${label}.${zone.apex}`;
-  const answers: Record[] = [];
-  const seen = new Set<string>();
-  for (const n of readyNodes(view)) {
-    const address = ipv4Bytes(n.address);
-    if (!address || seen.has(n.address)) continue;
-    seen.add(n.address);
-    answers.push({ type: TYPE.A, name, address });
-  }
-  return positive(view, zone, answers);
+  return positive(view, zone, addressRecords(`${label}.${zone.apex}`, readyNodes(view), type));
 }
 
 function answerNode(view: ClusterView, zone: Zone, label: string, type: number): Resolution {
   const node = view.nodes().find((n) => n.name.toLowerCase() === label);
   if (!node) return negative(view, zone, RCODE.NXDOMAIN);
-  if (type !== TYPE.A && type !== TYPE.ANY) return negative(view, zone, RCODE.NOERROR);
-  const address = ipv4Bytes(node.address);
-  const name = nodeName(node, zone);
-  return positive(view, zone, address ? [{ type: TYPE.A, name, address }] : []);
+  return positive(view, zone, addressRecords(nodeName(node, zone), [node], type));
 }
 
-/** SOA and NS live at the apex; the name servers are the ready nodes, with their A as glue. */
+/** The A and/or AAAA records (as `type` asks) of `nodes` under one name, each address once. */
+function addressRecords(name: string, nodes: NodeRecord[], type: number): Record[] {
+  const out: Record[] = [];
+  const seen = new Set<string>();
+  if (type === TYPE.A || type === TYPE.ANY) {
+    for (const n of nodes) {
+      const address = ipv4Bytes(n.address);
+      if (!address || seen.has(n.address)) continue;
+      seen.add(n.address);
+      out.push({ type: TYPE.A, name, address });
+    }
+  }
+  if (type === TYPE.AAAA || type === TYPE.ANY) {
+    for (const n of nodes) {
+      for (const text of ipv6Addresses(n)) {
+        const address = ipv6Bytes(text);
+        const key = address?.join(",");
+        if (!address || !key || seen.has(key)) continue;
+        seen.add(key);
+        out.push({ type: TYPE.AAAA, name, address });
+      }
+    }
+  }
+  return out;
+}
+
+/** A node's IPv6 addresses; records from other agents are not trusted to have the field right. */
+function ipv6Addresses(node: NodeRecord): string[] {
+  const list: unknown = node.addresses6;
+  return Array.isArray(list) ? list.filter((a): a is string => typeof a === "string") : [];
+}
+
+/** SOA and NS live at the apex; the name servers are the ready nodes, their addresses as glue. */
 function answerApex(view: ClusterView, zone: Zone, type: number): Resolution {
   const answers: Record[] = [];
   let additional: Record[] = [];
@@ -126,10 +156,9 @@ function soa(view: ClusterView, zone: Zone): Record {
 function nameServers(view: ClusterView, zone: Zone): { ns: Record; glue: Record[] }[] {
   return readyNodes(view).map((n) => {
     const target = nodeName(n, zone);
-    const address = ipv4Bytes(n.address);
     return {
       ns: { type: TYPE.NS, name: zone.apex, target },
-      glue: address ? [{ type: TYPE.A, name: target, address }] : [],
+      glue: addressRecords(target, [n], TYPE.ANY),
     };
   });
 }

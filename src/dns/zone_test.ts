@@ -84,3 +84,59 @@ Deno.test("names outside the zone are REFUSED, including look-alike suffixes", (
 Deno.test("zoneApex lower-cases and strips dots", () => {
   assert.equal(zoneApex(" Fossora.Home.Arpa. "), "fossora.home.arpa");
 });
+
+Deno.test("zone transfers (AXFR, IXFR) are REFUSED, even for the apex", () => {
+  const view = sampleView();
+  for (const type of [TYPE.AXFR, TYPE.IXFR]) {
+    for (const name of [zone.apex, "web.fossora.home.arpa"]) {
+      const r = resolve(view, zone, name, type);
+      assert.equal(r.result, "refused", `${type} ${name}`);
+      assert.equal(r.reply.rcode, RCODE.REFUSED);
+      assert.deepEqual(r.reply.answers, []);
+    }
+  }
+});
+
+function v6(records: Record[]): string[] {
+  return records.filter((r) => r.type === TYPE.AAAA).map((r) =>
+    r.type === TYPE.AAAA ? [...r.address].map((b) => b.toString(16)).join(",") : ""
+  );
+}
+
+Deno.test("nodes with IPv6 addresses get AAAA records; services gather them once each", () => {
+  const view = sampleView();
+  view.nodeMap.get("id-alpha")!.addresses6 = ["fd00::1", "fd00::a"];
+  view.nodeMap.get("id-Beta")!.addresses6 = ["fd00::2", "FD00::1"];
+  view.nodeMap.get("id-gamma")!.addresses6 = ["fd00::3"];
+  const one = "fd,0,0,0,0,0,0,0,0,0,0,0,0,0,0";
+  const service = resolve(view, zone, "web.fossora.home.arpa", TYPE.AAAA);
+  assert.equal(service.result, "noerror");
+  assert.deepEqual(v6(service.reply.answers), [`${one},1`, `${one},a`, `${one},2`]);
+  assert.deepEqual(addresses(service.reply.answers), ["28", "28", "28"], "no A for AAAA");
+  const node = resolve(view, zone, "gamma.node.fossora.home.arpa", TYPE.AAAA);
+  assert.deepEqual(v6(node.reply.answers), [`${one},3`]);
+  const any = resolve(view, zone, "beta.node.fossora.home.arpa", TYPE.ANY);
+  assert.deepEqual(addresses(any.reply.answers), ["10.0.0.2", "28", "28"]);
+});
+
+Deno.test("AAAA of a node without IPv6 is NODATA, and bad IPv6 entries are skipped", () => {
+  const view = sampleView();
+  assert.equal(resolve(view, zone, "alpha.node.fossora.home.arpa", TYPE.AAAA).result, "nodata");
+  // Records come from other agents through etcd: nothing guarantees their shape.
+  (view.nodeMap.get("id-alpha")! as { addresses6?: unknown }).addresses6 = "fd00::1";
+  assert.equal(resolve(view, zone, "alpha.node.fossora.home.arpa", TYPE.AAAA).result, "nodata");
+  (view.nodeMap.get("id-alpha")! as { addresses6?: unknown }).addresses6 = [7, "nope", "fd00::7"];
+  const r = resolve(view, zone, "alpha.node.fossora.home.arpa", TYPE.AAAA);
+  assert.deepEqual(v6(r.reply.answers), ["fd,0,0,0,0,0,0,0,0,0,0,0,0,0,0,7"]);
+});
+
+Deno.test("the NS glue carries each name server's A and AAAA records", () => {
+  const view = sampleView();
+  view.nodeMap.get("id-Beta")!.addresses6 = ["fd00::2"];
+  const ns = resolve(view, zone, zone.apex, TYPE.NS).reply;
+  assert.deepEqual(ns.additional.map((r) => `${r.name} ${r.type}`), [
+    "alpha.node.fossora.home.arpa 1",
+    "beta.node.fossora.home.arpa 1",
+    "beta.node.fossora.home.arpa 28",
+  ]);
+});

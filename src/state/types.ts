@@ -64,6 +64,11 @@ export interface NodeRecord {
   name: string;
   /** The address other nodes and clients use to reach this node (IPv4). */
   address: string;
+  /**
+   * This node's IPv6 addresses that clients can reach (global or unique-local), which DNS
+   * answers as AAAA records; absent in records written before agents knew them.
+   */
+  addresses6?: string[];
   arch: string;
   site: string;
   labels: Record<string, string>;
