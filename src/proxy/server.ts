@@ -87,7 +87,8 @@ const DROP_ON_REQUEST = new Set(["host"]);
 
 /** How a backend exchange failed before a response could be relayed. */
 interface Failure {
-  status: 502 | 504;
+  /** 400 when the client's own body was malformed. */
+  status: 400 | 502 | 504;
   why: string;
   /** Where to try again: the next replica, the same one on a new connection, or nowhere. */
   retry: "next" | "same" | "no";
@@ -361,11 +362,17 @@ export class ServiceProxy {
       failure = result;
       if (result.retry === "same") continue;
       if (result.out) this.#router.markOut(backend);
+      if (result.status === 400) break;
       this.#logOnce(service, "replica failed", { replica: backend.key, why: result.why });
       if (result.retry === "next") i++;
       else break;
     }
     if (!failure || client.closed) return false;
+    if (failure.status === 400) {
+      this.#refused.inc({ reason: "bad_request" });
+      await this.#plain(client, 400, "a malformed chunked body");
+      return false;
+    }
     const page = failure.status === 504 ? gatewayTimeoutPage(service) : badGatewayPage(service);
     this.#count(service, page.status);
     await this.#sendPage(client, page, req.method === "HEAD", true);
@@ -396,6 +403,7 @@ export class ServiceProxy {
     }
     // Request body (if any) flows while the response is awaited: a backend may answer early.
     let bodyDone = !r.hasBody;
+    let badBody = false;
     let sending: Promise<unknown> = Promise.resolve();
     up.deadline = this.#now() + l.responseTimeoutMs;
     if (r.hasBody) {
@@ -404,6 +412,7 @@ export class ServiceProxy {
         : { kind: "length", length: req.contentLength! };
       sending = relayBody(client, up, from, req.chunked, this.#relay, head).then((end) => {
         bodyDone = end === "done";
+        badBody = end === "malformed";
         if (end === "done") up.deadline = this.#now() + l.responseTimeoutMs;
         else if (end !== "gone") up.close(); // the client left or sent bad chunks: abort
       });
@@ -435,6 +444,7 @@ export class ServiceProxy {
         }
         if (bytes === null) {
           if (watch.gone || client.closed) return false;
+          if (badBody) return { status: 400, why: "malformed chunked body", retry: "no" };
           if (up.timedOut) {
             return { status: 504, why: "no response head in time", retry: "no" };
           }
