@@ -57,11 +57,14 @@ export function startRecordingBackend(
     conns.add(conn);
     let buf = "";
     const chunk = new Uint8Array(65536);
-    const more = async () => {
-      const n = await conn.read(chunk);
-      if (n === null) throw new Error("eof");
-      buf += dec.decode(chunk.subarray(0, n));
-    };
+    // One read in flight at most, shared: a late answer races it to notice the proxy leaving.
+    let reading: Promise<void> | undefined;
+    const more = () =>
+      reading ??= conn.read(chunk).then((n) => {
+        reading = undefined;
+        if (n === null) throw new Error("eof");
+        buf += dec.decode(chunk.subarray(0, n));
+      });
     try {
       for (;;) {
         while (!buf.includes("\r\n\r\n")) await more();
@@ -103,7 +106,8 @@ export function startRecordingBackend(
         }
         const rec = { method, target, headers, body, conn: id };
         b.requests.push(rec);
-        await conn.write(new TextEncoder().encode(await respond(rec)));
+        const answer = await Promise.race([respond(rec), closedWhileWaiting(more)]);
+        await conn.write(new TextEncoder().encode(answer));
       }
     } catch {
       // the proxy closed the connection
@@ -115,6 +119,11 @@ export function startRecordingBackend(
     for await (const conn of listener) serve(conn, ++b.accepted);
   })();
   return b;
+}
+
+/** Rejects when the connection ends; pipelined bytes that arrive meanwhile are kept. */
+async function closedWhileWaiting(more: () => Promise<void>): Promise<never> {
+  for (;;) await more();
 }
 
 /** What a raw exchange got: every byte the proxy sent until it closed or went quiet. */
