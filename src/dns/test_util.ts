@@ -2,8 +2,10 @@
  * Helpers for the DNS tests: a view filled by hand, raw query packets, and `dig`.
  * @module
  */
+import { Registry } from "../metrics/mod.ts";
 import { MemoryView } from "../state/view.ts";
 import type { NodeRecord, NodeState, ServiceRecord } from "../state/types.ts";
+import { type DnsOptions, DnsServer, QUERIES_METRIC } from "./server.ts";
 
 /** A node record with the fields the DNS server reads. */
 export function node(name: string, address: string, state: NodeState = "ready"): NodeRecord {
@@ -84,10 +86,15 @@ export function addOpt(packet: Uint8Array, size = 1232, version = 0, dnssecOk = 
   return out;
 }
 
-/** Runs dig against a local server and returns its stdout. */
-export async function dig(port: number, ...args: string[]): Promise<string> {
+/** Runs dig against a server on 127.0.0.1 and returns its stdout and stderr. */
+export function dig(port: number, ...args: string[]): Promise<string> {
+  return digAt("127.0.0.1", port, ...args);
+}
+
+/** Runs dig against `server` (an address) and returns its stdout and stderr. */
+export async function digAt(server: string, port: number, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("dig", {
-    args: ["@127.0.0.1", "-p", String(port), "+tries=1", "+time=2", ...args],
+    args: [`@${server}`, "-p", String(port), "+tries=1", "+time=2", ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -228,4 +235,44 @@ export function tcpReader(conn: Deno.Conn): () => Promise<Uint8Array | undefined
       buf = next;
     }
   };
+}
+
+/** The zone the DNS tests serve. */
+export const DOMAIN = "fossora.home.arpa";
+
+/** A started server on loopback (unless `extra` says otherwise), its metrics and its view. */
+export interface TestServer {
+  server: DnsServer;
+  metrics: Registry;
+  view: MemoryView;
+  /** How many queries were counted with this result. */
+  count(result: string): number;
+}
+
+/** Runs `fn` against a started server and stops it afterwards, even when `fn` fails. */
+export async function withServer(
+  fn: (t: TestServer) => Promise<void>,
+  extra: Partial<DnsOptions> = {},
+  view: MemoryView = sampleView(),
+): Promise<void> {
+  const metrics = new Registry();
+  const server = new DnsServer({
+    view,
+    domain: DOMAIN,
+    port: 0,
+    hostname: "127.0.0.1",
+    metrics,
+    ...extra,
+  });
+  await server.start();
+  try {
+    await fn({
+      server,
+      metrics,
+      view,
+      count: (result) => metrics.counter(QUERIES_METRIC, "").get({ result }),
+    });
+  } finally {
+    await server.stop();
+  }
 }
