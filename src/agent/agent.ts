@@ -1,39 +1,33 @@
 /**
  * The composition root: builds every part of a node with its real dependencies and starts and
- * stops them in order (etcd first, servers last; the reverse on shutdown).
+ * stops them in order: the servers first when a snapshot of the last known state is on disk
+ * (else as soon as etcd has been read), then etcd and the state, then the container runtime;
+ * the reverse on shutdown.
  * @module
  */
-import { BrokenCircuitError } from "cockatiel";
-import { type Etcd3, EtcdError } from "etcd3";
+// What the servers and the etcd member need is imported here; the etcd client's parts
+// (./parts.ts) and Docker's (the runtime) load later, each when it is first needed, because
+// loading them blocks the event loop (see parts.ts). Type imports cost nothing at run time.
+import type { Etcd3 } from "etcd3";
 import { ApiError, createApi, serveApi } from "../api/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
-import {
-  connectEtcd,
-  ensureNodeCerts,
-  EtcdSupervisor,
-  loadOrCreateCA,
-  updatePeerUrl,
-} from "../etcd/mod.ts";
-import {
-  dockerArch,
-  type Identity,
-  loadOrCreateIdentity,
-  NodePublisher,
-} from "../membership/mod.ts";
+import { ensureNodeCerts, loadOrCreateCA } from "../etcd/certs.ts";
+import { EtcdSupervisor } from "../etcd/supervisor.ts";
+import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
+import type { NodePublisher } from "../membership/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { ServiceProxy, TcpForwarder } from "../proxy/mod.ts";
-import { createDockerApi, NoContainerError, Runtime, type WantedReplica } from "../runtime/mod.ts";
-import { Scheduler } from "../scheduler/mod.ts";
-import { parseServiceFile, publishedPortConflicts } from "../spec/mod.ts";
+import type { Runtime, WantedReplica } from "../runtime/mod.ts";
+import type { Scheduler } from "../scheduler/mod.ts";
 import {
-  ConflictError,
-  families,
-  LeaderElection,
-  LeasedRecords,
-  Mirror,
-  Store,
-} from "../state/mod.ts";
+  loadSnapshot,
+  snapshotFile,
+  type SnapshotStorage,
+  SnapshotWriter,
+} from "../state/snapshot.ts";
+import type { LeaderElection, LeasedRecords, Mirror, Store } from "../state/mod.ts";
+import { SwitchView } from "../state/view.ts";
 import type { Logger } from "../util/log.ts";
 import { sdNotify } from "../util/notify.ts";
 import { randomBase64Url } from "../util/random.ts";
@@ -46,6 +40,11 @@ export interface AgentEndpoints {
   dns: number;
 }
 
+/** The module ./parts.ts once loaded: the parts that use the etcd client. */
+type Parts = typeof import("./parts.ts");
+/** The runtime's module once loaded. */
+type RuntimeModule = typeof import("../runtime/mod.ts");
+
 /** One node: every part, wired together. */
 export class Agent {
   identity!: Identity;
@@ -55,6 +54,14 @@ export class Agent {
   mirror!: Mirror;
   runtime!: Runtime;
   readonly metrics = new Registry();
+  /**
+   * What the proxy, DNS, the TCP forwarder and the API read: the snapshot from disk until the
+   * mirror's first read of etcd, the mirror after.
+   */
+  readonly view = new SwitchView();
+  #snapshots: SnapshotWriter | undefined;
+  #parts: Parts | undefined;
+  #runtimeModule: RuntimeModule | undefined;
   #leased!: LeasedRecords;
   #publisher!: NodePublisher;
   #election!: LeaderElection;
@@ -65,13 +72,15 @@ export class Agent {
   #api = new AbortController();
   #apiFinished: Promise<void> = Promise.resolve();
   #ready = false;
+  #serving = false;
+  #stopping = false;
   #rescheduler: ReturnType<typeof setInterval> | undefined;
   #lastWanted = new Map<string, WantedReplica>();
   endpoints: AgentEndpoints = { api: 0, http: 0, dns: 0 };
 
   constructor(readonly config: AgentConfig, readonly log: Logger) {}
 
-  /** Starts every part; resolves when the node serves. */
+  /** Starts every part; resolves once all run (the servers may answer well before). */
   async start(): Promise<void> {
     const c = this.config;
     this.identity = await loadOrCreateIdentity(c.dataDir, c.name);
@@ -83,9 +92,21 @@ export class Agent {
         { advertiseAddr: c.advertiseAddr },
       );
     }
-    await this.#startControlPlane();
+    // Servers first, from the last known state: after a crash the services that were running
+    // answer again while etcd starts and the runtime works through its first pass.
+    const snapshots = snapshotFile(`${c.dataDir}/state-snapshot.json`);
+    const saved = await loadSnapshot(snapshots, this.log.child("snapshot"));
+    if (saved) {
+      this.view.use(saved);
+      await this.#startServers("snapshot");
+    }
+    if (this.#stopping) return;
+    await this.#startControlPlane(snapshots);
+    if (this.#stopping) return;
+    if (!this.#serving) await this.#startServers("etcd");
+    if (this.#stopping) return;
     await this.#startRuntime();
-    await this.#startServers();
+    if (this.#stopping) return;
     this.#ready = true;
     await sdNotify("READY=1");
     this.log.info("ready", {
@@ -96,7 +117,7 @@ export class Agent {
     });
   }
 
-  async #startControlPlane(): Promise<void> {
+  async #startControlPlane(snapshots: SnapshotStorage): Promise<void> {
     const c = this.config;
     // The cluster CA and this node's certificate: etcd talks mutual TLS, even on one node.
     const pki = `${c.dataDir}/pki`;
@@ -117,6 +138,17 @@ export class Agent {
       notFound:
         `etcd (${c.etcdBin}) is not installed; install Debian's etcd-server or pass --etcd-bin`,
     });
+    const {
+      connectEtcd,
+      dockerArch,
+      LeaderElection,
+      LeasedRecords,
+      Mirror,
+      NodePublisher,
+      Scheduler,
+      Store,
+      updatePeerUrl,
+    } = this.#parts ??= await import("./parts.ts");
     this.client = connectEtcd([this.etcd.clientUrl], tls);
     this.store = new Store(this.client);
     await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
@@ -145,6 +177,11 @@ export class Agent {
       },
     });
     await this.#publisher.start();
+    this.#snapshots = new SnapshotWriter({
+      storage: snapshots,
+      source: () => this.mirror.view,
+      log: this.log.child("snapshot"),
+    });
     this.mirror = new Mirror({
       store: this.store,
       log: this.log.child("mirror"),
@@ -164,6 +201,8 @@ export class Agent {
       onChange: () => this.#scheduler.poke(),
     });
     await this.mirror.start();
+    this.view.use(this.mirror.view);
+    this.#tcp?.sync();
     this.#election.start();
     // A write the scheduler lost (etcd restarting) is retried even when nothing else changes,
     // and so is a published port that was busy.
@@ -181,6 +220,10 @@ export class Agent {
 
   async #startRuntime(): Promise<void> {
     const id = this.identity.id;
+    const { families } = this.#parts ??= await import("./parts.ts");
+    const { createDockerApi, Runtime } = this.#runtimeModule ??= await import(
+      "../runtime/mod.ts"
+    );
     this.runtime = new Runtime({
       docker: createDockerApi(this.config.dockerHost),
       nodeId: id,
@@ -227,14 +270,20 @@ export class Agent {
   }
 
   #onStateChange(): void {
+    this.#snapshots?.changed();
     this.#scheduler?.poke();
     if (this.runtime) this.#updateWanted();
     this.#tcp?.sync();
   }
 
-  async #startServers(): Promise<void> {
+  /**
+   * Starts the proxy, DNS, the TCP forwarder and the API on {@link view}. Runs before etcd is
+   * up when a snapshot was loaded, so every etcd-backed answer checks that its part exists.
+   */
+  async #startServers(from: "snapshot" | "etcd"): Promise<void> {
+    this.#serving = true;
     const c = this.config;
-    const view = this.mirror.view;
+    const view = this.view;
     this.#proxy = new ServiceProxy({
       view,
       domain: c.domain,
@@ -271,22 +320,30 @@ export class Agent {
       view,
       services: {
         apply: (specs) => {
-          const conflicts = publishedPortConflicts(specs, view.services(), this.#reservedPorts());
+          const { store, parts } = this.#etcdOrStarting();
+          const conflicts = parts.publishedPortConflicts(
+            specs,
+            view.services(),
+            this.#reservedPorts(),
+          );
           if (conflicts.length) {
             throw new ApiError(409, "port_conflict", "a published port is taken", conflicts);
           }
-          return etcdCall(() => this.store.applyServices(specs));
+          return parts.etcdCall(() => store.applyServices(specs));
         },
-        remove: (name) => etcdCall(() => this.store.removeService(name)),
+        remove: (name) => {
+          const { store, parts } = this.#etcdOrStarting();
+          return parts.etcdCall(() => store.removeService(name));
+        },
       },
       adminToken: this.identity.adminToken,
       nodeId: this.identity.id,
       nodeName: this.identity.name,
       domain: c.domain,
-      ready: () => this.#ready && this.etcd.healthy,
-      leader: () => this.#election.leader(),
-      etcdHealthy: () => this.etcd.healthy,
-      joinToken: async () => (await this.store.joinToken()) ?? "",
+      ready: () => this.#ready && (this.etcd?.healthy ?? false),
+      leader: () => this.#election?.leader(),
+      etcdHealthy: () => this.etcd?.healthy ?? false,
+      joinToken: async () => (await this.#etcdOrStarting().store.joinToken()) ?? "",
       logs: (service, replica, node, opts) => {
         if (node !== this.identity.id) {
           throw new ApiError(
@@ -295,8 +352,17 @@ export class Agent {
             `replica ${replica} of ${service} runs on another node; ask that node`,
           );
         }
-        return this.runtime.logs(service, replica, opts).catch((err) => {
-          if (!(err instanceof NoContainerError)) throw err;
+        const { runtime } = this;
+        const loaded = this.#runtimeModule;
+        if (!runtime || !loaded) {
+          throw new ApiError(
+            503,
+            "starting",
+            "the container runtime is still starting; try again in a few seconds",
+          );
+        }
+        return runtime.logs(service, replica, opts).catch((err) => {
+          if (!(err instanceof loaded.NoContainerError)) throw err;
           throw new ApiError(
             404,
             "no_container",
@@ -306,7 +372,16 @@ export class Agent {
       },
       metrics: this.metrics,
       version: VERSION,
-      parseServiceFile: (input, options) => parseServiceFile(input, options),
+      parseServiceFile: (input, options) => {
+        if (!this.#parts) {
+          throw new ApiError(
+            503,
+            "starting",
+            "the agent is still starting; try again in a few seconds",
+          );
+        }
+        return this.#parts.parseServiceFile(input, options);
+      },
     });
     const served = await serveApi(app, {
       hostname: c.bindAddr,
@@ -315,6 +390,17 @@ export class Agent {
     });
     this.#apiFinished = served.finished;
     this.endpoints = { api: served.port, http: this.#proxy.port, dns: this.#dns.port };
+    this.log.info("serving", { from, ...this.endpoints });
+  }
+
+  /** The store and the parts that use it, or a 503 while etcd is still starting. */
+  #etcdOrStarting(): { store: Store; parts: Parts } {
+    if (this.store && this.#parts) return { store: this.store, parts: this.#parts };
+    throw new ApiError(
+      503,
+      "etcd_unavailable",
+      "the cluster state (etcd) is still starting; try again in a few seconds",
+    );
   }
 
   /** The ports this agent listens on, which no service may publish. */
@@ -331,6 +417,7 @@ export class Agent {
 
   /** Stops every part in reverse order. Containers keep running. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     this.#ready = false;
     await sdNotify("STOPPING=1");
     this.log.info("stopping");
@@ -343,6 +430,8 @@ export class Agent {
       ["runtime", () => this.runtime?.stop()],
       ["election", () => this.#election?.stop()],
       ["mirror", () => this.mirror?.stop()],
+      // After the mirror, so the last state it saw is the one saved.
+      ["snapshot", () => this.#snapshots?.stop()],
       ["node", () => this.#publisher?.stop()],
       ["lease", () => this.#leased?.close()],
       ["etcd client", () => this.client?.close()],
@@ -370,23 +459,6 @@ async function explain<T>(step: Promise<T>, o: { notFound?: string; inUse?: stri
     }
     if (o.inUse && (err instanceof Deno.errors.AddrInUse || /EADDRINUSE|in use/i.test(text))) {
       throw new Error(o.inUse);
-    }
-    throw err;
-  }
-}
-
-/** Turns etcd's failures into an answer that says what happened and what to do. */
-async function etcdCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof ConflictError) throw new ApiError(409, "conflict", err.message);
-    if (err instanceof EtcdError || err instanceof BrokenCircuitError) {
-      throw new ApiError(
-        503,
-        "etcd_unavailable",
-        `the cluster state (etcd) did not answer: ${err.message}; try again in a few seconds`,
-      );
     }
     throw err;
   }
