@@ -88,6 +88,22 @@ export class TestAgent implements AsyncDisposable {
 
   /** Starts the process (after a stop) and waits for health. */
   async restart(): Promise<void> {
+    await this.spawn();
+    await waitFor(
+      "the agent to be ready",
+      async () => {
+        if (this.exited) throw new GiveUp(`agent exited:\n${this.output.slice(-30).join("\n")}`);
+        const res = await fetch(`${this.api}/api/v1/health`);
+        await res.body?.cancel();
+        return res.ok;
+      },
+      60_000,
+      200,
+    );
+  }
+
+  /** Starts the process (after a stop) without waiting for anything. */
+  async spawn(): Promise<void> {
     await Deno.writeTextFile(`${this.dataDir}/none.toml`, "");
     this.child = new Deno.Command(DENO, {
       args: ["run", "-A", MAIN, ...this.args()],
@@ -100,17 +116,6 @@ export class TestAgent implements AsyncDisposable {
       .then(() => {});
     this.#status = undefined;
     this.#ended = this.child.status.then((s) => this.#status = s);
-    await waitFor(
-      "the agent to be ready",
-      async () => {
-        if (this.exited) throw new GiveUp(`agent exited:\n${this.output.slice(-30).join("\n")}`);
-        const res = await fetch(`${this.api}/api/v1/health`);
-        await res.body?.cancel();
-        return res.ok;
-      },
-      60_000,
-      200,
-    );
   }
 
   get exited(): boolean {
@@ -174,8 +179,30 @@ export class TestAgent implements AsyncDisposable {
       nodeId = this.nodeId;
     } catch { /* never started */ }
     await this.stop("SIGTERM").catch(() => {});
+    await this.#stopLeftoverEtcd();
     if (nodeId) await removeContainers(nodeId);
     await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
+  }
+
+  /** An agent killed with SIGKILL leaves its etcd child running; nothing else would stop it. */
+  async #stopLeftoverEtcd(): Promise<void> {
+    const pid = Number(await Deno.readTextFile(`${this.dataDir}/etcd.pid`).catch(() => ""));
+    if (!pid) return;
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (!cmdline.includes(this.dataDir)) return;
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* already gone */ }
+    await waitFor(
+      "the leftover etcd to exit",
+      async () => {
+        const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+        // A killed child of a dead agent is reaped by init; until then it is a zombie (Z).
+        return stat === "" || / Z /.test(stat);
+      },
+      10_000,
+      20,
+    ).catch(() => {});
   }
 }
 
