@@ -1,8 +1,9 @@
 /**
  * The default advertise address: the IPv4 source address of the default route, which is what
- * other machines on the LAN see this node as.
+ * other machines on the LAN see this node as; and the IPv6 addresses DNS gives for the node.
  * @module
  */
+import { ipv6Bytes } from "../util/ip.ts";
 
 /** The parts of `Deno.NetworkInterfaceInfo` the choice needs. */
 export interface InterfaceAddr {
@@ -84,4 +85,36 @@ export function detectAdvertiseAddr(): string {
     interfaces = [];
   }
   return pickAdvertiseAddr(routeTable, interfaces);
+}
+
+/**
+ * The IPv6 addresses to advertise beside `advertiseAddr`: those of the interface that holds it,
+ * global or unique-local only. Loopback and link-local ones are left out (a client elsewhere
+ * cannot reach `::1`, and `fe80::` needs a zone no DNS answer can carry). None when the IPv4
+ * address is on no interface (a loopback or a NAT address given by hand).
+ */
+export function pickAdvertiseAddrs6(
+  advertiseAddr: string,
+  interfaces: readonly InterfaceAddr[],
+): string[] {
+  const iface = interfaces.find((i) => i.family === "IPv4" && i.address === advertiseAddr)?.name;
+  if (!iface || isLoopback(advertiseAddr)) return [];
+  const out: string[] = [];
+  for (const i of interfaces) {
+    if (i.name !== iface || i.family !== "IPv6") continue;
+    const b = ipv6Bytes(i.address);
+    // 2000::/3 is global unicast, fc00::/7 unique-local; the rest is not for other machines.
+    if (!b || !((b[0] & 0xe0) === 0x20 || (b[0] & 0xfe) === 0xfc)) continue;
+    if (!out.includes(i.address)) out.push(i.address);
+  }
+  return out;
+}
+
+/** This node's IPv6 addresses to advertise (see pickAdvertiseAddrs6); never throws. */
+export function detectAdvertiseAddrs6(advertiseAddr: string): string[] {
+  try {
+    return pickAdvertiseAddrs6(advertiseAddr, Deno.networkInterfaces());
+  } catch {
+    return []; // no permission to list interfaces: IPv4 alone still works
+  }
 }

@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import {
   defaultRoutes,
   detectAdvertiseAddr,
+  detectAdvertiseAddrs6,
   type InterfaceAddr,
   pickAdvertiseAddr,
+  pickAdvertiseAddrs6,
 } from "./advertise.ts";
+import { isIPv6 } from "../util/ip.ts";
 import { isIPv4 } from "./values.ts";
 
 const HEADER =
@@ -63,4 +66,34 @@ Deno.test("detectAdvertiseAddr returns an IPv4 address of this machine", () => {
   assert.ok(isIPv4(addr), addr);
   const own = Deno.networkInterfaces().map((i) => i.address);
   assert.ok(addr === "127.0.0.1" || own.includes(addr), `${addr} not in ${own}`);
+});
+
+const v6 = (name: string, address: string): InterfaceAddr => ({
+  name,
+  family: "IPv6",
+  address,
+  netmask: "ffff:ffff:ffff:ffff::",
+});
+
+Deno.test("the IPv6 addresses advertised are the global and ULA ones beside the IPv4 address", () => {
+  const ifaces = [
+    v4("lo", "127.0.0.1", "255.0.0.0"),
+    v6("lo", "::1"),
+    v4("eth0", "192.168.1.20"),
+    v6("eth0", "fe80::1"),
+    v6("eth0", "fd12:3456::20"),
+    v6("eth0", "2001:db8::20"),
+    v6("eth0", "2001:db8::20"),
+    v6("eth0", "ff02::1"),
+    v4("wlan0", "10.0.0.7"),
+    v6("wlan0", "fd00::7"),
+  ];
+  assert.deepEqual(pickAdvertiseAddrs6("192.168.1.20", ifaces), ["fd12:3456::20", "2001:db8::20"]);
+  assert.deepEqual(pickAdvertiseAddrs6("10.0.0.7", ifaces), ["fd00::7"]);
+  assert.deepEqual(pickAdvertiseAddrs6("127.0.0.1", ifaces), [], "loopback: nothing");
+  assert.deepEqual(pickAdvertiseAddrs6("203.0.113.9", ifaces), [], "not ours: nothing");
+});
+
+Deno.test("IPv6 detection on this machine gives addresses only", () => {
+  for (const a of detectAdvertiseAddrs6(detectAdvertiseAddr())) assert.ok(isIPv6(a), a);
 });

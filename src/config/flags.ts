@@ -83,6 +83,13 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     help: "the service proxy (0 picks a free port)",
   },
   {
+    name: "trusted-proxies",
+    kind: "list",
+    arg: "ADDR|CIDR,...",
+    default: "none",
+    help: "proxies in front of this node whose X-Forwarded-* and Forwarded fields are kept",
+  },
+  {
     name: "dns-port",
     kind: "port",
     arg: "PORT",

@@ -18,6 +18,7 @@ import {
   parseNonEmpty,
   parsePort,
   parseToken,
+  parseTrustedProxies,
 } from "./values.ts";
 
 /** The agent's settings, after precedence and validation. */
@@ -31,6 +32,8 @@ export interface AgentConfig {
   etcdClientPort: number;
   etcdPeerPort: number;
   httpPort: number;
+  /** Addresses and CIDRs whose forwarding fields the proxy keeps. */
+  trustedProxies: string[];
   dnsPort: number;
   domain: string;
   /** `host:port` of agents to join through. */
@@ -157,6 +160,7 @@ export function loadConfig(
     etcdClientPort: setting(pick, "etcd-client-port", port(false), num(2379)),
     etcdPeerPort: setting(pick, "etcd-peer-port", port(false), num(2380)),
     httpPort: setting(pick, "http-port", port(true), num(80)),
+    trustedProxies: setting(pick, "trusted-proxies", parseTrustedProxies, () => []),
     dnsPort: setting(pick, "dns-port", port(true), num(53)),
     domain: setting(pick, "domain", parseDnsName, () => "fossora.home.arpa"),
     join: setting(pick, "join", parseJoin, () => []),

@@ -35,6 +35,7 @@ Deno.test("defaults apply when nothing is set and the default config file is mis
     etcdClientPort: 2379,
     etcdPeerPort: 2380,
     httpPort: 80,
+    trustedProxies: [],
     dnsPort: 53,
     domain: "fossora.home.arpa",
     join: [],
@@ -106,6 +107,7 @@ api-port = 1
 etcd-client-port = 2
 etcd-peer-port = 3
 http-port = 4
+trusted-proxies = ["192.168.1.1", "fd00::/8"]
 dns-port = 5
 domain = "home.example."
 join = ["192.168.1.2:7440", "pi-2.local:7440"]
@@ -131,6 +133,7 @@ hostname = "ignored-by-the-agent"
     etcdClientPort: 2,
     etcdPeerPort: 3,
     httpPort: 4,
+    trustedProxies: ["192.168.1.1", "fd00::/8"],
     dnsPort: 5,
     domain: "home.example",
     join: ["192.168.1.2:7440", "pi-2.local:7440"],
@@ -254,6 +257,11 @@ Deno.test("each error kind gives one line naming the key and the reason", async 
       "--etcd-peer-port=70000",
     ]],
     ["etcd port 0", [/etcd-client-port .*1\.\.65535, got "0"/], ["--etcd-client-port=0"]],
+    ["bad trusted proxy", [
+      /trusted-proxies \(from --trusted-proxies\): .*CIDRs.*"10\.0\.0\.0\/33"/,
+    ], [
+      "--trusted-proxies=192.168.1.1,10.0.0.0/33",
+    ]],
     ["bad name", [/name \(from --name\): expected a DNS label.*got "Pi_1"/], ["--name=Pi_1"]],
     ["bad site", [/site \(from FOSSORA_SITE\): expected a DNS label/], [], {
       FOSSORA_SITE: "-x",

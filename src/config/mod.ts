@@ -12,4 +12,9 @@ export {
   type ReadFile,
 } from "./load.ts";
 export { readFileIfExists, systemDefaults } from "./system.ts";
-export { detectAdvertiseAddr, pickAdvertiseAddr } from "./advertise.ts";
+export {
+  detectAdvertiseAddr,
+  detectAdvertiseAddrs6,
+  pickAdvertiseAddr,
+  pickAdvertiseAddrs6,
+} from "./advertise.ts";

@@ -3,6 +3,7 @@
  * reason only; the loader prefixes the key and where the value came from.
  * @module
  */
+import { TrustedProxies } from "../proxy/forwarded.ts";
 import { isDnsLabel } from "../util/names.ts";
 import { InvalidValue, quote } from "./error.ts";
 
@@ -83,6 +84,21 @@ export function parseHostPort(s: string): string {
 /** The `--join` list: every item must be `host:port`. */
 export function parseJoin(items: string[]): string[] {
   return items.map(parseHostPort);
+}
+
+/** The `--trusted-proxies` list: addresses or CIDRs (IPv4 or IPv6), or `none`. */
+export function parseTrustedProxies(items: string[]): string[] {
+  if (items.length === 1 && items[0] === "none") return [];
+  for (const item of items) {
+    try {
+      new TrustedProxies([item]);
+    } catch {
+      throw new InvalidValue(
+        `expected addresses or CIDRs such as 192.168.1.2 or 10.0.0.0/8, got ${quote(item)}`,
+      );
+    }
+  }
+  return items;
 }
 
 /** The `--discovery` list: a subset of tailscale,mdns, or exactly `none` (giving []). */

@@ -5,6 +5,7 @@
  * chain is kept and extended. An app behind fossora can then trust them.
  * @module
  */
+import { ipv6Bytes } from "../util/ip.ts";
 import type { Field } from "./head.ts";
 
 /** Addresses and CIDR ranges, IPv4 and IPv6, checked fast. */
@@ -69,29 +70,10 @@ function parseV4(s: string): number | undefined {
 }
 
 function parseV6(s: string): bigint | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return undefined;
-  let head = s;
-  let tailV4: number | undefined;
-  const lastColon = s.lastIndexOf(":");
-  if (s.includes(".")) {
-    tailV4 = parseV4(s.slice(lastColon + 1));
-    if (tailV4 === undefined) return undefined;
-    head = s.slice(0, lastColon + 1) + "0:0";
-  }
-  const halves = head.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === "" ? [] : h.split(":"));
-  const left = groups(halves[0]);
-  const right = halves.length === 2 ? groups(halves[1]) : [];
-  const fill = 8 - left.length - right.length;
-  if (halves.length === 1 ? fill !== 0 : fill < 1) return undefined;
-  const all = [...left, ...Array(halves.length === 2 ? fill : 0).fill("0"), ...right];
+  const bytes = ipv6Bytes(s);
+  if (!bytes) return undefined;
   let n = 0n;
-  for (const g of all) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    n = (n << 16n) | BigInt(parseInt(g, 16));
-  }
-  if (tailV4 !== undefined) n = (n & ~0xffffffffn) | BigInt(tailV4);
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
   return n;
 }
 

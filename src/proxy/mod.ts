@@ -1,11 +1,15 @@
 /**
  * The service proxy: `http://NAME.DOMAIN/` on any node reaches a ready replica of NAME, with
- * round-robin, retry of refused idempotent requests, WebSockets, and pages that say why not.
+ * round-robin, retry of refused idempotent requests, WebSockets, and pages that say why not. It
+ * speaks HTTP/1.1 itself: heads parsed strictly and written anew, bodies re-framed, a deadline on
+ * every wait, and a limit (with a metric) on everything a client can make it hold.
  * And published TCP ports: every node listens on each service's `published` ports and forwards
  * each connection to a live replica (`TcpForwarder`).
  * @module
  */
-export { type ProxyOptions, REQUESTS_METRIC, ServiceProxy } from "./server.ts";
+export { type ProxyOptions, REFUSED_METRIC, REQUESTS_METRIC, ServiceProxy } from "./server.ts";
+export { DEFAULT_LIMITS, type ProxyLimits } from "./limits.ts";
+export { TrustedProxies } from "./forwarded.ts";
 export {
   assignPorts,
   type PortConflict,
