@@ -149,6 +149,8 @@ export class Agent {
       Store,
       updatePeerUrl,
     } = this.#parts ??= await import("./parts.ts");
+    // A stop that came while etcd started has stopped it already; a client now would outlive it.
+    if (this.#stopping) return;
     this.client = connectEtcd([this.etcd.clientUrl], tls);
     this.store = new Store(this.client);
     await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
