@@ -10,6 +10,7 @@
 // loading them blocks the event loop (see parts.ts). Type imports cost nothing at run time.
 import type { Etcd3 } from "etcd3";
 import { ApiError, createApi, serveApi } from "../api/mod.ts";
+import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
 import { ensureNodeCerts, loadOrCreateCA } from "../etcd/certs.ts";
@@ -164,6 +165,7 @@ export class Agent {
     this.#publisher = new NodePublisher({
       leased: this.#leased,
       log: this.log.child("node"),
+      addresses6: () => detectAdvertiseAddrs6(c.advertiseAddr),
       record: {
         id: this.identity.id,
         name: this.identity.name,

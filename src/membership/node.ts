@@ -19,6 +19,11 @@ export interface NodePublisherOptions {
   record: Omit<NodeRecord, "lastSeen" | "startedAt" | "state">;
   /** How often `lastSeen` is refreshed, in ms (default 30 s: the lease, not this, tells death). */
   refreshMs?: number;
+  /**
+   * This node's IPv6 addresses (`addresses6`), read again at every refresh: a home network's
+   * IPv6 prefix comes from the ISP and can change while the agent runs. Default: the record's.
+   */
+  addresses6?: () => string[];
   log?: Logger;
   now?: () => Date;
 }
@@ -38,8 +43,12 @@ export class NodePublisher {
 
   /** The record as it is written now. */
   record(): NodeRecord {
+    const { addresses6: fixed, ...record } = this.options.record;
+    const addresses6 = this.options.addresses6?.() ?? fixed;
     return {
-      ...this.options.record,
+      ...record,
+      // Left out when empty, like a record from an agent that predates the field.
+      ...(addresses6?.length ? { addresses6 } : {}),
       state: "ready",
       startedAt: this.#startedAt,
       lastSeen: this.#now().toISOString(),
