@@ -10,7 +10,7 @@
  * @module
  */
 import type { Logger } from "../util/log.ts";
-import { ipv4Bytes } from "./wire.ts";
+import { EDNS_UDP_MAX, ipv4Bytes } from "./wire.ts";
 import { ipv6Bytes } from "../util/ip.ts";
 import type { UdpAnswerer, UdpSocket, UdpTransport } from "./udp.ts";
 
@@ -45,6 +45,7 @@ const IPV6_V6ONLY = 26;
 const MSG_DONTWAIT = 0x40;
 const MSG_TRUNC = 0x20;
 const POLLIN = 1;
+const POLLNVAL = 0x20;
 const EINTR = 4;
 const EAGAIN = 11;
 
@@ -54,8 +55,8 @@ const BATCH = 64;
 const ROUNDS = 4;
 /** Receive slot: larger queries are cut short by the kernel (MSG_TRUNC) and dropped. */
 const IN_SLOT = 4096;
-/** Send slot: a UDP answer is never larger than EDNS_UDP_MAX (1232). */
-const OUT_SLOT = 2048;
+/** Send slot: no UDP answer is larger (see udpLimit). */
+const OUT_SLOT = EDNS_UDP_MAX;
 /** Room for a sockaddr_in6 (28 bytes), rounded up. */
 const NAME_SLOT = 32;
 /** sizeof(struct mmsghdr) on 64-bit Linux: msghdr (56) + msg_len (4) + padding. */
@@ -167,6 +168,7 @@ export class BatchUdp implements UdpTransport {
     this.#c.write(this.#wake[1], WAKE_BYTE, 1n);
   }
 
+  /** Waits for any socket to be readable, serves the ready ones, and again, until stopped. */
   async #run(): Promise<void> {
     const pollfds = new PollSet();
     while (!this.#stopped) {
@@ -179,15 +181,27 @@ export class BatchUdp implements UdpTransport {
         this.#polling = false;
       }
       this.#release();
-      if (ready < 0) {
-        // Only EINTR is expected; anything else would spin, so pace it.
+      try {
+        if (ready < 0) throw new Error("poll failed"); // EINTR, or worse: paced below either way
+        if (pollfds.events(0)) this.#drainWake();
+        for (let i = 0; i < watched.length; i++) {
+          const sock = watched[i];
+          const events = pollfds.events(i + 1);
+          if (!events || sock.closed) continue;
+          if (events & POLLNVAL) {
+            // Someone closed our descriptor; its number may already be another file's, so it
+            // is dropped without a close, and logged, since this is a bug.
+            this.#log.error("dns udp socket vanished", { fd: sock.fd, port: sock.port });
+            sock.closed = true;
+            this.#sockets.splice(this.#sockets.indexOf(sock), 1);
+            continue;
+          }
+          this.#serve(sock);
+        }
+      } catch (e) {
+        // Never let the loop die: the server would go deaf without saying so.
+        this.#logOnce(-1, "loop", e);
         await new Promise((r) => setTimeout(r, 10));
-        continue;
-      }
-      if (pollfds.readable(0)) this.#drainWake();
-      for (let i = 0; i < watched.length; i++) {
-        const sock = watched[i];
-        if (pollfds.readable(i + 1) && !sock.closed) this.#serve(sock);
       }
     }
   }
@@ -252,10 +266,10 @@ export class BatchUdp implements UdpTransport {
     }
   }
 
-  #logOnce(errno: number, what: string): void {
+  #logOnce(errno: number, what: string, error?: unknown): void {
     if (this.#seenErrors.has(errno)) return;
     this.#seenErrors.add(errno);
-    this.#log.warn(`dns udp ${what} failed`, { errno });
+    this.#log.warn(`dns udp ${what} failed`, { errno, error });
   }
 }
 
@@ -299,9 +313,9 @@ class PollSet {
     return [...sockets];
   }
 
-  /** True when entry `i` has something to read (or an error, which the read then reports). */
-  readable(i: number): boolean {
-    return this.#view.getInt16(i * 8 + 6, true) !== 0;
+  /** What `poll` reported for entry `i`: readable, or an error the next read reports. */
+  events(i: number): number {
+    return this.#view.getInt16(i * 8 + 6, true);
   }
 }
 
