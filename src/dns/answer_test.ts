@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { Counter } from "../metrics/mod.ts";
+import { silentLogger } from "../util/log.ts";
+import { Answerer } from "./answer.ts";
+import { EDNS_UDP_MAX, RCODE, TYPE } from "./wire.ts";
+import { addOpt, DOMAIN, queryPacket, readResponse, sampleView } from "./test_util.ts";
+
+function answerer(): { a: Answerer; queries: Counter } {
+  const queries = new Counter("q", "");
+  const a = new Answerer({
+    view: sampleView(),
+    zone: { apex: DOMAIN, ttl: 5 },
+    queries,
+    log: silentLogger,
+    now: () => 0,
+    cacheMs: 1000,
+  });
+  return { a, queries };
+}
+
+const notimp = queryPacket(9, `web.${DOMAIN}`, TYPE.A);
+notimp[2] |= 2 << 3;
+
+const PACKETS: [string, Uint8Array][] = [
+  ["A", queryPacket(1, `web.${DOMAIN}`, TYPE.A)],
+  ["A again (cached), other case", queryPacket(2, `WEB.${DOMAIN}`, TYPE.A)],
+  ["with EDNS", addOpt(queryPacket(3, `web.${DOMAIN}`, TYPE.A))],
+  ["with DO", addOpt(queryPacket(4, `web.${DOMAIN}`, TYPE.A), 1232, 0, true)],
+  ["EDNS version 1", addOpt(queryPacket(5, `web.${DOMAIN}`, TYPE.A), 1232, 1)],
+  ["two OPTs", addOpt(addOpt(queryPacket(6, `web.${DOMAIN}`, TYPE.A)))],
+  ["AXFR", queryPacket(7, DOMAIN, TYPE.AXFR)],
+  ["NXDOMAIN", queryPacket(8, `nope.${DOMAIN}`, TYPE.A)],
+  ["NOTIMP", notimp],
+  ["unreadable question", new Uint8Array([0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12])],
+];
+
+Deno.test("answerInto (the batched UDP path) writes exactly what answer gives, and counts alike", () => {
+  const one = answerer();
+  const two = answerer();
+  const out = new Uint8Array(EDNS_UDP_MAX);
+  for (const [what, packet] of PACKETS) {
+    const expected = one.a.answer(packet, true);
+    const length = two.a.answerInto(packet, out);
+    assert.deepEqual(out.slice(0, length), expected, what);
+  }
+  for (const result of ["noerror", "nxdomain", "formerr", "badvers", "refused", "notimp"]) {
+    assert.equal(two.queries.get({ result }), one.queries.get({ result }), result);
+  }
+  assert.equal(two.queries.get({ result: "noerror" }), 4);
+});
+
+Deno.test("a response or a runt is not answered at all", () => {
+  const { a } = answerer();
+  const response = queryPacket(1, `web.${DOMAIN}`, TYPE.A);
+  response[2] |= 0x80;
+  assert.equal(a.answer(response, true), undefined);
+  assert.equal(a.answerInto(response, new Uint8Array(EDNS_UDP_MAX)), 0);
+  assert.equal(a.answerInto(new Uint8Array(3), new Uint8Array(EDNS_UDP_MAX)), 0);
+});
+
+Deno.test("the cache keeps DO and plain EDNS answers apart", () => {
+  const { a } = answerer();
+  const plain = readResponse(a.answer(addOpt(queryPacket(1, `web.${DOMAIN}`, TYPE.A)), true)!);
+  const dnssec = readResponse(
+    a.answer(addOpt(queryPacket(2, `web.${DOMAIN}`, TYPE.A), 1232, 0, true), true)!,
+  );
+  const plainAgain = readResponse(
+    a.answer(addOpt(queryPacket(3, `web.${DOMAIN}`, TYPE.A)), true)!,
+  );
+  assert.equal(plain.additional[0].data, "udp=1232 ercode=0 version=0 do=0");
+  assert.equal(dnssec.additional[0].data, "udp=1232 ercode=0 version=0 do=1");
+  assert.equal(plainAgain.additional[0].data, "udp=1232 ercode=0 version=0 do=0");
+  assert.equal(plainAgain.rcode, RCODE.NOERROR);
+});
