@@ -18,7 +18,6 @@ const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   // On a helper thread, so waiting never blocks the event loop.
@@ -40,8 +39,6 @@ const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
-const IPPROTO_IPV6 = 41;
-const IPV6_V6ONLY = 26;
 const MSG_DONTWAIT = 0x40;
 const MSG_TRUNC = 0x20;
 const POLLIN = 1;
@@ -112,11 +109,6 @@ export class BatchUdp implements UdpTransport {
     const fd = this.#c.socket(addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw osError(this.#errno.getInt32(), `${hostname}:${port}`);
     try {
-      if (addr.family === AF_INET6) {
-        // `::` must not also take IPv4's port: each IPv4 address gets its own socket.
-        const one = new Int32Array(new ArrayBuffer(4)).fill(1);
-        this.#check(this.#c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, one, 4), hostname, port);
-      }
       this.#check(this.#c.bind(fd, addr.bytes, addr.bytes.length), hostname, port);
       const name = new Uint8Array(new ArrayBuffer(NAME_SLOT));
       const len = new Uint32Array(new ArrayBuffer(4)).fill(NAME_SLOT);

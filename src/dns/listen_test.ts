@@ -101,6 +101,20 @@ Deno.test("a failing interface list keeps the sockets open", async () => {
   });
 });
 
+Deno.test("an interface list failing at start leaves one wildcard socket that answers", async () => {
+  await withServer(async (t) => {
+    assert.deepEqual(t.server.udpAddresses, ["0.0.0.0"]);
+    assert.equal(await answers("127.0.0.1", t.server.port), BOTH);
+    assert.equal(await answers("127.0.0.1", t.server.port, "+tcp"), BOTH);
+  }, {
+    hostname: "0.0.0.0",
+    interfaces: () => {
+      throw new Deno.errors.NotCapable('Requires sys access to "networkInterfaces"');
+    },
+    rescanMs: 20,
+  });
+});
+
 Deno.test("a specific bind address keeps one socket and never reads the interfaces", async () => {
   let calls = 0;
   await withServer(async (t) => {

@@ -175,7 +175,18 @@ export class DnsServer {
 
   /** Every local address: a UDP socket each, and TCP on the wildcard. */
   #bindEverywhere(): void {
-    const addresses = listenAddresses(this.#list());
+    let addresses: string[];
+    try {
+      addresses = listenAddresses(this.#list());
+    } catch (e) {
+      // Still serve, as before per-address sockets: wrong-source replies beat no replies.
+      this.#log.warn(
+        "dns: cannot list this machine's addresses; one UDP socket on the wildcard, so answers " +
+          "to a second address may leave from another one",
+        { error: e },
+      );
+      addresses = [this.#hostname];
+    }
     this.#withFreePort((wanted) => {
       let port = wanted;
       for (const hostname of addresses) {
@@ -199,8 +210,9 @@ export class DnsServer {
   }
 
   /**
-   * Runs `bind(port)`; with port 0, tries again on AddrInUse (the free port UDP got may be taken
-   * for TCP, or on another address), closing what the failed attempt opened. Returns the port.
+   * Runs `bind(port)`, which returns the port it bound, and keeps that port. With port 0, tries
+   * again on AddrInUse (the free port UDP got may be taken for TCP, or on another address),
+   * closing what the failed attempt opened.
    */
   #withFreePort(bind: (port: number) => number): void {
     for (let attempt = 1;; attempt++) {
