@@ -251,10 +251,8 @@ export class BatchUdp implements UdpTransport {
       const errno = this.#errno.getInt32();
       // A full send buffer drops the rest, as the network would; the clients ask again.
       if (errno === EAGAIN) return;
-      if (errno !== EINTR) {
-        this.#logOnce(errno, "send");
-        at++; // one unreachable client must not cost the others their answers
-      }
+      if (errno !== EINTR) this.#logOnce(errno, "send");
+      at++; // one unreachable client must not cost the others their answers
     }
   }
 
