@@ -14,6 +14,22 @@ export interface RunResult {
 
 const decoder = new TextDecoder();
 
+/**
+ * Aborted by {@link stopChildren}: a load tool still running when the bench is stopped (budget,
+ * Ctrl-C, SIGTERM to the bench alone) would otherwise outlive it and load the machine.
+ */
+let stopping = new AbortController();
+
+/** Kills every command {@link run} started that is still running, and any started later. */
+export function stopChildren(): void {
+  stopping.abort();
+}
+
+/** Lets {@link run} start commands again after {@link stopChildren} (for tests). */
+export function resetChildren(): void {
+  stopping = new AbortController();
+}
+
 /** Runs a command to the end or kills it at `timeoutMs`; never throws on a non-zero exit. */
 export async function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
   const out = await new Deno.Command(cmd, {
@@ -21,7 +37,7 @@ export async function run(cmd: string, args: string[], timeoutMs = 60_000): Prom
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
+    signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping.signal]),
   }).output();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }

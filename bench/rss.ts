@@ -1,7 +1,7 @@
 /**
- * The memory figure: the agent's resident set (VmRSS, from /proc) when idle and its peak under
- * load. etcd is the agent's child but a separate process, so it is read on its own and never
- * added in.
+ * The memory figures: the agent's resident set (VmRSS, from /proc) and its private part (RssAnon,
+ * what it really costs a small machine) when idle, at its peak under load, and settled after.
+ * etcd is the agent's child but a separate process, so it is read on its own and never added in.
  * @module
  */
 import { parseRssAnon, parseVmRss } from "./tools.ts";
@@ -42,17 +42,20 @@ export interface SettleOptions {
   /** Give up waiting (and report the last reading) after this, ms; default 20000. */
   timeoutMs?: number;
   intervalMs?: number;
+  /** What is read; default VmRSS ({@link readRss}). */
+  read?: (pid: number) => Promise<number | undefined>;
 }
 
 /** The idle reading: samples until the last window is flat (or time is up), returns the last. */
 export async function settledRss(pid: number, o: SettleOptions = {}): Promise<number> {
+  const read = o.read ?? readRss;
   const windowMs = o.windowMs ?? 3000;
   const intervalMs = o.intervalMs ?? 100;
   const perWindow = Math.max(2, Math.round(windowMs / intervalMs));
   const deadline = Date.now() + (o.timeoutMs ?? 20_000);
   const samples: number[] = [];
   while (true) {
-    const rss = await readRss(pid);
+    const rss = await read(pid);
     if (rss === undefined) throw new Error(`process ${pid} exited while measuring its memory`);
     samples.push(rss);
     const recent = samples.slice(-perWindow);
@@ -64,10 +67,11 @@ export async function settledRss(pid: number, o: SettleOptions = {}): Promise<nu
   }
 }
 
-/** Samples a set of processes every interval and keeps each one's peak until stopped. */
+/** Samples a set of processes every interval and keeps each one's peaks until stopped. */
 export class PeakSampler {
   readonly #pids: Record<string, number>;
   readonly #peaks: Record<string, number> = {};
+  readonly #privatePeaks: Record<string, number> = {};
   readonly #timer: ReturnType<typeof setInterval>;
   #count = 0;
 
@@ -81,21 +85,39 @@ export class PeakSampler {
   #sample(): void {
     for (const [name, pid] of Object.entries(this.#pids)) {
       // A synchronous read keeps samples from piling up when the bench's own loop is busy.
-      let rss: number | undefined;
+      let rss: number, anon: number;
       try {
-        rss = parseVmRss(Deno.readTextFileSync(`/proc/${pid}/status`));
+        const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+        rss = parseVmRss(status);
+        anon = parseRssAnon(status);
       } catch {
         continue;
       }
       this.#peaks[name] = Math.max(this.#peaks[name] ?? 0, rss);
+      this.#privatePeaks[name] = Math.max(this.#privatePeaks[name] ?? 0, anon);
     }
     this.#count++;
   }
 
-  /** Stops sampling and returns each process's peak in bytes (absent if never read). */
-  stop(): { peaks: Record<string, number>; samples: number } {
-    clearInterval(this.#timer);
-    this.#sample();
-    return { peaks: { ...this.#peaks }, samples: this.#count };
+  /**
+   * Stops sampling and returns each process's peak VmRSS and peak RssAnon in bytes (absent if
+   * never read). Stopping twice is harmless.
+   */
+  stop(): {
+    peaks: Record<string, number>;
+    privatePeaks: Record<string, number>;
+    samples: number;
+  } {
+    if (!this.#stopped) {
+      this.#stopped = true;
+      clearInterval(this.#timer);
+      this.#sample();
+    }
+    return {
+      peaks: { ...this.#peaks },
+      privatePeaks: { ...this.#privatePeaks },
+      samples: this.#count,
+    };
   }
+  #stopped = false;
 }
