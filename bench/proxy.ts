@@ -1,7 +1,7 @@
 /**
- * The proxy figure: wrk against the agent's proxy and against nginx as a reverse proxy in front
- * of the same backend replica. nginx runs with one worker and a keep-alive upstream, the setup a
- * home user would reach for.
+ * The request figures: wrk against the agent's proxy and against nginx as a reverse proxy in
+ * front of the same backend replicas. nginx runs with one worker (the agent is one process too),
+ * keep-alive upstreams, and streams bodies both ways as fossora does, so both do the same work.
  * @module
  */
 import { httpRequest } from "../test/helpers/http.ts";
@@ -15,12 +15,54 @@ export interface WrkLoad {
   connections: number;
 }
 
-/** nginx.conf for the reference proxy: one worker, keep-alive to the backend, files in `dir`. */
-export function nginxProxyConf(dir: string, listenPort: number, backendPort: number): string {
+/** A backend nginx proxies to, by the Host it is asked for. */
+export interface NginxRoute {
+  /** The Host (server_name) clients use: the service's name under the agent's domain. */
+  host: string;
+  /** The replica's published port on 127.0.0.1. */
+  port: number;
+  /** WebSocket backend: pass Upgrade on, one connection per client, no keep-alive pool. */
+  websocket?: boolean;
+}
+
+/**
+ * nginx.conf for the reference proxy: one worker, files in `dir`, one server per route. Bodies
+ * are streamed (no request buffering, no temp files for responses), as fossora streams them,
+ * through 64 KiB buffers as fossora's (nginx's default 4-8 KiB ones halve its download rate
+ * here); the upstream pool keeps 64 idle connections, fossora's default per replica.
+ */
+export function nginxProxyConf(dir: string, listenPort: number, routes: NginxRoute[]): string {
+  const blocks = routes.map((r, i) => {
+    const common = `proxy_pass http://b${i};
+      proxy_http_version 1.1;
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;`;
+    const location = r.websocket
+      ? `${common}
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 1h;`
+      : `${common}
+      proxy_set_header Connection "";`;
+    return `  upstream b${i} {
+    server 127.0.0.1:${r.port};${
+      r.websocket ? "" : `
+    keepalive 64;
+    keepalive_requests 1000000;`
+    }
+  }
+  server {
+    listen 127.0.0.1:${listenPort};
+    server_name ${r.host};
+    location / {
+      ${location}
+    }
+  }`;
+  });
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log stderr warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
@@ -29,21 +71,14 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   keepalive_requests 1000000;
-  upstream backend {
-    server 127.0.0.1:${backendPort};
-    keepalive 32;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:${listenPort};
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-    }
-  }
+  client_max_body_size 0;
+  client_body_buffer_size 64k;
+  proxy_request_buffering off;
+  proxy_buffer_size 64k;
+  proxy_buffers 8 64k;
+  proxy_busy_buffers_size 128k;
+  proxy_max_temp_file_size 0;
+${blocks.join("\n")}
 }
 `;
 }
@@ -96,13 +131,15 @@ export async function expectBody(port: number, host: string, body: string): Prom
 /** A running reference nginx; disposing it stops nginx and removes its files. */
 export interface NginxProxy extends AsyncDisposable {
   port: number;
+  /** The master process's id (its workers are its children). */
+  pid: number;
 }
 
-/** Starts nginx on a free loopback port as a reverse proxy to 127.0.0.1:backendPort. */
-export async function startNginxProxy(backendPort: number): Promise<NginxProxy> {
+/** Starts nginx on a free loopback port as a reverse proxy to the routes' backends. */
+export async function startNginxProxy(routes: NginxRoute[]): Promise<NginxProxy> {
   const dir = await Deno.makeTempDir({ prefix: "fossora-bench-nginx-" });
   const port = freePort();
-  await Deno.writeTextFile(`${dir}/nginx.conf`, nginxProxyConf(dir, port, backendPort));
+  await Deno.writeTextFile(`${dir}/nginx.conf`, nginxProxyConf(dir, port, routes));
   const conf = `${dir}/nginx.conf`;
   const check = await run("nginx", ["-t", "-q", "-p", dir, "-c", conf], 10_000);
   if (check.code !== 0) {
@@ -120,5 +157,5 @@ export async function startNginxProxy(backendPort: number): Promise<NginxProxy> 
     await dispose();
     throw err;
   }
-  return { port, [Symbol.asyncDispose]: dispose };
+  return { port, pid: daemon.pid, [Symbol.asyncDispose]: dispose };
 }

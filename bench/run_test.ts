@@ -1,10 +1,36 @@
 import assert from "node:assert/strict";
-import { parseArgs } from "./run.ts";
+import { budgetMs, parseArgs, settingsOf } from "./run.ts";
 
-Deno.test("bench flags: defaults, --json, --duration, and clear errors", () => {
-  assert.deepEqual(parseArgs([]), { json: false, durationS: 10 });
-  assert.deepEqual(parseArgs(["--json", "--duration=3"]), { json: true, durationS: 3 });
+Deno.test("bench flags: defaults, --json, --duration, --runs, --soak, and clear errors", () => {
+  assert.deepEqual(parseArgs([]), { json: false, durationS: 10, runs: 1, soakS: 0 });
+  assert.deepEqual(parseArgs(["--json", "--duration=3", "--runs=3", "--soak=600"]), {
+    json: true,
+    durationS: 3,
+    runs: 3,
+    soakS: 600,
+  });
   assert.throws(() => parseArgs(["--duration=0"]), /1\.\.30/);
   assert.throws(() => parseArgs(["--duration=abc"]), /whole number/);
+  assert.throws(() => parseArgs(["--runs=0"]), /--runs must be a whole number, 1\.\.10/);
+  assert.throws(() => parseArgs(["--runs=1.5"]), /whole number/);
+  assert.throws(() => parseArgs(["--soak=5"]), /--soak must be a whole number, 10\.\.7200/);
   assert.throws(() => parseArgs(["--fast"]), /unknown argument "--fast"/);
+});
+
+Deno.test("the issue's loads: 64 connections, 8 downloads of 50 MB, 20 services", () => {
+  const s = settingsOf(parseArgs([]));
+  assert.equal(s.connections, 64);
+  assert.equal(s.downloads, 8);
+  assert.equal(s.fileBytes, 50_000_000);
+  assert.equal(s.services, 20);
+  assert.equal(s.latencyS, 5);
+  assert.equal(settingsOf(parseArgs(["--duration=1"])).latencyS, 2);
+});
+
+Deno.test("the budget grows with the runs and the soak", () => {
+  const one = budgetMs(parseArgs([]));
+  assert.ok(one > 240_000 && one < 600_000, `${one}`);
+  const three = budgetMs(parseArgs(["--runs=3"]));
+  assert.ok(three > one + 300_000, "each run adds its loads");
+  assert.ok(budgetMs(parseArgs(["--soak=600"])) >= one + 600_000);
 });
