@@ -211,18 +211,58 @@ async function nodeCertUsable(files: NodeCerts, names: string[]): Promise<boolea
   return certKey !== undefined && certKey === await keyPublicKey(files.keyFile);
 }
 
-async function issueNodeCert(ca: ClusterCA, nodeName: string, names: string[]) {
+function issueNodeCert(ca: ClusterCA, nodeName: string, names: string[]) {
+  return issueCert(ca, {
+    commonName: nodeName.toLowerCase(),
+    names,
+    usage: "serverAuth,clientAuth",
+    days: NODE_DAYS,
+  });
+}
+
+/** A served certificate and its key, PEM. */
+export interface IssuedCert {
+  certPem: string;
+  keyPem: string;
+}
+
+/**
+ * A TLS server certificate from the cluster CA for `dnsNames` (wildcards allowed), valid `days`,
+ * with a new EC P-256 key: what the service proxy serves on its HTTPS port.
+ */
+export function issueServerCert(
+  ca: ClusterCA,
+  dnsNames: string[],
+  days: number,
+): Promise<IssuedCert> {
+  for (const n of dnsNames) {
+    if (!/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(n)) {
+      throw new Error(`${JSON.stringify(n)} is not a DNS name for a certificate`);
+    }
+  }
+  return issueCert(ca, {
+    commonName: dnsNames[0],
+    names: dnsNames.map((n) => `DNS:${n}`),
+    usage: "serverAuth",
+    days,
+  });
+}
+
+async function issueCert(
+  ca: ClusterCA,
+  o: { commonName: string; names: string[]; usage: string; days: number },
+): Promise<IssuedCert> {
   return await inTempDir(async (tmp) => {
     const config = `[req]
 distinguished_name = dn
 prompt = no
 [dn]
-CN = ${nodeName.toLowerCase()}
+CN = ${o.commonName}
 [v3_node]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth,clientAuth
-subjectAltName = ${names.join(",")}
+extendedKeyUsage = ${o.usage}
+subjectAltName = ${o.names.join(",")}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 `;
@@ -256,7 +296,7 @@ authorityKeyIdentifier = keyid
         "-set_serial",
         randomSerial(),
         "-days",
-        String(NODE_DAYS),
+        String(o.days),
         "-sha256",
         "-extfile",
         `${tmp}/node.cnf`,

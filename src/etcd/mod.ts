@@ -11,6 +11,8 @@ export {
   createClusterCA,
   ensureNodeCerts,
   ETCD_SERVER_NAME,
+  type IssuedCert,
+  issueServerCert,
   loadOrCreateCA,
   type NodeCerts,
   saveCA,

@@ -36,6 +36,7 @@ import {
 } from "./pages.ts";
 import { HeadTooLarge, Peer, Sweeper } from "./peer.ts";
 import { type Connect, ConnectTimeout, UpstreamPool } from "./pool.ts";
+import type { KeyPair } from "./certificate.ts";
 import { type Backend, type Route, Router } from "./routes.ts";
 
 /** What the proxy needs. */
@@ -61,6 +62,18 @@ export interface ProxyOptions {
   sweepMs?: number;
   /** Opens connections to replicas; default Deno.connect. */
   connect?: Connect;
+  /**
+   * The HTTPS port (0 picks a free one). It listens once it has a certificate
+   * ({@link ServiceProxy.setCertificate}).
+   */
+  httpsPort?: number;
+}
+
+/** A listening socket and the scheme its clients use. */
+interface Listening {
+  listener: Deno.Listener;
+  proto: "http" | "https";
+  accepting: Promise<void>;
 }
 
 /** Name of the request counter. */
@@ -116,9 +129,12 @@ export class ServiceProxy {
   readonly #handlers = new Set<Promise<void>>();
   readonly #labels = new Map<string, { service: string; code: string }>();
   readonly #logged = new Map<string, number>();
-  #listener: Deno.Listener | undefined;
-  #accepting: Promise<void> = Promise.resolve();
+  #http: Listening | undefined;
+  #https: Listening | undefined;
+  #certificate: KeyPair | undefined;
+  #started = false;
   #port = 0;
+  #httpsPort = 0;
 
   constructor(o: ProxyOptions) {
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
@@ -165,46 +181,105 @@ export class ServiceProxy {
     return this.#port;
   }
 
-  /** Listens; rejects when the port is taken. */
+  /** The HTTPS port, known once it listens (0 before). */
+  get httpsPort(): number {
+    return this.#httpsPort;
+  }
+
+  /**
+   * Listens on the HTTP port, and on the HTTPS port when a certificate is set. Rejects when a
+   * port is taken, with `AddrInUse` and a message naming the port.
+   */
   start(): Promise<void> {
     const hostname = this.#o.hostname ?? "0.0.0.0";
     try {
-      this.#listener = Deno.listen({ hostname, port: this.#o.port });
+      const listener = Deno.listen({ hostname, port: this.#o.port });
+      this.#http = { listener, proto: "http", accepting: Promise.resolve() };
+      this.#http.accepting = this.#accept(this.#http);
+      this.#port = (listener.addr as Deno.NetAddr).port;
+      this.#started = true;
+      this.#log.info("proxy listening", { hostname, port: this.#port, domain: this.#o.domain });
+      this.#listenHttps();
     } catch (err) {
+      void this.stop();
       return Promise.reject(err);
     }
-    this.#port = (this.#listener.addr as Deno.NetAddr).port;
-    this.#accepting = this.#accept(this.#listener);
-    this.#log.info("proxy listening", { hostname, port: this.#port, domain: this.#o.domain });
     return Promise.resolve();
+  }
+
+  /**
+   * Serves this certificate on the HTTPS port from now on. A new certificate takes over by
+   * listening anew (Deno caches a certificate per listener): connections already open keep the
+   * one they began with.
+   */
+  async setCertificate(pair: KeyPair): Promise<void> {
+    if (
+      pair.certPem === this.#certificate?.certPem && pair.keyPem === this.#certificate?.keyPem
+    ) return;
+    this.#certificate = pair;
+    if (!this.#started || this.#o.httpsPort === undefined) return;
+    const old = this.#https;
+    this.#https = undefined;
+    if (old) {
+      old.listener.close();
+      // The port is free only once the pending accept has let go of it.
+      await old.accepting;
+    }
+    try {
+      this.#listenHttps(old ? this.#httpsPort : undefined);
+    } catch (err) {
+      this.#log.error("the proxy cannot listen for HTTPS", { port: this.#httpsPort, err });
+    }
+  }
+
+  #listenHttps(port = this.#o.httpsPort): void {
+    const pair = this.#certificate;
+    if (port === undefined || !pair) return;
+    const hostname = this.#o.hostname ?? "0.0.0.0";
+    const options = {
+      hostname,
+      port,
+      alpnProtocols: ["http/1.1"],
+      // Deno's SNI hook (unstable in 2.9): every name gets the one certificate; an older
+      // client without SNI too.
+      [Symbol.for("unstableSniResolver")]: () => ({ cert: pair.certPem, key: pair.keyPem }),
+    };
+    const listener = Deno.listenTls(
+      options as unknown as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+    );
+    this.#https = { listener, proto: "https", accepting: Promise.resolve() };
+    this.#https.accepting = this.#accept(this.#https);
+    this.#httpsPort = (listener.addr as Deno.NetAddr).port;
+    this.#log.info("proxy listening for HTTPS", { hostname, port: this.#httpsPort });
   }
 
   /** Stops listening, closes every client, backend and WebSocket connection. */
   async stop(): Promise<void> {
-    const listener = this.#listener;
-    if (!listener) return;
-    this.#listener = undefined;
-    listener.close();
-    await this.#accepting;
+    if (!this.#started) return;
+    this.#started = false;
+    const listening = [this.#http, this.#https].filter((l) => l !== undefined);
+    this.#http = this.#https = undefined;
+    for (const l of listening) l.listener.close();
+    await Promise.all(listening.map((l) => l.accepting));
     for (const c of this.#clients) c.close();
     this.#pool.stop();
     await Promise.all(this.#handlers);
     this.#sweeper.stop();
   }
 
-  async #accept(listener: Deno.Listener): Promise<void> {
+  async #accept(l: Listening): Promise<void> {
     for (;;) {
       let conn: Deno.Conn;
       try {
-        conn = await listener.accept();
+        conn = await l.listener.accept();
       } catch (err) {
-        if (this.#listener !== listener) return;
+        if (this.#http !== l && this.#https !== l) return;
         // Out of descriptors, most likely: wait a little rather than spin, and keep serving.
-        this.#log.warn("proxy cannot accept a connection", { err });
+        this.#logOnce("", "cannot accept a connection", { err });
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
-      const h = this.#serve(conn).catch((err) =>
+      const h = this.#serve(conn, l.proto).catch((err) =>
         this.#log.debug("proxy connection failed", { err })
       );
       this.#handlers.add(h);
@@ -222,7 +297,7 @@ export class ServiceProxy {
     return true;
   }
 
-  async #serve(conn: Deno.Conn): Promise<void> {
+  async #serve(conn: Deno.Conn, proto: "http" | "https"): Promise<void> {
     if (!this.#admit()) return void conn.close();
     (conn as Deno.TcpConn).setNoDelay?.(true);
     const client = new Peer(conn, CLIENT_BUFFER, BIG_BUFFER);
@@ -265,7 +340,7 @@ export class ServiceProxy {
           return;
         }
         client.deadline = Infinity;
-        const keep = await this.#handle(client, req, remote.hostname, local.port);
+        const keep = await this.#handle(client, req, proto, remote.hostname, local.port);
         if (!keep || client.closed) return;
         client.shrink(CLIENT_BUFFER);
       }
@@ -289,7 +364,13 @@ export class ServiceProxy {
   }
 
   /** Answers one request; true when the client connection can carry the next one. */
-  #handle(client: Peer, req: RequestHead, peer: string, localPort: number): Promise<boolean> {
+  #handle(
+    client: Peer,
+    req: RequestHead,
+    proto: "http" | "https",
+    peer: string,
+    localPort: number,
+  ): Promise<boolean> {
     const route = this.#router.route(req.host);
     const hasBody = req.chunked || (req.contentLength ?? 0) > 0;
     const keepAlive = req.minor === 1 && !req.connection.includes("close");
@@ -305,7 +386,7 @@ export class ServiceProxy {
     const seen: Seen = {
       peer,
       host: req.host ?? "",
-      proto: "http",
+      proto,
       port: hostPort(req.host) ?? localPort,
     };
     return this.#forward(client, req, route.service, route.backends, seen, keepAlive);

@@ -144,8 +144,14 @@ export async function request(
  * Opens a WebSocket through the proxy with a chosen Host, sends one text message and returns the
  * first text message back. Frames are built by hand: the client masks, the server does not.
  */
-export async function websocketEcho(port: number, host: string, text: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+export async function websocketEcho(
+  port: number,
+  host: string,
+  text: string,
+  connect: (port: number) => Promise<Deno.Conn> = (port) =>
+    Deno.connect({ hostname: "127.0.0.1", port }),
+): Promise<string> {
+  const conn = await connect(port);
   try {
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
     await conn.write(new TextEncoder().encode(

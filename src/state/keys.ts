@@ -28,6 +28,7 @@ export const families = {
   replicas: family("replicas", 3),
   placement: family("placement", 1),
   election: family("election", 1),
+  certs: family("certs", 1),
 } as const;
 
 /** An id part must not contain the separator, or keys of two ids could collide. */

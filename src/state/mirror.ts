@@ -16,6 +16,7 @@ import type {
   PlacementProblem,
   ReplicaStatus,
   ServiceRecord,
+  ServingCert,
 } from "./types.ts";
 import { MemoryView } from "./view.ts";
 
@@ -34,6 +35,8 @@ export class Mirror {
   readonly view = new MemoryView();
   /** Keyed by `service/replica`. */
   readonly assignments = new Map<string, Assignment>();
+  /** `certs/<name>`: kept apart from the view, which must never carry a private key. */
+  readonly certs = new Map<string, ServingCert>();
   #watcher: Watcher | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
@@ -98,6 +101,7 @@ export class Mirror {
     v.nodeMap.clear();
     v.placementMap.clear();
     this.assignments.clear();
+    this.certs.clear();
     v.info = undefined;
     for (const e of snap.entries) this.#set(e.family, e.ids, e.value);
   }
@@ -129,6 +133,8 @@ export class Mirror {
       put ? v.placementMap.set(key, value as PlacementProblem) : v.placementMap.delete(key);
     } else if (f === families.assignments) {
       put ? this.assignments.set(key, value as Assignment) : this.assignments.delete(key);
+    } else if (f === families.certs) {
+      put ? this.certs.set(key, value as ServingCert) : this.certs.delete(key);
     } else if (f === families.cluster && key === "info") {
       v.info = put ? value as ClusterInfo : undefined;
     }

@@ -135,3 +135,18 @@ export interface ClusterInfo {
   createdAt: string;
   domain: string;
 }
+
+/**
+ * `certs/<name>`: a certificate every node's proxy serves on its HTTPS port, written by the
+ * elected node that holds the cluster CA's key. `certs/proxy` covers the service names.
+ */
+export interface ServingCert {
+  /** The DNS names in the certificate, sorted (`DOMAIN`, `*.DOMAIN`, ...). */
+  names: string[];
+  certPem: string;
+  /** The private key: etcd is reachable only with a cluster certificate, and no API shows it. */
+  keyPem: string;
+  /** ISO 8601. */
+  notAfter: string;
+  issuedAt: string;
+}
