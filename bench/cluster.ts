@@ -14,6 +14,27 @@ export const WS_SERVICE = "bench-ws";
 /** Services on the cluster while measuring, the two backends included (issue 6: 20). */
 export const SERVICES = 20;
 
+/** What {@link nodeAddress} picks from: `Deno.networkInterfaces()` entries. */
+export interface Interface {
+  name: string;
+  family: string;
+  address: string;
+}
+
+/**
+ * The address the agent advertises, where replicas' ports are published: the first IPv4 address
+ * of an interface that is neither loopback nor Docker's, as a real node's LAN address; 127.0.0.1
+ * when there is none. Docker relays ports published on loopback through its userland
+ * docker-proxy, which halves the backend's rate here and would hide the proxies' own cost.
+ */
+export function nodeAddress(interfaces: Interface[]): string {
+  const own = interfaces.find((i) =>
+    i.family === "IPv4" && !i.address.startsWith("127.") &&
+    !/^(lo|docker\d*|br-.*|veth.*)$/.test(i.name)
+  );
+  return own?.address ?? "127.0.0.1";
+}
+
 /** A service as the API takes it. */
 export interface ServiceSpec {
   name: string;

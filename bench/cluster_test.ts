@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { BENCH_SERVICE, notReady, serviceFile, SERVICES, WS_SERVICE } from "./cluster.ts";
+import {
+  BENCH_SERVICE,
+  nodeAddress,
+  notReady,
+  serviceFile,
+  SERVICES,
+  WS_SERVICE,
+} from "./cluster.ts";
 import { BENCH_IMAGE, BUSYBOX_IMAGE, DENO_IMAGE, ECHO_SERVER } from "./images.ts";
 
 Deno.test("the cluster has 20 services: the two backends and idle busybox ones, names unique", () => {
@@ -27,4 +34,13 @@ Deno.test("a service is ready when all its wanted replicas are", () => {
   ];
   assert.deepEqual(notReady(rows, ["a", "b", "c", "d"]), ["b", "c", "d"]);
   assert.deepEqual(notReady(rows, ["a"]), []);
+});
+
+Deno.test("replicas are reached at the machine's own IPv4 address, not loopback or Docker's", () => {
+  const lo = { name: "lo", family: "IPv4", address: "127.0.0.1" };
+  const docker0 = { name: "docker0", family: "IPv4", address: "172.17.0.1" };
+  const v6 = { name: "eth0", family: "IPv6", address: "fe80::1" };
+  const eth0 = { name: "eth0", family: "IPv4", address: "192.0.2.2" };
+  assert.equal(nodeAddress([lo, docker0, v6, eth0]), "192.0.2.2");
+  assert.equal(nodeAddress([lo, docker0, { ...docker0, name: "br-1a2b" }, v6]), "127.0.0.1");
 });

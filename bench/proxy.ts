@@ -19,7 +19,8 @@ export interface WrkLoad {
 export interface NginxRoute {
   /** The Host (server_name) clients use: the service's name under the agent's domain. */
   host: string;
-  /** The replica's published port on 127.0.0.1. */
+  /** The replica's published address and port. */
+  address: string;
   port: number;
   /** WebSocket backend: pass Upgrade on, one connection per client, no keep-alive pool. */
   websocket?: boolean;
@@ -45,7 +46,7 @@ export function nginxProxyConf(dir: string, listenPort: number, routes: NginxRou
       : `${common}
       proxy_set_header Connection "";`;
     return `  upstream b${i} {
-    server 127.0.0.1:${r.port};${
+    server ${r.address}:${r.port};${
       r.websocket ? "" : `
     keepalive 64;
     keepalive_requests 1000000;`
@@ -83,8 +84,13 @@ ${blocks.join("\n")}
 `;
 }
 
-/** The wrk arguments for one run against 127.0.0.1:port with `Host: host`. */
-export function wrkArgs(port: number, host: string, load: WrkLoad): string[] {
+/** The wrk arguments for one run against address:port with `Host: host`. */
+export function wrkArgs(
+  port: number,
+  host: string,
+  load: WrkLoad,
+  address = "127.0.0.1",
+): string[] {
   return [
     "-t1",
     `-c${load.connections}`,
@@ -94,26 +100,20 @@ export function wrkArgs(port: number, host: string, load: WrkLoad): string[] {
     "2s",
     "-H",
     `Host: ${host}`,
-    `http://127.0.0.1:${port}/`,
+    `http://${address}:${port}/`,
   ];
 }
 
-/** Runs wrk once and parses its report. */
-export async function runWrk(port: number, host: string, load: WrkLoad): Promise<WrkResult> {
-  const r = await run("wrk", wrkArgs(port, host, load), (load.durationS + 20) * 1000);
-  if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.stderr.trim()}`);
-  return parseWrk(r.stdout);
-}
-
-/** A warm-up run (not reported) followed by the measured one. */
-export async function measureProxy(
+/** Runs wrk once (against 127.0.0.1 unless `address` is given) and parses its report. */
+export async function runWrk(
   port: number,
   host: string,
   load: WrkLoad,
-  warmupS: number,
+  address?: string,
 ): Promise<WrkResult> {
-  if (warmupS > 0) await runWrk(port, host, { ...load, durationS: warmupS });
-  return await runWrk(port, host, load);
+  const r = await run("wrk", wrkArgs(port, host, load, address), (load.durationS + 20) * 1000);
+  if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.stderr.trim()}`);
+  return parseWrk(r.stdout);
 }
 
 /** Fails unless GET / through 127.0.0.1:port with `Host: host` answers 200 with `body`. */

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { nginxProxyConf, wrkArgs } from "./proxy.ts";
 
 const ROUTES = [
-  { host: "bench.fossora.test", port: 32769 },
-  { host: "bench-ws.fossora.test", port: 32770, websocket: true },
+  { host: "bench.fossora.test", address: "127.0.0.1", port: 32769 },
+  { host: "bench-ws.fossora.test", address: "192.0.2.2", port: 32770, websocket: true },
 ];
 
 function serverOf(conf: string, host: string): string {
@@ -26,7 +26,7 @@ Deno.test("the reference nginx proxies each Host to its backend over kept-alive 
 
 Deno.test("the reference nginx upgrades WebSockets on their own connection", () => {
   const conf = nginxProxyConf("/tmp/x", 8081, ROUTES);
-  assert.match(conf, /upstream b1 \{\s+server 127\.0\.0\.1:32770;\s+\}/, "no keep-alive pool");
+  assert.match(conf, /upstream b1 \{\s+server 192\.0\.2\.2:32770;\s+\}/, "no keep-alive pool");
   const ws = serverOf(conf, "bench-ws.fossora.test");
   assert.match(ws, /proxy_pass http:\/\/b1;/);
   assert.match(ws, /proxy_set_header Upgrade \$http_upgrade;/);
@@ -51,6 +51,13 @@ Deno.test("wrk is asked for latency percentiles with the service's Host header",
   assert.deepEqual(args.slice(0, 4), ["-t1", "-c64", "-d10s", "--latency"]);
   assert.equal(args[args.indexOf("-H") + 1], "Host: bench.fossora.test");
   assert.equal(args.at(-1), "http://127.0.0.1:8080/");
+  const direct = wrkArgs(
+    32769,
+    "bench.fossora.test",
+    { durationS: 1, connections: 1 },
+    "192.0.2.2",
+  );
+  assert.equal(direct.at(-1), "http://192.0.2.2:32769/");
 });
 
 Deno.test("nginx accepts the reference config", async () => {

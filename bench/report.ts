@@ -12,6 +12,8 @@ import type { WsResult } from "./ws_load.ts";
 
 /** How the bench was run: the shape of every load, for the labels. */
 export interface Settings {
+  /** Where the replicas' ports are published and dialled (the agent's advertise address). */
+  address: string;
   runs: number;
   /** Length of the 64-connection and DNS runs, s. */
   durationS: number;
@@ -506,6 +508,11 @@ export function formatReport(f: Figures, v: Verdict[] = verdicts(f)): string {
   const lines = [
     `fossora bench: ${runs} run${runs === 1 ? "" : "s"}; every ratio is fossora's figure over ` +
     "its reference's, measured in the same run against the same backend",
+    `Both proxies listen on 127.0.0.1 and reach the replicas at ${f.settings.address}` +
+    (f.settings.address.startsWith("127.")
+      ? " through Docker's docker-proxy (no other address here): slower than a real node's path," +
+        " so the ratios are closer to 1 than on one"
+      : ", the node's own address (kernel NAT, as on a real node)"),
     "",
     ...f.runs.flatMap((r, i) => runSection(f, r, i)),
     ...spreadSection(f),

@@ -61,6 +61,7 @@ function ws(perSec: number, extra: Partial<WsResult> = {}): WsResult {
 }
 
 const SETTINGS: Settings = {
+  address: "192.0.2.2",
   runs: 1,
   durationS: 10,
   connections: 64,
@@ -268,8 +269,15 @@ Deno.test("the report shows each figure with its reference, ratio, goal and verd
   assert.match(text, /etcd idle: 25\.0 MiB\s+etcd peak: n\/a/);
   assert.match(text, /MISS\s+requests\/s, 64 connections, 100 B body: >= 0\.7x nginx\s+0\.30x/);
   assert.match(text, /PASS\s+agent private memory idle, 20 services <= 60 MiB\s+45\.0 MiB/);
+  assert.match(text, /reach the replicas at 192\.0\.2\.2, the node's own address/);
   assert.doesNotMatch(text, /Across/, "one run has no spread");
   assert.doesNotMatch(text, /Soak/);
+});
+
+Deno.test("the report warns when the replicas are reached through docker-proxy", () => {
+  const f = figures();
+  const text = formatReport({ ...f, settings: { ...f.settings, address: "127.0.0.1" } });
+  assert.match(text, /at 127\.0\.0\.1 through Docker's docker-proxy/);
 });
 
 Deno.test("the report of several runs shows each run and the spread", () => {

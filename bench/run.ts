@@ -13,7 +13,7 @@
 import { docker, TestAgent } from "../test/helpers/agent.ts";
 import { httpRequest } from "../test/helpers/http.ts";
 import { waitFor } from "../test/helpers/wait.ts";
-import { BENCH_SERVICE, deployCluster, SERVICES, WS_SERVICE } from "./cluster.ts";
+import { BENCH_SERVICE, deployCluster, nodeAddress, SERVICES, WS_SERVICE } from "./cluster.ts";
 import { childPids, measureCpu } from "./cpu.ts";
 import { expectA, measureDns, queryFileText, startDnsmasq } from "./dns.ts";
 import { resetChildren, run, runOk, stopChildren } from "./exec.ts";
@@ -45,7 +45,6 @@ import { parseDockerPort } from "./tools.ts";
 import { measureDownloads, measureUploads } from "./transfer.ts";
 import { measureWebSocket } from "./websocket.ts";
 
-const ADDRESS = "127.0.0.1";
 const CONNECTIONS = 64;
 const DOWNLOADS = 8;
 const WS_CONNECTIONS = 16;
@@ -100,9 +99,10 @@ export function parseArgs(args: string[]): Options {
   return o;
 }
 
-/** The shape of every load, from the options. */
-export function settingsOf(o: Options): Settings {
+/** The shape of every load, from the options, and the address replicas are reached at. */
+export function settingsOf(o: Options, address = "127.0.0.1"): Settings {
   return {
+    address,
     runs: o.runs,
     durationS: o.durationS,
     connections: CONNECTIONS,
@@ -163,6 +163,8 @@ interface Targets {
   agentPort: number;
   nginxPort: number;
   nginxPids: () => Promise<number[]>;
+  /** The node's address, where the replicas' ports are published. */
+  address: string;
   backendPort: number;
   host: string;
   wsHost: string;
@@ -182,7 +184,7 @@ async function pair<T>(order: Who[], f: (who: Who) => Promise<T>): Promise<Recor
 }
 
 async function oneRun(o: Options, t: Targets, i: number): Promise<RunFigures> {
-  const s = settingsOf(o);
+  const s = settingsOf(o, t.address);
   const order: Who[] = i % 2 === 0 ? ["nginx", "fossora"] : ["fossora", "nginx"];
   const port = (who: Who) => who === "fossora" ? t.agentPort : t.nginxPort;
   const pids = (who: Who) => who === "fossora" ? Promise.resolve([t.agentPid]) : t.nginxPids();
@@ -197,7 +199,7 @@ async function oneRun(o: Options, t: Targets, i: number): Promise<RunFigures> {
       await runWrk(port(who), t.host, { ...load, durationS: WARMUP_S });
       return await measureCpu(() => pids(who), () => runWrk(port(who), t.host, load));
     });
-    const direct = await runWrk(t.backendPort, t.host, load);
+    const direct = await runWrk(t.backendPort, t.host, load, t.address);
 
     step(`wrk -c1, 1 s warm-up + ${s.latencyS} s, each proxy`);
     const latency = await pair(order, async (who) => {
@@ -276,8 +278,12 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
   await ensureTestImages();
   await ensureBenchImage();
 
-  progress("starting the agent");
-  const agent = await own(stack, await TestAgent.start({ FOSSORA_LOG_LEVEL: "info" }));
+  const address = nodeAddress(Deno.networkInterfaces());
+  progress(`starting the agent (advertising ${address})`);
+  const agent = await own(
+    stack,
+    await TestAgent.start({ FOSSORA_LOG_LEVEL: "info" }, { advertiseAddr: address }),
+  );
   benchNode = agent.nodeId;
   const agentPid = agent.child!.pid;
   const host = `${BENCH_SERVICE}.${agent.domain}`;
@@ -286,7 +292,7 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
   const deployed = await deployCluster(agent);
   const backendPort = parseDockerPort(await docker("port", deployed.bench, "80"));
   const wsPort = parseDockerPort(await docker("port", deployed.ws, String(ECHO_PORT)));
-  await expectBody(backendPort, host, BENCH_BODY);
+  await expectBackend(address, backendPort);
   await waitFor("the proxy to route both backends", async () => {
     await expectBody(agent.ports.http, host, BENCH_BODY);
     return (await httpRequest(agent.ports.http, wsHost)).status === 200;
@@ -294,15 +300,14 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
 
   const nginx = await own(
     stack,
-    await startNginxProxy([{ host, port: backendPort }, {
-      host: wsHost,
-      port: wsPort,
-      websocket: true,
-    }]),
+    await startNginxProxy([
+      { host, address, port: backendPort },
+      { host: wsHost, address, port: wsPort, websocket: true },
+    ]),
   );
   await expectBody(nginx.port, host, BENCH_BODY);
-  const dnsmasq = await own(stack, await startDnsmasq(host, ADDRESS));
-  await expectA(agent.ports.dns, host, ADDRESS);
+  const dnsmasq = await own(stack, await startDnsmasq(host, address));
+  await expectA(agent.ports.dns, host, address);
 
   const dir = await Deno.makeTempDir({ prefix: "fossora-bench-" });
   stack.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
@@ -323,6 +328,7 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
     agentPort: agent.ports.http,
     nginxPort: nginx.port,
     nginxPids: async () => [nginx.pid, ...await childPids(nginx.pid)],
+    address,
     backendPort,
     host,
     wsHost,
@@ -365,7 +371,7 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
 
   const etcdPeaks = runs.map((r) => r.memory.etcdPeak ?? 0);
   return {
-    settings: settingsOf(o),
+    settings: settingsOf(o, address),
     runs,
     memory: {
       idleRss,
@@ -380,6 +386,17 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
     },
     soak: soakFigures,
   };
+}
+
+/** Fails unless the backend replica itself serves the 100-byte body at address:port. */
+async function expectBackend(address: string, port: number): Promise<void> {
+  const res = await fetch(`http://${address}:${port}/`);
+  const body = await res.text();
+  if (res.status !== 200 || body !== BENCH_BODY) {
+    throw new Error(
+      `the backend at ${address}:${port} answered ${res.status} ${body.slice(0, 200)}`,
+    );
+  }
 }
 
 /** Adds a resource to the stack; if the bench was already cleaned up (budget, signal), drops it. */

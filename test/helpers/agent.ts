@@ -19,6 +19,16 @@ export interface AgentPorts {
   etcdPeer: number;
 }
 
+/** How a test agent differs from the default one. */
+export interface TestAgentOptions {
+  /**
+   * `--advertise-addr`, where replicas' ports are published and dialled; default 127.0.0.1. The
+   * bench passes the machine's own address: Docker relays loopback-published ports through its
+   * userland docker-proxy, a node's LAN address through kernel NAT, as on a real node.
+   */
+  advertiseAddr?: string;
+}
+
 /** A running agent. */
 export class TestAgent implements AsyncDisposable {
   child: Deno.ChildProcess | undefined;
@@ -30,10 +40,14 @@ export class TestAgent implements AsyncDisposable {
     readonly ports: AgentPorts,
     readonly domain: string,
     readonly extraEnv: Record<string, string>,
+    readonly advertiseAddr = "127.0.0.1",
   ) {}
 
   /** Starts an agent in a new data dir and waits until it is ready. */
-  static async start(env: Record<string, string> = {}): Promise<TestAgent> {
+  static async start(
+    env: Record<string, string> = {},
+    options: TestAgentOptions = {},
+  ): Promise<TestAgent> {
     const dataDir = await Deno.makeTempDir({ prefix: "fossora-agent-" });
     const ports = {
       api: freePort(),
@@ -42,7 +56,7 @@ export class TestAgent implements AsyncDisposable {
       etcdClient: freePort(),
       etcdPeer: freePort(),
     };
-    const agent = new TestAgent(dataDir, ports, "fossora.test", env);
+    const agent = new TestAgent(dataDir, ports, "fossora.test", env, options.advertiseAddr);
     try {
       await agent.restart();
     } catch (err) {
@@ -73,7 +87,7 @@ export class TestAgent implements AsyncDisposable {
       "agent",
       `--data-dir=${this.dataDir}`,
       "--name=test-node",
-      "--advertise-addr=127.0.0.1",
+      `--advertise-addr=${this.advertiseAddr}`,
       "--bind-addr=127.0.0.1",
       `--api-port=${p.api}`,
       `--http-port=${p.http}`,
