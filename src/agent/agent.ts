@@ -13,12 +13,12 @@ import { ApiError, createApi, serveApi } from "../api/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
-import { ensureNodeCerts, loadOrCreateCA } from "../etcd/certs.ts";
+import { type ClusterCA, ensureNodeCerts, issueServerCert, loadOrCreateCA } from "../etcd/certs.ts";
 import { EtcdSupervisor } from "../etcd/supervisor.ts";
 import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
 import type { NodePublisher } from "../membership/mod.ts";
 import { Registry } from "../metrics/mod.ts";
-import { ServiceProxy, TcpForwarder } from "../proxy/mod.ts";
+import { CertIssuer, type KeyPair, ListenError, ServiceProxy, TcpForwarder } from "../proxy/mod.ts";
 import type { Runtime, WantedReplica } from "../runtime/mod.ts";
 import type { Scheduler } from "../scheduler/mod.ts";
 import {
@@ -27,8 +27,9 @@ import {
   type SnapshotStorage,
   SnapshotWriter,
 } from "../state/snapshot.ts";
-import type { LeaderElection, LeasedRecords, Mirror, Store } from "../state/mod.ts";
+import type { LeaderElection, LeasedRecords, Mirror, ServingCert, Store } from "../state/mod.ts";
 import { SwitchView } from "../state/view.ts";
+import { readTextFileIfExists, writeFileAtomic } from "../util/files.ts";
 import type { Logger } from "../util/log.ts";
 import { sdNotify } from "../util/notify.ts";
 import { randomBase64Url } from "../util/random.ts";
@@ -70,6 +71,8 @@ export class Agent {
   #proxy!: ServiceProxy;
   #dns!: DnsServer;
   #tcp: TcpForwarder | undefined;
+  #ca: ClusterCA | undefined;
+  #certs: CertIssuer | undefined;
   #api = new AbortController();
   #apiFinished: Promise<void> = Promise.resolve();
   #ready = false;
@@ -122,7 +125,8 @@ export class Agent {
     const c = this.config;
     // The cluster CA and this node's certificate: etcd talks mutual TLS, even on one node.
     const pki = `${c.dataDir}/pki`;
-    const tls = await ensureNodeCerts(pki, await loadOrCreateCA(pki), {
+    this.#ca = await loadOrCreateCA(pki);
+    const tls = await ensureNodeCerts(pki, this.#ca, {
       nodeName: this.identity.name,
       ips: [c.advertiseAddr],
     });
@@ -149,6 +153,7 @@ export class Agent {
       Scheduler,
       Store,
       updatePeerUrl,
+      families,
     } = this.#parts ??= await import("./parts.ts");
     // A stop that came while etcd started has stopped it already; a client now would outlive it.
     if (this.#stopping) return;
@@ -202,12 +207,30 @@ export class Agent {
       role: "scheduler",
       value: this.identity.id,
       log: this.log.child("election"),
-      onChange: () => this.#scheduler.poke(),
+      onChange: () => {
+        this.#scheduler.poke();
+        void this.#certs?.poke();
+      },
+    });
+    const store = this.store;
+    this.#certs = new CertIssuer({
+      domain: c.domain,
+      current: () => this.mirror.certs.get(PROXY_CERT),
+      // The elected node issues, with the CA key it holds (only the first node has one yet).
+      canIssue: () => this.#election.leading && this.#ca !== undefined,
+      issue: (names, days) => issueServerCert(this.#ca!, names, days),
+      store: async (cert, previous) => {
+        const now = await store.get<ServingCert>(families.certs, PROXY_CERT);
+        if (now?.value.issuedAt !== previous?.issuedAt) return false;
+        return await store.putIf(families.certs, [PROXY_CERT], now?.modRevision ?? 0, cert);
+      },
+      log: this.log.child("certs"),
     });
     await this.mirror.start();
     this.view.use(this.mirror.view);
     this.#tcp?.sync();
     this.#election.start();
+    this.#certs.start();
     // A write the scheduler lost (etcd restarting) is retried even when nothing else changes,
     // and so is a published port that was busy.
     this.#rescheduler = setInterval(() => {
@@ -275,6 +298,7 @@ export class Agent {
 
   #onStateChange(): void {
     this.#snapshots?.changed();
+    this.#useCertificate(this.mirror?.certs.get(PROXY_CERT));
     this.#scheduler?.poke();
     if (this.runtime) this.#updateWanted();
     this.#tcp?.sync();
@@ -292,14 +316,25 @@ export class Agent {
       view,
       domain: c.domain,
       port: c.httpPort,
+      httpsPort: c.httpsPort,
       hostname: c.bindAddr,
+      trustedProxies: c.trustedProxies,
       metrics: this.metrics,
       log: this.log.child("proxy"),
     });
-    await explain(this.#proxy.start(), {
-      inUse: `the proxy cannot listen on ${c.bindAddr}:${c.httpPort}: the port is taken; ` +
-        "stop what uses it or pass --http-port",
-    });
+    // The certificate last served, so HTTPS answers before etcd is read.
+    const cached = await loadCachedCert(this.#certFiles());
+    if (cached) await this.#proxy.setCertificate(cached);
+    try {
+      await this.#proxy.start();
+    } catch (err) {
+      if (!(err instanceof ListenError) || !(err.cause instanceof Deno.errors.AddrInUse)) throw err;
+      const flag = err.scheme === "https" ? "--https-port" : "--http-port";
+      throw new Error(
+        `the proxy cannot listen on ${c.bindAddr}:${err.port} (${err.scheme}): the port is ` +
+          `taken; stop what uses it or pass ${flag}`,
+      );
+    }
     this.#dns = new DnsServer({
       view,
       domain: c.domain,
@@ -407,6 +442,25 @@ export class Agent {
     );
   }
 
+  /** Serves a certificate from etcd, and keeps a copy for the next start. */
+  #useCertificate(cert: ServingCert | undefined): void {
+    if (!cert || !this.#proxy) return;
+    const pair = { certPem: cert.certPem, keyPem: cert.keyPem };
+    void this.#proxy.setCertificate(pair);
+    if (this.#savedCert === cert.certPem) return;
+    this.#savedCert = cert.certPem;
+    saveCachedCert(this.#certFiles(), pair).catch((err) =>
+      this.log.warn("cannot keep a copy of the proxy's certificate", { err })
+    );
+    void this.#certs?.poke();
+  }
+  #savedCert: string | undefined;
+
+  #certFiles(): { cert: string; key: string } {
+    const pki = `${this.config.dataDir}/pki`;
+    return { cert: `${pki}/proxy.crt`, key: `${pki}/proxy.key` };
+  }
+
   /** The ports this agent listens on, which no service may publish. */
   #reservedPorts(): Map<number, string> {
     const c = this.config;
@@ -415,6 +469,7 @@ export class Agent {
       [c.etcdClientPort, "etcd client"],
       [c.dnsPort, "DNS"],
       [c.httpPort, "proxy"],
+      [c.httpsPort, "HTTPS proxy"],
       [c.apiPort, "API"],
     ]);
   }
@@ -431,6 +486,7 @@ export class Agent {
       ["dns", () => this.#dns?.stop()],
       ["proxy", () => this.#proxy?.stop()],
       ["tcp", () => this.#tcp?.stop()],
+      ["certs", () => this.#certs?.stop()],
       ["runtime", () => this.runtime?.stop()],
       ["election", () => this.#election?.stop()],
       ["mirror", () => this.mirror?.stop()],
@@ -450,6 +506,22 @@ export class Agent {
     }
     this.log.info("stopped");
   }
+}
+
+/** The `certs/` record of the proxy's certificate. */
+const PROXY_CERT = "proxy";
+
+async function loadCachedCert(f: { cert: string; key: string }): Promise<KeyPair | undefined> {
+  const certPem = await readTextFileIfExists(f.cert).catch(() => undefined);
+  const keyPem = await readTextFileIfExists(f.key).catch(() => undefined);
+  return certPem && keyPem ? { certPem, keyPem } : undefined;
+}
+
+async function saveCachedCert(f: { cert: string; key: string }, pair: KeyPair): Promise<void> {
+  // Key first: a crash between the two leaves a pair that does not match, which TLS refuses and
+  // the next copy from etcd replaces.
+  await writeFileAtomic(f.key, pair.keyPem, { mode: 0o600 });
+  await writeFileAtomic(f.cert, pair.certPem, { mode: 0o644 });
 }
 
 /** Replaces a start-up failure we can name with a message that says what to do. */

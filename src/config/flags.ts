@@ -83,6 +83,14 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     help: "the service proxy (0 picks a free port)",
   },
   {
+    name: "https-port",
+    kind: "port",
+    arg: "PORT",
+    default: "443",
+    help:
+      "the service proxy over TLS, with a certificate from the cluster CA (0 picks a free port)",
+  },
+  {
     name: "trusted-proxies",
     kind: "list",
     arg: "ADDR|CIDR,...",

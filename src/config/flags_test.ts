@@ -20,6 +20,8 @@ Deno.test("every flag of SPEC.md is in the table", () => {
     "etcd-client-port",
     "etcd-peer-port",
     "http-port",
+    "https-port",
+    "trusted-proxies",
     "dns-port",
     "domain",
     "join",

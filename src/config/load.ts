@@ -32,6 +32,7 @@ export interface AgentConfig {
   etcdClientPort: number;
   etcdPeerPort: number;
   httpPort: number;
+  httpsPort: number;
   /** Addresses and CIDRs whose forwarding fields the proxy keeps. */
   trustedProxies: string[];
   dnsPort: number;
@@ -160,6 +161,7 @@ export function loadConfig(
     etcdClientPort: setting(pick, "etcd-client-port", port(false), num(2379)),
     etcdPeerPort: setting(pick, "etcd-peer-port", port(false), num(2380)),
     httpPort: setting(pick, "http-port", port(true), num(80)),
+    httpsPort: setting(pick, "https-port", port(true), num(443)),
     trustedProxies: setting(pick, "trusted-proxies", parseTrustedProxies, () => []),
     dnsPort: setting(pick, "dns-port", port(true), num(53)),
     domain: setting(pick, "domain", parseDnsName, () => "fossora.home.arpa"),

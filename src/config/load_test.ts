@@ -35,6 +35,7 @@ Deno.test("defaults apply when nothing is set and the default config file is mis
     etcdClientPort: 2379,
     etcdPeerPort: 2380,
     httpPort: 80,
+    httpsPort: 443,
     trustedProxies: [],
     dnsPort: 53,
     domain: "fossora.home.arpa",
@@ -107,6 +108,7 @@ api-port = 1
 etcd-client-port = 2
 etcd-peer-port = 3
 http-port = 4
+https-port = 6
 trusted-proxies = ["192.168.1.1", "fd00::/8"]
 dns-port = 5
 domain = "home.example."
@@ -133,6 +135,7 @@ hostname = "ignored-by-the-agent"
     etcdClientPort: 2,
     etcdPeerPort: 3,
     httpPort: 4,
+    httpsPort: 6,
     trustedProxies: ["192.168.1.1", "fd00::/8"],
     dnsPort: 5,
     domain: "home.example",

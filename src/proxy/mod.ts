@@ -7,7 +7,14 @@
  * each connection to a live replica (`TcpForwarder`).
  * @module
  */
-export { type ProxyOptions, REFUSED_METRIC, REQUESTS_METRIC, ServiceProxy } from "./server.ts";
+export {
+  ListenError,
+  type ProxyOptions,
+  REFUSED_METRIC,
+  REQUESTS_METRIC,
+  ServiceProxy,
+} from "./server.ts";
+export { CertIssuer, type KeyPair, wantedNames } from "./certificate.ts";
 export { DEFAULT_LIMITS, type ProxyLimits } from "./limits.ts";
 export { TrustedProxies } from "./forwarded.ts";
 export {

@@ -69,6 +69,13 @@ export interface ProxyOptions {
   httpsPort?: number;
 }
 
+/** The proxy could not listen on one of its ports; `cause` is Deno's error (AddrInUse...). */
+export class ListenError extends Error {
+  constructor(readonly scheme: "http" | "https", readonly port: number, options: ErrorOptions) {
+    super(`the proxy cannot listen for ${scheme} on port ${port}: ${options.cause}`, options);
+  }
+}
+
 /** A listening socket and the scheme its clients use. */
 interface Listening {
   listener: Deno.Listener;
@@ -187,24 +194,28 @@ export class ServiceProxy {
   }
 
   /**
-   * Listens on the HTTP port, and on the HTTPS port when a certificate is set. Rejects when a
-   * port is taken, with `AddrInUse` and a message naming the port.
+   * Listens on the HTTP port, and on the HTTPS port when a certificate is set.
+   * @throws {ListenError} naming the port that is taken.
    */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const hostname = this.#o.hostname ?? "0.0.0.0";
+    let listener: Deno.Listener;
     try {
-      const listener = Deno.listen({ hostname, port: this.#o.port });
-      this.#http = { listener, proto: "http", accepting: Promise.resolve() };
-      this.#http.accepting = this.#accept(this.#http);
-      this.#port = (listener.addr as Deno.NetAddr).port;
-      this.#started = true;
-      this.#log.info("proxy listening", { hostname, port: this.#port, domain: this.#o.domain });
-      this.#listenHttps();
-    } catch (err) {
-      void this.stop();
-      return Promise.reject(err);
+      listener = Deno.listen({ hostname, port: this.#o.port });
+    } catch (cause) {
+      throw new ListenError("http", this.#o.port, { cause });
     }
-    return Promise.resolve();
+    this.#http = { listener, proto: "http", accepting: Promise.resolve() };
+    this.#http.accepting = this.#accept(this.#http);
+    this.#port = (listener.addr as Deno.NetAddr).port;
+    this.#started = true;
+    this.#log.info("proxy listening", { hostname, port: this.#port, domain: this.#o.domain });
+    try {
+      this.#listenHttps();
+    } catch (cause) {
+      await this.stop();
+      throw new ListenError("https", this.#o.httpsPort ?? 0, { cause });
+    }
   }
 
   /**

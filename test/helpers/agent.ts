@@ -14,6 +14,7 @@ const DENO = Deno.execPath();
 export interface AgentPorts {
   api: number;
   http: number;
+  https: number;
   dns: number;
   etcdClient: number;
   etcdPeer: number;
@@ -52,6 +53,7 @@ export class TestAgent implements AsyncDisposable {
     const ports = {
       api: freePort(),
       http: freePort(),
+      https: freePort(),
       dns: freePort(),
       etcdClient: freePort(),
       etcdPeer: freePort(),
@@ -91,6 +93,7 @@ export class TestAgent implements AsyncDisposable {
       "--bind-addr=127.0.0.1",
       `--api-port=${p.api}`,
       `--http-port=${p.http}`,
+      `--https-port=${p.https}`,
       `--dns-port=${p.dns}`,
       `--etcd-client-port=${p.etcdClient}`,
       `--etcd-peer-port=${p.etcdPeer}`,
