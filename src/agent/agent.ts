@@ -410,6 +410,7 @@ export class Agent {
         });
       },
       metrics: this.metrics,
+      caCertificate: () => this.#ca?.certPem,
       version: VERSION,
       parseServiceFile: (input, options) => {
         if (!this.#parts) {

@@ -17,8 +17,11 @@ import { addLogRoutes } from "./routes/service_logs.ts";
 import { addServiceRoutes } from "./routes/services.ts";
 import type { ApiDeps } from "./types.ts";
 
-/** Paths that answer without the admin token (join checks the join token itself). */
-const OPEN_PATHS = new Set(["/api/v1/health", "/api/v1/join"]);
+/**
+ * Paths that answer without the admin token (join checks the join token itself; the CA
+ * certificate is public by nature).
+ */
+const OPEN_PATHS = new Set(["/api/v1/health", "/api/v1/join", "/api/v1/ca.crt"]);
 
 /** Builds the API; registers its gauges in `deps.metrics`. */
 export function createApi(deps: ApiDeps): Hono {

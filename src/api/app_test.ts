@@ -57,6 +57,21 @@ Deno.test("health needs no token and says whether the node is ready", async () =
   assert.deepEqual(await res.json(), { ready: false, node: "pi-a" });
 });
 
+Deno.test("the CA certificate is served to anyone, as a file a phone offers to install", async () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const ca: { pem?: string } = {};
+  const { app } = setup({ caCertificate: () => ca.pem });
+  let res = await app.request("/api/v1/ca.crt");
+  assert.equal(res.status, 503);
+  assert.match((await errorOf(res)).message, /not known yet/);
+  ca.pem = pem;
+  res = await app.request("/api/v1/ca.crt");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/x-x509-ca-cert");
+  assert.match(res.headers.get("content-disposition") ?? "", /fossora-ca\.crt/);
+  assert.equal(await res.text(), pem);
+});
+
 Deno.test("every other route refuses a missing or wrong token with 401 and how to get it", async (t) => {
   const { app } = setup();
   const routes: [string, string][] = [

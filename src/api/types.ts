@@ -63,6 +63,11 @@ export interface ApiDeps {
   ): Promise<ReadableStream<Uint8Array>>;
   /** The agent's registry; the API adds its gauges to it. */
   metrics: Registry;
+  /**
+   * The cluster CA's certificate (PEM), served to anyone at `GET /api/v1/ca.crt`: the one file a
+   * person installs on a phone to trust the services' HTTPS. Undefined until it is known.
+   */
+  caCertificate?(): string | undefined;
   /** The agent's version, for `GET /api/v1/cluster`. */
   version: string;
   /** `parseServiceFile` from src/spec, injected so tests can replace it. */

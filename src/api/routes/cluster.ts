@@ -1,5 +1,6 @@
 /**
- * Routes about the cluster and this node: health, cluster, nodes, token, join, metrics.
+ * Routes about the cluster and this node: health, the CA certificate, cluster, nodes, token,
+ * join, metrics.
  * @module
  */
 import type { Hono } from "hono";
@@ -14,6 +15,19 @@ export function addClusterRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
   app.get("/api/v1/health", (c) => {
     const ready = deps.ready();
     return c.json({ ready, node: deps.nodeName }, ready ? 200 : 503);
+  });
+  app.get("/api/v1/ca.crt", () => {
+    const pem = deps.caCertificate?.();
+    if (!pem) {
+      throw new ApiError(503, "no_ca", "the cluster CA is not known yet; try again in a moment");
+    }
+    // The type phones and browsers offer to install as a certificate authority.
+    return new Response(pem, {
+      headers: {
+        "content-type": "application/x-x509-ca-cert",
+        "content-disposition": 'attachment; filename="fossora-ca.crt"',
+      },
+    });
   });
   app.get("/api/v1/cluster", (c) =>
     c.json(summarizeCluster(deps.view, {
