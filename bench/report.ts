@@ -74,6 +74,11 @@ export interface Soak extends SoakFigures {
 export interface Figures {
   settings: Settings;
   runs: RunFigures[];
+  /**
+   * The agent's CPU seconds a second while idle with its services (probes, leases): part of
+   * its CPU per request, which it inflates by about this rate over the requests per second.
+   */
+  idleCpuPerSec?: number;
   memory: Memory;
   soak?: Soak;
 }
@@ -419,6 +424,11 @@ function runSection(f: Figures, run: RunFigures, i: number): string[] {
     `  backend without a proxy: ${num(d.requestsPerSec)} req/s at ${s.connections} connections ` +
     `(its ceiling); agent peak in this run: ${mib(run.memory.peakRssAnon)} RssAnon, ` +
     `${mib(run.memory.peakRss)} VmRSS`,
+    ...(f.idleCpuPerSec === undefined ? [] : [
+      `  the agent's CPU counts its own background work too: ${
+        f.idleCpuPerSec.toFixed(3)
+      } s a second when idle`,
+    ]),
     "  HTTPS: not measured by this bench yet",
     ...problemLines(run, cs),
     "",

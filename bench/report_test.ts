@@ -263,6 +263,11 @@ Deno.test("the report shows each figure with its reference, ratio, goal and verd
   assert.match(text, /! fossora, requests\/s, 64 connections, 100 B body: 4 socket errors/);
   assert.match(text, /backend without a proxy: 20,000 req\/s/);
   assert.match(text, /HTTPS: not measured/);
+  assert.doesNotMatch(text, /background work/, "no idle reading, no line");
+  assert.match(
+    formatReport({ ...figures(), idleCpuPerSec: 0.0123 }),
+    /CPU counts its own background work too: 0\.012 s a second when idle/,
+  );
   assert.match(text, /idle\s+45\.0 MiB\s+100\.0 MiB/);
   assert.match(text, /peak during the load\s+90\.0 MiB\s+130\.0 MiB/);
   assert.match(text, /after the load, settled\s+55\.0 MiB\s+110\.0 MiB/);

@@ -14,7 +14,7 @@ import { docker, TestAgent } from "../test/helpers/agent.ts";
 import { httpRequest } from "../test/helpers/http.ts";
 import { waitFor } from "../test/helpers/wait.ts";
 import { BENCH_SERVICE, deployCluster, nodeAddress, SERVICES, WS_SERVICE } from "./cluster.ts";
-import { childPids, measureCpu } from "./cpu.ts";
+import { childPids, cpuSeconds, measureCpu, perTenThousand } from "./cpu.ts";
 import { expectA, measureDns, queryFileText, startDnsmasq } from "./dns.ts";
 import { resetChildren, run, runOk, stopChildren } from "./exec.ts";
 import {
@@ -318,9 +318,14 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
 
   progress("waiting for the agent's memory to settle");
   const etcdPid = Number(await Deno.readTextFile(`${agent.dataDir}/etcd.pid`));
+  const idleFrom = { at: Date.now(), cpu: await cpuSeconds([agentPid]) };
   const idleRssAnon = await settledRss(agentPid, { read: readRssAnon });
   const idleRss = (await readRss(agentPid)) ?? 0;
   const etcdIdle = await readRss(etcdPid);
+  // CPU is counted in 10 ms ticks: a few idle seconds make a usable rate.
+  await new Promise((r) => setTimeout(r, Math.max(0, idleFrom.at + 5000 - Date.now())));
+  const idleCpuPerSec = ((await cpuSeconds([agentPid])) - idleFrom.cpu) /
+    ((Date.now() - idleFrom.at) / 1000);
 
   const targets: Targets = {
     agentPid,
@@ -373,6 +378,7 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
   return {
     settings: settingsOf(o, address),
     runs,
+    idleCpuPerSec,
     memory: {
       idleRss,
       idleRssAnon,
@@ -408,10 +414,23 @@ async function own<T extends AsyncDisposable>(stack: AsyncDisposableStack, r: T)
   return stack.use(r);
 }
 
-/** The `--json` document: the figures, each run's comparisons, their spread, and the verdicts. */
+/**
+ * The `--json` document: the figures, each run's comparisons and CPU seconds per 10,000
+ * requests, their spread, and the verdicts.
+ */
 export function jsonReport(f: Figures): unknown {
   const cs = f.runs.map((r) => comparisons(f.settings, r));
-  return { figures: f, comparisons: cs, spreads: spreads(cs), verdicts: verdicts(f) };
+  const cpuPerTenThousand = f.runs.map((r) => ({
+    fossora: perTenThousand(r.cpu.fossora),
+    nginx: perTenThousand(r.cpu.nginx),
+  }));
+  return {
+    figures: f,
+    comparisons: cs,
+    cpuPerTenThousand,
+    spreads: spreads(cs),
+    verdicts: verdicts(f),
+  };
 }
 
 async function main(): Promise<number> {
@@ -434,9 +453,15 @@ async function main(): Promise<number> {
     }
     return disposal;
   };
-  const onSignal = () => void cleanup().then(() => Deno.exit(130));
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  let stoppedBy: string | undefined;
+  const onSignal = (signal: Deno.Signal) => () => {
+    stoppedBy ??= signal;
+    void cleanup().then(() => Deno.exit(130));
+  };
+  const onInt = onSignal("SIGINT");
+  const onTerm = onSignal("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
   const budget = budgetMs(o);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const overBudget = new Promise<never>((_, reject) => {
@@ -451,13 +476,15 @@ async function main(): Promise<number> {
     progress(`done in ${((Date.now() - started) / 1000).toFixed(0)}s`);
     return 0;
   } catch (err) {
-    console.error(`bench: could not measure: ${(err as Error).message}`);
+    // A signal kills the load tools first; their failure is not the news.
+    if (stoppedBy) console.error(`bench: stopped by ${stoppedBy}`);
+    else console.error(`bench: could not measure: ${(err as Error).message}`);
     return 1;
   } finally {
     clearTimeout(timer);
     await cleanup();
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGTERM", onTerm);
   }
 }
 
