@@ -17,6 +17,7 @@
  * | `volumes` bind mounts (`./x:/x`, `/host:/x`), anonymous volumes, tmpfs, `:ro` | a problem: fossora keeps named read-write volumes only |
  * | `deploy.replicas` | `replicas` (default 1) |
  * | `x-fossora: {http: 8080}` | makes container port 8080 the http port (adding it when `ports` lacks it); `http: false` means no http port |
+ * | `x-fossora: {https_redirect: true}` | `httpsRedirect: true` on the http port: `http://NAME.DOMAIN/` redirects to `https://`; a problem when the service has no http port |
  * | `x-fossora: {placement: {...}, replicas: N}` | `placement` and `replicas`, as in a fossora service |
  * | other `x-*` keys | ignored, with a warning (compose's extension fields, often anchors) |
  * | any other key (`restart`, `depends_on`, `networks`, `build`, …) | a problem naming it |
@@ -30,7 +31,14 @@
  */
 
 import type { PortSpec, ServiceSpec, VolumeSpec } from "../state/types.ts";
-import { checkImage, checkName, checkPlacement, checkPortNumber, checkReplicas } from "./fields.ts";
+import {
+  checkBoolean,
+  checkImage,
+  checkName,
+  checkPlacement,
+  checkPortNumber,
+  checkReplicas,
+} from "./fields.ts";
 import {
   composeCommand,
   composeEnvironment,
@@ -55,7 +63,7 @@ import { type Checked, checkWithinService, type PortPaths, readCommand } from ".
 const SERVICE_KEYS = ["image", "command", "environment", "ports", "volumes", "deploy", "x-fossora"];
 
 /** The fossora settings a compose service may carry under `x-fossora`. */
-const EXTENSION_KEYS = ["http", "placement", "replicas"];
+const EXTENSION_KEYS = ["http", "https_redirect", "placement", "replicas"];
 
 /** What the caller collects: problems refuse the file, warnings are shown with the result. */
 export interface ComposeOutput {
@@ -200,6 +208,9 @@ function readImage(value: unknown, path: string, out: Problems): string | undefi
 interface Extension {
   http?: number | false;
   httpPath: string;
+  /** `https_redirect`, for the http port; undefined when unset or invalid. */
+  httpsRedirect?: boolean;
+  httpsRedirectPath: string;
   placement?: ServiceSpec["placement"];
   replicas?: number;
   replicasPath: string;
@@ -208,11 +219,15 @@ interface Extension {
 function readExtension(value: unknown, path: string, out: Problems): Extension {
   const extension: Extension = {
     httpPath: keyPath(path, "http"),
+    httpsRedirectPath: keyPath(path, "https_redirect"),
     replicasPath: keyPath(path, "replicas"),
   };
   if (value === undefined) return extension;
   if (!isMapping(value)) {
-    out.push({ path, message: expected("a mapping with http, placement or replicas", value) });
+    out.push({
+      path,
+      message: expected("a mapping with http, https_redirect, placement or replicas", value),
+    });
     return extension;
   }
   unknownKeys(value, EXTENSION_KEYS, path, out);
@@ -224,6 +239,13 @@ function readExtension(value: unknown, path: string, out: Problems): Extension {
       path: extension.httpPath,
       message: expected("the container port to serve over http, or false for none", value.http),
     });
+  }
+  if (value.https_redirect !== undefined) {
+    extension.httpsRedirect = checkBoolean(
+      value.https_redirect,
+      extension.httpsRedirectPath,
+      out,
+    );
   }
   if (value.placement !== undefined) {
     extension.placement = checkPlacement(value.placement, keyPath(path, "placement"), out);
@@ -300,7 +322,26 @@ function readPorts(
     const at = extension.httpPath;
     found.paths.push({ container: at, http: at, published: at });
   }
+  applyHttpsRedirect(found.ports, extension, out.problems);
   return found;
+}
+
+/**
+ * Sets `x-fossora.https_redirect` on the service's http port: only `true` is stored (false is
+ * the default), and either value is a problem when the service has no http port.
+ */
+function applyHttpsRedirect(ports: PortSpec[], extension: Extension, out: Problems): void {
+  if (extension.httpsRedirect === undefined) return;
+  const http = ports.find((port) => port.http);
+  if (http === undefined) {
+    out.push({
+      path: extension.httpsRedirectPath,
+      message: "the service has no http port to redirect to https; give it one with a " +
+        'container-only port such as ports: ["80"], or with x-fossora.http',
+    });
+  } else if (extension.httpsRedirect) {
+    http.httpsRedirect = true;
+  }
 }
 
 function readVolumes(

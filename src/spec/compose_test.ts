@@ -50,6 +50,84 @@ Deno.test("x-fossora.http picks the http port, adding it when ports lacks it", (
   assert.equal(none.warnings.length, 1);
 });
 
+Deno.test("x-fossora.https_redirect maps to httpsRedirect on the http port", async (t) => {
+  const cases: { name: string; service: Record<string, unknown>; ports: unknown }[] = [
+    {
+      name: "the first container-only port",
+      service: { image: "x", ports: ["8080:8080", "80"], "x-fossora": { https_redirect: true } },
+      ports: [
+        { container: 8080, http: false, published: 8080 },
+        { container: 80, http: true, httpsRedirect: true },
+      ],
+    },
+    {
+      name: "the port x-fossora.http picks",
+      service: {
+        image: "x",
+        ports: ["80", "8080:8080"],
+        "x-fossora": { http: 8080, https_redirect: true },
+      },
+      ports: [
+        { container: 80, http: false },
+        { container: 8080, http: true, published: 8080, httpsRedirect: true },
+      ],
+    },
+    {
+      name: "the port x-fossora.http adds",
+      service: { image: "x", "x-fossora": { http: 3000, https_redirect: true } },
+      ports: [{ container: 3000, http: true, httpsRedirect: true }],
+    },
+    {
+      name: "false, stored as absent",
+      service: { image: "x", ports: ["80"], "x-fossora": { https_redirect: false } },
+      ports: [{ container: 80, http: true }],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const { specs, problems } = read({ services: { a: c.service } });
+      assert.deepEqual(problems, []);
+      assert.deepEqual((specs[0] as { ports: unknown }).ports, c.ports);
+    });
+  }
+});
+
+Deno.test("x-fossora.https_redirect is refused without an http port or when not a boolean", async (t) => {
+  const none =
+    'the service has no http port to redirect to https; give it one with a container-only port such as ports: ["80"], or with x-fossora.http';
+  const cases: { name: string; service: Record<string, unknown>; message: string }[] = [
+    {
+      name: "no ports",
+      service: { image: "x", "x-fossora": { https_redirect: true } },
+      message: none,
+    },
+    {
+      name: "published ports only",
+      service: { image: "x", ports: ["2222:22"], "x-fossora": { https_redirect: true } },
+      message: none,
+    },
+    {
+      name: "http: false",
+      service: { image: "x", ports: ["80"], "x-fossora": { http: false, https_redirect: false } },
+      message: none,
+    },
+    {
+      name: "a string",
+      service: { image: "x", ports: ["80"], "x-fossora": { https_redirect: "yes" } },
+      message: 'expected true or false, found a string ("yes")',
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const { problems } = read({ services: { a: c.service } });
+      assert.deepEqual(problems, [{
+        path: "services.a.x-fossora.https_redirect",
+        message: c.message,
+      }]);
+    });
+  }
+});
+
 Deno.test("x-fossora sets placement and replicas, and refuses replicas set twice", () => {
   const ok = read({
     services: { a: { image: "x", "x-fossora": { placement: { sites: ["home-b"] }, replicas: 3 } } },
@@ -72,7 +150,7 @@ Deno.test("x-fossora sets placement and replicas, and refuses replicas set twice
   assert.deepEqual(twice.problems, [
     {
       path: "services.a.x-fossora.gpu",
-      message: "unknown key 'gpu'; known keys are http, placement, replicas",
+      message: "unknown key 'gpu'; known keys are http, https_redirect, placement, replicas",
     },
     {
       path: "services.a.x-fossora.http",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ServiceSpec } from "../state/types.ts";
+import type { PortSpec, ServiceSpec } from "../state/types.ts";
 import {
   MAX_FILE_BYTES,
   type ParseOptions,
@@ -112,7 +112,7 @@ const INVALID: Invalid[] = [
     problems: [
       {
         path: "ports[0].port",
-        message: "unknown key 'port'; known keys are container, http, published",
+        message: "unknown key 'port'; known keys are container, http, published, httpsRedirect",
       },
       { path: "ports[0].container", message: "is missing; give the port inside the container" },
     ],
@@ -148,6 +148,76 @@ const INVALID: Invalid[] = [
     problems: [{
       path: "ports[0].http",
       message: 'expected true or false, found a string ("yes")',
+    }],
+  },
+  {
+    name: "httpsRedirect on a port that is not the HTTP port",
+    input: `${ONE}ports: [{ container: 80, http: true }, { container: 22, published: 2222, ` +
+      "httpsRedirect: true }]\n",
+    problems: [{
+      path: "ports[1].httpsRedirect",
+      message: "only the HTTP port (http: true) can redirect to https",
+    }],
+  },
+  {
+    name: "httpsRedirect false on a port without http",
+    input: `${ONE}ports: [{ container: 80, httpsRedirect: false }]\n`,
+    problems: [{
+      path: "ports[0].httpsRedirect",
+      message: "only the HTTP port (http: true) can redirect to https",
+    }],
+  },
+  {
+    name: "httpsRedirect as a string",
+    input: `${ONE}ports: [{ container: 80, http: true, httpsRedirect: "yes" }]\n`,
+    problems: [{
+      path: "ports[0].httpsRedirect",
+      message: 'expected true or false, found a string ("yes")',
+    }],
+  },
+  {
+    name: "httpsRedirect as a number in JSON, beside an invalid http",
+    input: JSON.stringify({
+      name: "web",
+      image: "nginx",
+      ports: [{ container: 80, http: 1, httpsRedirect: 1 }],
+    }),
+    options: { contentType: "application/json" },
+    problems: [
+      { path: "ports[0].http", message: "expected true or false, found the number 1" },
+      { path: "ports[0].httpsRedirect", message: "expected true or false, found the number 1" },
+    ],
+  },
+  {
+    name: "httpsRedirect on a published port in JSON",
+    input: JSON.stringify({
+      name: "web",
+      image: "nginx",
+      ports: [{ container: 22, published: 2222, httpsRedirect: true }],
+    }),
+    options: { filename: "web.json" },
+    problems: [{
+      path: "ports[0].httpsRedirect",
+      message: "only the HTTP port (http: true) can redirect to https",
+    }],
+  },
+  {
+    name: "compose https_redirect on a service without an http port",
+    input: "services:\n  db:\n    image: postgres\n    ports: ['5432:5432']\n" +
+      "    x-fossora: { https_redirect: true }\n",
+    problems: [{
+      path: "services.db.x-fossora.https_redirect",
+      message:
+        'the service has no http port to redirect to https; give it one with a container-only port such as ports: ["80"], or with x-fossora.http',
+    }],
+  },
+  {
+    name: "compose https_redirect as a string",
+    input: "services:\n  web:\n    image: nginx\n    ports: ['80']\n" +
+      "    x-fossora: { https_redirect: 'true' }\n",
+    problems: [{
+      path: "services.web.x-fossora.https_redirect",
+      message: 'expected true or false, found a string ("true")',
     }],
   },
   {
@@ -485,6 +555,84 @@ Deno.test("every invalid file is refused with exactly its problems, by path", as
       const result = parseServiceFile(c.input, c.options);
       assert.equal(result.ok, false, `accepted: ${JSON.stringify(result)}`);
       if (!result.ok) assert.deepEqual(result.problems, c.problems);
+    });
+  }
+});
+
+/** One valid input and the ports it must give. */
+interface ValidPorts {
+  name: string;
+  input: string;
+  options?: ParseOptions;
+  ports: PortSpec[];
+}
+
+const REDIRECTS: ValidPorts[] = [
+  {
+    name: "YAML, on the HTTP port",
+    input: `${ONE}ports: [{ container: 80, http: true, httpsRedirect: true }, ` +
+      "{ container: 22, published: 2222 }]\n",
+    ports: [
+      { container: 80, http: true, httpsRedirect: true },
+      { container: 22, http: false, published: 2222 },
+    ],
+  },
+  {
+    name: "YAML, on a port that is http and published",
+    input: `${ONE}ports: [{ container: 80, http: true, published: 8080, httpsRedirect: true }]\n`,
+    ports: [{ container: 80, http: true, published: 8080, httpsRedirect: true }],
+  },
+  {
+    name: "JSON, on the HTTP port",
+    input: JSON.stringify({
+      name: "web",
+      image: "nginx:1.25",
+      ports: [{ container: 80, http: true, httpsRedirect: true }],
+    }),
+    options: { contentType: "application/json" },
+    ports: [{ container: 80, http: true, httpsRedirect: true }],
+  },
+  {
+    name: "compose, on the first container-only port",
+    input: "services:\n  web:\n    image: nginx:1.25\n    ports: ['2222:22', '80']\n" +
+      "    x-fossora: { https_redirect: true }\n",
+    ports: [
+      { container: 22, http: false, published: 2222 },
+      { container: 80, http: true, httpsRedirect: true },
+    ],
+  },
+  {
+    name: "compose, on the port x-fossora.http adds",
+    input: "services:\n  web:\n    image: nginx:1.25\n" +
+      "    x-fossora: { http: 3000, https_redirect: true }\n",
+    ports: [{ container: 3000, http: true, httpsRedirect: true }],
+  },
+  {
+    name: "YAML false is stored as absent",
+    input: `${ONE}ports: [{ container: 80, http: true, httpsRedirect: false }]\n`,
+    ports: [{ container: 80, http: true }],
+  },
+  {
+    name: "compose false is stored as absent",
+    input: "services:\n  web:\n    image: nginx:1.25\n    ports: ['80']\n" +
+      "    x-fossora: { https_redirect: false }\n",
+    ports: [{ container: 80, http: true }],
+  },
+  {
+    name: "absent stays absent",
+    input: `${ONE}ports: [{ container: 80, http: true }]\n`,
+    ports: [{ container: 80, http: true }],
+  },
+];
+
+Deno.test("httpsRedirect is read on the HTTP port, and stored only when true", async (t) => {
+  for (const c of REDIRECTS) {
+    await t.step(c.name, () => {
+      const result = parseServiceFile(c.input, c.options);
+      assert.ok(result.ok, `refused: ${JSON.stringify(result)}`);
+      assert.deepEqual(result.services.map((s) => s.ports), [c.ports]);
+      // Byte for byte, as stored in etcd: no `httpsRedirect: false` nor undefined key.
+      assert.equal(JSON.stringify(result.services[0].ports), JSON.stringify(c.ports));
     });
   }
 });

@@ -43,6 +43,12 @@ export const SERVICE_KEYS: readonly string[] = [
   "placement",
 ];
 
+/** The keys a port may have. */
+const PORT_KEYS: readonly string[] = ["container", "http", "published", "httpsRedirect"];
+
+/** Why `httpsRedirect` is refused on a port that is not the HTTP port. */
+const HTTPS_REDIRECT_NOT_HTTP = "only the HTTP port (http: true) can redirect to https";
+
 /** Where each part of a port was written, so later checks point at the right place. */
 export interface PortPaths {
   container: string;
@@ -175,7 +181,7 @@ function checkPort(item: unknown, path: string, out: Problems): PortSpec | undef
     });
     return undefined;
   }
-  unknownKeys(item, ["container", "http", "published"], path, out);
+  unknownKeys(item, PORT_KEYS, path, out);
   if (item.container === undefined) {
     out.push({
       path: keyPath(path, "container"),
@@ -190,11 +196,32 @@ function checkPort(item: unknown, path: string, out: Problems): PortSpec | undef
   const published = item.published === undefined
     ? undefined
     : checkPortNumber(item.published, keyPath(path, "published"), out);
-  if (container === undefined || http === undefined) return undefined;
+  const redirect = item.httpsRedirect === undefined
+    ? false
+    : checkHttpsRedirect(item.httpsRedirect, http, keyPath(path, "httpsRedirect"), out);
+  if (container === undefined || http === undefined || redirect === undefined) return undefined;
   if (item.published !== undefined && published === undefined) return undefined;
   const port: PortSpec = { container, http };
   if (published !== undefined) port.published = published;
+  // Stored only when true: a spec that does not ask for it stays exactly as it was.
+  if (redirect) port.httpsRedirect = true;
   return port;
+}
+
+/**
+ * Checks a port's `httpsRedirect`: a boolean, and only on the HTTP port (`http` undefined means
+ * http was invalid, already reported, so only the type is checked).
+ */
+function checkHttpsRedirect(
+  value: unknown,
+  http: boolean | undefined,
+  path: string,
+  out: Problems,
+): boolean | undefined {
+  const redirect = checkBoolean(value, path, out);
+  if (redirect === undefined || http !== false) return redirect;
+  out.push({ path, message: HTTPS_REDIRECT_NOT_HTTP });
+  return undefined;
 }
 
 function checkEnv(value: unknown, path: string, out: Problems): Record<string, string> {

@@ -102,3 +102,50 @@ Deno.test("services sharing a YAML alias get their own lists", () => {
   assert.deepEqual(result.services[1].command, ["run"]);
   assert.deepEqual(result.services[1].placement.arch, ["arm64"]);
 });
+
+Deno.test("httpsRedirect is kept on the HTTP port and refused on the others, under the given path", async (t) => {
+  const cases: { name: string; ports: unknown[]; want: unknown; problems: Problems }[] = [
+    {
+      name: "on the HTTP port",
+      ports: [{ container: 80, http: true, httpsRedirect: true }],
+      want: [{ container: 80, http: true, httpsRedirect: true }],
+      problems: [],
+    },
+    {
+      name: "false is left out",
+      ports: [{ container: 80, http: true, httpsRedirect: false }],
+      want: [{ container: 80, http: true }],
+      problems: [],
+    },
+    {
+      name: "on a published port",
+      ports: [{ container: 80, http: true }, { container: 22, published: 22, httpsRedirect: true }],
+      want: [{ container: 80, http: true }],
+      problems: [{
+        path: "services[2].ports[1].httpsRedirect",
+        message: "only the HTTP port (http: true) can redirect to https",
+      }],
+    },
+    {
+      name: "not a boolean",
+      ports: [{ container: 80, http: true, httpsRedirect: null }],
+      want: [],
+      problems: [{
+        path: "services[2].ports[0].httpsRedirect",
+        message: "expected true or false, found null (an empty value)",
+      }],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const out: Problems = [];
+      const checked = validateService(
+        { name: "a", image: "b", ports: c.ports },
+        "services[2]",
+        out,
+      );
+      assert.deepEqual(out, c.problems);
+      assert.deepEqual(checked?.spec.ports, c.want);
+    });
+  }
+});

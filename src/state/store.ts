@@ -213,12 +213,17 @@ function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {
 
 /**
  * True when two specs make the same containers: the number of replicas and where they may run
- * are the scheduler's business, so scaling or moving keeps the generation and running replicas.
+ * are the scheduler's business, and whether http:// redirects to https:// (`httpsRedirect`) is
+ * the proxy's, so scaling, moving or redirecting keeps the generation and running replicas.
  */
 function sameContainers(a: ServiceSpec, b: ServiceSpec): boolean {
-  const { replicas: _ra, placement: _pa, ...ca } = a;
-  const { replicas: _rb, placement: _pb, ...cb } = b;
-  return canonical(ca) === canonical(cb);
+  return canonical(containerFields(a)) === canonical(containerFields(b));
+}
+
+/** The part of a spec its containers are made from. */
+function containerFields(spec: ServiceSpec): unknown {
+  const { replicas: _r, placement: _p, ports, ...rest } = spec;
+  return { ...rest, ports: ports.map(({ httpsRedirect: _h, ...port }) => port) };
 }
 
 /** JSON with sorted object keys, so key order in a file never looks like a change. */

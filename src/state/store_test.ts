@@ -69,3 +69,26 @@ Deno.test("scaling or moving a service keeps its generation, so running replicas
   const [changed] = await etcd.store.applyServices([{ ...spec("web", "busybox:2"), replicas: 3 }]);
   assert.equal(changed.generation, 2);
 });
+
+Deno.test("changing only httpsRedirect keeps the generation, so running replicas stay", async () => {
+  await using etcd = await startEtcd();
+  const plain: ServiceSpec = { ...spec("web"), ports: [{ container: 80, http: true }] };
+  const redirect: ServiceSpec = {
+    ...spec("web"),
+    ports: [{ container: 80, http: true, httpsRedirect: true }],
+  };
+  await etcd.store.applyServices([plain]);
+  const before = await etcd.store.get<ServiceRecord>(families.services, "web");
+  // A spec without the field is stored as it always was: no `httpsRedirect` key at all.
+  assert.deepEqual(JSON.stringify(before?.value.spec.ports), '[{"container":80,"http":true}]');
+  const [on] = await etcd.store.applyServices([redirect]);
+  assert.deepEqual(on, { name: "web", generation: 1, created: false, changed: true });
+  const stored = await etcd.store.get<ServiceRecord>(families.services, "web");
+  assert.deepEqual(stored?.value.spec.ports, redirect.ports);
+  const [off] = await etcd.store.applyServices([plain]);
+  assert.deepEqual(off, { name: "web", generation: 1, created: false, changed: true });
+  const [same] = await etcd.store.applyServices([plain]);
+  assert.equal(same.changed, false);
+  const [image] = await etcd.store.applyServices([{ ...redirect, image: "busybox:2" }]);
+  assert.equal(image.generation, 2);
+});

@@ -12,6 +12,13 @@ export interface PortSpec {
   http: boolean;
   /** TCP port every node forwards to a live replica, 1..65535, unique in the cluster. */
   published?: number;
+  /**
+   * Only on the `http: true` port: `http://NAME.DOMAIN/` answers with a redirect to
+   * `https://NAME.DOMAIN/`. Absent means false (http:// is served as well); stored only when
+   * true, so specs written before it stay as they were. Not a container setting: changing it
+   * keeps the generation and the running replicas.
+   */
+  httpsRedirect?: boolean;
 }
 
 /** A named volume, kept by the cluster: a Docker volume that survives a redeploy. */
