@@ -10,9 +10,17 @@ function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
+/** Label sets used again and again (the proxy's per-request ones) are formatted once. */
+const formatted = new WeakMap<Labels, string>();
+
 function labelText(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-  return parts.length ? `{${parts.join(",")}}` : "";
+  let text = formatted.get(labels);
+  if (text === undefined) {
+    const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+    text = parts.length ? `{${parts.join(",")}}` : "";
+    if (Object.isFrozen(labels)) formatted.set(labels, text);
+  }
+  return text;
 }
 
 /** A monotonically increasing count, one series per label set. */

@@ -108,3 +108,40 @@ Deno.test("without a certificate the HTTPS port stays closed, and opens when one
     await backend.close();
   }
 });
+
+Deno.test("a service that asks for it redirects http:// to https://; others keep http://", async () => {
+  const ca = await createClusterCA();
+  const backend = startBackend("a");
+  const secure = service("secure");
+  secure.spec.ports[0].httpsRedirect = true;
+  const view = viewWith(secure, [replica("secure", 0, backend.port)]);
+  view.serviceMap.set("web", service("web"));
+  view.putReplica(replica("web", 0, backend.port));
+  const proxy = new ServiceProxy({ view, domain, port: 0, httpsPort: 0, hostname: "127.0.0.1" });
+  await proxy.start();
+  try {
+    const client = Deno.createHttpClient({ allowHost: true });
+    const get = (name: string) =>
+      fetch(`http://127.0.0.1:${proxy.port}/p?q=1`, {
+        headers: { host: `${name}.${domain}:${proxy.port}` },
+        client,
+        redirect: "manual",
+      });
+    let r = await get("secure");
+    assert.equal(r.status, 200, "no HTTPS yet: http:// is served rather than sent nowhere");
+    await r.body?.cancel();
+    await proxy.setCertificate(await issueServerCert(ca, wantedNames(domain), CERT_DAYS));
+    r = await get("secure");
+    assert.equal(r.status, 307);
+    assert.equal(r.headers.get("location"), `https://secure.${domain}:${proxy.httpsPort}/p?q=1`);
+    await r.body?.cancel();
+    r = await get("web");
+    assert.equal(r.status, 200);
+    await r.body?.cancel();
+    client.close();
+    assert.match(await getTls(proxy.httpsPort, ca, `secure.${domain}`), /^HTTP\/1\.1 200/);
+  } finally {
+    await proxy.stop();
+    await backend.close();
+  }
+});

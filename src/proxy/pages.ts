@@ -95,3 +95,11 @@ export function gatewayTimeoutPage(name: string): Page {
     ]),
   };
 }
+
+/** The body of a redirect to https://, for clients that do not follow it by themselves. */
+export function redirectPage(location: string): string {
+  return page(307, "Moved to HTTPS", [
+    `This service is served over HTTPS: <a href="${escapeHtml(location)}">` +
+    `${escapeHtml(location)}</a>.`,
+  ]);
+}

@@ -21,8 +21,11 @@ export type Route =
   | { kind: "no-http"; service: string }
   /** `reason` is the full story for the log; `summary` is what a visitor may read. */
   | { kind: "unavailable"; service: string; reason: string; summary: string }
-  /** Backends in the order to try them: the round-robin pick first. */
-  | { kind: "proxy"; service: string; backends: Backend[] };
+  /**
+   * Backends in the order to try them: the round-robin pick first. `httpsRedirect`: the service
+   * asks that http:// be redirected to https://.
+   */
+  | { kind: "proxy"; service: string; backends: Backend[]; httpsRedirect: boolean };
 
 /** The service a Host header names, or undefined when it is not `NAME.DOMAIN`. */
 export function serviceFromHost(host: string | undefined, suffix: string): string | undefined {
@@ -101,7 +104,12 @@ export class Router {
         summary: publicReason(service, replicas),
       };
     }
-    return { kind: "proxy", service: name, backends: this.#order(name, backends) };
+    return {
+      kind: "proxy",
+      service: name,
+      backends: this.#order(name, backends),
+      httpsRedirect: http.httpsRedirect === true,
+    };
   }
 
   /** Takes a backend out of rotation for a while after it refused a connection. */

@@ -31,6 +31,7 @@ import {
   gatewayTimeoutPage,
   noHttpPortPage,
   type Page,
+  redirectPage,
   unavailablePage,
   unknownHostPage,
 } from "./pages.ts";
@@ -93,6 +94,7 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
 const CLIENT_BUFFER = 4096;
 const BIG_BUFFER = 64 * 1024;
 const REASONS: Record<number, string> = {
+  307: "Temporary Redirect",
   400: "Bad Request",
   404: "Not Found",
   405: "Method Not Allowed",
@@ -394,6 +396,23 @@ export class ServiceProxy {
       const close = hasBody || !keepAlive;
       return this.#sendPage(client, page, req.method === "HEAD", close).then(() => !close);
     }
+    if (route.httpsRedirect && proto === "http" && this.#https) {
+      const name = (req.host ?? "").replace(/:[0-9]*$/, "");
+      const port = this.#httpsPort === 443 ? "" : `:${this.#httpsPort}`;
+      const target = req.target === "*" ? "/" : req.target;
+      this.#count(route.service, 307);
+      const close = hasBody || !keepAlive;
+      return this.#sendPage(
+        client,
+        {
+          status: 307,
+          html: redirectPage(`https://${name}${port}${target}`),
+          headers: { location: `https://${name}${port}${target}` },
+        },
+        req.method === "HEAD",
+        close,
+      ).then(() => !close);
+    }
     const seen: Seen = {
       peer,
       host: req.host ?? "",
@@ -680,7 +699,8 @@ export class ServiceProxy {
     let labels = this.#labels.get(key);
     if (!labels) {
       if (this.#labels.size > 10_000) this.#labels.clear();
-      this.#labels.set(key, labels = { service, code: String(code) });
+      // Frozen, so the registry may format them once.
+      this.#labels.set(key, labels = Object.freeze({ service, code: String(code) }));
     }
     this.#requests.inc(labels);
   }
