@@ -209,28 +209,15 @@ async function oneRun(o: Options, t: Targets, i: number): Promise<RunFigures> {
 
     const minSeconds = transferSeconds(o);
     step(`${DOWNLOADS} concurrent 50 MB downloads, then 50 MB uploads, >= ${minSeconds} s each`);
+    const target = (who: Who, path: string) => ({ port: port(who), host: t.host, path });
+    const rounds = (parallel: number, maxRounds: number) => ({ parallel, minSeconds, maxRounds });
     const downloads = await pair(
       order,
-      (who) =>
-        measureDownloads({ port: port(who), host: t.host, path: BIG_PATH }, BIG_BYTES, {
-          parallel: DOWNLOADS,
-          minSeconds,
-          maxRounds: 5,
-        }),
+      (who) => measureDownloads(target(who, BIG_PATH), BIG_BYTES, rounds(DOWNLOADS, 5)),
     );
     const upload = await pair(
       order,
-      (who) =>
-        measureUploads(
-          { port: port(who), host: t.host, path: UPLOAD_PATH },
-          t.uploadFile,
-          BIG_BYTES,
-          {
-            parallel: 1,
-            minSeconds,
-            maxRounds: 20,
-          },
-        ),
+      (who) => measureUploads(target(who, UPLOAD_PATH), t.uploadFile, BIG_BYTES, rounds(1, 20)),
     );
 
     step(`WebSockets, ${WS_CONNECTIONS} connections, 1 s warm-up + ${s.wsSeconds} s, each proxy`);
