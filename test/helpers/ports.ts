@@ -13,8 +13,9 @@ export function freePort(): number {
       if (given.has(port)) continue;
       try {
         Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
-      } catch {
-        continue;
+      } catch (err) {
+        if (err instanceof Deno.errors.AddrInUse) continue;
+        throw err;
       }
       given.add(port);
       return port;
