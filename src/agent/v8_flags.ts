@@ -9,8 +9,11 @@
  * @module
  */
 
-/** The flags, comma-separated as DENO_V8_FLAGS takes them. */
-export const AGENT_V8_FLAGS = "--max-semi-space-size=1,--max-old-space-size=128";
+/**
+ * The flags, comma-separated as DENO_V8_FLAGS takes them. A 4 MiB semi-space: at 1 MiB the
+ * proxy spent about 40% more CPU a request on scavenges (bench/), for 6 MiB less memory.
+ */
+export const AGENT_V8_FLAGS = "--max-semi-space-size=4,--max-old-space-size=128";
 
 /**
  * DENO_V8_FLAGS with the agent's flags added; undefined when nothing needs adding. A heap size

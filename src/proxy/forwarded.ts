@@ -98,21 +98,30 @@ export function isForwardingField(name: string): boolean {
  * rest is what the proxy saw.
  */
 export function forwardingFields(seen: Seen, kept: Field[]): Field[] {
-  const get = (name: string) => kept.filter((f) => f.name === name).map((f) => f.value);
-  const chain = (name: string, own: string) => [...get(name), own].join(", ");
-  const first = (name: string, own: string) => get(name)[0] ?? own;
-  const forIp = seen.peer.includes(":") ? `"[${seen.peer}]"` : seen.peer;
-  const forwarded = `for=${forIp};host="${seen.host.replace(/["\\]/g, "")}";proto=${seen.proto}`;
-  const out: Field[] = [
-    field("X-Forwarded-For", chain("x-forwarded-for", seen.peer)),
-    field("X-Forwarded-Host", first("x-forwarded-host", seen.host)),
-    field("X-Forwarded-Proto", first("x-forwarded-proto", seen.proto)),
-    field("X-Forwarded-Port", first("x-forwarded-port", String(seen.port))),
-    field("X-Real-IP", first("x-real-ip", seen.peer)),
-    field("Forwarded", chain("forwarded", forwarded)),
+  const own = [
+    field("X-Forwarded-For", seen.peer),
+    field("X-Forwarded-Host", seen.host),
+    field("X-Forwarded-Proto", seen.proto),
+    field("X-Forwarded-Port", String(seen.port)),
+    field("X-Real-IP", seen.peer),
+    field("Forwarded", forwardedElement(seen)),
   ];
+  if (kept.length === 0) return own;
+  // A trusted proxy's chains (For, Forwarded) are extended; its single values are kept.
+  const chains = new Set(["x-forwarded-for", "forwarded"]);
+  const out = own.map((f) => {
+    const theirs = kept.filter((k) => k.name === f.name).map((k) => k.value);
+    if (theirs.length === 0) return f;
+    return { ...f, value: chains.has(f.name) ? [...theirs, f.value].join(", ") : theirs[0] };
+  });
   const ours = new Set(out.map((f) => f.name));
   return [...kept.filter((f) => !ours.has(f.name)), ...out];
+}
+
+/** One `Forwarded` element (RFC 7239) for what the proxy saw. */
+function forwardedElement(seen: Seen): string {
+  const forIp = seen.peer.includes(":") ? `"[${seen.peer}]"` : seen.peer;
+  return `for=${forIp};host="${seen.host.replace(/["\\]/g, "")}";proto=${seen.proto}`;
 }
 
 function field(raw: string, value: string): Field {
