@@ -411,6 +411,7 @@ export class Agent {
       },
       metrics: this.metrics,
       caCertificate: () => this.#ca?.certPem,
+      proxyProblem: (service) => this.#proxy?.problem(service),
       version: VERSION,
       parseServiceFile: (input, options) => {
         if (!this.#parts) {

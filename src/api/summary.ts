@@ -120,11 +120,15 @@ function nodeName(view: ClusterView, id: string): string {
   return view.node(id)?.name ?? id;
 }
 
+/** Why the proxy last failed to reach a service, if it did lately. */
+export type ProxyProblem = (service: string) => string | undefined;
+
 /** A row of the services list. */
 export function summarizeService(
   view: ClusterView,
   record: ServiceRecord,
   domain: string,
+  proxyProblem?: ProxyProblem,
 ): ServiceSummary {
   const spec = record.spec;
   const replicas = view.replicasOf(spec.name);
@@ -140,7 +144,7 @@ export function summarizeService(
     url: serviceUrl(spec, domain),
     published: spec.ports.flatMap((p) => (p.published === undefined ? [] : [p.published])),
     state: serviceState(spec.replicas, replicas),
-    problem: serviceProblem(view, spec.name, replicas),
+    problem: serviceProblem(view, spec.name, replicas) ?? proxyProblem?.(spec.name) ?? null,
   };
 }
 
@@ -165,6 +169,7 @@ export function describeService(
   view: ClusterView,
   record: ServiceRecord,
   domain: string,
+  proxyProblem?: ProxyProblem,
 ): ServiceDetail {
   const replicas = view.replicasOf(record.spec.name);
   return {
@@ -175,7 +180,8 @@ export function describeService(
     updatedAt: record.updatedAt,
     url: serviceUrl(record.spec, domain),
     state: serviceState(record.spec.replicas, replicas),
-    problem: serviceProblem(view, record.spec.name, replicas),
+    problem: serviceProblem(view, record.spec.name, replicas) ??
+      proxyProblem?.(record.spec.name) ?? null,
     replicas: replicas.map((r) => summarizeReplica(view, r)),
   };
 }

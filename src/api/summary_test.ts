@@ -101,3 +101,12 @@ Deno.test("a service that cannot be placed says why before any replica's message
   const s = summarizeService(view, view.service("whoami")!, "home.test");
   assert.equal(s.problem, "cannot be placed: no ready node has arch s390x");
 });
+
+Deno.test("the proxy's last failure is the problem when nothing else explains it", () => {
+  const view = sampleView();
+  const record = view.service("whoami")!;
+  const problem = (s: string) => (s === "whoami" ? "the proxy could not get an answer" : undefined);
+  assert.equal(summarizeService(view, record, "d.x").problem, null);
+  assert.equal(summarizeService(view, record, "d.x", problem).problem, problem("whoami"));
+  assert.equal(describeService(view, record, "d.x", problem).problem, problem("whoami"));
+});

@@ -68,6 +68,11 @@ export interface ApiDeps {
    * person installs on a phone to trust the services' HTTPS. Undefined until it is known.
    */
   caCertificate?(): string | undefined;
+  /**
+   * Why the proxy's last request to a service failed (502/504), when it did lately: shown as the
+   * service's problem when nothing else explains it.
+   */
+  proxyProblem?(service: string): string | undefined;
   /** The agent's version, for `GET /api/v1/cluster`. */
   version: string;
   /** `parseServiceFile` from src/spec, injected so tests can replace it. */

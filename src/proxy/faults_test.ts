@@ -337,3 +337,36 @@ Deno.test("idle connections over the limit do not keep a new client out", async 
     await backend.close();
   }
 });
+
+Deno.test("why a request failed is kept for the API until a request succeeds", async () => {
+  let hang = true;
+  const backend = startRecordingBackend((r) =>
+    hang && r.target === "/"
+      ? new Promise(() => {})
+      : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+  );
+  const view = viewWith(service("web"), [replica("web", 0, backend.port)]);
+  const proxy = new ServiceProxy({
+    view,
+    domain,
+    port: 0,
+    hostname: "127.0.0.1",
+    limits: { responseTimeoutMs: 100 },
+    sweepMs: 20,
+  });
+  await proxy.start();
+  try {
+    assert.equal(proxy.problem("web"), undefined);
+    assert.equal((await rawExchange(proxy.port, get("/"))).statuses[0], 504);
+    assert.match(
+      proxy.problem("web") ?? "",
+      /no response head in time \(replica at 127\.0\.0\.1:\d+\)/,
+    );
+    hang = false;
+    assert.equal((await rawExchange(proxy.port, get("/"))).statuses[0], 200);
+    assert.equal(proxy.problem("web"), undefined);
+  } finally {
+    await proxy.stop();
+    await backend.close();
+  }
+});

@@ -138,6 +138,8 @@ export class ServiceProxy {
   readonly #handlers = new Set<Promise<void>>();
   readonly #labels = new Map<string, { service: string; code: string }>();
   readonly #logged = new Map<string, number>();
+  /** The last failed request of each service, until one succeeds: for the API, not visitors. */
+  readonly #failures = new Map<string, { why: string; at: number }>();
   #http: Listening | undefined;
   #https: Listening | undefined;
   #certificate: KeyPair | undefined;
@@ -470,7 +472,7 @@ export class ServiceProxy {
         canRetry,
       });
       if (typeof result === "boolean") return result;
-      failure = result;
+      failure = { ...result, why: `${result.why} (replica at ${backend.key})` };
       if (result.retry === "same") continue;
       if (result.out) this.#router.markOut(backend);
       if (result.status === 400) break;
@@ -479,6 +481,7 @@ export class ServiceProxy {
       else break;
     }
     if (!failure || client.closed) return false;
+    if (failure.status !== 400) this.#failed(service, failure.why);
     if (failure.status === 400) {
       this.#refused.inc({ reason: "bad_request" });
       await this.#plain(client, 400, "a malformed chunked body");
@@ -591,6 +594,7 @@ export class ServiceProxy {
         }
       }
       up.deadline = Infinity;
+      if (this.#failures.size) this.#failures.delete(service);
       if (res.status === 101) {
         if (!r.upgrade) {
           up.close();
@@ -692,6 +696,21 @@ export class ServiceProxy {
     client.deadline = this.#now() + this.#limits.bodyIdleTimeoutMs;
     await client.write(out).catch(() => client.close());
     client.deadline = Infinity;
+  }
+
+  /**
+   * Why the last request to `service` failed, for the API and `fossora services`, when it failed
+   * within the last 10 minutes and none succeeded since.
+   */
+  problem(service: string): string | undefined {
+    const f = this.#failures.get(service);
+    if (!f || this.#now() - f.at > 600_000) return undefined;
+    return `the proxy could not get an answer at ${new Date(f.at).toISOString()}: ${f.why}`;
+  }
+
+  #failed(service: string, why: string): void {
+    if (this.#failures.size > 10_000) this.#failures.clear();
+    this.#failures.set(service, { why, at: this.#now() });
   }
 
   #count(service: string, code: number): void {

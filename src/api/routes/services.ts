@@ -22,7 +22,9 @@ export function serviceNotFound(name: string): ApiError {
 export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number): void {
   app.get("/api/v1/services", (c) =>
     c.json({
-      services: deps.view.services().map((s) => summarizeService(deps.view, s, deps.domain)),
+      services: deps.view.services().map((s) =>
+        summarizeService(deps.view, s, deps.domain, deps.proxyProblem)
+      ),
     }));
   app.post("/api/v1/services", async (c) => {
     const body = await readLimitedBody(c.req.raw, maxBodyBytes);
@@ -48,7 +50,7 @@ export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
     const name = c.req.param("name");
     const record = deps.view.service(name);
     if (!record) throw serviceNotFound(name);
-    return c.json(describeService(deps.view, record, deps.domain));
+    return c.json(describeService(deps.view, record, deps.domain, deps.proxyProblem));
   });
   app.delete("/api/v1/services/:name", async (c) => {
     const name = c.req.param("name");
