@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { nginxProxyConf, wrkArgs } from "./proxy.ts";
+import { curlHttpsArgs, nginxProxyConf, parseCurlTls, wrkArgs } from "./proxy.ts";
 
 const ROUTES = [
   { host: "bench.fossora.test", address: "127.0.0.1", port: 32769 },
@@ -55,21 +55,123 @@ Deno.test("wrk is asked for latency percentiles with the service's Host header",
     32769,
     "bench.fossora.test",
     { durationS: 1, connections: 1 },
-    "192.0.2.2",
+    { address: "192.0.2.2" },
   );
   assert.equal(direct.at(-1), "http://192.0.2.2:32769/");
 });
 
-Deno.test("nginx accepts the reference config", async () => {
+Deno.test("wrk over HTTPS: an https:// URL at the address, the same load and Host header", () => {
+  const load = { durationS: 10, connections: 64 };
+  const args = wrkArgs(8443, "bench.fossora.test", load, { https: true });
+  assert.equal(args.at(-1), "https://127.0.0.1:8443/");
+  assert.deepEqual(args.slice(0, -1), wrkArgs(8443, "bench.fossora.test", load).slice(0, -1));
+});
+
+const TLS = { port: 8443, cert: "/d/pki/proxy.crt", key: "/d/pki/proxy.key" };
+
+Deno.test("the reference nginx also listens with TLS, the given certificate, the same upstreams", () => {
+  const plain = nginxProxyConf("/tmp/x", 8081, ROUTES);
+  assert.doesNotMatch(plain, /ssl/, "no TLS unless asked");
+  const conf = nginxProxyConf("/tmp/x", 8081, ROUTES, TLS);
+  assert.match(conf, /^\s+ssl_certificate \/d\/pki\/proxy\.crt;$/m);
+  assert.match(conf, /^\s+ssl_certificate_key \/d\/pki\/proxy\.key;$/m);
+  assert.match(
+    conf,
+    /^\s+ssl_protocols TLSv1\.2 TLSv1\.3;$/m,
+    "TLS 1.3 as the agent, on nginx 1.22 too",
+  );
+  assert.doesNotMatch(conf, /http2|ssl_verify|proxy_ssl/, "HTTP/1.1 clients, plain upstreams");
+  for (const r of ROUTES) {
+    const listens = new RegExp(
+      `listen 127\\.0\\.0\\.1:8081;\\s+listen 127\\.0\\.0\\.1:8443 ssl;\\s+server_name ${
+        r.host.replaceAll(".", "\\.")
+      };`,
+    );
+    assert.match(conf, listens, `${r.host} listens on both ports`);
+  }
+  const upstreams = (c: string) => c.slice(c.indexOf("upstream"));
+  assert.equal(
+    upstreams(conf).replaceAll(/\n\s+listen 127\.0\.0\.1:8443 ssl;/g, ""),
+    upstreams(plain),
+    "the servers are the plain ones plus the TLS listener",
+  );
+});
+
+Deno.test("curl checks HTTPS against the CA, naming the service, dialling 127.0.0.1", () => {
+  const args = curlHttpsArgs(8443, "bench.fossora.test", "/d/pki/ca.crt");
+  assert.equal(args[args.indexOf("--cacert") + 1], "/d/pki/ca.crt");
+  assert.equal(args[args.indexOf("--resolve") + 1], "bench.fossora.test:8443:127.0.0.1");
+  assert.equal(args.at(-1), "https://bench.fossora.test:8443/");
+  assert.ok(!args.includes("-k") && !args.includes("--insecure"), "the certificate is checked");
+  assert.ok(args.includes("-v"), "the TLS session is printed");
+  assert.equal(args[args.indexOf("-w") + 1], "\n%{http_code}");
+});
+
+const CURL_V = `*   Trying 127.0.0.1:8443...
+* Connected to bench.fossora.test (127.0.0.1) port 8443 (#0)
+* ALPN: offers http/1.1
+*  CAfile: /d/pki/ca.crt
+*  CApath: /etc/ssl/certs
+* TLSv1.3 (OUT), TLS handshake, Client hello (1):
+* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384
+* ALPN: server accepted http/1.1
+* Server certificate:
+*  subject: CN=fossora proxy
+*  start date: Dec  2 13:00:00 2026 GMT
+*  expire date: Mar  2 13:00:00 2027 GMT
+*  subjectAltName: host "bench.fossora.test" matched cert's "*.fossora.test"
+*  issuer: CN=fossora cluster CA
+*  SSL certificate verify ok.
+> GET / HTTP/1.1
+> Host: bench.fossora.test:8443
+`;
+
+Deno.test("the TLS session and the certificate are read from curl -v", () => {
+  assert.deepEqual(parseCurlTls(CURL_V), {
+    cipher: "TLSv1.3 / TLS_AES_256_GCM_SHA384",
+    certificate:
+      "CN=fossora proxy, Dec  2 13:00:00 2026 GMT to Mar  2 13:00:00 2027 GMT, issued by CN=fossora cluster CA",
+  });
+  assert.throws(
+    () => parseCurlTls(CURL_V.replace(/^\* {2}issuer.*$/m, "")),
+    /no TLS session or no server certificate/,
+  );
+  assert.throws(() => parseCurlTls("* Connected\n"), /no TLS session/);
+});
+
+async function runs(cmd: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  assert.equal(out.code, 0, `${cmd}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+Deno.test("nginx accepts the reference config, with TLS too", async () => {
   const dir = await Deno.makeTempDir({ prefix: "fossora-bench-test-" });
   try {
-    await Deno.writeTextFile(`${dir}/nginx.conf`, nginxProxyConf(dir, 8081, ROUTES));
-    const out = await new Deno.Command("nginx", {
-      args: ["-t", "-q", "-p", dir, "-c", `${dir}/nginx.conf`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const check = async (conf: string) => {
+      await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
+      await runs("nginx", ["-t", "-q", "-p", dir, "-c", `${dir}/nginx.conf`]);
+    };
+    await check(nginxProxyConf(dir, 8081, ROUTES));
+    // nginx -t loads the certificate and key, so they must be real (a self-signed pair).
+    const tls = { port: 8443, cert: `${dir}/proxy.crt`, key: `${dir}/proxy.key` };
+    await runs("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=bench.fossora.test",
+      "-keyout",
+      tls.key,
+      "-out",
+      tls.cert,
+    ]);
+    await check(nginxProxyConf(dir, 8081, ROUTES, tls));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

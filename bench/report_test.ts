@@ -74,11 +74,15 @@ const SETTINGS: Settings = {
   services: 20,
 };
 
-/** A run where fossora is exactly at every goal: 0.7x, 1.5x, 0.9x, 0.9x, 0.7x, 0.8x. */
+/**
+ * A run where fossora is exactly at every goal: 0.7x, 1.5x, 0.9x, 0.9x, 0.7x, 0.8x; HTTPS, which
+ * has none, at 0.75x.
+ */
 function run(o: Partial<RunFigures> = {}): RunFigures {
   return {
     first: "nginx",
     requests: { fossora: wrk(7000), nginx: wrk(10000), direct: wrk(20000) },
+    https: { fossora: wrk(6000), nginx: wrk(8000) },
     latency: { fossora: wrk(900, { p50Ms: 0.3 }), nginx: wrk(1200, { p50Ms: 0.2 }) },
     downloads: { fossora: transfer(900), nginx: transfer(1000) },
     upload: { fossora: transfer(450), nginx: transfer(500) },
@@ -179,7 +183,44 @@ Deno.test("a fast figure with errors does not meet its goal", () => {
     run({ websocket: { ...r.websocket, fossora: ws(20000, { errors: 2, firstErrors: ["x"] }) } }),
     run({ dns: { ...r.dns, fossora: dns(90000, { lost: 2 }) } }),
   ];
-  bad.forEach((b, i) => assert.equal(comparisons(SETTINGS, b)[i].pass, false, `figure ${i}`));
+  const keys = ["requests", "latency", "downloads", "upload", "websocket", "dns"];
+  bad.forEach((b, i) => {
+    const c = comparisons(SETTINGS, b).find((c) => c.key === keys[i]);
+    assert.equal(c?.pass, false, keys[i]);
+  });
+});
+
+Deno.test("HTTPS is compared with nginx at the marked place, with no goal and so no verdict", () => {
+  const cs = comparisons(SETTINGS, run());
+  assert.deepEqual(cs.map((c) => c.key), [
+    "requests",
+    "latency",
+    "downloads",
+    "upload",
+    "websocket",
+    "https",
+    "dns",
+  ]);
+  const https = cs[5];
+  assert.equal(https.label, "HTTPS requests/s, 64 connections, 100 B body");
+  assert.equal(https.unit, "req/s");
+  assert.equal(https.reference, "nginx");
+  assert.equal(https.fossora, 6000);
+  assert.equal(https.ref, 8000);
+  assert.equal(https.ratio, 0.75);
+  assert.equal(https.goal, null);
+  assert.equal(https.pass, null, "no goal, neither met nor missed");
+  const r = run();
+  const broken = comparisons(
+    SETTINGS,
+    run({ https: { fossora: wrk(100, { socketErrors: 9 }), nginx: wrk(8000, { non2xx: 2 }) } }),
+  )[5];
+  assert.deepEqual(broken.problems, ["9 socket errors"]);
+  assert.deepEqual(broken.refProblems, ["2 non-2xx/3xx responses"]);
+  assert.equal(broken.pass, null);
+  const slow = run({ https: { ...r.https, fossora: wrk(10) } });
+  assert.deepEqual(passes(figures([slow])), ALL_PASS, "however slow, no goal is missed");
+  assert.ok(verdicts(figures()).every((v) => !/HTTPS/.test(v.goal)));
 });
 
 Deno.test("a latency of 0 (nothing measured) is no pass, a reference that did nothing gives 0", () => {
@@ -219,6 +260,17 @@ Deno.test("across runs: best and worst ratio each way, and a goal met only if ev
   assert.equal(v[0].pass, false);
   assert.equal(v[0].measured, "worst 0.50x, best 0.90x, 2/3 runs met it");
   assert.equal(v[2].pass, true);
+  const https = sp.find((s) => s.key === "https");
+  assert.equal(https?.best, 0.75);
+  assert.equal(https?.worst, 0.75);
+  assert.equal(https?.goal, null);
+  assert.equal(https?.passes, null);
+  const varied = spreads([
+    comparisons(SETTINGS, run({ https: { ...r.https, fossora: wrk(4000) } })),
+    comparisons(SETTINGS, run({ https: { ...r.https, fossora: wrk(9000) } })),
+  ]).find((s) => s.key === "https");
+  assert.equal(varied?.best, 1.125);
+  assert.equal(varied?.worst, 0.5);
 });
 
 Deno.test("values are shown in their units", () => {
@@ -262,8 +314,30 @@ Deno.test("the report shows each figure with its reference, ratio, goal and verd
   );
   assert.match(text, /! fossora, requests\/s, 64 connections, 100 B body: 4 socket errors/);
   assert.match(text, /backend without a proxy: 20,000 req\/s/);
-  assert.match(text, /HTTPS: not measured/);
+  assert.match(
+    text,
+    /HTTPS requests\/s, 64 connections, 100 B body\s+6,000 req\/s\s+nginx\s+8,000 req\/s\s+0\.75x\s+no goal$/m,
+  );
+  assert.doesNotMatch(text, /not measured/);
+  assert.doesNotMatch(text, /Over HTTPS/, "no TLS session checked, no line");
   assert.doesNotMatch(text, /background work/, "no idle reading, no line");
+  const session = (cipher: string) => ({ cipher, certificate: "CN=fossora proxy" });
+  const same = session("TLSv1.3 / TLS_AES_256_GCM_SHA384");
+  assert.match(
+    formatReport({ ...figures(), tls: { fossora: same, nginx: same } }),
+    /Over HTTPS both serve the agent's certificate \(the same files\), which curl checked against the cluster CA, TLSv1\.3 \/ TLS_AES_256_GCM_SHA384 with both;/,
+  );
+  assert.match(
+    formatReport({
+      ...figures(),
+      tls: { fossora: same, nginx: session("TLSv1.2 / ECDHE-ECDSA-AES256-GCM-SHA384") },
+    }),
+    /TLSv1\.3 \/ TLS_AES_256_GCM_SHA384 with fossora, TLSv1\.2 \/ ECDHE-ECDSA-AES256-GCM-SHA384 with nginx;.*\n {2}! the two negotiated different TLS/,
+  );
+  assert.doesNotMatch(
+    formatReport({ ...figures(), tls: { fossora: same, nginx: same } }),
+    /different TLS/,
+  );
   assert.match(
     formatReport({ ...figures(), idleCpuPerSec: 0.0123 }),
     /CPU counts its own background work too: 0\.012 s a second when idle/,
@@ -292,6 +366,7 @@ Deno.test("the report of several runs shows each run and the spread", () => {
   assert.match(text, /Across 2 runs/);
   assert.match(text, /requests\/s, 64 connections, 100 B body\s+0\.70x\s+0\.70x\s+>= 0\.7x\s+2\/2/);
   assert.match(text, /CPU s per 10,000 requests: fossora 0\.714-0\.714 s, nginx 0\.200-0\.200 s/);
+  assert.match(text, /HTTPS requests\/s, 64 connections, 100 B body\s+0\.75x\s+0\.75x\s+no goal$/m);
 });
 
 function soakSamples(anon: number[]): SoakSample[] {

@@ -28,7 +28,7 @@ import {
   ensureTestImages,
   UPLOAD_PATH,
 } from "./images.ts";
-import { expectBody, runWrk, startNginxProxy } from "./proxy.ts";
+import { checkHttps, expectBody, runWrk, startNginxProxy, type TlsSession } from "./proxy.ts";
 import {
   comparisons,
   type Figures,
@@ -127,7 +127,7 @@ function transferSeconds(o: Options): number {
  */
 export function budgetMs(o: Options): number {
   const s = settingsOf(o);
-  const perRun = 3 * (s.durationS + WARMUP_S) + 2 * (s.latencyS + 1) +
+  const perRun = 5 * (s.durationS + WARMUP_S) + 2 * (s.latencyS + 1) +
     4 * (2 * transferSeconds(o) + 10) + 2 * (s.wsSeconds + 5) + 2 * (s.durationS + 1) + 30;
   return (150 + o.runs * perRun + (o.soakS ? o.soakS + 90 : 0) + 40) * 1000;
 }
@@ -162,6 +162,8 @@ interface Targets {
   etcdPid: number;
   agentPort: number;
   nginxPort: number;
+  agentHttpsPort: number;
+  nginxHttpsPort: number;
   nginxPids: () => Promise<number[]>;
   /** The node's address, where the replicas' ports are published. */
   address: string;
@@ -187,6 +189,7 @@ async function oneRun(o: Options, t: Targets, i: number): Promise<RunFigures> {
   const s = settingsOf(o, t.address);
   const order: Who[] = i % 2 === 0 ? ["nginx", "fossora"] : ["fossora", "nginx"];
   const port = (who: Who) => who === "fossora" ? t.agentPort : t.nginxPort;
+  const httpsPort = (who: Who) => who === "fossora" ? t.agentHttpsPort : t.nginxHttpsPort;
   const pids = (who: Who) => who === "fossora" ? Promise.resolve([t.agentPid]) : t.nginxPids();
   const step = (what: string) => progress(`run ${i + 1}/${o.runs}: ${what}`);
   const sampler = new PeakSampler({ agent: t.agentPid, etcd: t.etcdPid }, 100);
@@ -199,7 +202,13 @@ async function oneRun(o: Options, t: Targets, i: number): Promise<RunFigures> {
       await runWrk(port(who), t.host, { ...load, durationS: WARMUP_S });
       return await measureCpu(() => pids(who), () => runWrk(port(who), t.host, load));
     });
-    const direct = await runWrk(t.backendPort, t.host, load, t.address);
+    const direct = await runWrk(t.backendPort, t.host, load, { address: t.address });
+
+    step(`wrk -c${s.connections} over HTTPS, ${WARMUP_S} s warm-up + ${s.durationS} s, each proxy`);
+    const https = await pair(order, async (who) => {
+      await runWrk(httpsPort(who), t.host, { ...load, durationS: WARMUP_S }, { https: true });
+      return await runWrk(httpsPort(who), t.host, load, { https: true });
+    });
 
     step(`wrk -c1, 1 s warm-up + ${s.latencyS} s, each proxy`);
     const latency = await pair(order, async (who) => {
@@ -241,6 +250,7 @@ async function oneRun(o: Options, t: Targets, i: number): Promise<RunFigures> {
     return {
       first: order[0],
       requests: { fossora: requests.fossora.result, nginx: requests.nginx.result, direct },
+      https,
       latency,
       downloads,
       upload,
@@ -285,14 +295,16 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
     return (await httpRequest(agent.ports.http, wsHost)).status === 200;
   }, 15_000);
 
+  const pki = await proxyCertificate(agent.dataDir);
   const nginx = await own(
     stack,
     await startNginxProxy([
       { host, address, port: backendPort },
       { host: wsHost, address, port: wsPort, websocket: true },
-    ]),
+    ], pki),
   );
   await expectBody(nginx.port, host, BENCH_BODY);
+  const tls = await checkBothHttps(agent.ports.https, nginx.httpsPort!, host, pki.ca);
   const dnsmasq = await own(stack, await startDnsmasq(host, address));
   await expectA(agent.ports.dns, host, address);
 
@@ -319,6 +331,8 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
     etcdPid,
     agentPort: agent.ports.http,
     nginxPort: nginx.port,
+    agentHttpsPort: agent.ports.https,
+    nginxHttpsPort: nginx.httpsPort!,
     nginxPids: async () => [nginx.pid, ...await childPids(nginx.pid)],
     address,
     backendPort,
@@ -366,6 +380,7 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
     settings: settingsOf(o, address),
     runs,
     idleCpuPerSec,
+    tls,
     memory: {
       idleRss,
       idleRssAnon,
@@ -379,6 +394,57 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
     },
     soak: soakFigures,
   };
+}
+
+/**
+ * The certificate and key the agent's proxy serves, and the cluster CA, once the agent has
+ * written them (a moment after it starts: the certificate is issued once etcd is up).
+ */
+async function proxyCertificate(
+  dataDir: string,
+): Promise<{ cert: string; key: string; ca: string }> {
+  const pki = `${dataDir}/pki`;
+  const files = { cert: `${pki}/proxy.crt`, key: `${pki}/proxy.key`, ca: `${pki}/ca.crt` };
+  await waitFor(
+    `the agent's certificate in ${pki}`,
+    async () => {
+      for (const f of Object.values(files)) {
+        if (((await Deno.stat(f).catch(() => undefined))?.size ?? 0) === 0) return false;
+      }
+      return true;
+    },
+    30_000,
+    200,
+  );
+  return files;
+}
+
+/**
+ * Checks with curl, trusting only the cluster CA and naming the service, that both proxies serve
+ * the bench body over HTTPS with the same valid certificate: a broken certificate fails the bench
+ * rather than being measured (wrk checks none). The agent may still be taking its certificate
+ * up, so it gets a few seconds; a refused certificate fails at once.
+ */
+async function checkBothHttps(
+  agentPort: number,
+  nginxPort: number,
+  host: string,
+  ca: string,
+): Promise<{ fossora: TlsSession; nginx: TlsSession }> {
+  const fossora = await waitFor(
+    "the agent's proxy to serve HTTPS",
+    () => checkHttps(agentPort, host, ca, BENCH_BODY),
+    15_000,
+    250,
+  );
+  const nginx = await checkHttps(nginxPort, host, ca, BENCH_BODY);
+  if (fossora.certificate !== nginx.certificate) {
+    throw new Error(
+      `the agent and nginx serve different certificates: ${fossora.certificate} vs ` +
+        nginx.certificate,
+    );
+  }
+  return { fossora, nginx };
 }
 
 /** Fails unless the backend replica itself serves the 100-byte body at address:port. */
