@@ -6,7 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DENO_VERSION=2.9.6
 TOOLS="$ROOT/.tools"
 DENO="$TOOLS/node_modules/@deno/linux-$( [ "$(uname -m)" = aarch64 ] && echo arm64 || echo x64)-glibc/deno"
-APT_PACKAGES=(etcd-server etcd-client docker.io busybox-static iproute2 iptables dnsutils openssl)
+APT_PACKAGES=(etcd-server etcd-client docker.io busybox-static iproute2 iptables dnsutils openssl curl util-linux)
 TEST_IMAGE=fossora-test/busybox:1
 
 say() { echo "setup: $*" >&2; }
