@@ -491,14 +491,12 @@ export class Agent {
       ["certs", () => this.#certs?.stop()],
       ["runtime", () => this.runtime?.stop()],
       ["election", () => this.#election?.stop()],
-      // The mirror's watch, the lease and the etcd client are not closed: closing grpc-js's
-      // HTTP/2 sessions while the process stops crashes Deno 2.9.6 now and then (SIGSEGV in the
-      // runtime, in about 1 stop of 7 in test/single_node_test.ts; none in 32 without). The
-      // process ends right after, the lease runs out by itself, and the member stops with us.
-      ["mirror", () => this.mirror?.stop({ cancelWatch: false })],
+      ["mirror", () => this.mirror?.stop()],
       // After the mirror, so the last state it saw is the one saved.
       ["snapshot", () => this.#snapshots?.stop()],
       ["node", () => this.#publisher?.stop()],
+      ["lease", () => this.#leased?.close()],
+      ["etcd client", () => this.client?.close()],
       ["etcd", () => this.etcd?.stop()],
     ];
     for (const [name, step] of steps) {

@@ -63,15 +63,10 @@ export class Mirror {
   }
 
   /** Stops following changes; the copy stays readable. */
-  /**
-   * Stops resyncing and reporting changes. `cancelWatch: false` leaves the watch's stream to the
-   * process's end (the agent's shutdown avoids closing gRPC streams: see Agent.stop).
-   */
-  async stop(o: { cancelWatch?: boolean } = {}): Promise<void> {
+  async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
     await this.#resyncing?.catch(() => {});
-    if (o.cancelWatch === false) return;
     await this.#watcher?.cancel().catch(() => {});
     this.#watcher = undefined;
   }
