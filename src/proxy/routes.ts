@@ -67,6 +67,7 @@ export function publicReason(service: ServiceRecord, replicas: ReplicaStatus[]):
   if (replicas.some((r) => r.state === "error" || r.state === "exited")) {
     return "it failed to start or stopped";
   }
+  if (replicas.some((r) => r.state === "running")) return "it runs but does not answer yet";
   return "it is starting";
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Router, serviceFromHost, unavailableReason } from "./routes.ts";
+import { publicReason, Router, serviceFromHost, unavailableReason } from "./routes.ts";
 import { replica, service, viewWith } from "./test_util.ts";
 
 Deno.test("serviceFromHost takes NAME.DOMAIN only, ignoring port, case and a final dot", () => {
@@ -68,4 +68,24 @@ Deno.test("Router tells unknown hosts, services without HTTP port and unavailabl
   assert.equal(router.route("web.example.com").kind, "unknown");
   assert.equal(router.route("tcp.fossora.home.arpa").kind, "no-http");
   assert.equal(router.route("web.fossora.home.arpa").kind, "unavailable");
+});
+
+Deno.test("publicReason says why in general words, never a node, address or message", () => {
+  const cases: [Parameters<typeof publicReason>, RegExp][] = [
+    [[service("web", 0), []], /switched off/],
+    [[service("web"), []], /not been started/],
+    [[service("web"), [replica("web", 0, 1, { state: "pulling", ready: false })]], /starting/],
+    [
+      [service("web"), [replica("web", 0, 1, { state: "running", ready: false })]],
+      /does not answer/,
+    ],
+    [[service("web"), [
+      replica("web", 0, 1, { state: "error", ready: false, message: "pull failed: 10.0.0.5" }),
+    ]], /failed to start/],
+  ];
+  for (const [args, want] of cases) {
+    const text = publicReason(...args);
+    assert.match(text, want);
+    assert.doesNotMatch(text, /node-|10\.0|127\.0|pull/);
+  }
 });
