@@ -481,12 +481,12 @@ export class ServiceProxy {
       else break;
     }
     if (!failure || client.closed) return false;
-    if (failure.status !== 400) this.#failed(service, failure.why);
     if (failure.status === 400) {
       this.#refused.inc({ reason: "bad_request" });
       await this.#plain(client, 400, "a malformed chunked body");
       return false;
     }
+    this.#failed(service, failure.why);
     const page = failure.status === 504 ? gatewayTimeoutPage(service) : badGatewayPage(service);
     this.#count(service, page.status);
     await this.#sendPage(client, page, req.method === "HEAD", true);
