@@ -4,6 +4,7 @@
  * is read and cut off as soon as it passes the limit.
  * @module
  */
+import { concatBytes } from "../util/bytes.ts";
 import { ApiError } from "./errors.ts";
 
 /** Default limit of request bodies: 1 MiB. */
@@ -38,15 +39,5 @@ export async function readLimitedBody(req: Request, max: number): Promise<Uint8A
     }
     chunks.push(value);
   }
-  return concat(chunks, size);
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }

@@ -12,6 +12,7 @@ import type { Registry } from "../metrics/mod.ts";
 import { Counter } from "../metrics/mod.ts";
 import type { ClusterView } from "../state/view.ts";
 import { ipv6Bytes } from "../util/ip.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { closeQuietly, writeAll } from "../util/conn.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { type InterfaceLister, isWildcard, listenAddresses } from "./addresses.ts";
@@ -361,7 +362,7 @@ export class DnsServer {
         const n = await conn.read(chunk);
         if (n === null) return;
         const started = pending.length === 0;
-        pending = concat(pending, chunk.subarray(0, n));
+        pending = concatBytes([pending, chunk.subarray(0, n)]);
         let at = 0;
         while (pending.length - at >= 2) {
           const len = (pending[at] << 8) | pending[at + 1];
@@ -391,12 +392,4 @@ export class DnsServer {
     clearTimeout(this.#conns.get(conn));
     this.#conns.set(conn, setTimeout(() => closeQuietly(conn), ms));
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b.slice();
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -5,6 +5,7 @@
  * digits, CRLF and nothing else after each line and each chunk.
  * @module
  */
+import { concatBytes } from "../util/bytes.ts";
 import { bytesOf, latin1 } from "./head.ts";
 import type { Peer } from "./peer.ts";
 
@@ -68,12 +69,14 @@ export async function relayBody(
     if (chunked) {
       if (data.length === 0) return;
       const size = bytesOf(data.length.toString(16) + "\r\n");
-      if (data.length < COPY_BELOW) return await write(dst, concat(head, size, data, CRLF), o);
-      await write(dst, concat(head, size), o);
+      if (data.length < COPY_BELOW) {
+        return await write(dst, concatBytes([head, size, data, CRLF]), o);
+      }
+      await write(dst, concatBytes([head, size]), o);
       await write(dst, data, o);
       await write(dst, CRLF, o);
     } else if (head && head.length + data.length <= COPY_BELOW) {
-      await write(dst, concat(head, data), o);
+      await write(dst, concatBytes([head, data]), o);
     } else {
       if (head) await write(dst, head, o);
       if (data.length) await write(dst, data, o);
@@ -100,7 +103,7 @@ export async function relayBody(
         break;
     }
     const end = chunked ? LAST_CHUNK : new Uint8Array(0);
-    const tail = pending ? concat(pending, end) : end;
+    const tail = pending ? concatBytes([pending, end]) : end;
     if (tail.length) await write(dst, tail, o);
     return "done";
   } catch (err) {
@@ -205,18 +208,4 @@ async function copyChunked(
       throw new Malformed();
     }
   }
-}
-
-/** Joins byte arrays (undefined ones skipped) into one. */
-export function concat(...parts: (Uint8Array | undefined)[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) if (p) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    if (!p) continue;
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

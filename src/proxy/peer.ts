@@ -4,6 +4,7 @@
  * timer per request; a deadline field costs an assignment.
  * @module
  */
+import { closeQuietly, writeAll } from "../util/conn.ts";
 
 /** Thrown by {@link Peer.readHead} when a head does not fit. */
 export class HeadTooLarge extends Error {}
@@ -169,9 +170,8 @@ export class Peer {
   }
 
   /** Writes every byte, or throws when the socket is gone. */
-  async write(bytes: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
+  write(bytes: Uint8Array): Promise<void> {
+    return writeAll(this.conn, bytes);
   }
 
   /** Calls `fn` once when the peer is closed. */
@@ -184,11 +184,7 @@ export class Peer {
     if (this.closed) return;
     this.closed = true;
     this.eof = true;
-    try {
-      this.conn.close();
-    } catch {
-      // already closed by the other side
-    }
+    closeQuietly(this.conn);
     this.#onClose?.();
   }
 }

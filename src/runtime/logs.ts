@@ -4,6 +4,7 @@
  * lines are reassembled per stream so a line is never cut in two by the other stream.
  * @module
  */
+import { concatBytes } from "../util/bytes.ts";
 
 const HEADER = 8;
 const NEWLINE = 10;
@@ -21,7 +22,7 @@ export class LogDemuxer {
 
   /** Consumes a chunk; returns the complete lines it finished. */
   push(chunk: Uint8Array): Uint8Array[] {
-    this.#buf = concat(this.#buf, chunk);
+    this.#buf = concatBytes([this.#buf, chunk]);
     if (this.#raw === undefined && this.#buf.length >= 4) this.#raw = !isFrameHeader(this.#buf);
     if (this.#raw === undefined) return [];
     if (this.#raw) {
@@ -54,7 +55,7 @@ export class LogDemuxer {
       this.#buf = new Uint8Array(0);
     }
     for (const part of this.#partial.values()) {
-      if (part.length > 0) out.push(concat(part, Uint8Array.of(NEWLINE)));
+      if (part.length > 0) out.push(concatBytes([part, Uint8Array.of(NEWLINE)]));
     }
     this.#partial.clear();
     return out;
@@ -62,7 +63,7 @@ export class LogDemuxer {
 
   #lines(stream: number, data: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
-    let pending = concat(this.#partial.get(stream) ?? new Uint8Array(0), data);
+    let pending = concatBytes([this.#partial.get(stream), data]);
     let nl: number;
     while ((nl = pending.indexOf(NEWLINE)) >= 0) {
       out.push(pending.slice(0, nl + 1));
@@ -71,15 +72,6 @@ export class LogDemuxer {
     this.#partial.set(stream, pending);
     return out;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  if (b.length === 0) return a;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** Demultiplexes a Docker log stream into a stream of plain text lines. */
