@@ -7,10 +7,14 @@ Deno.test("the agent's flags are added, and heap sizes the user set are kept", (
   assert.equal(withAgentFlags(AGENT_V8_FLAGS), undefined, "nothing to add: no re-exec");
   assert.equal(
     withAgentFlags("--max-old-space-size=300"),
-    `--max-old-space-size=300,${AGENT_V8_FLAGS.split(",")[0]}`,
+    "--max-old-space-size=300,--max-semi-space-size=4,--single-threaded-gc",
   );
   assert.equal(
     withAgentFlags("--max_semi_space_size=4,--max-old-space-size=64,--trace-gc"),
+    "--max_semi_space_size=4,--max-old-space-size=64,--trace-gc,--single-threaded-gc",
+  );
+  assert.equal(
+    withAgentFlags("--max_semi_space_size=4,--single_threaded_gc,--max-old-space-size=64"),
     undefined,
   );
 });

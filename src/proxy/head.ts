@@ -51,11 +51,10 @@ export class HeadError extends Error {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values: visible characters, space, tab and obs-text; no CR, LF, NUL or other controls. */
-const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
 const HOST = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?$/;
 const LENGTH = /^[0-9]{1,15}$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5][0-9][0-9])(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 
 /** Decodes bytes one to one into a string (ISO-8859-1), so every byte survives a round trip. */
 export function latin1(bytes: Uint8Array): string {
@@ -71,43 +70,75 @@ export function bytesOf(text: string): Uint8Array {
   return bytes.length === text.length ? bytes : Buffer.from(text, "latin1");
 }
 
-/**
- * Splits a head (without its blank line) into lines. A lone LF ends a line as CRLF does (RFC 9112
- * §2.2 allows it, and the head is written anew with CRLF); a CR anywhere else is refused.
- */
-function lines(head: string): string[] | undefined {
-  const out = head.split("\n");
-  for (let i = 0; i < out.length; i++) {
-    let l = out[i];
-    if (l.endsWith("\r")) l = out[i] = l.slice(0, -1);
-    if (l.includes("\r")) return undefined;
-  }
-  return out;
+/** Byte classes, indexed by a latin1 char code: token characters, and field value characters. */
+const TCHAR = new Uint8Array(256);
+const VCHAR = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  TCHAR[c] = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(String.fromCharCode(c)) ? 1 : 0;
+  // Visible characters, space, tab and obs-text; no CR, LF, NUL or other controls.
+  VCHAR[c] = c === 0x09 || (c >= 0x20 && c !== 0x7f) ? 1 : 0;
 }
 
-/** Parses header lines into fields; returns a reason when one is malformed. */
-function parseFields(ls: string[], from: number, fields: Field[]): string | undefined {
-  for (let i = from; i < ls.length; i++) {
-    const l = ls[i];
-    const c0 = l.charCodeAt(0);
+/** Returned by {@link parseFields} when the head has more fields than allowed. */
+const TOO_MANY = "too many fields";
+
+/**
+ * The first line of a head, without its line end; undefined when it holds a CR. A lone LF ends a
+ * line as CRLF does (RFC 9112 §2.2 allows it, and the head is written anew with CRLF).
+ */
+function firstLine(s: string): string | undefined {
+  let end = s.indexOf("\n");
+  if (end < 0) end = s.length;
+  if (end > 0 && s.charCodeAt(end - 1) === 0x0d) end--;
+  const line = s.slice(0, end);
+  return line.includes("\r") ? undefined : line;
+}
+
+/**
+ * Parses the header lines after the first line into `fields`, in one pass over the characters
+ * (heads are parsed for every request, so no regular expressions or splitting); returns a reason
+ * when one is malformed, or {@link TOO_MANY}.
+ */
+function parseFields(s: string, fields: Field[], max: number): string | undefined {
+  const n = s.length;
+  let i = s.indexOf("\n");
+  if (i < 0) return undefined;
+  for (i++; i <= n;) {
+    let eol = s.indexOf("\n", i);
+    if (eol < 0) eol = n;
+    let end = eol;
+    if (end > i && s.charCodeAt(end - 1) === 0x0d) end--;
+    if (fields.length === max) return TOO_MANY;
+    const c0 = s.charCodeAt(i);
     if (c0 === 0x20 || c0 === 0x09) return "a folded header line (obs-fold)";
-    const colon = l.indexOf(":");
-    if (colon <= 0) return "a header line without a name and colon";
-    const raw = l.slice(0, colon);
-    if (!TOKEN.test(raw)) return "a header name that is not a token";
-    const value = trimOws(l.slice(colon + 1));
-    if (!VALUE.test(value)) return "a control character in a header value";
-    fields.push({ name: raw.toLowerCase(), raw, value });
+    const j = s.indexOf(":", i);
+    if (j < 0 || j >= end || j === i) {
+      const cr = s.indexOf("\r", i);
+      return cr >= 0 && cr < end
+        ? "a bare CR in the head"
+        : "a header line without a name and colon";
+    }
+    for (let k = i; k < j; k++) {
+      const c = s.charCodeAt(k);
+      if (TCHAR[c] !== 1) {
+        return c === 0x0d ? "a bare CR in the head" : "a header name that is not a token";
+      }
+    }
+    let a = j + 1;
+    let b = end;
+    while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+    while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+    for (let k = a; k < b; k++) {
+      const c = s.charCodeAt(k);
+      if (VCHAR[c] !== 1) {
+        return c === 0x0d ? "a bare CR in the head" : "a control character in a header value";
+      }
+    }
+    const raw = s.slice(i, j);
+    fields.push({ name: raw.toLowerCase(), raw, value: s.slice(a, b) });
+    i = eol + 1;
   }
   return undefined;
-}
-
-function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
 /** The comma-separated tokens of every field named `name`, lower-cased. */
@@ -161,9 +192,9 @@ function framing(fields: Field[], lenientSameLength: boolean): Framing | string 
  * ```
  */
 export function parseRequestHead(bytes: Uint8Array, maxFields: number): RequestHead {
-  const ls = lines(latin1(bytes));
-  if (!ls) throw new HeadError(400, "a bare CR in the request head");
-  const first = ls[0];
+  const text = latin1(bytes);
+  const first = firstLine(text);
+  if (first === undefined) throw new HeadError(400, "a bare CR in the request line");
   const sp1 = first.indexOf(" ");
   const sp2 = first.indexOf(" ", sp1 + 1);
   if (sp1 <= 0 || sp2 < 0 || first.indexOf(" ", sp2 + 1) >= 0) {
@@ -180,11 +211,9 @@ export function parseRequestHead(bytes: Uint8Array, maxFields: number): RequestH
   }
   if (!TOKEN.test(method)) throw new HeadError(400, "a method that is not a token");
   if (!TARGET.test(target)) throw new HeadError(400, "a request target with a control character");
-  if (ls.length - 1 > maxFields) {
-    throw new HeadError(431, `more than ${maxFields} header fields`);
-  }
   const fields: Field[] = [];
-  const bad = parseFields(ls, 1, fields);
+  const bad = parseFields(text, fields, maxFields);
+  if (bad === TOO_MANY) throw new HeadError(431, `more than ${maxFields} header fields`);
   if (bad) throw new HeadError(400, bad);
 
   let host: string | undefined;
@@ -231,13 +260,14 @@ export function parseRequestHead(bytes: Uint8Array, maxFields: number): RequestH
 
 /** Parses a backend's response head; returns a reason instead when it is malformed. */
 export function parseResponseHead(bytes: Uint8Array, maxFields: number): ResponseHead | string {
-  const ls = lines(latin1(bytes));
-  if (!ls) return "a bare CR in the response head";
-  const m = /^HTTP\/1\.([01]) ([1-5][0-9][0-9])(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(ls[0]);
-  if (!m) return `a malformed status line: ${JSON.stringify(ls[0].slice(0, 100))}`;
-  if (ls.length - 1 > maxFields) return `more than ${maxFields} header fields`;
+  const text = latin1(bytes);
+  const first = firstLine(text);
+  if (first === undefined) return "a bare CR in the status line";
+  const m = STATUS_LINE.exec(first);
+  if (!m) return `a malformed status line: ${JSON.stringify(first.slice(0, 100))}`;
   const fields: Field[] = [];
-  const bad = parseFields(ls, 1, fields);
+  const bad = parseFields(text, fields, maxFields);
+  if (bad === TOO_MANY) return `more than ${maxFields} header fields`;
   if (bad) return bad;
   const f = framing(fields, true);
   if (typeof f === "string") return f;
