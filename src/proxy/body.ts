@@ -123,10 +123,16 @@ async function write(dst: Peer, bytes: Uint8Array, o: RelayOptions): Promise<voi
   }
 }
 
-/** Waits for more bytes from `src`; throws Truncated at its end. */
-async function more(src: Peer, o: RelayOptions): Promise<void> {
+/**
+ * Waits for more bytes from `src`; throws Truncated at its end. A read that fills the buffer means
+ * the sender is ahead: the next reads go into a big one (an event stream or a WebSocket that
+ * sends little never takes one).
+ */
+async function more(src: Peer, o: RelayOptions): Promise<boolean> {
   src.deadline = o.now() + o.idleMs;
-  if (!(await src.fill())) throw new Truncated();
+  if (!(await src.fill())) return false;
+  if (src.end === src.buf.length) src.grow();
+  return true;
 }
 
 async function copyLength(
@@ -136,9 +142,10 @@ async function copyLength(
   o: RelayOptions,
 ): Promise<void> {
   let left = length;
-  if (left > src.available) src.grow();
+  // A body that will not fit where it is moves to a big buffer now.
+  if (left - src.available > src.buf.length - src.end) src.grow();
   while (left > 0) {
-    if (src.available === 0) await more(src, o);
+    if (src.available === 0 && !(await more(src, o))) throw new Truncated();
     const n = Math.min(left, src.available);
     await emit(src.buf.subarray(src.start, src.start + n));
     src.consume(n);
@@ -151,14 +158,10 @@ async function copyUntilClose(
   emit: (b: Uint8Array) => Promise<void>,
   o: RelayOptions,
 ): Promise<void> {
-  src.grow();
   for (;;) {
-    if (src.available === 0) {
-      src.deadline = o.now() + o.idleMs;
-      if (!(await src.fill())) {
-        if (src.timedOut) throw new Truncated();
-        return;
-      }
+    if (src.available === 0 && !(await more(src, o))) {
+      if (src.timedOut) throw new Truncated();
+      return;
     }
     const n = src.available;
     await emit(src.view());
@@ -178,7 +181,7 @@ async function line(src: Peer, max: number, o: RelayOptions): Promise<string> {
       return text;
     }
     if (v.length > max) throw new Malformed();
-    await more(src, o);
+    if (!(await more(src, o))) throw new Truncated();
   }
 }
 
@@ -187,14 +190,13 @@ async function copyChunked(
   emit: (b: Uint8Array) => Promise<void>,
   o: RelayOptions,
 ): Promise<void> {
-  src.grow();
   for (;;) {
     const m = CHUNK_LINE.exec(await line(src, o.maxLine, o));
     if (!m) throw new Malformed();
     const size = parseInt(m[1], 16);
     if (size === 0) break;
     await copyLength(src, size, emit, o);
-    while (src.available < 2) await more(src, o);
+    while (src.available < 2) if (!(await more(src, o))) throw new Truncated();
     if (src.buf[src.start] !== 0x0d || src.buf[src.start + 1] !== 0x0a) throw new Malformed();
     src.consume(2);
   }

@@ -186,6 +186,48 @@ Deno.test("an upload or download is cut only when idle, not for taking long", as
   }
 });
 
+Deno.test("uploads past the relay buffer budget arrive whole through small buffers", async () => {
+  const backend = startRecordingBackend((r) =>
+    `HTTP/1.1 200 OK\r\nContent-Length: ${String(r.body.length).length}\r\n\r\n${r.body.length}`
+  );
+  const limits = { relayBufferBytes: 64 * 1024, relayBuffersTotalBytes: 128 * 1024 };
+  const size = 300_000;
+  const lent = (m: Registry) =>
+    Number(/^fossora_proxy_relay_buffer_bytes (\d+)$/m.exec(m.render())?.[1] ?? NaN);
+  try {
+    await withBackend(backend, limits, async (proxy, metrics) => {
+      const conns = await openMany(
+        proxy.port,
+        6,
+        `POST /up HTTP/1.1\r\nHost: ${H}\r\nContent-Length: ${size}\r\n\r\n`,
+      );
+      try {
+        const part = new Uint8Array(size / 2).fill(0x61);
+        for (const c of conns) await c.write(part);
+        await until("relays running", () => backend.requests.length === 0 && lent(metrics) > 0);
+        assert.ok(lent(metrics) <= limits.relayBuffersTotalBytes, `${lent(metrics)} lent`);
+        for (const c of conns) await c.write(part);
+        for (const c of conns) {
+          const buf = new Uint8Array(256);
+          let text = "";
+          while (!text.endsWith(String(size))) {
+            const n = await c.read(buf);
+            if (n === null) break;
+            text += new TextDecoder().decode(buf.subarray(0, n));
+          }
+          assert.match(text, new RegExp(`^HTTP/1\\.1 200[^]*\\r\\n\\r\\n${size}$`));
+        }
+        assert.deepEqual(backend.requests.map((r) => r.body.length), Array(6).fill(size));
+        await until("every relay buffer given back", () => lent(metrics) === 0);
+      } finally {
+        closeAll(conns);
+      }
+    });
+  } finally {
+    await backend.close();
+  }
+});
+
 Deno.test("a truncated backend body closes the client connection", async () => {
   // Sends part of the body it announced, then closes.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

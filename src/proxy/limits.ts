@@ -31,6 +31,10 @@ export interface ProxyLimits {
   upstreamIdleMs: number;
   /** Unused connections kept per replica. */
   maxIdlePerBackend: number;
+  /** Size of the buffer a body is relayed through. */
+  relayBufferBytes: number;
+  /** Most memory in relay buffers at once; past it bodies move through small buffers, slower. */
+  relayBuffersTotalBytes: number;
 }
 
 /** The defaults: close to nginx's and HAProxy's usual settings, shorter where abuse is cheap. */
@@ -46,6 +50,8 @@ export const DEFAULT_LIMITS: ProxyLimits = {
   tunnelIdleTimeoutMs: 3_600_000,
   upstreamIdleMs: 30_000,
   maxIdlePerBackend: 64,
+  relayBufferBytes: 256 * 1024,
+  relayBuffersTotalBytes: 32 * 1024 * 1024,
 };
 
 /**

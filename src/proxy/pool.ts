@@ -4,7 +4,7 @@
  * be sent on it (as Go's http.Transport does).
  * @module
  */
-import { Peer, type Sweeper } from "./peer.ts";
+import { Peer, type RelayBuffers, type Sweeper } from "./peer.ts";
 
 /** Where a request goes: one replica's published port. */
 export interface Target {
@@ -30,7 +30,7 @@ export interface PoolOptions {
   /** Most unused connections kept per backend. */
   maxIdle: number;
   bufferSize: number;
-  bigBufferSize: number;
+  relay: RelayBuffers;
 }
 
 /** Connections per backend, reused last-in first-out. */
@@ -65,7 +65,7 @@ export class UpstreamPool {
     }
     if (this.#stopped) throw new Error("the proxy is stopping");
     const conn = await this.#connect(t);
-    const peer = new Peer(conn, this.#o.bufferSize, this.#o.bigBufferSize);
+    const peer = new Peer(conn, this.#o.bufferSize, this.#o.relay);
     this.#all.add(peer);
     this.#o.sweeper.add(peer);
     peer.onClose(() => {

@@ -35,7 +35,7 @@ import {
   unavailablePage,
   unknownHostPage,
 } from "./pages.ts";
-import { HeadTooLarge, Peer, Sweeper } from "./peer.ts";
+import { HeadTooLarge, Peer, RelayBuffers, Sweeper } from "./peer.ts";
 import { type Connect, ConnectTimeout, UpstreamPool } from "./pool.ts";
 import type { KeyPair } from "./certificate.ts";
 import { type Backend, type Route, Router } from "./routes.ts";
@@ -92,7 +92,6 @@ export const REFUSED_METRIC = "fossora_proxy_refused_total";
 /** Methods that are safe to send again to another replica. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const CLIENT_BUFFER = 4096;
-const BIG_BUFFER = 64 * 1024;
 const REASONS: Record<number, string> = {
   307: "Temporary Redirect",
   400: "Bad Request",
@@ -130,6 +129,7 @@ export class ServiceProxy {
   readonly #refused: Counter;
   readonly #sweeper: Sweeper;
   readonly #pool: UpstreamPool;
+  readonly #buffers: RelayBuffers;
   readonly #relay: RelayOptions;
   readonly #tunnelRelay: RelayOptions;
   readonly #clients = new Set<Peer>();
@@ -170,8 +170,14 @@ export class ServiceProxy {
       { labels: { side: "client" }, value: this.#clients.size },
       { labels: { side: "backend" }, value: this.#pool.size },
     ]);
+    o.metrics?.gauge(
+      "fossora_proxy_relay_buffer_bytes",
+      "Bytes of the big buffers bodies are relayed through, in use now.",
+      () => [{ labels: {}, value: this.#buffers.lent }],
+    );
     this.#sweeper = new Sweeper(this.#now, o.sweepMs ?? 250);
     const l = this.#limits;
+    this.#buffers = new RelayBuffers(l.relayBufferBytes, l.relayBuffersTotalBytes);
     this.#pool = new UpstreamPool({
       connect: o.connect ?? connectTcp,
       sweeper: this.#sweeper,
@@ -180,7 +186,7 @@ export class ServiceProxy {
       idleMs: l.upstreamIdleMs,
       maxIdle: l.maxIdlePerBackend,
       bufferSize: CLIENT_BUFFER,
-      bigBufferSize: BIG_BUFFER,
+      relay: this.#buffers,
     });
     const relay = { now: this.#now, maxLine: 4096, maxTrailer: l.maxHeadBytes };
     this.#relay = { ...relay, idleMs: l.bodyIdleTimeoutMs };
@@ -315,7 +321,7 @@ export class ServiceProxy {
   async #serve(conn: Deno.Conn, proto: "http" | "https"): Promise<void> {
     if (!this.#admit()) return void conn.close();
     (conn as Deno.TcpConn).setNoDelay?.(true);
-    const client = new Peer(conn, CLIENT_BUFFER, BIG_BUFFER);
+    const client = new Peer(conn, CLIENT_BUFFER, this.#buffers);
     this.#clients.add(client);
     this.#sweeper.add(client);
     const remote = conn.remoteAddr as Deno.NetAddr;
@@ -542,7 +548,14 @@ export class ServiceProxy {
     }
     const watch = new ClientWatch(client, l.maxHeadBytes, () => up.close());
     if (!r.hasBody) watch.start();
-    else sending.then(() => bodyDone && watch.start());
+    else {
+      sending.then(() => {
+        if (!bodyDone) return;
+        // The upload's big buffer goes back before the watch's read goes into the buffer.
+        client.shrink(CLIENT_BUFFER);
+        watch.start();
+      });
+    }
     try {
       let res: ResponseHead | undefined;
       for (;;) {
