@@ -248,12 +248,16 @@ export function issueServerCert(
   });
 }
 
-async function issueCert(
-  ca: ClusterCA,
-  o: { commonName: string; names: string[]; usage: string; days: number },
-): Promise<IssuedCert> {
-  return await inTempDir(async (tmp) => {
-    const config = `[req]
+interface CertProfile {
+  commonName: string;
+  names: string[];
+  usage: string;
+  days: number;
+}
+
+/** openssl's config for a certificate request and the extensions the CA signs it with. */
+function profileConfig(o: CertProfile): string {
+  return `[req]
 distinguished_name = dn
 prompt = no
 [dn]
@@ -266,23 +270,46 @@ subjectAltName = ${o.names.join(",")}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 `;
-    await Deno.writeTextFile(`${tmp}/node.cnf`, config);
+}
+
+async function issueCert(ca: ClusterCA, o: CertProfile): Promise<IssuedCert> {
+  return await inTempDir(async (tmp) => {
+    await generateKey(`${tmp}/node.key`);
+    const csrPem = await makeCsr(tmp, `${tmp}/node.key`, o.commonName);
+    return {
+      certPem: await signCsr(ca, csrPem, o),
+      keyPem: await Deno.readTextFile(`${tmp}/node.key`),
+    };
+  });
+}
+
+async function makeCsr(tmp: string, keyPath: string, commonName: string): Promise<string> {
+  await Deno.writeTextFile(
+    `${tmp}/req.cnf`,
+    `[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = ${commonName}\n`,
+  );
+  await openssl(
+    ["req", "-new", "-key", keyPath, "-config", `${tmp}/req.cnf`, "-out", `${tmp}/req.csr`],
+    "making the certificate request",
+  );
+  return await Deno.readTextFile(`${tmp}/req.csr`);
+}
+
+/**
+ * Signs a request with the CA. Only the request's public key is used (after its signature is
+ * checked, which proves the sender holds the key): the name, addresses and uses come from `o`,
+ * what the CA decided, never from the request.
+ */
+async function signCsr(ca: ClusterCA, csrPem: string, o: CertProfile): Promise<string> {
+  return await inTempDir(async (tmp) => {
+    await Deno.writeTextFile(`${tmp}/node.cnf`, profileConfig(o));
     await Deno.writeTextFile(`${tmp}/ca.key`, ca.keyPem, { mode: 0o600 });
     await Deno.writeTextFile(`${tmp}/ca.crt`, ca.certPem);
-    await generateKey(`${tmp}/node.key`);
-    await openssl(
-      [
-        "req",
-        "-new",
-        "-key",
-        `${tmp}/node.key`,
-        "-config",
-        `${tmp}/node.cnf`,
-        "-out",
-        `${tmp}/node.csr`,
-      ],
-      "making the node certificate request",
-    );
+    await Deno.writeTextFile(`${tmp}/node.csr`, csrPem);
+    const valid = await runOpenssl(["req", "-in", `${tmp}/node.csr`, "-noout", "-verify"]);
+    if (!valid.ok) {
+      throw new Error("the certificate request is not a PEM request signed by its own key");
+    }
     await openssl(
       [
         "x509",
@@ -305,13 +332,74 @@ authorityKeyIdentifier = keyid
         "-out",
         `${tmp}/node.crt`,
       ],
-      "signing the node certificate with the cluster CA (is the CA key valid?)",
+      "signing the certificate with the cluster CA (is the CA key valid?)",
     );
-    return {
-      certPem: await Deno.readTextFile(`${tmp}/node.crt`),
-      keyPem: await Deno.readTextFile(`${tmp}/node.key`),
-    };
+    return await Deno.readTextFile(`${tmp}/node.crt`);
   });
+}
+
+/**
+ * A joining node's first step: a new key written to `keyPath` (0600; it never leaves this node)
+ * and a certificate request for it, which the cluster's leader signs.
+ */
+export async function newKeyAndRequest(keyPath: string, nodeName: string): Promise<string> {
+  await generateKey(keyPath);
+  return await inTempDir((tmp) => makeCsr(tmp, keyPath, nodeName.toLowerCase()));
+}
+
+/**
+ * The leader's side: a node certificate for a joiner's request, for `nodeName` and `ips` (what
+ * the join request says, checked by the caller), as {@link ensureNodeCerts} would make it.
+ * @throws {Error} when the request is not a valid, self-signed request.
+ */
+export async function signNodeRequest(
+  ca: ClusterCA,
+  csrPem: string,
+  nodeName: string,
+  ips: string[],
+): Promise<string> {
+  if (csrPem.length > 16_384 || !csrPem.includes("-----BEGIN CERTIFICATE REQUEST-----")) {
+    throw new Error("the certificate request is not a PEM request");
+  }
+  return await signCsr(ca, csrPem, {
+    commonName: nodeName.toLowerCase(),
+    names: nodeNames(nodeName, ips),
+    usage: "serverAuth,clientAuth",
+    days: NODE_DAYS,
+  });
+}
+
+/**
+ * Writes what a joiner was given (the CA certificate and its signed certificate) beside the key
+ * it made, as `ensureNodeCerts` lays them out. The certificate must belong to the key.
+ */
+export async function installNodeCert(
+  dir: string,
+  caPem: string,
+  certPem: string,
+  keyPath: string,
+): Promise<NodeCerts> {
+  await ensurePrivateDir(dir);
+  const files: NodeCerts = {
+    caFile: `${dir}/ca.crt`,
+    certFile: `${dir}/node.crt`,
+    keyFile: `${dir}/node.key`,
+  };
+  await inTempDir(async (tmp) => {
+    await Deno.writeTextFile(`${tmp}/node.crt`, certPem);
+    await Deno.writeTextFile(`${tmp}/ca.crt`, caPem);
+    const verify = await runOpenssl(["verify", "-CAfile", `${tmp}/ca.crt`, `${tmp}/node.crt`]);
+    if (!verify.ok) throw new Error("the certificate given is not from the cluster's CA");
+    if (await certPublicKey(`${tmp}/node.crt`) !== await keyPublicKey(keyPath)) {
+      throw new Error("the certificate given is not for this node's key");
+    }
+  });
+  if (keyPath !== files.keyFile) {
+    await writeFileAtomic(files.keyFile, await Deno.readTextFile(keyPath), { mode: 0o600 });
+  }
+  await writeFileAtomic(files.caFile, caPem, { mode: 0o644 });
+  await writeFileAtomic(files.certFile, certPem, { mode: 0o644 });
+  return files;
 }
 
 async function generateKey(path: string): Promise<void> {

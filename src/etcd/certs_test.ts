@@ -3,9 +3,12 @@ import {
   createClusterCA,
   ensureNodeCerts,
   ETCD_SERVER_NAME,
+  installNodeCert,
   loadOrCreateCA,
+  newKeyAndRequest,
   nodeNames,
   parseSanOutput,
+  signNodeRequest,
 } from "./certs.ts";
 import { openssl } from "./openssl.ts";
 
@@ -186,4 +189,42 @@ Deno.test("a missing openssl is reported with what to install", async () => {
   } finally {
     Deno.env.set("PATH", path);
   }
+});
+
+Deno.test("a joiner's key stays with it: the CA signs its request with the names it decides", async () => {
+  await withDir(async (dir) => {
+    const ca = await createClusterCA();
+    const other = await createClusterCA();
+    const key = `${dir}/join.key`;
+    const csr = await newKeyAndRequest(key, "Pi-2");
+    assert.equal(mode(key), 0o600);
+    assert.doesNotMatch(csr, /PRIVATE KEY/);
+    const certPem = await signNodeRequest(ca, csr, "pi-2", ["10.0.0.8"]);
+    const certs = await installNodeCert(`${dir}/pki`, ca.certPem, certPem, key);
+    const san = await openssl(
+      ["x509", "-in", certs.certFile, "-noout", "-ext", "subjectAltName"],
+      "",
+    );
+    assert.deepEqual(parseSanOutput(san), nodeNames("pi-2", ["10.0.0.8"]));
+    assert.equal(mode(certs.keyFile), 0o600);
+    await openssl(["verify", "-CAfile", certs.caFile, certs.certFile], "verifying");
+    // What a joiner is handed must be from the CA it pinned and for its own key.
+    const stranger = await signNodeRequest(other, csr, "pi-2", ["10.0.0.8"]);
+    await assert.rejects(installNodeCert(`${dir}/x`, ca.certPem, stranger, key), /CA/);
+    const theirs = await signNodeRequest(ca, await newKeyAndRequest(`${dir}/b.key`, "b"), "b", []);
+    await assert.rejects(installNodeCert(`${dir}/y`, ca.certPem, theirs, key), /key/);
+  });
+});
+
+Deno.test("a request that is not one, or is altered, is not signed", async () => {
+  await withDir(async (dir) => {
+    const ca = await createClusterCA();
+    await assert.rejects(signNodeRequest(ca, "hello", "a", []), /not a PEM request/);
+    const csr = await newKeyAndRequest(`${dir}/k`, "a");
+    const lines = csr.trim().split("\n");
+    const body = lines[3];
+    lines[3] = body.slice(0, 10) + (body[10] === "A" ? "B" : "A") + body.slice(11);
+    await assert.rejects(signNodeRequest(ca, lines.join("\n"), "a", []), /request/);
+    await assert.rejects(signNodeRequest(ca, csr, "not a name", []), /DNS name/);
+  });
 });
