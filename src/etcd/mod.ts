@@ -11,9 +11,12 @@ export {
   createClusterCA,
   ensureNodeCerts,
   ETCD_SERVER_NAME,
+  installNodeCert,
   type IssuedCert,
   issueServerCert,
   loadOrCreateCA,
+  newKeyAndRequest,
   type NodeCerts,
   saveCA,
+  signNodeRequest,
 } from "./certs.ts";

@@ -21,8 +21,18 @@ export interface EtcdOptions {
   name: string;
   clientPort: number;
   peerPort: number;
-  /** Host the member listens on and advertises (loopback for a single node). */
+  /** Host the member advertises to peers and clients (loopback for a lone node). */
   host?: string;
+  /**
+   * Address it listens on (`--bind-addr`); default `host`. A member that listens beyond loopback
+   * also listens on 127.0.0.1 for clients, so the agent reaches it whatever its address.
+   */
+  listenHost?: string;
+  /**
+   * Join an existing cluster (the member was added by the leader) rather than found a new one:
+   * etcd's `--initial-cluster` as the leader answered it. Used only when the data dir is new.
+   */
+  initialCluster?: string;
   log?: Logger;
   /** How long to wait for a started member to become healthy (default 30 s). */
   startTimeoutMs?: number;
@@ -53,12 +63,16 @@ export class EtcdSupervisor {
 
   /** The URL clients dial. */
   get clientUrl(): string {
-    return `${this.#scheme}://${this.#host}:${this.options.clientPort}`;
+    return `${this.#scheme}://${this.#hostPart}:${this.options.clientPort}`;
   }
 
   /** The URL peers dial; `--initial-advertise-peer-urls`. */
   get peerUrl(): string {
-    return `${this.#scheme}://${this.#host}:${this.options.peerPort}`;
+    return `${this.#scheme}://${this.#hostPart}:${this.options.peerPort}`;
+  }
+
+  get #hostPart(): string {
+    return this.#host.includes(":") ? `[${this.#host}]` : this.#host;
   }
 
   /** True when the last health check passed. */
@@ -160,17 +174,23 @@ export class EtcdSupervisor {
   }
 
   #args(): string[] {
-    const { name, dataDir } = this.options;
+    const { name, dataDir, clientPort, peerPort, initialCluster } = this.options;
     const peer = this.peerUrl;
+    const listen = this.options.listenHost ?? this.#host;
+    const url = (host: string, port: number) =>
+      `${this.#scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const clients = [url(listen, clientPort)];
+    if (!listen.startsWith("127.")) clients.push(url("127.0.0.1", clientPort));
     return [
       `--name=${name}`,
       `--data-dir=${dataDir}`,
-      `--listen-client-urls=${this.clientUrl}`,
+      `--listen-client-urls=${[...new Set(clients)].join(",")}`,
       `--advertise-client-urls=${this.clientUrl}`,
-      `--listen-peer-urls=${peer}`,
+      `--listen-peer-urls=${url(listen, peerPort)}`,
       `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=${name}=${peer}`,
-      "--initial-cluster-state=new",
+      ...(initialCluster
+        ? [`--initial-cluster=${initialCluster}`, "--initial-cluster-state=existing"]
+        : [`--initial-cluster=${name}=${peer}`, "--initial-cluster-state=new"]),
       `--initial-cluster-token=fossora-${name}`,
       "--logger=zap",
       "--log-level=warn",

@@ -1,0 +1,276 @@
+/**
+ * The admission leader's driver: on the elected node, it reads the queue, the admission in
+ * progress and etcd's members, asks {@link admissionStep} for one action and performs it against
+ * etcd, writing each step to the admission log. All of its state is in etcd, so the next leader
+ * carries on from there.
+ * @module
+ */
+import type { Store } from "../state/store.ts";
+import { families } from "../state/keys.ts";
+import { type Logger, silentLogger } from "../util/log.ts";
+import { randomHex } from "../util/random.ts";
+import { initialCluster, type Membership } from "./membership.ts";
+import {
+  type AdmissionAction,
+  type AdmissionSettings,
+  admissionStep,
+  DEFAULT_ADMISSION,
+} from "./step.ts";
+import type { AdmissionEvent, CurrentAdmission, QueuedJoin } from "./types.ts";
+
+/** Where the one admission in progress is kept. */
+export const CURRENT = ["current", "0"];
+/** Log lines kept; older ones are trimmed. */
+export const LOG_KEEP = 500;
+
+/** What the driver needs. */
+export interface AdmissionLeaderOptions {
+  store: Store;
+  membership: Membership;
+  /** Signs a joiner's certificate request for its name and addresses. */
+  sign: (csr: string, name: string, ips: string[]) => Promise<string>;
+  /** Ids of the nodes whose lease-backed record is live (the mirror's). */
+  liveNodes: () => ReadonlySet<string>;
+  /** True while this node holds the leader role. */
+  leading: () => boolean;
+  /** This node's id, for the log. */
+  nodeId: string;
+  settings?: Partial<AdmissionSettings>;
+  now?: () => number;
+  log?: Logger;
+  /** Pause between steps while there is work, ms; default 500. */
+  everyMs?: number;
+}
+
+/** Runs admission steps while this node leads. */
+export class AdmissionLeader {
+  readonly #o: AdmissionLeaderOptions;
+  readonly #settings: AdmissionSettings;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(o: AdmissionLeaderOptions) {
+    this.#o = o;
+    this.#settings = { ...DEFAULT_ADMISSION, ...o.settings };
+    this.#now = o.now ?? Date.now;
+    this.#log = o.log ?? silentLogger;
+  }
+
+  /** Steps now, and again every `everyMs` (a watch would miss a joiner that stopped asking). */
+  start(): void {
+    this.#stopped = false;
+    this.poke();
+  }
+
+  /** Runs a step soon (a join request came, leadership changed). */
+  poke(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+      if (this.#stopped) return;
+      const delay = this.#again ? 0 : this.#o.everyMs ?? 500;
+      this.#again = false;
+      this.#timer = setTimeout(() => this.poke(), delay);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /** Steps until there is nothing to do right now. */
+  async #loop(): Promise<void> {
+    for (let i = 0; i < 20 && this.#o.leading() && !this.#stopped; i++) {
+      let action: AdmissionAction;
+      try {
+        action = await this.step();
+      } catch (err) {
+        this.#log.warn("admission step failed; trying again", { err });
+        return;
+      }
+      if (action.kind === "wait" || action.kind === "promote") return;
+    }
+  }
+
+  /** Reads the state, performs one action and returns it (tests drive it directly). */
+  async step(): Promise<AdmissionAction> {
+    const { store, membership } = this.#o;
+    const [queue, current, members] = await Promise.all([
+      store.list<QueuedJoin>(families.admission, "queue"),
+      store.get<CurrentAdmission>(families.admission, ...CURRENT),
+      membership.list(),
+    ]);
+    const action = admissionStep({
+      queue: queue.map((q) => q.value),
+      current: current?.value,
+      members,
+      liveNodes: this.#o.liveNodes(),
+      now: this.#now(),
+    }, this.#settings);
+    await this.#perform(action, current?.value, current?.modRevision ?? 0);
+    return action;
+  }
+
+  async #perform(
+    a: AdmissionAction,
+    current: CurrentAdmission | undefined,
+    rev: number,
+  ): Promise<void> {
+    const { store, membership } = this.#o;
+    const now = this.#now();
+    switch (a.kind) {
+      case "wait":
+        return;
+      case "start": {
+        const j = a.join;
+        const members = await membership.list();
+        const clientUrls = members.filter((m) => !m.isLearner).flatMap((m) => m.clientUrls);
+        const cert = await this.#o.sign(j.csr, j.name, [j.address]);
+        const next: CurrentAdmission = {
+          id: j.id,
+          name: j.name,
+          role: a.role,
+          step: a.role === "voter" ? "adding" : "issued",
+          peerUrl: peerUrlOf(j),
+          cert,
+          clientUrls,
+          startedAt: now,
+          progressAt: now,
+        };
+        if (!await store.putIf(families.admission, CURRENT, 0, next)) return;
+        await this.#event(j, "admitting", `as a ${a.role} (${j.trustWhy})`);
+        if (a.role === "worker") {
+          await this.#event(j, "certificate-issued", "waiting for it to connect");
+          return;
+        }
+        return await this.#addLearner(next, await this.#revision());
+      }
+      case "add-learner":
+        return await this.#addLearner(current!, rev);
+      case "adopt-learner": {
+        const c = current!;
+        const members = await membership.list();
+        await store.putIf(families.admission, CURRENT, rev, {
+          ...c,
+          step: "learner",
+          memberId: a.memberId,
+          initialCluster: initialCluster(members, c.id, c.peerUrl),
+          progressAt: now,
+        });
+        return await this.#event(c, "learner-added", `found learner ${a.memberId}`);
+      }
+      case "promote":
+        if (await membership.promote(a.memberId) === "promoted") {
+          await this.#event(current!, "promoted", "its etcd member caught up and votes");
+        }
+        return;
+      case "finish":
+        await this.#clear(a.id, rev);
+        return await this.#event(current!, "admitted", `as a ${a.role}`);
+      case "abort":
+        if (a.memberId) await membership.remove(a.memberId);
+        await this.#clear(a.id, rev);
+        return await this.#event(current!, a.timedOut ? "timed-out" : "aborted", a.why);
+      case "remove-orphan":
+        await membership.remove(a.memberId);
+        return await this.#event(
+          { id: a.memberId, name: a.name || "(unstarted)" },
+          "orphan-removed",
+          "a learner no admission owned",
+        );
+      case "drop": {
+        const q = await store.get<QueuedJoin>(families.admission, "queue", a.id);
+        await store.delete(families.admission, "queue", a.id);
+        return await this.#event(q?.value ?? { id: a.id, name: a.id }, "dropped", a.why);
+      }
+    }
+  }
+
+  async #addLearner(c: CurrentAdmission, rev: number): Promise<void> {
+    const { id, members } = await this.#o.membership.addLearner(c.peerUrl);
+    const next: CurrentAdmission = {
+      ...c,
+      step: "learner",
+      memberId: id,
+      initialCluster: initialCluster(members, c.id, c.peerUrl),
+      progressAt: this.#now(),
+    };
+    if (!await this.#o.store.putIf(families.admission, CURRENT, rev, next)) {
+      this.#log.warn("the admission changed while its learner was added", { node: c.name });
+    }
+    await this.#event(c, "learner-added", `etcd member ${id}`);
+  }
+
+  async #revision(): Promise<number> {
+    return (await this.#o.store.get(families.admission, ...CURRENT))?.modRevision ?? 0;
+  }
+
+  /** Ends the admission of `id`: the record of it (if still this one) and its queue entry. */
+  async #clear(id: string, rev: number): Promise<void> {
+    const { client } = this.#o.store;
+    const key = (ids: string[]) => families.admission.prefix + ids.join("/");
+    await client.if(key(CURRENT), "Mod", "==", rev)
+      .then(client.delete().key(key(CURRENT)), client.delete().key(key(["queue", id])))
+      .commit();
+  }
+
+  async #event(
+    who: { id: string; name: string },
+    event: AdmissionEvent["event"],
+    detail: string,
+  ): Promise<void> {
+    await appendEvent(this.#o.store, {
+      at: this.#now(),
+      id: who.id,
+      name: who.name,
+      event,
+      detail,
+      by: this.#o.nodeId,
+    });
+    this.#log.info(`admission: ${event}`, { node: who.name, detail });
+  }
+}
+
+/** A joiner's etcd peer URL, from what it sent. */
+export function peerUrlOf(j: Pick<QueuedJoin, "address" | "etcdPeerPort">): string {
+  const host = j.address.includes(":") ? `[${j.address}]` : j.address;
+  return `https://${host}:${j.etcdPeerPort}`;
+}
+
+let appended = 0;
+
+/**
+ * Appends to the admission log, trimming old lines. Keys sort by time, then by this process's
+ * count (two steps in one millisecond keep their order), then a random tail (two leaders).
+ */
+export async function appendEvent(store: Store, e: AdmissionEvent): Promise<void> {
+  const seq = `${String(e.at).padStart(15, "0")}-${String(++appended).padStart(9, "0")}-` +
+    randomHex(2);
+  await store.put(families.admission, ["log", seq], e);
+  if (appended % 50 === 0) await trimLog(store);
+}
+
+async function trimLog(store: Store): Promise<void> {
+  const res = await store.client.getAll().prefix(`${families.admission.prefix}log/`).keys();
+  const keys = res.map((k) => k.toString()).sort();
+  for (const k of keys.slice(0, Math.max(0, keys.length - LOG_KEEP))) {
+    await store.client.delete().key(k).exec();
+  }
+}
+
+/** The admission log, oldest first. */
+export async function admissionLog(store: Store): Promise<AdmissionEvent[]> {
+  const entries = await store.list<AdmissionEvent>(families.admission, "log");
+  return entries.sort((a, b) => (a.ids[1] < b.ids[1] ? -1 : 1)).map((e) => e.value);
+}
