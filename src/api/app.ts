@@ -13,6 +13,7 @@ import { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { ApiError } from "./errors.ts";
 import { registerApiMetrics } from "./metrics.ts";
 import { addClusterRoutes } from "./routes/cluster.ts";
+import { addJoinRoutes } from "./routes/join.ts";
 import { addLogRoutes } from "./routes/service_logs.ts";
 import { addServiceRoutes } from "./routes/services.ts";
 import type { ApiDeps } from "./types.ts";
@@ -21,7 +22,13 @@ import type { ApiDeps } from "./types.ts";
  * Paths that answer without the admin token (join checks the join token itself; the CA
  * certificate is public by nature).
  */
-const OPEN_PATHS = new Set(["/api/v1/health", "/api/v1/join", "/api/v1/ca.crt"]);
+const OPEN_PATHS = new Set([
+  "/api/v1/health",
+  "/api/v1/join",
+  "/api/v1/join/info",
+  "/api/v1/join/status",
+  "/api/v1/ca.crt",
+]);
 
 /** Builds the API; registers its gauges in `deps.metrics`. */
 export function createApi(deps: ApiDeps): Hono {
@@ -32,7 +39,8 @@ export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
   app.use(methodNotAllowed({ app, onMethodNotAllowed: notAllowed }));
   app.use(requireToken(deps.adminToken, OPEN_PATHS));
-  addClusterRoutes(app, deps, maxBody);
+  addClusterRoutes(app, deps);
+  addJoinRoutes(app, deps);
   addServiceRoutes(app, deps, maxBody);
   addLogRoutes(app, deps);
   app.notFound((c) =>

@@ -4,6 +4,7 @@
  * be tested with a `MemoryView` and in-memory doubles.
  * @module
  */
+import type { JoinDesk } from "../admission/desk.ts";
 import type { ServiceSpec } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
 import type { Registry } from "../metrics/mod.ts";
@@ -73,6 +74,8 @@ export interface ApiDeps {
    * service's problem when nothing else explains it.
    */
   proxyProblem?(service: string): string | undefined;
+  /** The join desk, once this node is a member (undefined while it starts or joins). */
+  join?(): JoinDesk | undefined;
   /** The agent's version, for `GET /api/v1/cluster`. */
   version: string;
   /** `parseServiceFile` from src/spec, injected so tests can replace it. */

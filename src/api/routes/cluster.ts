@@ -7,11 +7,9 @@ import type { Hono } from "hono";
 import { ApiError } from "../errors.ts";
 import { summarizeCluster } from "../summary.ts";
 import type { ApiDeps } from "../types.ts";
-import { readLimitedBody } from "../body.ts";
-import { timingSafeEqual, unauthorized } from "../auth.ts";
 
 /** Adds the cluster routes to `app`. */
-export function addClusterRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number): void {
+export function addClusterRoutes(app: Hono, deps: ApiDeps): void {
   app.get("/api/v1/health", (c) => {
     const ready = deps.ready();
     return c.json({ ready, node: deps.nodeName }, ready ? 200 : 503);
@@ -39,36 +37,8 @@ export function addClusterRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
     })));
   app.get("/api/v1/nodes", (c) => c.json({ nodes: deps.view.nodes() }));
   app.get("/api/v1/token", async (c) => c.json({ token: await deps.joinToken() }));
-  app.post("/api/v1/join", async (c) => {
-    const token = joinRequestToken(await readLimitedBody(c.req.raw, maxBodyBytes));
-    const expected = await deps.joinToken();
-    if (token === undefined || expected === "" || !timingSafeEqual(token, expected)) {
-      throw unauthorized(
-        "the join token is missing or wrong: get it with `fossora token` on a cluster node and " +
-          "start the joining agent with --token",
-      );
-    }
-    throw new ApiError(
-      501,
-      "not_implemented",
-      "joining a cluster arrives in a later version of fossora; for now each node runs its own " +
-        "single-node cluster",
-    );
-  });
   app.get("/metrics", (c) =>
     c.body(deps.metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
-}
-
-/** The `token` field of a join request's JSON body. */
-function joinRequestToken(body: Uint8Array): string | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-  } catch {
-    throw new ApiError(400, "bad_request", 'a join request is JSON: {"token": "…"}');
-  }
-  const token = (parsed as { token?: unknown } | null)?.token;
-  return typeof token === "string" ? token : undefined;
 }
