@@ -106,8 +106,8 @@ export function tailnetTrust(
 }
 
 /**
- * Asks tailscaled who is behind a connection from `hostname:port` and decides with
- * {@link tailnetTrust}. Never throws: any failure (tailscaled down, an address off the tailnet,
+ * Asks tailscaled who is behind a connection from `remote` (its `hostname` and `port`, or an
+ * address text: a bare IP or `IP:port`) and decides with {@link tailnetTrust}. Never throws: any failure (tailscaled down, an address off the tailnet,
  * a malformed answer) is a decision not to trust, with the reason.
  * @example
  * ```ts
@@ -117,12 +117,15 @@ export function tailnetTrust(
  */
 export async function tailnetJoinerTrust(
   client: Pick<LocalApiClient, "status" | "whois">,
-  remote: { hostname: string; port: number },
+  remote: string | { hostname: string; port: number },
   tag?: string,
   signal?: AbortSignal,
 ): Promise<TrustDecision> {
+  const addr = typeof remote === "string"
+    ? unmapIPv4(remote)
+    : whoisAddr(remote.hostname, remote.port);
   const [whois, self] = await Promise.all([
-    client.whois(whoisAddr(remote.hostname, remote.port), { signal }).catch(asError),
+    client.whois(addr, { signal }).catch(asError),
     client.status({ peers: false, signal }).catch(asError),
   ]);
   if (self instanceof Error) return no(`tailscale could not say who this node is: ${self.message}`);
@@ -137,6 +140,11 @@ export function checkTailscaleTag(text: string): string | undefined {
   if (/^tag:[A-Za-z][A-Za-z0-9-]{0,99}$/.test(text)) return undefined;
   return `${JSON.stringify(text.slice(0, 80))} is not a Tailscale tag; write it as tag:NAME, ` +
     "e.g. tag:fossora";
+}
+
+/** `::ffff:100.64.0.1` (an IPv4 client of a dual-stack listener) as tailscaled knows it. */
+function unmapIPv4(addr: string): string {
+  return addr.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
 }
 
 function asError(err: unknown): Error {

@@ -273,8 +273,13 @@ export function backendProblem(state: string): string | undefined {
   }
 }
 
-/** `addr` as whois takes it: `IP:port` for a connection's remote end (IPv6 in brackets). */
+/**
+ * `addr` as whois takes it: `IP:port` for a connection's remote end (IPv6 in brackets; an
+ * IPv4-mapped `::ffff:a.b.c.d` from a dual-stack listener as the IPv4 it is).
+ */
 export function whoisAddr(hostname: string, port: number): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
+  if (mapped) return `${mapped[1]}:${port}`;
   return isIPv6(hostname) ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 

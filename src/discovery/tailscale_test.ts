@@ -129,6 +129,15 @@ Deno.test("whois of a machine of this node's owner says so and is trusted", asyn
   assert.ok(
     ts.requests.some((r) => r.pathAndQuery.includes("addr=%5Bfd7a%3A115c%3Aa1e0%3A%3A2%5D%3A443")),
   );
+  // As the join desk asks: the peer's address text alone, also IPv4-mapped from a dual-stack
+  // listener.
+  for (const from of ["100.101.1.2", "::ffff:100.101.1.2", "100.101.1.2:40000"]) {
+    const d = await tailnetJoinerTrust(client, from, "tag:fossora");
+    assert.equal(d.trusted, true, `${from}: ${d.why}`);
+  }
+  const mapped = await tailnetJoinerTrust(client, { hostname: "::ffff:100.101.1.2", port: 7 });
+  assert.equal(mapped.trusted, true, mapped.why);
+  assert.ok(ts.requests.some((r) => r.pathAndQuery === "/localapi/v0/whois?addr=100.101.1.2%3A7"));
 });
 
 Deno.test("whois of a tagged machine is trusted by --tailscale-tag only", async () => {
