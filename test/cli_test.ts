@@ -87,7 +87,10 @@ Deno.test("the CLI deploys, lists, shows logs of and removes a service on a real
   await t.step("token prints the cluster's join token", async () => {
     const out = await agent.cli("token");
     assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout.trim(), /^fossora-[A-Za-z0-9_-]{20,}$/);
+    const [token, , how, line] = out.stdout.split("\n");
+    assert.match(token, /^FOSSORA-1-[0-9a-f]{64}-[a-z2-7]{26}$/);
+    assert.match(how, /To add a machine/);
+    assert.equal(line.trim(), `fossora agent --join 127.0.0.1:${agent.ports.api} --token ${token}`);
   });
 });
 

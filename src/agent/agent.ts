@@ -9,16 +9,40 @@
 // (./parts.ts) and Docker's (the runtime) load later, each when it is first needed, because
 // loading them blocks the event loop (see parts.ts). Type imports cost nothing at run time.
 import type { Etcd3 } from "etcd3";
+import type { Hono } from "hono";
+import { JoinDesk } from "../admission/desk.ts";
+import { joinCluster } from "../admission/joiner.ts";
+import { AdmissionLeader, admissionLog } from "../admission/leader.ts";
+import { etcdMembership } from "../admission/membership.ts";
+import { loadMembership, type SavedMembership, saveMembership } from "../admission/saved.ts";
+import { formatJoinToken, newSecret, parseJoinToken } from "../admission/token.ts";
 import { ApiError, createApi, serveApi } from "../api/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
-import { type ClusterCA, ensureNodeCerts, issueServerCert, loadOrCreateCA } from "../etcd/certs.ts";
+import {
+  type ClusterCA,
+  ensureNodeCerts,
+  installNodeCert,
+  issueServerCert,
+  loadOrCreateCA,
+  newKeyAndRequest,
+  type NodeCerts,
+  signNodeRequest,
+} from "../etcd/certs.ts";
+import { ensurePrivateDir } from "../etcd/files.ts";
 import { EtcdSupervisor } from "../etcd/supervisor.ts";
 import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
 import type { NodePublisher } from "../membership/mod.ts";
 import { Registry } from "../metrics/mod.ts";
-import { CertIssuer, type KeyPair, ListenError, ServiceProxy, TcpForwarder } from "../proxy/mod.ts";
+import {
+  CertIssuer,
+  type KeyPair,
+  keyPairProblem,
+  ListenError,
+  ServiceProxy,
+  TcpForwarder,
+} from "../proxy/mod.ts";
 import type { Runtime, WantedReplica } from "../runtime/mod.ts";
 import type { Scheduler } from "../scheduler/mod.ts";
 import {
@@ -32,12 +56,13 @@ import { SwitchView } from "../state/view.ts";
 import { readTextFileIfExists, writeFileAtomic } from "../util/files.ts";
 import type { Logger } from "../util/log.ts";
 import { sdNotify } from "../util/notify.ts";
-import { randomBase64Url } from "../util/random.ts";
 import { VERSION } from "../version.ts";
 
 /** The addresses a started agent serves on (ports resolved when 0 was asked). */
 export interface AgentEndpoints {
   api: number;
+  /** The API over TLS (join requests); 0 until this node is a member. */
+  apiTls?: number;
   http: number;
   dns: number;
 }
@@ -50,7 +75,8 @@ type RuntimeModule = typeof import("../runtime/mod.ts");
 /** One node: every part, wired together. */
 export class Agent {
   identity!: Identity;
-  etcd!: EtcdSupervisor;
+  /** This node's etcd member; undefined on a worker, which is a client of the voters. */
+  etcd: EtcdSupervisor | undefined;
   client!: Etcd3;
   store!: Store;
   mirror!: Mirror;
@@ -75,6 +101,23 @@ export class Agent {
   #certs: CertIssuer | undefined;
   #api = new AbortController();
   #apiFinished: Promise<void> = Promise.resolve();
+  #apiTlsFinished: Promise<void> = Promise.resolve();
+  #app: Hono | undefined;
+  #admission: AdmissionLeader | undefined;
+  #desk: JoinDesk | undefined;
+  /** A worker's view of its etcd connection (a voter asks its member). */
+  #clientOk = false;
+  #clientProbe: ReturnType<typeof setInterval> | undefined;
+  #joining = new AbortController();
+  /** What the join desk needs, once the control plane is up. */
+  #joins:
+    | {
+      info: { id: string; createdAt: string };
+      liveNodes: () => Set<string>;
+      membership: ReturnType<typeof etcdMembership>;
+    }
+    | undefined;
+  #tls: NodeCerts | undefined;
   #ready = false;
   #serving = false;
   #stopping = false;
@@ -109,6 +152,8 @@ export class Agent {
     if (this.#stopping) return;
     if (!this.#serving) await this.#startServers("etcd");
     if (this.#stopping) return;
+    await this.#serveJoins();
+    if (this.#stopping) return;
     await this.#startRuntime();
     if (this.#stopping) return;
     this.#ready = true;
@@ -123,26 +168,7 @@ export class Agent {
 
   async #startControlPlane(snapshots: SnapshotStorage): Promise<void> {
     const c = this.config;
-    // The cluster CA and this node's certificate: etcd talks mutual TLS, even on one node.
     const pki = `${c.dataDir}/pki`;
-    this.#ca = await loadOrCreateCA(pki);
-    const tls = await ensureNodeCerts(pki, this.#ca, {
-      nodeName: this.identity.name,
-      ips: [c.advertiseAddr],
-    });
-    this.etcd = new EtcdSupervisor({
-      tls,
-      bin: c.etcdBin,
-      dataDir: `${c.dataDir}/etcd`,
-      name: this.identity.id,
-      clientPort: c.etcdClientPort,
-      peerPort: c.etcdPeerPort,
-      log: this.log.child("etcd"),
-    });
-    await explain(this.etcd.start(), {
-      notFound:
-        `etcd (${c.etcdBin}) is not installed; install Debian's etcd-server or pass --etcd-bin`,
-    });
     const {
       connectEtcd,
       dockerArch,
@@ -155,16 +181,84 @@ export class Agent {
       updatePeerUrl,
       families,
     } = this.#parts ??= await import("./parts.ts");
+    let saved = await loadMembership(c.dataDir);
+    if (!saved && c.join.length > 0) {
+      if (await exists(`${c.dataDir}/etcd`)) {
+        this.log.warn(
+          "this node holds a cluster's data already, so --join is ignored; to join another " +
+            "cluster, stop the agent and empty its data dir",
+          { dataDir: c.dataDir },
+        );
+      } else {
+        saved = await this.#join(pki, dockerArch());
+        if (this.#stopping) return;
+      }
+    }
+    const founder = !saved || saved.founder;
+    const role = saved?.role ?? "voter";
+    // The cluster CA and this node's certificate: etcd talks mutual TLS, even on one node. A
+    // node that joined holds the CA's certificate only; the leader signed its own.
+    let tls: NodeCerts;
+    if (founder) {
+      this.#ca = await loadOrCreateCA(pki);
+      tls = await ensureNodeCerts(pki, this.#ca, {
+        nodeName: this.identity.name,
+        ips: [c.advertiseAddr],
+      });
+    } else {
+      this.#ca = { certPem: await Deno.readTextFile(`${pki}/ca.crt`), keyPem: "" };
+      tls = { caFile: `${pki}/ca.crt`, certFile: `${pki}/node.crt`, keyFile: `${pki}/node.key` };
+    }
+    this.#tls = tls;
+    let clientUrls = saved?.clientUrls ?? [];
+    if (role === "voter") {
+      const etcd = this.etcd = new EtcdSupervisor({
+        tls,
+        bin: c.etcdBin,
+        dataDir: `${c.dataDir}/etcd`,
+        name: this.identity.id,
+        clientPort: c.etcdClientPort,
+        peerPort: c.etcdPeerPort,
+        host: c.advertiseAddr,
+        listenHost: c.bindAddr,
+        initialCluster: saved?.initialCluster,
+        log: this.log.child("etcd"),
+      });
+      await explain(etcd.start(), {
+        notFound:
+          `etcd (${c.etcdBin}) is not installed; install Debian's etcd-server or pass --etcd-bin`,
+      });
+      // Its own member listens on loopback whatever the bind address (see EtcdSupervisor).
+      clientUrls = [`https://127.0.0.1:${c.etcdClientPort}`];
+    }
     // A stop that came while etcd started has stopped it already; a client now would outlive it.
     if (this.#stopping) return;
-    this.client = connectEtcd([this.etcd.clientUrl], tls);
+    this.client = connectEtcd(clientUrls, tls);
     this.store = new Store(this.client);
-    await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
-    const token = await this.#configuredToken() ?? randomToken();
-    const info = await this.store.initCluster(
-      { id: crypto.randomUUID(), createdAt: new Date().toISOString(), domain: c.domain },
-      token,
-    );
+    if (this.etcd) await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
+    else this.#probeClient();
+    let info;
+    if (founder) {
+      info = await this.store.initCluster(
+        { id: crypto.randomUUID(), createdAt: new Date().toISOString(), domain: c.domain },
+        formatJoinToken(this.#ca.certPem, newSecret()),
+      );
+      await this.#keepTokenFormat();
+      // The CA with its key, for whichever voter leads next: it signs joiners' certificates.
+      await this.store.putIf(families.cluster, ["ca"], 0, this.#ca);
+      if (!saved) {
+        saved = {
+          cluster: info.id,
+          role: "voter",
+          founder: true,
+          clientUrls: [this.etcd!.clientUrl],
+        };
+        await saveMembership(c.dataDir, saved);
+      }
+    } else {
+      info = await this.store.clusterInfo();
+      if (!info) throw new Error("the cluster this node joined has no cluster record in etcd");
+    }
     this.log.info("cluster", { id: info.id });
     this.#leased = new LeasedRecords({ store: this.store, log: this.log.child("lease") });
     this.#publisher = new NodePublisher({
@@ -178,7 +272,7 @@ export class Agent {
         arch: dockerArch(),
         site: c.site,
         labels: c.labels,
-        role: "voter",
+        role,
         version: VERSION,
         apiPort: c.apiPort,
         httpPort: c.httpPort,
@@ -210,15 +304,28 @@ export class Agent {
       onChange: () => {
         this.#scheduler.poke();
         void this.#certs?.poke();
+        this.#admission?.poke();
       },
     });
     const store = this.store;
+    const liveNodes = () => new Set(this.mirror.view.nodes().map((n) => n.id));
+    const membership = etcdMembership(this.client);
+    this.#admission = new AdmissionLeader({
+      store,
+      membership,
+      sign: async (csr, name, ips) => signNodeRequest(await this.#caWithKey(), csr, name, ips),
+      liveNodes,
+      leading: () => this.#election.leading,
+      nodeId: this.identity.id,
+      settings: { maxVoters: c.maxVoters },
+      log: this.log.child("admission"),
+    });
     this.#certs = new CertIssuer({
       domain: c.domain,
       current: () => this.mirror.certs.get(PROXY_CERT),
-      // The elected node issues, with the CA key it holds (only the first node has one yet).
+      // The elected node issues, with the CA key kept in etcd.
       canIssue: () => this.#election.leading && this.#ca !== undefined,
-      issue: (names, days) => issueServerCert(this.#ca!, names, days),
+      issue: async (names, days) => issueServerCert(await this.#caWithKey(), names, days),
       store: async (cert, previous) => {
         const now = await store.get<ServingCert>(families.certs, PROXY_CERT);
         if (now?.value.issuedAt !== previous?.issuedAt) return false;
@@ -231,12 +338,136 @@ export class Agent {
     this.#tcp?.sync();
     this.#election.start();
     this.#certs.start();
+    this.#admission.start();
+    this.#joins = { info, liveNodes, membership };
     // A write the scheduler lost (etcd restarting) is retried even when nothing else changes,
     // and so is a published port that was busy.
     this.#rescheduler = setInterval(() => {
       this.#scheduler.poke();
       this.#tcp?.sync();
     }, 10_000);
+  }
+
+  /**
+   * Joins the cluster that `--join` names: a key made here (it never leaves), a request the
+   * leader signs, and the admission's answer (role, certificate, where etcd is) saved.
+   */
+  async #join(pki: string, arch: string): Promise<SavedMembership> {
+    const c = this.config;
+    const text = await this.#configuredToken();
+    const token = text === undefined ? undefined : parseJoinToken(text);
+    if (typeof token === "string") throw new Error(`--token: ${token}`);
+    await ensurePrivateDir(pki);
+    const keyPath = `${pki}/join.key`;
+    const csr = await newKeyAndRequest(keyPath, this.identity.name);
+    const log = this.log.child("join");
+    log.info("joining a cluster", { through: c.join, token: token ? "given" : "none" });
+    let last = "";
+    const admitted = await joinCluster({
+      candidates: () => c.join,
+      token,
+      request: {
+        id: this.identity.id,
+        name: this.identity.name,
+        address: c.advertiseAddr,
+        apiPort: c.apiPort,
+        etcdPeerPort: c.etcdPeerPort,
+        etcdClientPort: c.etcdClientPort,
+        arch,
+        site: c.site,
+        version: VERSION,
+        csr,
+      },
+      signal: this.#joining.signal,
+      log,
+      onStatus: (s, contact) => {
+        const now = s.status === "queued" || s.status === "pending"
+          ? `${s.status}: ${s.message}${s.admitting ? `; admitting ${s.admitting.name}` : ""}`
+          : s.status;
+        if (now !== last) log.info(now, { contact });
+        last = now;
+      },
+    });
+    await installNodeCert(pki, admitted.ca, admitted.cert, keyPath);
+    await Deno.remove(keyPath).catch(() => {});
+    const saved: SavedMembership = {
+      cluster: admitted.cluster,
+      role: admitted.role,
+      founder: false,
+      clientUrls: admitted.clientUrls,
+      initialCluster: admitted.initialCluster,
+    };
+    await saveMembership(c.dataDir, saved);
+    log.info("admitted", { cluster: admitted.cluster, role: admitted.role });
+    return saved;
+  }
+
+  /** The CA with its private key: this node's own, or the copy the founder put in etcd. */
+  async #caWithKey(): Promise<ClusterCA> {
+    if (this.#ca?.keyPem) return this.#ca;
+    const { families } = this.#parts!;
+    const stored = await this.store.get<ClusterCA>(families.cluster, "ca");
+    if (!stored?.value.keyPem) throw new Error("the cluster CA's key is not in etcd");
+    return this.#ca = stored.value;
+  }
+
+  /** A token from before join tokens named their CA is replaced by one that does. */
+  async #keepTokenFormat(): Promise<void> {
+    const current = await this.store.joinToken();
+    if (current && typeof parseJoinToken(current) !== "string") return;
+    const { families } = this.#parts!;
+    await this.store.put(
+      families.cluster,
+      ["join-token"],
+      formatJoinToken(this.#ca!.certPem, newSecret()),
+    );
+    this.log.info("the join token now names the cluster CA (FOSSORA-1-…); see fossora token");
+  }
+
+  /** A worker has no member to ask: it checks its connection to the voters every 2 s. */
+  #probeClient(): void {
+    const probe = async () => {
+      this.#clientOk = await this.store.clusterInfo().then(() => true, () => false);
+    };
+    void probe();
+    this.#clientProbe = setInterval(probe, 2000);
+  }
+
+  /** etcd answers: this node's member (a voter) or the voters (a worker). */
+  #etcdHealthy(): boolean {
+    return this.etcd ? this.etcd.healthy : this.#clientOk;
+  }
+
+  /** Takes join requests: the desk behind the API's join routes, and the API over TLS. */
+  async #serveJoins(): Promise<void> {
+    if (!this.#joins) return;
+    const { info, liveNodes, membership } = this.#joins;
+    const c = this.config;
+    const tls = this.#tls!;
+    const served = await serveApi(this.#app!, {
+      hostname: c.bindAddr,
+      port: c.apiTlsPort,
+      signal: this.#api.signal,
+      tls: {
+        cert: await Deno.readTextFile(tls.certFile),
+        key: await Deno.readTextFile(tls.keyFile),
+      },
+    });
+    this.#apiTlsFinished = served.finished;
+    this.endpoints = { ...this.endpoints, apiTls: served.port };
+    this.#desk = new JoinDesk({
+      store: () => this.store,
+      nodeName: this.identity.name,
+      tlsPort: served.port,
+      clusterInfo: () => Promise.resolve(info),
+      caCertPem: () => this.#ca!.certPem,
+      joinToken: () => this.store.joinToken(),
+      members: () => membership.list(),
+      liveNodes,
+      contacts: () => this.mirror.view.nodes().map((n) => `http://${n.address}:${n.apiPort}`),
+      empty: () => this.mirror.view.services().length === 0,
+      poke: () => this.#admission?.poke(),
+    });
   }
 
   async #configuredToken(): Promise<string | undefined> {
@@ -324,7 +555,12 @@ export class Agent {
     });
     // The certificate last served, so HTTPS answers before etcd is read.
     const cached = await loadCachedCert(this.#certFiles());
-    if (cached) await this.#proxy.setCertificate(cached);
+    const problem = cached && keyPairProblem(cached);
+    if (problem) {
+      this.log.warn("the saved proxy certificate is not used; HTTPS waits for the one in etcd", {
+        why: problem,
+      });
+    } else if (cached) await this.#proxy.setCertificate(cached);
     try {
       await this.#proxy.start();
     } catch (err) {
@@ -379,9 +615,15 @@ export class Agent {
       nodeId: this.identity.id,
       nodeName: this.identity.name,
       domain: c.domain,
-      ready: () => this.#ready && (this.etcd?.healthy ?? false),
+      ready: () => this.#ready && this.#etcdHealthy(),
       leader: () => this.#election?.leader(),
-      etcdHealthy: () => this.etcd?.healthy ?? false,
+      etcdHealthy: () => this.#etcdHealthy(),
+      join: () => this.#desk,
+      admissionLog: () => {
+        const { store, parts } = this.#etcdOrStarting();
+        return parts.etcdCall(() => admissionLog(store));
+      },
+      joinAddress: () => `${c.advertiseAddr}:${this.endpoints.api}`,
       joinToken: async () => (await this.#etcdOrStarting().store.joinToken()) ?? "",
       logs: (service, replica, node, opts) => {
         if (node !== this.identity.id) {
@@ -424,13 +666,19 @@ export class Agent {
         return this.#parts.parseServiceFile(input, options);
       },
     });
+    this.#app = app;
     const served = await serveApi(app, {
       hostname: c.bindAddr,
       port: c.apiPort,
       signal: this.#api.signal,
     });
     this.#apiFinished = served.finished;
-    this.endpoints = { api: served.port, http: this.#proxy.port, dns: this.#dns.port };
+    this.endpoints = {
+      ...this.endpoints,
+      api: served.port,
+      http: this.#proxy.port,
+      dns: this.#dns.port,
+    };
     this.log.info("serving", { from, ...this.endpoints });
   }
 
@@ -483,13 +731,16 @@ export class Agent {
     await sdNotify("STOPPING=1");
     this.log.info("stopping");
     clearInterval(this.#rescheduler);
+    clearInterval(this.#clientProbe);
+    this.#joining.abort(new Error("the agent is stopping"));
     const steps: [string, () => unknown][] = [
-      ["api", () => (this.#api.abort(), this.#apiFinished)],
+      ["api", () => (this.#api.abort(), Promise.all([this.#apiFinished, this.#apiTlsFinished]))],
       ["dns", () => this.#dns?.stop()],
       ["proxy", () => this.#proxy?.stop()],
       ["tcp", () => this.#tcp?.stop()],
       ["certs", () => this.#certs?.stop()],
       ["runtime", () => this.runtime?.stop()],
+      ["admission", () => this.#admission?.stop()],
       ["election", () => this.#election?.stop()],
       ["mirror", () => this.mirror?.stop()],
       // After the mirror, so the last state it saw is the one saved.
@@ -542,7 +793,11 @@ async function explain<T>(step: Promise<T>, o: { notFound?: string; inUse?: stri
   }
 }
 
-/** A new join token: `fossora-` and 24 random bytes. */
-function randomToken(): string {
-  return "fossora-" + randomBase64Url(24);
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -12,6 +12,8 @@ export interface ServeOptions {
   port: number;
   /** Aborting it stops the server. */
   signal: AbortSignal;
+  /** Serve over TLS with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
 }
 
 /** Listens on `hostname:port`; resolves once listening, with the port and when it has stopped. */
@@ -26,7 +28,10 @@ export function serveApi(
       port: o.port,
       signal: o.signal,
       onListen: () => {},
-      handler: (req) => app.fetch(withSignal(req, o.signal)),
+      ...(o.tls ?? {}),
+      // The peer's address reaches the routes as the env's remoteAddr (the join desk asks the
+      // tailnet who it is).
+      handler: (req, info) => app.fetch(withSignal(req, o.signal), { remoteAddr: info.remoteAddr }),
     });
   } catch (e) {
     return Promise.reject(listenError(e, o));

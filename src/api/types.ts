@@ -5,6 +5,7 @@
  * @module
  */
 import type { JoinDesk } from "../admission/desk.ts";
+import type { AdmissionEvent } from "../admission/types.ts";
 import type { ServiceSpec } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
 import type { Registry } from "../metrics/mod.ts";
@@ -55,6 +56,10 @@ export interface ApiDeps {
   etcdHealthy(): boolean;
   /** The cluster's join token. */
   joinToken(): Promise<string>;
+  /** The admission log, oldest first (`fossora nodes --history`). */
+  admissionLog?(): Promise<AdmissionEvent[]>;
+  /** `host:port` a new machine joins through (this node's address and API port). */
+  joinAddress?(): string;
   /** One replica's container log as UTF-8 lines (node is the node id that runs it). */
   logs(
     service: string,

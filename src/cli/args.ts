@@ -31,6 +31,8 @@ export interface Args {
   tail?: number;
   /** `logs --replica R`. */
   replica?: number;
+  /** `nodes --history`: the admission log. */
+  history: boolean;
 }
 
 const ARITY: Record<Command, { names: string[] }> = {
@@ -56,6 +58,7 @@ const FLAGS: Record<string, Flag> = {
   "--api": { kind: "value", set: (a, v) => (a.api = v) },
   "--api-token": { kind: "value", set: (a, v) => (a.apiToken = v) },
   "--data-dir": { kind: "value", set: (a, v) => (a.dataDir = v) },
+  "--history": { kind: "bool", set: (a) => (a.history = true), only: "nodes" },
   "-f": { kind: "bool", set: (a) => (a.follow = true), only: "logs" },
   "--follow": { kind: "bool", set: (a) => (a.follow = true), only: "logs" },
   "--tail": { kind: "value", set: (a, v) => (a.tail = count("--tail", v)), only: "logs" },
@@ -84,6 +87,7 @@ export function parseArgs(argv: string[]): Args {
     json: false,
     debug: false,
     follow: false,
+    history: false,
     positionals: [],
   };
   const words: string[] = [];

@@ -110,7 +110,7 @@ const CLUSTER = {
   ],
 };
 
-function fakeCluster(): FakeApi {
+function fakeCluster(extra: Parameters<typeof startFakeApi>[0] = {}): FakeApi {
   return startFakeApi({
     "GET /api/v1/nodes": () => json(NODES),
     "GET /api/v1/services": () => json(SERVICES),
@@ -119,6 +119,7 @@ function fakeCluster(): FakeApi {
     "DELETE /api/v1/services/whoami": () => json({ removed: "whoami" }),
     "DELETE /api/v1/services/ghost": () =>
       apiError(404, "not_found", 'no service named "ghost"; list them with `fossora services`'),
+    ...extra,
   });
 }
 
@@ -201,13 +202,23 @@ Deno.test("status shows the cluster, this node, the leader, members and services
   }
 });
 
-Deno.test("token prints the join token alone", async () => {
+Deno.test("token prints the join token, and the line to add a machine when the node says", async () => {
   const api = fakeCluster();
   try {
     const r = await run(api, ["token"]);
     assert.deepEqual([r.code, r.stdout], [0, "join-abc\n"]);
   } finally {
     await api.close();
+  }
+  const through = fakeCluster({
+    "GET /api/v1/token": () => json({ token: "join-abc", join: "10.0.0.5:7440" }),
+  });
+  try {
+    const r = await run(through, ["token"]);
+    assert.equal(r.stdout.split("\n")[0], "join-abc");
+    assert.match(r.stdout, /^ {2}fossora agent --join 10\.0\.0\.5:7440 --token join-abc$/m);
+  } finally {
+    await through.close();
   }
 });
 

@@ -7,8 +7,9 @@ import type { Command } from "./args.ts";
 const COMMAND_USAGE: Record<Command, string> = {
   status:
     "fossora status [--json]\n  This node and the cluster at a glance: members, leader, services.",
-  nodes:
-    "fossora nodes [--json]\n  One row a node: name, address, arch, site, role, state, last seen.",
+  nodes: "fossora nodes [--history] [--json]\n" +
+    "  One row a node: name, address, arch, site, role, state, last seen. --history: the\n" +
+    "  admission log, who asked to join, each step and how it ended.",
   deploy: "fossora deploy FILE [--json]\n" +
     "  Creates or updates services from a fossora service file (YAML or JSON) or a\n" +
     "  docker-compose.yml. FILE `-` reads standard input.",
@@ -17,7 +18,7 @@ const COMMAND_USAGE: Record<Command, string> = {
   rm: "fossora rm NAME\n  Removes a service and its containers everywhere.",
   logs: "fossora logs NAME [-f|--follow] [--tail N] [--replica R]\n" +
     "  A service's container logs, from whichever node runs it. -f keeps following until Ctrl-C.",
-  token: "fossora token [--json]\n  Prints the cluster's join token.",
+  token: "fossora token [--json]\n  Prints the cluster's join token and the line to add a machine.",
 };
 
 const GLOBAL_FLAGS = `Flags of the client commands:

@@ -8,7 +8,7 @@
  * How a flag's raw text is read: `string` and `port` take one value, `bool` takes none on the
  * command line, `list` is comma-separated and repeatable, `labels` is repeatable `key=value`.
  */
-export type FlagKind = "string" | "port" | "bool" | "list" | "labels";
+export type FlagKind = "string" | "port" | "number" | "bool" | "list" | "labels";
 
 /** One agent flag, as shown by `fossora agent --help`. */
 export interface FlagInfo {
@@ -66,6 +66,13 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     arg: "PORT",
     default: "7440",
     help: "API, web UI and join endpoint (0 picks a free port)",
+  },
+  {
+    name: "api-tls-port",
+    kind: "port",
+    arg: "PORT",
+    default: "7443",
+    help: "the API over TLS with the cluster CA: where joining nodes send the token (0: any port)",
   },
   {
     name: "etcd-client-port",
@@ -173,6 +180,13 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     arg: "PATH",
     default: "/var/run/tailscale/tailscaled.sock",
     help: "tailscaled's LocalAPI socket",
+  },
+  {
+    name: "max-voters",
+    kind: "number",
+    arg: "N",
+    default: "5",
+    help: "most etcd voters (odd, 1..7); other nodes are workers, clients of the voters",
   },
   { name: "debug", kind: "bool", arg: "", default: "false", help: "debug logs and stack traces" },
 ];

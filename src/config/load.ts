@@ -15,6 +15,7 @@ import {
   parseIPv4,
   parseJoin,
   parseLabels,
+  parseMaxVoters,
   parseNonEmpty,
   parsePort,
   parseToken,
@@ -29,6 +30,8 @@ export interface AgentConfig {
   bindAddr: string;
   /** 0 means "any free port" (tests); also for httpPort and dnsPort. */
   apiPort: number;
+  /** The API over TLS: where join requests (and their token) go. */
+  apiTlsPort: number;
   etcdClientPort: number;
   etcdPeerPort: number;
   httpPort: number;
@@ -49,6 +52,8 @@ export interface AgentConfig {
   site: string;
   labels: Record<string, string>;
   tailscaleSocket: string;
+  /** Most etcd voters: 1, 3, 5 or 7. */
+  maxVoters: number;
   /** The config file path used (it may not exist when it is the default). */
   configFile: string;
   debug: boolean;
@@ -158,6 +163,7 @@ export function loadConfig(
     advertiseAddr: setting(pick, "advertise-addr", parseIPv4, defaults.advertiseAddr),
     bindAddr: setting(pick, "bind-addr", parseBindAddr, () => "0.0.0.0"),
     apiPort: setting(pick, "api-port", port(true), num(7440)),
+    apiTlsPort: setting(pick, "api-tls-port", port(true), num(7443)),
     etcdClientPort: setting(pick, "etcd-client-port", port(false), num(2379)),
     etcdPeerPort: setting(pick, "etcd-peer-port", port(false), num(2380)),
     httpPort: setting(pick, "http-port", port(true), num(80)),
@@ -178,6 +184,7 @@ export function loadConfig(
       parseNonEmpty,
       () => "/var/run/tailscale/tailscaled.sock",
     ),
+    maxVoters: setting(pick, "max-voters", parseMaxVoters, num(5)),
     configFile: file.path,
     debug: setting(pick, "debug", (b: boolean) => b, () => false),
   };

@@ -32,6 +32,7 @@ Deno.test("defaults apply when nothing is set and the default config file is mis
     advertiseAddr: "10.1.2.3",
     bindAddr: "0.0.0.0",
     apiPort: 7440,
+    apiTlsPort: 7443,
     etcdClientPort: 2379,
     etcdPeerPort: 2380,
     httpPort: 80,
@@ -46,6 +47,7 @@ Deno.test("defaults apply when nothing is set and the default config file is mis
     site: "default",
     labels: {},
     tailscaleSocket: "/var/run/tailscale/tailscaled.sock",
+    maxVoters: 5,
     configFile: DEFAULT_CONFIG_FILE,
     debug: false,
   });
@@ -105,6 +107,7 @@ name = "pi-1"
 advertise-addr = "192.168.1.20"
 bind-addr = "::"
 api-port = 1
+api-tls-port = 7
 etcd-client-port = 2
 etcd-peer-port = 3
 http-port = 4
@@ -120,6 +123,7 @@ etcd-bin = "/usr/bin/etcd"
 site = "house-b"
 label = { disk = "ssd" }
 tailscale-socket = "/run/ts.sock"
+max-voters = 3
 debug = true
 
 [image]
@@ -132,6 +136,7 @@ hostname = "ignored-by-the-agent"
     advertiseAddr: "192.168.1.20",
     bindAddr: "::",
     apiPort: 1,
+    apiTlsPort: 7,
     etcdClientPort: 2,
     etcdPeerPort: 3,
     httpPort: 4,
@@ -147,6 +152,7 @@ hostname = "ignored-by-the-agent"
     site: "house-b",
     labels: { disk: "ssd" },
     tailscaleSocket: "/run/ts.sock",
+    maxVoters: 3,
     configFile: "/c.toml",
     debug: true,
   });
@@ -296,6 +302,9 @@ Deno.test("each error kind gives one line naming the key and the reason", async 
     ]],
     ["empty data dir", [/data-dir \(from --data-dir\): expected a non-empty value/], [
       "--data-dir=",
+    ]],
+    ["even max-voters", [/max-voters \(from --max-voters\): expected 1, 3, 5 or 7/], [
+      "--max-voters=4",
     ]],
     ["token with spaces", [/token \(from --token\): expected a token without spaces/], [
       "--token=a b",

@@ -136,6 +136,9 @@ function tomlValue(flag: FlagInfo, origin: string, value: unknown): RawValue {
     case "port":
       if (typeof value === "number") return value;
       return fail(flag.name, origin, `expected an integer port number, got ${quote(value)}`);
+    case "number":
+      if (typeof value === "number") return value;
+      return fail(flag.name, origin, `expected a number, got ${quote(value)}`);
     case "bool":
       if (typeof value === "boolean") return value;
       return fail(flag.name, origin, `expected true or false, got ${quote(value)}`);

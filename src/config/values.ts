@@ -146,6 +146,15 @@ export function parseNonEmpty(s: string): string {
 }
 
 /** A join token: non-empty, no whitespace (it travels in HTTP headers). */
+/** `--max-voters`: an odd count of etcd voters, 1..7 (an even count tolerates no more failures). */
+export function parseMaxVoters(s: string | number): number {
+  const n = Number(s);
+  if ([1, 3, 5, 7].includes(n)) return n;
+  throw new InvalidValue(
+    `expected 1, 3, 5 or 7 (an odd number of voters), got ${quote(String(s))}`,
+  );
+}
+
 export function parseToken(s: string): string {
   if (/^\S+$/.test(s)) return s;
   throw new InvalidValue("expected a token without spaces or line breaks");

@@ -180,7 +180,8 @@ export class EtcdSupervisor {
     const url = (host: string, port: number) =>
       `${this.#scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
     const clients = [url(listen, clientPort)];
-    if (!listen.startsWith("127.")) clients.push(url("127.0.0.1", clientPort));
+    // A member on one address also takes loopback clients (a wildcard takes them already).
+    if (!/^(127\.|0\.0\.0\.0$|::$)/.test(listen)) clients.push(url("127.0.0.1", clientPort));
     return [
       `--name=${name}`,
       `--data-dir=${dataDir}`,

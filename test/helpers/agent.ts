@@ -13,6 +13,7 @@ const DENO = Deno.execPath();
 /** Ports of one agent. */
 export interface AgentPorts {
   api: number;
+  apiTls: number;
   http: number;
   https: number;
   dns: number;
@@ -28,12 +29,18 @@ export interface TestAgentOptions {
    * userland docker-proxy, a node's LAN address through kernel NAT, as on a real node.
    */
   advertiseAddr?: string;
+  /** `--name`; default test-node. Nodes of one cluster need different names. */
+  name?: string;
+  /** More `fossora agent` flags (`--join`, `--token`...). */
+  args?: string[];
 }
 
 /** A running agent. */
 export class TestAgent implements AsyncDisposable {
   child: Deno.ChildProcess | undefined;
   readonly output: string[] = [];
+  name = "test-node";
+  extraArgs: string[] = [];
   #pump: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -52,6 +59,7 @@ export class TestAgent implements AsyncDisposable {
     const dataDir = await Deno.makeTempDir({ prefix: "fossora-agent-" });
     const ports = {
       api: freePort(),
+      apiTls: freePort(),
       http: freePort(),
       https: freePort(),
       dns: freePort(),
@@ -59,6 +67,8 @@ export class TestAgent implements AsyncDisposable {
       etcdPeer: freePort(),
     };
     const agent = new TestAgent(dataDir, ports, "fossora.test", env, options.advertiseAddr);
+    agent.name = options.name ?? agent.name;
+    agent.extraArgs = options.args ?? [];
     try {
       await agent.restart();
     } catch (err) {
@@ -88,10 +98,11 @@ export class TestAgent implements AsyncDisposable {
     return [
       "agent",
       `--data-dir=${this.dataDir}`,
-      "--name=test-node",
+      `--name=${this.name}`,
       `--advertise-addr=${this.advertiseAddr}`,
       "--bind-addr=127.0.0.1",
       `--api-port=${p.api}`,
+      `--api-tls-port=${p.apiTls}`,
       `--http-port=${p.http}`,
       `--https-port=${p.https}`,
       `--dns-port=${p.dns}`,
@@ -100,6 +111,7 @@ export class TestAgent implements AsyncDisposable {
       `--domain=${this.domain}`,
       "--discovery=none",
       `--config=${this.dataDir}/none.toml`,
+      ...this.extraArgs,
     ];
   }
 
@@ -114,7 +126,7 @@ export class TestAgent implements AsyncDisposable {
         await res.body?.cancel();
         return res.ok;
       },
-      60_000,
+      Number(Deno.env.get("AGENT_READY_MS") ?? 60_000),
       200,
     );
   }

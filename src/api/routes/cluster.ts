@@ -36,7 +36,17 @@ export function addClusterRoutes(app: Hono, deps: ApiDeps): void {
       leader: deps.leader(),
     })));
   app.get("/api/v1/nodes", (c) => c.json({ nodes: deps.view.nodes() }));
-  app.get("/api/v1/token", async (c) => c.json({ token: await deps.joinToken() }));
+  app.get("/api/v1/admission", async (c) => {
+    if (!deps.admissionLog) {
+      throw new ApiError(503, "starting", "the agent is still starting; try again in a moment");
+    }
+    return c.json({ events: await deps.admissionLog() });
+  });
+  app.get("/api/v1/token", async (c) => {
+    const token = await deps.joinToken();
+    const through = deps.joinAddress?.();
+    return c.json(through ? { token, join: through } : { token });
+  });
   app.get("/metrics", (c) =>
     c.body(deps.metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",

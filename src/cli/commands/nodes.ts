@@ -15,8 +15,30 @@ export function nodesTable(nodes: NodeRecord[], now: Date): string {
   );
 }
 
+/** One admission log line, as the API answers it. */
+interface AdmissionEvent {
+  at: number;
+  name: string;
+  event: string;
+  detail: string;
+}
+
+/** The admission log: TIME NODE EVENT DETAIL, oldest first. */
+export function historyTable(events: AdmissionEvent[]): string {
+  return formatTable(
+    ["TIME", "NODE", "EVENT", "DETAIL"],
+    events.map((e) => [new Date(e.at).toISOString(), e.name, e.event, e.detail]),
+  );
+}
+
 /** Runs `fossora nodes`. */
 export async function nodes(ctx: Context): Promise<number> {
+  if (ctx.args.history) {
+    const log = await ctx.client.json<{ events: AdmissionEvent[] }>("GET", "/api/v1/admission");
+    if (ctx.args.json) printJson(ctx, log);
+    else ctx.io.stdout(historyTable(log.events));
+    return 0;
+  }
   const answer = await ctx.client.json<NodesAnswer>("GET", "/api/v1/nodes");
   if (ctx.args.json) printJson(ctx, answer);
   else ctx.io.stdout(nodesTable(answer.nodes, ctx.io.now()));

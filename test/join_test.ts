@@ -1,0 +1,77 @@
+/**
+ * Nodes join a cluster with its token, on real agents (loopback, one machine): the second node
+ * becomes a worker (a client of the one voter), the third a voter (a learner that catches up and
+ * is promoted); a wrong token is refused; the admission log shows each step, one node at a time.
+ */
+import assert from "node:assert/strict";
+import { TestAgent } from "./helpers/agent.ts";
+
+Deno.test("nodes join with the token: a worker, then a voter, one admission at a time", async (t) => {
+  await using first = await TestAgent.start({}, { name: "first" });
+  const { token } = await first.json<{ token: string }>("/api/v1/token");
+  const through = `127.0.0.1:${first.ports.api}`;
+
+  await t.step("a wrong token is refused and changes nothing", async () => {
+    const wrong = token.replace(/-[a-z2-7]+$/, "-aaaaaaaaaaaaaaaaaaaaaaaaaa");
+    const agent = await TestAgent.start({}, {
+      name: "intruder",
+      args: [`--join=${through}`, `--token=${wrong}`],
+    }).catch((err) => err as Error);
+    assert.ok(agent instanceof Error, "it does not become ready");
+    assert.match(agent.message, /not this cluster's/);
+    const nodes = await first.json<{ nodes: { name: string }[] }>("/api/v1/nodes");
+    assert.deepEqual(nodes.nodes.map((n) => n.name), ["first"]);
+  });
+
+  await using second = await TestAgent.start({}, {
+    name: "second",
+    args: [`--join=${through}`, `--token=${token}`],
+  });
+  await using third = await TestAgent.start({}, {
+    name: "third",
+    args: [`--join=${through}`, `--token=${token}`],
+  });
+
+  await t.step("the second is a worker and the third a voter", async () => {
+    const nodes = await first.json<{ nodes: { name: string; role: string }[] }>("/api/v1/nodes");
+    const roles = Object.fromEntries(nodes.nodes.map((n) => [n.name, n.role]));
+    assert.deepEqual(roles, { first: "voter", second: "worker", third: "voter" });
+    const saved = JSON.parse(await Deno.readTextFile(`${second.dataDir}/membership.json`));
+    assert.equal(saved.role, "worker");
+    assert.equal(saved.founder, false);
+    // The worker runs no etcd; the new voter's member is promoted.
+    assert.equal(await Deno.stat(`${second.dataDir}/etcd`).catch(() => undefined), undefined);
+    assert.ok((await Deno.stat(`${third.dataDir}/etcd`)).isDirectory);
+  });
+
+  await t.step("the joiners serve the cluster's state too", async () => {
+    await first.json("/api/v1/services", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "web", image: "fossora-test/busybox:1" }),
+    });
+    for (const node of [second, third]) {
+      const { services } = await node.json<{ services: { name: string }[] }>("/api/v1/services");
+      assert.ok(services.some((s) => s.name === "web"), node.name);
+    }
+  });
+
+  await t.step("the admission log shows each node's steps, never two at once", async () => {
+    const log = (await first.cli("nodes", "--history", "--json")).stdout;
+    const events = JSON.parse(log).events as { name: string; event: string }[];
+    const lines = events.map((e) => `${e.name} ${e.event}`);
+    const second = lines.filter((l) => l.startsWith("second "));
+    const third = lines.filter((l) => l.startsWith("third "));
+    assert.deepEqual(second, ["second admitting", "second certificate-issued", "second admitted"]);
+    assert.deepEqual(third, [
+      "third admitting",
+      "third learner-added",
+      "third promoted",
+      "third admitted",
+    ]);
+    assert.ok(
+      lines.indexOf("second admitted") < lines.indexOf("third admitting"),
+      lines.join("\n"),
+    );
+  });
+});
