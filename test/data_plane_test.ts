@@ -137,4 +137,25 @@ Deno.test("the real agent's data plane", async (t) => {
     assert.ok(settled <= before + 5);
     assert.equal((await httpRequest(agent.ports.http, host)).status, 200, "still serving");
   });
+
+  await t.step("a saved certificate cut short is not served: etcd's takes its place", async () => {
+    const saved = `${agent.dataDir}/pki/proxy.crt`;
+    const whole = await Deno.readTextFile(saved);
+    await agent.stop();
+    await Deno.writeTextFile(saved, whole.slice(0, 300));
+    await agent.restart();
+    const url = `https://${host}:${port}/`;
+    const r = await waitFor(
+      "HTTPS to answer again",
+      async () => {
+        const r = await curl(["--cacert", ca, "--resolve", `${host}:${port}:127.0.0.1`, url]);
+        return r.code === 0 ? r : undefined;
+      },
+      20_000,
+      200,
+    );
+    assert.equal(r.out, "proto https");
+    assert.ok(agent.output.some((l) => l.includes("the saved proxy certificate is not used")));
+    assert.equal(await Deno.readTextFile(saved), whole, "the copy on disk is whole again");
+  });
 });

@@ -6,6 +6,7 @@
  * elected node that holds the CA key renews it a month before it expires.
  * @module
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { ServingCert } from "../state/types.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 
@@ -19,6 +20,26 @@ export interface KeyPair {
 export const CERT_DAYS = 90;
 /** A certificate this close to its end is replaced. */
 export const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * Why `pair` cannot be served (unreadable, its key another's, expired), or undefined when it can.
+ * A copy on disk may be cut short or stale; TLS would fail every handshake with it.
+ */
+export function keyPairProblem(pair: KeyPair, now = Date.now()): string | undefined {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pair.certPem);
+  } catch {
+    return "the certificate is not a readable PEM certificate";
+  }
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(pair.keyPem))) return "the key is another's";
+  } catch {
+    return "the key is not a readable PEM private key";
+  }
+  if (Date.parse(cert.validTo) <= now) return `the certificate expired on ${cert.validTo}`;
+  return undefined;
+}
 
 /** The names the proxy's certificate covers: the domain, every name under it, and `extra`. */
 export function wantedNames(domain: string, extra: readonly string[] = []): string[] {

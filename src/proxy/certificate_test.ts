@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import type { ServingCert } from "../state/types.ts";
-import { CertIssuer, RENEW_BEFORE_MS, renewalReason, wantedNames } from "./certificate.ts";
+import { createClusterCA, issueServerCert } from "../etcd/certs.ts";
+import {
+  CertIssuer,
+  keyPairProblem,
+  RENEW_BEFORE_MS,
+  renewalReason,
+  wantedNames,
+} from "./certificate.ts";
 
 const DAY = 24 * 3600 * 1000;
 const names = wantedNames("Fossora.Home.Arpa.");
@@ -85,4 +92,15 @@ Deno.test("an issuer that fails keeps serving and says why", async () => {
   });
   await issuer.poke();
   assert.match(lines[0], /cannot issue/);
+});
+
+Deno.test("a saved pair that is cut short, mismatched or expired is not served", async () => {
+  const ca = await createClusterCA();
+  const a = await issueServerCert(ca, names, 90);
+  const b = await issueServerCert(ca, names, 90);
+  assert.equal(keyPairProblem(a), undefined);
+  assert.match(keyPairProblem({ ...a, certPem: a.certPem.slice(0, 200) })!, /certificate/);
+  assert.match(keyPairProblem({ ...a, keyPem: a.keyPem.slice(0, 60) })!, /key is not/);
+  assert.match(keyPairProblem({ certPem: a.certPem, keyPem: b.keyPem })!, /another's/);
+  assert.match(keyPairProblem(a, Date.now() + 91 * DAY)!, /expired/);
 });

@@ -14,7 +14,7 @@ export {
   REQUESTS_METRIC,
   ServiceProxy,
 } from "./server.ts";
-export { CertIssuer, type KeyPair, wantedNames } from "./certificate.ts";
+export { CertIssuer, type KeyPair, keyPairProblem, wantedNames } from "./certificate.ts";
 export { DEFAULT_LIMITS, type ProxyLimits } from "./limits.ts";
 export { TrustedProxies } from "./forwarded.ts";
 export {

@@ -37,7 +37,7 @@ export class RelayBuffers {
   /** Takes back a buffer; `reuse` only when no read can still write into it. */
   give(buf: Uint8Array, reuse: boolean): void {
     this.#lent -= buf.length;
-    if (reuse && this.#spare.length * this.size < this.budget / 4) this.#spare.push(buf);
+    if (reuse && this.#spare.length * this.size < this.budget / 8) this.#spare.push(buf);
   }
 }
 
