@@ -126,7 +126,7 @@ export class TestAgent implements AsyncDisposable {
         await res.body?.cancel();
         return res.ok;
       },
-      Number(Deno.env.get("AGENT_READY_MS") ?? 60_000),
+      60_000,
       200,
     );
   }
