@@ -3,7 +3,8 @@
  * on one bridge (the LAN), `c` on a second link of `a` only, where `a`'s default route goes. Each
  * runs test/helpers/mdns_peer.ts (the real MdnsDiscovery on UDP 5353) under nsenter and prints
  * what it discovers as JSON lines. Proves: a and b find each other with the right address,
- * port, id and cluster id; a announces only on the interface of its advertise address (c, behind
+ * port, id and cluster id; dig reads a node's records from a one-shot query (an independent
+ * parser of our wire format); a announces only on the interface of its advertise address (c, behind
  * a's default route, never sees it, though c hears other multicast from a's namespace); a new
  * cluster id is seen by the other side; garbage sent to 224.0.0.251:5353 is counted and ignored;
  * a stopped node's goodbye removes it at once, long before its TTL.
@@ -278,6 +279,32 @@ Deno.test({
             apiPort: PORT.a,
           });
           assert.equal(bOnA.candidate!.expiresAt - bOnA.candidate!.seenAt, 120_000);
+        },
+      );
+
+      await t.step(
+        "dig, a DNS client of its own, reads a node's records by a one-shot query",
+        async () => {
+          const out = await sh([
+            ...nsenter(NS.b),
+            "dig",
+            `@${ADDR.a}`,
+            "-p",
+            "5353",
+            "_fossora._tcp.local",
+            "PTR",
+            "+noall",
+            "+answer",
+            "+tries=1",
+            "+time=2",
+          ]);
+          const lines = out.trim().split("\n").map((l) => l.split(/\s+/).join(" "));
+          assert.deepEqual(lines, [
+            "_fossora._tcp.local. 10 IN PTR node-a._fossora._tcp.local.",
+            `node-a._fossora._tcp.local. 10 IN SRV 0 0 ${PORT.a} fossora-${ID.a}.local.`,
+            `node-a._fossora._tcp.local. 10 IN TXT "v=1" "id=${ID.a}" "cluster="`,
+            `fossora-${ID.a}.local. 10 IN A ${ADDR.a}`,
+          ], out);
         },
       );
 

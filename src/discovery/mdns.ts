@@ -9,7 +9,8 @@
  * Announces twice (1 s apart) at start and whenever the cluster id changes; answers queries for
  * its names at most once a second; queries at start and then after 1, 2, 4 ... 60 s, and every
  * 60 s from then on (our records live 120 s, so a live node is always refreshed); says goodbye
- * (TTL 0) on stop.
+ * (TTL 0) on stop. A one-shot query from another port (`dig -p 5353 @NODE _fossora._tcp.local
+ * PTR`) is answered to its sender alone, at most ten a second.
  * @module
  */
 import makeMdns from "multicast-dns";
@@ -24,6 +25,8 @@ import {
   DEFAULT_TTL_SECONDS,
   isClusterId,
   isUsableIPv4,
+  legacyAnswer,
+  MDNS_PORT,
   type OutPacket,
   parseResponse,
 } from "./mdns_records.ts";
@@ -42,9 +45,9 @@ export interface PacketSource {
   port: number;
 }
 
-/** The socket, as the discovery uses it: send a packet to the group, close. */
+/** The socket, as the discovery uses it: send a packet to the group (or to one sender), close. */
 export interface MdnsTransport {
-  send(packet: OutPacket): Promise<void>;
+  send(packet: OutPacket, to?: PacketSource): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -111,7 +114,10 @@ export interface MdnsDiscoveryOptions {
 /** Counters, for tests and metrics. */
 export interface MdnsStats {
   packets: number;
+  /** Queries answered on the group. */
   queriesAnswered: number;
+  /** One-shot queries (`dig -p 5353 @NODE`) answered to their sender. */
+  legacyAnswered: number;
   /** Records or packets skipped as malformed or out of bounds. */
   rejected: number;
   /** New nodes refused because the table was full. */
@@ -126,6 +132,8 @@ export class MdnsConfigError extends Error {
 const ANNOUNCE_REPEAT_MS = 1000;
 const RESPONSE_INTERVAL_MS = 1000;
 const WARN_INTERVAL_MS = 60_000;
+/** One-shot answers go to whoever asks, so they are few: at most this many a second. */
+const LEGACY_PER_SECOND = 10;
 
 /**
  * Announces this node and browses for others over mDNS.
@@ -159,7 +167,15 @@ export class MdnsDiscovery {
   #lastWarnAt = -Infinity;
   #unwarned = 0;
   #lastReason = "";
-  readonly #stats: MdnsStats = { packets: 0, queriesAnswered: 0, rejected: 0, refused: 0 };
+  #legacySecond = -Infinity;
+  #legacyCount = 0;
+  readonly #stats: MdnsStats = {
+    packets: 0,
+    queriesAnswered: 0,
+    legacyAnswered: 0,
+    rejected: 0,
+    refused: 0,
+  };
   readonly #onAbort = () => void this.stop();
 
   constructor(options: MdnsDiscoveryOptions) {
@@ -304,6 +320,13 @@ export class MdnsDiscovery {
     try {
       if (this.#state !== "running") return;
       this.#stats.packets++;
+      if (from.port !== MDNS_PORT) {
+        const reply = legacyAnswer(packet, this.#me, this.#ttl);
+        if (reply) {
+          this.#answerLegacy(reply, from);
+          return;
+        }
+      }
       if (asksFor(packet, this.#me)) {
         this.#answer();
         return;
@@ -351,6 +374,17 @@ export class MdnsDiscovery {
     }, wait);
   }
 
+  #answerLegacy(reply: OutPacket, to: PacketSource): void {
+    const second = Math.floor(this.#clock.now() / 1000);
+    if (second !== this.#legacySecond) {
+      this.#legacySecond = second;
+      this.#legacyCount = 0;
+    }
+    if (++this.#legacyCount > LEGACY_PER_SECOND) return;
+    this.#stats.legacyAnswered++;
+    this.#send(reply, { address: to.address, port: to.port });
+  }
+
   #announceTwice(): void {
     if (this.#announceTimer !== undefined) this.#clock.clearTimeout(this.#announceTimer);
     this.#sendAnnouncement();
@@ -373,8 +407,8 @@ export class MdnsDiscovery {
     this.#queryTimer = this.#clock.setTimeout(() => this.#query(), delay);
   }
 
-  #send(packet: OutPacket): void {
-    this.#transport?.send(packet).catch((e) =>
+  #send(packet: OutPacket, to?: PacketSource): void {
+    this.#transport?.send(packet, to).catch((e) =>
       this.#reject(`send: ${e instanceof Error ? e.message : e}`)
     );
   }
@@ -473,12 +507,13 @@ export function openMulticastDns(options: TransportOptions): Promise<MdnsTranspo
       m.off("error", failed);
       m.on("error", (e: Error) => options.onWarning(e));
       resolve({
-        send: (packet) =>
+        send: (packet, to) =>
           new Promise<void>((res, rej) => {
             const done = (err: Error | null) => (err ? rej(err) : res());
             // deno-lint-ignore no-explicit-any
             const p = packet as any;
             if (packet.type === "query") m.query(p, done);
+            else if (to) m.respond(p, { address: to.address, port: to.port }, done);
             else m.respond(p, done);
           }),
         close: closed,

@@ -32,6 +32,12 @@ export const MAX_QUESTIONS = 32;
 export const MAX_TXT_BYTES = 400;
 /** A TXT record with more strings than this is skipped. */
 export const MAX_TXT_STRINGS = 16;
+/** Longest TTL in a legacy unicast answer (RFC 6762 6.7). */
+export const LEGACY_TTL_SECONDS = 10;
+/** The mDNS port; a query from any other port is a one-shot (legacy) query. */
+export const MDNS_PORT = 5353;
+/** The AA bit of a DNS header's flags, as dns-packet takes them. */
+const AUTHORITATIVE_ANSWER = 1 << 10;
 
 const NODE_ID = /^[0-9a-f]{16}$/;
 const CLUSTER_ID = /^[0-9A-Za-z._-]{1,64}$/;
@@ -68,6 +74,7 @@ export type OutRecord =
 /** A packet as `dns-packet` encodes it. */
 export interface OutPacket {
   type: "query" | "response";
+  id?: number;
   flags?: number;
   questions?: { name: string; type: string; class: "IN" }[];
   answers?: OutRecord[];
@@ -211,7 +218,15 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  * leaves the unicast-response bit in it.
  */
 export function asksFor(packet: unknown, a: Announcement): boolean {
-  if (!isObject(packet) || packet.type !== "query") return false;
+  return askedQuestion(packet, a) !== undefined;
+}
+
+/** The first question of a query that asks for this node's records, as it was asked. */
+function askedQuestion(
+  packet: unknown,
+  a: Announcement,
+): { name: string; type: string } | undefined {
+  if (!isObject(packet) || packet.type !== "query") return undefined;
   const wanted: Record<string, string[]> = {
     [SERVICE]: ["PTR", "ANY"],
     [instanceName(a.name)]: ["SRV", "TXT", "ANY"],
@@ -220,13 +235,38 @@ export function asksFor(packet: unknown, a: Announcement): boolean {
   for (const q of asArray(packet.questions).slice(0, MAX_QUESTIONS)) {
     if (!isObject(q)) continue;
     const name = lower(q.name);
-    if (
-      name !== undefined && Object.hasOwn(wanted, name) && wanted[name].includes(String(q.type))
-    ) {
-      return true;
+    const type = String(q.type);
+    if (name !== undefined && Object.hasOwn(wanted, name) && wanted[name].includes(type)) {
+      return { name: q.name as string, type };
     }
   }
-  return false;
+  return undefined;
+}
+
+/**
+ * The answer to a one-shot query (from a port other than 5353, e.g. `dig -p 5353 @NODE`), sent
+ * back to its sender only: same id, the question repeated, TTLs of at most 10 s and no cache-flush
+ * bits (RFC 6762 6.7). Undefined when the packet does not ask for this node.
+ */
+export function legacyAnswer(
+  packet: unknown,
+  a: Announcement,
+  ttl = DEFAULT_TTL_SECONDS,
+): OutPacket | undefined {
+  const q = askedQuestion(packet, a);
+  if (!q || !isObject(packet)) return undefined;
+  const id = packet.id;
+  const answers = announcementRecords(a, Math.min(ttl, LEGACY_TTL_SECONDS)).map((r) => {
+    const { flush: _, ...rest } = r as OutRecord & { flush?: boolean };
+    return rest as OutRecord;
+  });
+  return {
+    type: "response",
+    id: typeof id === "number" && Number.isInteger(id) && id >= 0 && id <= 0xffff ? id : 0,
+    flags: AUTHORITATIVE_ANSWER,
+    questions: [{ name: q.name, type: q.type, class: "IN" }],
+    answers,
+  };
 }
 
 interface Rec {

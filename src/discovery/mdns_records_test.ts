@@ -10,6 +10,7 @@ import {
   checkAnnouncement,
   hostName,
   instanceName,
+  legacyAnswer,
   MAX_INSTANCES_PER_PACKET,
   MAX_TTL_SECONDS,
   type OutPacket,
@@ -149,6 +150,29 @@ Deno.test("queries for the service, the instance or the host ask for us; others 
   }));
   qu[qu.length - 2] |= 0x80;
   assert.ok(asksFor(packet.decode(Buffer.from(qu)), ME));
+});
+
+Deno.test("a one-shot query gets its id and question back, short TTLs and no cache-flush bits", () => {
+  const query = wire({
+    type: "query",
+    id: 777,
+    questions: [{ name: "PI1._fossora._tcp.local", type: "SRV", class: "IN" }],
+  });
+  const reply = legacyAnswer(query, ME)!;
+  assert.equal(reply.id, 777);
+  assert.deepEqual(reply.questions, [{
+    name: "PI1._fossora._tcp.local",
+    type: "SRV",
+    class: "IN",
+  }]);
+  const back = wire(reply) as { flag_aa: boolean; id: number; answers: Rec[] };
+  assert.equal(back.id, 777);
+  assert.equal(back.flag_aa, true);
+  assert.ok(back.answers.every((r) => r.ttl === 10 && r.flush === false));
+  assert.equal(parseResponse(back).sightings[0].ttl, 10);
+  const other = wire({ type: "query", id: 1, questions: [{ name: "x.local", type: "A" }] });
+  assert.equal(legacyAnswer(other, ME), undefined);
+  assert.equal(legacyAnswer(wire(announcementPacket(ME)), ME), undefined);
 });
 
 Deno.test("own options that cannot be announced are refused with what to set", () => {

@@ -51,6 +51,8 @@ interface Sent {
   from: string;
   at: number;
   packet: OutPacket;
+  /** Set for a unicast reply. */
+  to?: { address: string; port: number };
 }
 
 /** One multicast link: every member gets every packet, its own included. */
@@ -62,9 +64,10 @@ class Link {
   open: OpenTransport = (o) => {
     this.members.add(o);
     return Promise.resolve({
-      send: (p: OutPacket) => {
+      send: (p: OutPacket, to?: { address: string; port: number }) => {
         if (!this.members.has(o)) return Promise.reject(new Error("socket closed"));
-        this.sent.push({ from: o.interfaceAddress, at: this.clock.now(), packet: p });
+        this.sent.push({ from: o.interfaceAddress, at: this.clock.now(), packet: p, to });
+        if (to) return Promise.resolve(); // to a one-shot querier, not on the link
         // deno-lint-ignore no-explicit-any
         this.deliver(packet.encode(p as any), o.interfaceAddress);
         return Promise.resolve();
@@ -77,7 +80,7 @@ class Link {
   };
 
   /** Bytes from `from`, decoded by each receiver as multicast-dns does (bad ones are warnings). */
-  deliver(bytes: Uint8Array, from = "10.42.0.99"): void {
+  deliver(bytes: Uint8Array, from = "10.42.0.99", port = 5353): void {
     for (const m of [...this.members]) {
       let p: unknown;
       try {
@@ -86,14 +89,14 @@ class Link {
         m.onWarning(e as Error);
         continue;
       }
-      m.onPacket(p, { address: from, port: 5353 });
+      m.onPacket(p, { address: from, port });
     }
   }
 
   /** Packets `from` sent of a type, with TTL 0 answers counted as goodbyes. */
   by(from: string, kind: "query" | "announce" | "goodbye"): Sent[] {
     return this.sent.filter((s) =>
-      s.from === from &&
+      s.from === from && !s.to &&
       (kind === "query" ? s.packet.type === "query" : s.packet.type === "response" &&
         (kind === "goodbye") === (s.packet.answers?.[0]?.ttl === 0))
     );
@@ -348,4 +351,34 @@ Deno.test("options that cannot be announced are refused before anything starts",
       return true;
     });
   }
+});
+
+Deno.test("a one-shot query from another port is answered to its sender alone, ten a second", async () => {
+  const { make, link, clock } = setup();
+  const b = make("b");
+  await b.start();
+  clock.advance(5000);
+  const announced = link.by("10.42.0.2", "announce").length;
+  const q = (id: number) =>
+    new Uint8Array(packet.encode({
+      type: "query",
+      id,
+      questions: [{ name: SERVICE, type: "PTR", class: "IN" }],
+    }));
+  link.deliver(q(4242), "10.42.0.7", 40000);
+  const replies = () => link.sent.filter((s) => s.to);
+  assert.equal(replies().length, 1);
+  const [r] = replies();
+  assert.deepEqual(r.to, { address: "10.42.0.7", port: 40000 });
+  assert.equal(r.packet.id, 4242);
+  assert.deepEqual(r.packet.questions, [{ name: SERVICE, type: "PTR", class: "IN" }]);
+  assert.ok(r.packet.answers!.every((a) => a.ttl === 10 && !("flush" in a)));
+  assert.equal(link.by("10.42.0.2", "announce").length, announced, "nothing on the group");
+  for (let i = 0; i < 100; i++) link.deliver(q(i), "10.42.0.7", 40000);
+  assert.equal(replies().length, 10, "at most ten a second");
+  clock.advance(1000);
+  link.deliver(q(1), "10.42.0.7", 40000);
+  assert.equal(replies().length, 11);
+  assert.equal(b.stats().legacyAnswered, 11);
+  await b.stop();
 });
