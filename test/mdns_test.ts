@@ -16,16 +16,26 @@ import type { MdnsCandidate, MdnsStats } from "../src/discovery/mdns.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const RUN = crypto.randomUUID().replaceAll("-", "").slice(0, 6);
-const NS = { a: `fmdns-${RUN}-a`, b: `fmdns-${RUN}-b`, c: `fmdns-${RUN}-c` };
+const NS = {
+  a: `fmdns-${RUN}-a`,
+  b: `fmdns-${RUN}-b`,
+  c: `fmdns-${RUN}-c`,
+  d: `fmdns-${RUN}-d`,
+};
 const BRIDGE = `fmd${RUN}`;
 const PEER = new URL("./helpers/mdns_peer.ts", import.meta.url).pathname;
 const SEND = new URL("./helpers/udp_send.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"];
 
-const ID = { a: "a000000000000001", b: "b000000000000002", c: "c000000000000003" };
-const ADDR = { a: "10.77.1.1", b: "10.77.1.2", c: "10.77.2.3" };
-const PORT = { a: 7440, b: 17440, c: 7440 };
+const ID = {
+  a: "a000000000000001",
+  b: "b000000000000002",
+  c: "c000000000000003",
+  d: "d000000000000007",
+};
+const ADDR = { a: "10.77.1.1", b: "10.77.1.2", c: "10.77.2.3", d: "10.77.1.4" };
+const PORT = { a: 7440, b: 17440, c: 7440, d: 7440 };
 const CLUSTER = "5b0c7c52-3f5e-4d57-9a3a-1f3e8f0c2b11";
 
 async function sh(cmd: string[], check = true): Promise<string> {
@@ -57,7 +67,7 @@ class Peer {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #done: Promise<unknown>;
 
-  constructor(readonly who: "a" | "b" | "c", clusterId?: string) {
+  constructor(readonly who: keyof typeof NS, clusterId?: string) {
     const options = {
       name: `node-${who}`,
       id: ID[who],
@@ -159,15 +169,16 @@ async function setUp(): Promise<void> {
   await sh(["ip", "link", "add", BRIDGE, "type", "bridge"]);
   await sh(["ip", "link", "set", BRIDGE, "up"]);
   await sh(["iptables", "-I", ...FORWARD_RULE]);
-  for (const who of ["a", "b", "c"] as const) {
+  for (const who of ["a", "b", "c", "d"] as const) {
     await sh(["ip", "netns", "add", NS[who]]);
     await ip(NS[who], "link", "set", "lo", "up");
   }
-  for (const who of ["a", "b"] as const) {
+  // d is on the LAN too, but gets its address only after its agent started (as at boot).
+  for (const who of ["a", "b", "d"] as const) {
     const veth = `${BRIDGE}${who}`;
     await sh(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", NS[who]]);
     await sh(["ip", "link", "set", veth, "master", BRIDGE, "up"]);
-    await ip(NS[who], "addr", "add", `${ADDR[who]}/24`, "dev", "eth0");
+    if (who !== "d") await ip(NS[who], "addr", "add", `${ADDR[who]}/24`, "dev", "eth0");
     await ip(NS[who], "link", "set", "eth0", "up");
   }
   // a's second link, to c: a's default route goes this way, so only binding keeps mDNS off it.
@@ -179,6 +190,7 @@ async function setUp(): Promise<void> {
   await ip(NS.a, "route", "add", "default", "via", ADDR.c, "dev", "eth1");
   await ip(NS.b, "route", "add", "224.0.0.0/4", "dev", "eth0");
   await ip(NS.c, "route", "add", "224.0.0.0/4", "dev", "eth0");
+  await ip(NS.d, "route", "add", "224.0.0.0/4", "dev", "eth0");
 }
 
 async function tearDown(): Promise<void> {
@@ -401,6 +413,23 @@ Deno.test({
           // Its records had 120 s to live: only the goodbye explains this.
           assert.ok(Date.now() - stoppedAt < 10_000);
           assert.deepEqual((await a.list()).candidates, []);
+        },
+      );
+
+      await t.step(
+        "a node whose address comes after it started is found once it is there",
+        async () => {
+          const d = new Peer("d");
+          peers.push(d);
+          await d.ready();
+          await waitFor("d's failed membership", async () => (await d.list()).stats.rejected > 0);
+          // Without its address d cannot join the group: it hears nothing (what it sends may
+          // still leave, from 0.0.0.0).
+          assert.deepEqual((await d.list()).candidates, []);
+          await sh(["ip", "-n", NS.d, "addr", "add", `${ADDR.d}/24`, "dev", "eth0"]);
+          const dOnA = await a.waitEvent("node-d found", about("node-d", "added"));
+          assert.equal(dOnA.candidate!.address, ADDR.d);
+          await d.waitEvent("node-a found by d", about("node-a", "added"));
         },
       );
     } finally {

@@ -59,6 +59,8 @@ export interface TransportOptions {
   onPacket(packet: unknown, from: PacketSource): void;
   /** A socket problem that does not stop it (an undecodable packet, a failed membership). */
   onWarning(error: Error): void;
+  /** The group was joined on the interface after all (its address came late, as at boot). */
+  onInterfaceUp?(): void;
 }
 
 /** Opens the socket; rejects when UDP 5353 cannot be bound. */
@@ -236,6 +238,7 @@ export class MdnsDiscovery {
         interfaceAddress: this.#interfaceAddress,
         onPacket: (p, from) => this.#receive(p, from),
         onWarning: (e) => this.#reject(`socket: ${e.message}`),
+        onInterfaceUp: () => this.#interfaceUp(),
       });
     } catch (e) {
       this.#state = "stopped";
@@ -385,6 +388,16 @@ export class MdnsDiscovery {
     this.#send(reply, { address: to.address, port: to.port });
   }
 
+  /** What was sent before the interface had its address went nowhere: start over. */
+  #interfaceUp(): void {
+    if (this.#state !== "running") return;
+    this.#log?.info("mdns: interface up, announcing", { interface: this.#interfaceAddress });
+    this.#announceTwice();
+    if (this.#queryTimer !== undefined) this.#clock.clearTimeout(this.#queryTimer);
+    this.#backoff.reset();
+    this.#query();
+  }
+
   #announceTwice(): void {
     if (this.#announceTimer !== undefined) this.#clock.clearTimeout(this.#announceTimer);
     this.#sendAnnouncement();
@@ -459,7 +472,7 @@ export class MdnsDiscovery {
     this.#lastReason = reason;
     const now = this.#clock.now();
     if (now - this.#lastWarnAt < WARN_INTERVAL_MS) return;
-    this.#log?.warn("mdns: ignored bad packets or records", {
+    this.#log?.warn("mdns: ignored bad packets or records, or a socket error", {
       count: this.#unwarned,
       last: this.#lastReason.slice(0, 200),
     });
@@ -498,8 +511,18 @@ export function openMulticastDns(options: TransportOptions): Promise<MdnsTranspo
         )
       );
     };
+    if (!hasAddress(options.interfaceAddress)) {
+      // multicast-dns retries the membership every 5 s, so this heals when the address comes.
+      options.onWarning(
+        new Error(
+          `interface address ${options.interfaceAddress} is not on this machine (yet); mDNS waits for it. If it never comes, set --advertise-addr to a LAN address`,
+        ),
+      );
+    }
     m.once("error", failed);
     m.on("warning", (e: Error) => options.onWarning(e));
+    // Emitted when a membership succeeds: first while binding, later when a late address came.
+    m.on("networkInterface", () => options.onInterfaceUp?.());
     m.on("packet", (packet: unknown, rinfo: { address: string; port: number }) => {
       options.onPacket(packet, { address: rinfo.address, port: rinfo.port });
     });
@@ -520,4 +543,12 @@ export function openMulticastDns(options: TransportOptions): Promise<MdnsTranspo
       });
     });
   });
+}
+
+function hasAddress(address: string): boolean {
+  try {
+    return Deno.networkInterfaces().some((i) => i.family === "IPv4" && i.address === address);
+  } catch {
+    return true; // no permission to look: let the socket find out
+  }
 }

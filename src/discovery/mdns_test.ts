@@ -382,3 +382,21 @@ Deno.test("a one-shot query from another port is answered to its sender alone, t
   assert.equal(b.stats().legacyAnswered, 11);
   await b.stop();
 });
+
+Deno.test("when the interface's address comes late, it announces and browses afresh", async () => {
+  const { make, link, clock } = setup();
+  const b = make("b");
+  const t0 = clock.now();
+  await b.start();
+  clock.advance(40_000); // queries at 0, 1, 3, 7, 15, 31 s; the next is due at 63 s
+  const [socket] = link.members;
+  clock.advance(1000);
+  socket.onInterfaceUp!();
+  clock.advance(3000);
+  const at = (kind: "query" | "announce") =>
+    link.by("10.42.0.2", kind).map((s) => s.at - t0).filter((t) => t > 40_000);
+  assert.deepEqual(at("query"), [41_000, 42_000, 44_000], "the backoff starts over");
+  assert.deepEqual(at("announce").slice(0, 2), [41_000, 42_000]);
+  await b.stop();
+  assert.equal(clock.timers.size, 0);
+});
