@@ -18,6 +18,7 @@ import { loadMembership, type SavedMembership, saveMembership } from "../admissi
 import { formatJoinToken, newSecret, parseJoinToken } from "../admission/token.ts";
 import { ApiError, createApi, serveApi } from "../api/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
+import { Finder, LocalApiClient, MdnsDiscovery, tailnetJoinerTrust } from "../discovery/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
 import {
@@ -109,6 +110,9 @@ export class Agent {
   #clientOk = false;
   #clientProbe: ReturnType<typeof setInterval> | undefined;
   #joining = new AbortController();
+  #finder: Finder | undefined;
+  #mdns: MdnsDiscovery | undefined;
+  #tailscale: LocalApiClient | undefined;
   /** What the join desk needs, once the control plane is up. */
   #joins:
     | {
@@ -182,14 +186,17 @@ export class Agent {
       families,
     } = this.#parts ??= await import("./parts.ts");
     let saved = await loadMembership(c.dataDir);
-    if (!saved && c.join.length > 0) {
+    await this.#startDiscovery(saved?.cluster);
+    if (!saved) {
       if (await exists(`${c.dataDir}/etcd`)) {
-        this.log.warn(
-          "this node holds a cluster's data already, so --join is ignored; to join another " +
-            "cluster, stop the agent and empty its data dir",
-          { dataDir: c.dataDir },
-        );
-      } else {
+        if (c.join.length) {
+          this.log.warn(
+            "this node holds a cluster's data already, so --join is ignored; to join another " +
+              "cluster, stop the agent and empty its data dir",
+            { dataDir: c.dataDir },
+          );
+        }
+      } else if (c.join.length || await this.#clusterNearby()) {
         saved = await this.#join(pki, dockerArch());
         if (this.#stopping) return;
       }
@@ -260,6 +267,7 @@ export class Agent {
       if (!info) throw new Error("the cluster this node joined has no cluster record in etcd");
     }
     this.log.info("cluster", { id: info.id });
+    this.#mdns?.setClusterId(info.id);
     this.#leased = new LeasedRecords({ store: this.store, log: this.log.child("lease") });
     this.#publisher = new NodePublisher({
       leased: this.#leased,
@@ -361,10 +369,13 @@ export class Agent {
     const keyPath = `${pki}/join.key`;
     const csr = await newKeyAndRequest(keyPath, this.identity.name);
     const log = this.log.child("join");
-    log.info("joining a cluster", { through: c.join, token: token ? "given" : "none" });
+    log.info("joining a cluster", {
+      through: this.#finder?.candidates() ?? c.join,
+      token: token ? "given" : "none",
+    });
     let last = "";
     const admitted = await joinCluster({
-      candidates: () => c.join,
+      candidates: () => this.#finder?.candidates() ?? c.join,
       token,
       request: {
         id: this.identity.id,
@@ -467,7 +478,57 @@ export class Agent {
       contacts: () => this.mirror.view.nodes().map((n) => `http://${n.address}:${n.apiPort}`),
       empty: () => this.mirror.view.services().length === 0,
       poke: () => this.#admission?.poke(),
+      tailnetTrust: this.#tailscale &&
+        ((from) => tailnetJoinerTrust(this.#tailscale!, from, c.tailscaleTag)),
     });
+  }
+
+  /**
+   * Starts looking for other nodes (`--discovery`): mDNS announces this node and browses, the
+   * tailnet's peers are probed. A failure of one source is logged, never fatal.
+   */
+  async #startDiscovery(cluster: string | undefined): Promise<void> {
+    const c = this.config;
+    if (c.discovery.includes("tailscale")) {
+      this.#tailscale = new LocalApiClient({ socketPath: c.tailscaleSocket, timeoutMs: 2000 });
+    }
+    if (c.discovery.includes("mdns")) {
+      try {
+        if (c.apiPort === 0) throw new Error("the API port is chosen at random (--api-port 0)");
+        this.#mdns = new MdnsDiscovery({
+          name: this.identity.name,
+          id: this.identity.id,
+          advertiseAddress: c.advertiseAddr,
+          apiPort: c.apiPort,
+          clusterId: cluster,
+          log: this.log.child("mdns"),
+        });
+        await this.#mdns.start();
+      } catch (err) {
+        this.log.warn("mDNS discovery is off", { why: String((err as Error)?.message ?? err) });
+        this.#mdns = undefined;
+      }
+    }
+    this.#finder = new Finder({
+      static: c.join,
+      mdns: this.#mdns,
+      tailscale: this.#tailscale && { client: this.#tailscale, apiPort: c.apiPort || 7440 },
+      log: this.log.child("discovery"),
+    });
+    this.#finder.start();
+  }
+
+  /** A new node looks around before founding a cluster of its own. */
+  async #clusterNearby(): Promise<boolean> {
+    if (!this.#mdns && !this.#tailscale) return false;
+    const found = await this.#finder!.waitForAny(DISCOVERY_WINDOW_MS, this.#joining.signal);
+    this.log.info(
+      found ? "found a cluster nearby; joining it" : "no cluster nearby; founding one",
+      {
+        candidates: this.#finder!.candidates(),
+      },
+    );
+    return found;
   }
 
   async #configuredToken(): Promise<string | undefined> {
@@ -734,6 +795,9 @@ export class Agent {
     clearInterval(this.#clientProbe);
     this.#joining.abort(new Error("the agent is stopping"));
     const steps: [string, () => unknown][] = [
+      // The goodbye goes out first, so other nodes stop offering this one to joiners.
+      ["discovery", () => Promise.all([this.#mdns?.stop(), this.#finder?.stop()])],
+      ["tailscale", () => this.#tailscale?.close()],
       ["api", () => (this.#api.abort(), Promise.all([this.#apiFinished, this.#apiTlsFinished]))],
       ["dns", () => this.#dns?.stop()],
       ["proxy", () => this.#proxy?.stop()],
@@ -769,6 +833,9 @@ export class Agent {
     this.log.info("stopped");
   }
 }
+
+/** How long a new node looks for a cluster to join before founding its own, ms. */
+const DISCOVERY_WINDOW_MS = 4000;
 
 /** The longest one part may take to stop, ms (etcd's member has its own SIGKILL after 10 s). */
 const STOP_STEP_MS = 2000;

@@ -182,6 +182,14 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     help: "tailscaled's LocalAPI socket",
   },
   {
+    name: "tailscale-tag",
+    kind: "string",
+    arg: "TAG",
+    default: "none",
+    help: "a tailnet tag (tag:fossora) whose machines may join without a token",
+  },
+
+  {
     name: "max-voters",
     kind: "number",
     arg: "N",

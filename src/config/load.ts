@@ -18,6 +18,7 @@ import {
   parseMaxVoters,
   parseNonEmpty,
   parsePort,
+  parseTailscaleTag,
   parseToken,
   parseTrustedProxies,
 } from "./values.ts";
@@ -52,6 +53,8 @@ export interface AgentConfig {
   site: string;
   labels: Record<string, string>;
   tailscaleSocket: string;
+  /** A tailnet tag whose machines join without a token, besides the tailnet owner's. */
+  tailscaleTag?: string;
   /** Most etcd voters: 1, 3, 5 or 7. */
   maxVoters: number;
   /** The config file path used (it may not exist when it is the default). */
@@ -72,6 +75,17 @@ export type ReadFile = (path: string) => string | undefined;
 export const DEFAULT_CONFIG_FILE = "/etc/fossora/fossora.toml";
 
 type Pick = (name: string) => Raw | undefined;
+
+/** `{ key: value }` when the setting is given, `{}` when not (a setting without a default). */
+function optional<K extends string, T>(
+  key: K,
+  flag: string,
+  raw: Raw | undefined,
+  parse: (v: string) => T,
+): { [k in K]?: T } {
+  if (!raw) return {};
+  return { [key]: check(flag, raw, parse) } as { [k in K]?: T };
+}
 
 /** Runs a parser, turning its InvalidValue into a ConfigError naming the key and origin. */
 function check<T>(name: string, raw: Raw, parse: (v: never) => T): T {
@@ -184,6 +198,7 @@ export function loadConfig(
       parseNonEmpty,
       () => "/var/run/tailscale/tailscaled.sock",
     ),
+    ...optional("tailscaleTag", "tailscale-tag", pick("tailscale-tag"), parseTailscaleTag),
     maxVoters: setting(pick, "max-voters", parseMaxVoters, num(5)),
     configFile: file.path,
     debug: setting(pick, "debug", (b: boolean) => b, () => false),

@@ -123,6 +123,7 @@ etcd-bin = "/usr/bin/etcd"
 site = "house-b"
 label = { disk = "ssd" }
 tailscale-socket = "/run/ts.sock"
+tailscale-tag = "tag:fossora"
 max-voters = 3
 debug = true
 
@@ -152,6 +153,7 @@ hostname = "ignored-by-the-agent"
     site: "house-b",
     labels: { disk: "ssd" },
     tailscaleSocket: "/run/ts.sock",
+    tailscaleTag: "tag:fossora",
     maxVoters: 3,
     configFile: "/c.toml",
     debug: true,
@@ -302,6 +304,9 @@ Deno.test("each error kind gives one line naming the key and the reason", async 
     ]],
     ["empty data dir", [/data-dir \(from --data-dir\): expected a non-empty value/], [
       "--data-dir=",
+    ]],
+    ["bad tailscale tag", [/tailscale-tag \(from --tailscale-tag\): expected a tailnet tag/], [
+      "--tailscale-tag=fossora",
     ]],
     ["even max-voters", [/max-voters \(from --max-voters\): expected 1, 3, 5 or 7/], [
       "--max-voters=4",

@@ -155,6 +155,12 @@ export function parseMaxVoters(s: string | number): number {
   );
 }
 
+/** `--tailscale-tag`: `tag:` and a name, as Tailscale spells tags. */
+export function parseTailscaleTag(s: string): string {
+  if (/^tag:[A-Za-z][A-Za-z0-9-]{0,99}$/.test(s)) return s;
+  throw new InvalidValue(`expected a tailnet tag such as tag:fossora, got ${quote(s)}`);
+}
+
 export function parseToken(s: string): string {
   if (/^\S+$/.test(s)) return s;
   throw new InvalidValue("expected a token without spaces or line breaks");
