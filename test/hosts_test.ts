@@ -1,0 +1,272 @@
+/**
+ * The one-machine cluster harness (helpers/hosts.ts) and `scripts/cluster.ts` on the real thing:
+ * hosts are namespaces on a bridge with their own dockerd and agent, reach each other, run a
+ * service's container on their own engine, and leave nothing behind: after a normal end, after
+ * a test body that throws, after Ctrl-C of the script, and (swept by the next harness) after the
+ * script was killed outright.
+ */
+import assert from "node:assert/strict";
+import { BUSYBOX_IMAGE, Hosts } from "./helpers/hosts.ts";
+import {
+  acquireSlot,
+  alive,
+  parseProcLocks,
+  slotLimit,
+  type SlotNames,
+  slotNames,
+} from "./helpers/hosts_slot.ts";
+import { must } from "./helpers/run.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const CLUSTER_SCRIPT = new URL("../scripts/cluster.ts", import.meta.url).pathname;
+
+interface ReplicaView {
+  containerId?: string;
+  state: string;
+  ready: boolean;
+}
+
+/** Pids of every process whose arguments name a path under `dir` (dockerd, containerd, agents…). */
+async function processesUnder(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
+    if (cmdline.includes(`${dir}/`) && await alive(Number(e.name))) pids.push(Number(e.name));
+  }
+  return pids;
+}
+
+/** Checks, with the system's own tools, that nothing of slot `names` is on the machine. */
+async function assertNothingLeft(names: SlotNames, pids: number[] = []): Promise<void> {
+  const netns = (await must(["ip", "netns", "list"])).split("\n").map((l) => l.split(" ")[0])
+    .filter((n) => n.startsWith(names.nsPrefix));
+  assert.deepEqual(netns, [], "namespaces left");
+  const ours = new RegExp(`^\\d+: (${names.bridge}|${names.vethPrefix}\\d+)[:@]`);
+  const links = (await must(["ip", "-o", "link", "show"])).split("\n").filter((l) => ours.test(l));
+  assert.deepEqual(links, [], "links left");
+  const rules = (await must(["iptables", "-w", "-S", "FORWARD"])).split("\n").filter((l) =>
+    l.includes(` ${names.bridge} `) || l.includes(names.rule)
+  );
+  assert.deepEqual(rules, [], "iptables rules left");
+  const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n").filter((l) =>
+    l.includes(`${names.dir}/`) || l.split(" ")[4] === names.dir
+  );
+  assert.deepEqual(mounts, [], "mounts left");
+  assert.deepEqual(await processesUnder(names.dir), [], "processes left");
+  const running = [];
+  for (const pid of pids) if (await alive(pid)) running.push(pid);
+  assert.deepEqual(running, [], "processes of the hosts still run");
+  const cgroups = [];
+  for await (const c of Deno.readDir("/sys/fs/cgroup")) {
+    const dirs = c.isDirectory ? [`/sys/fs/cgroup/${c.name}`] : [];
+    for (const d of dirs) {
+      for await (const e of Deno.readDir(d)) if (e.name.startsWith(names.cgroup)) cgroups.push(e);
+    }
+  }
+  assert.deepEqual(cgroups, [], "cgroups left");
+  assert.equal(await Deno.stat(names.dir).then(() => true, () => false), false, "directory left");
+}
+
+Deno.test("three hosts: own agents and dockerds, reachable from here and each other, then gone", async (t) => {
+  let names: SlotNames | undefined;
+  const pids: number[] = [];
+  {
+    const t0 = performance.now();
+    await using cluster = await Hosts.create(3);
+    console.log(`3 hosts with ready agents in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    names = cluster.names;
+    const [node1, node2, node3] = cluster.hosts;
+
+    await t.step("every agent is ready and answers from this namespace", async () => {
+      for (const h of cluster.hosts) {
+        assert.equal(h.running, true);
+        const res = await fetch(`${h.api}/api/v1/health`);
+        assert.deepEqual(await res.json(), { ready: true, node: h.name });
+        assert.equal(h.token.length > 20, true);
+      }
+    });
+
+    await t.step("each API answers from another host's namespace", async () => {
+      for (const [from, to] of [[node1, node2], [node2, node3], [node3, node1]]) {
+        const r = await from.exec(["curl", "-sf", "--max-time", "5", `${to.api}/api/v1/health`]);
+        assert.equal(r.code, 0, `${from.name} -> ${to.name}: ${r.stderr}`);
+        assert.deepEqual(JSON.parse(r.stdout), { ready: true, node: to.name });
+      }
+    });
+
+    await t.step("a service deployed through node2 runs on node2's own dockerd", async () => {
+      const name = `web-${crypto.randomUUID().slice(0, 6)}`;
+      const spec = { name, image: BUSYBOX_IMAGE, ports: [{ container: 80, http: true }] };
+      await node2.json("/api/v1/services", {
+        method: "POST",
+        body: JSON.stringify(spec),
+        headers: { "content-type": "application/json" },
+      });
+      const replica = await waitFor(`a ready replica of ${name}`, async () => {
+        const res = await node2.fetch(`/api/v1/services/${name}`);
+        if (!res.ok) return void await res.body?.cancel();
+        const { replicas } = (await res.json()) as { replicas: ReplicaView[] };
+        return replicas.find((r) => r.ready && r.state === "running" && r.containerId);
+      }, 60_000);
+      const filter = ["--filter", `label=fossora.service=${name}`];
+      const onNode2 = (await node2.docker("ps", "-q", "--no-trunc", ...filter)).stdout.trim();
+      assert.equal(onNode2.startsWith(replica.containerId!), true, `node2 runs ${onNode2}`);
+      for (const other of [node1, node3]) {
+        assert.equal((await other.docker("ps", "-aq", ...filter)).stdout.trim(), "");
+      }
+      assert.equal((await must(["docker", "ps", "-aq", ...filter])).trim(), "", "root dockerd");
+      // Served by node2's proxy to a visitor in node1's namespace.
+      const host = `Host: ${name}.fossora.home.arpa`;
+      const url = `http://${node2.address}/`;
+      const r = await node1.exec(["curl", "-sf", "--max-time", "5", "-H", host, url]);
+      assert.equal(r.stdout.trim(), "hello from fossora-test", r.stderr);
+      const pid = await node2.docker("inspect", "--format", "{{.State.Pid}}", onNode2);
+      pids.push(Number(pid.stdout.trim()));
+    });
+
+    for (const h of cluster.hosts) {
+      pids.push(h.pid!, h.dockerdPid!);
+      const etcd = Number(await Deno.readTextFile(`${h.dataDir}/etcd.pid`).catch(() => ""));
+      if (etcd) pids.push(etcd);
+    }
+    pids.push(...await processesUnder(cluster.dir));
+    assert.equal(pids.length >= 3 * 5, true, `processes of the hosts: ${pids}`);
+  }
+
+  await t.step("after dispose nothing is left", async () => {
+    await assertNothingLeft(names!, pids);
+  });
+});
+
+Deno.test("hosts: a test body that throws leaves nothing; a killed harness is swept by the next", async (t) => {
+  let killed: SlotNames | undefined;
+  let killedPids: number[] = [];
+
+  await t.step("scripts/cluster.ts removes everything on Ctrl-C", async () => {
+    const run = await startClusterScript(2);
+    const table = run.lines.join("\n");
+    assert.match(table, /NODE\s+ADDRESS\s+API/);
+    for (const api of run.apis) {
+      const res = await fetch(`${api}/api/v1/health`);
+      assert.equal(res.status, 200, await res.text());
+    }
+    // The line it prints for the CLI works as it is.
+    const cli = run.lines.find((l) => / status --api /.test(l));
+    assert.ok(cli, table);
+    const status = await new Deno.Command("sh", { args: ["-c", cli], stdout: "piped" }).output();
+    assert.equal(status.code, 0);
+    assert.match(new TextDecoder().decode(status.stdout), /node1/);
+    run.child.kill("SIGINT");
+    const ended = await run.child.status;
+    const rest = await run.rest;
+    assert.equal(ended.code, 0, rest);
+    assert.match(rest, /Removed 2 node\(s\)/);
+    await assertNothingLeft(run.names);
+  });
+
+  await t.step("scripts/cluster.ts killed outright leaves its hosts running", async () => {
+    const run = await startClusterScript(1);
+    killed = run.names;
+    killedPids = await processesUnder(run.names.dir);
+    run.child.kill("SIGKILL");
+    await run.child.status;
+    await run.rest;
+    assert.equal(killedPids.length >= 3, true, `processes: ${killedPids}`);
+    const still = [];
+    for (const pid of killedPids) if (await alive(pid)) still.push(pid);
+    assert.equal(still.length >= 2, true, "the dead harness's dockerd and agent run on");
+  });
+
+  await t.step("a harness whose test throws is removed, and it swept the dead one", async () => {
+    let names: SlotNames | undefined;
+    let pids: number[] = [];
+    await assert.rejects(async () => {
+      await using cluster = await Hosts.create(1, { startAgents: false });
+      names = cluster.names;
+      const [h] = cluster.hosts;
+      // A running container, so that teardown has its mounts and shim to remove.
+      await must(["docker", "-H", h.dockerHost, "run", "-d", BUSYBOX_IMAGE]);
+      await h.spawn();
+      await h.waitReady();
+      pids = await processesUnder(cluster.dir);
+      throw new Error("the test failed");
+    }, /the test failed/);
+    await assertNothingLeft(names!, pids);
+    await assertNothingLeft(killed!, killedPids);
+  });
+});
+
+Deno.test("hosts slots: no more harnesses at once than the limit; the next waits for a free one", async () => {
+  const a = await acquireSlot({ limit: 2 });
+  const b = await acquireSlot({ limit: 2 });
+  try {
+    assert.notEqual(a.names.slot, b.names.slot);
+    let waited = "";
+    let third: Awaited<ReturnType<typeof acquireSlot>> | undefined;
+    const taking = acquireSlot({ limit: 2, onWait: (m) => waited = m }).then((s) => third = s);
+    await waitFor("the third taker to say it waits", () => waited !== "", 5_000, 20);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(third, undefined, "a third slot was given while two were held");
+    a.release();
+    await taking;
+    assert.equal(third!.names.slot, a.names.slot);
+    third!.release();
+  } finally {
+    a.release();
+    b.release();
+  }
+});
+
+Deno.test("hosts slots: /proc/locks holders are read, waiters are not; the limit is checked", () => {
+  const held = parseProcLocks(
+    "1: FLOCK  ADVISORY  WRITE 812 fe:00:1234 0 EOF\n" +
+      "1: -> FLOCK  ADVISORY  WRITE 813 fe:00:1234 0 EOF\n" +
+      "2: POSIX  ADVISORY  READ 7738 00:1a:99 128 128\n" +
+      "3: -> FLOCK  ADVISORY  WRITE 900 fe:00:555 0 EOF\n",
+  );
+  assert.deepEqual([...held].sort(), ["0:26:99", "254:0:1234"]);
+  assert.equal(slotLimit(undefined), 2);
+  assert.equal(slotLimit("3"), 3);
+  for (const bad of ["0", "-1", "2.5", "two", "65"]) {
+    assert.throws(() => slotLimit(bad), /FOSSORA_TEST_HOSTS_PARALLEL=.*whole number from 1 to 64/);
+  }
+});
+
+/** `scripts/cluster.ts N`, read until it says how to stop it. */
+async function startClusterScript(n: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLUSTER_SCRIPT, String(n)],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = new Response(child.stderr).text();
+  let buffered = "";
+  const deadline = Date.now() + 90_000;
+  while (!lines.includes("Ctrl-C removes the cluster.")) {
+    if (Date.now() > deadline) throw new Error(`cluster.ts said only:\n${lines.join("\n")}`);
+    const { value, done } = await reader.read();
+    if (done) {
+      throw new Error(`cluster.ts ended early:\n${buffered}${lines.join("\n")}\n${await stderr}`);
+    }
+    buffered += value;
+    const parts = buffered.split("\n");
+    buffered = parts.pop() ?? "";
+    lines.push(...parts);
+  }
+  const rest = (async () => {
+    let text = buffered;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+    return text + (await stderr);
+  })();
+  const bridge = /on bridge fhbr(\d+) /.exec(lines.join("\n"));
+  assert.ok(bridge, lines.join("\n"));
+  const apis = lines.map((l) => /^node\d+\s+\S+\s+(http:\/\/\S+)/.exec(l)?.[1]).filter((a) =>
+    a !== undefined
+  );
+  assert.equal(apis.length, n, lines.join("\n"));
+  return { child, lines, rest, apis, names: slotNames(Number(bridge[1])) };
+}
