@@ -62,8 +62,14 @@ Deno.test("nodes join with the token: a worker, then a voter, one admission at a
     const lines = events.map((e) => `${e.name} ${e.event}`);
     const second = lines.filter((l) => l.startsWith("second "));
     const third = lines.filter((l) => l.startsWith("third "));
-    assert.deepEqual(second, ["second admitting", "second certificate-issued", "second admitted"]);
+    assert.deepEqual(second, [
+      "second queued",
+      "second admitting",
+      "second certificate-issued",
+      "second admitted",
+    ]);
     assert.deepEqual(third, [
+      "third queued",
       "third admitting",
       "third learner-added",
       "third promoted",
@@ -74,4 +80,36 @@ Deno.test("nodes join with the token: a worker, then a voter, one admission at a
       lines.join("\n"),
     );
   });
+
+  await t.step("a node without a token waits as pending until a person approves it", async () => {
+    const starting = TestAgent.start({}, { name: "fourth", args: [`--join=${through}`] });
+    const history = async () => {
+      const out = await first.cli("nodes", "--history", "--json");
+      return (JSON.parse(out.stdout).events as { name: string; event: string }[])
+        .filter((e) => e.name === "fourth").map((e) => e.event);
+    };
+    const deadline = Date.now() + 30_000;
+    while (!(await history()).includes("pending")) {
+      assert.ok(Date.now() < deadline, "the tokenless node was never listed as pending");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const approved = await first.cli("nodes", "approve", "fourth");
+    assert.equal(approved.code, 0, approved.stderr);
+    await using fourth = await starting;
+    assert.deepEqual(await history(), [
+      "pending",
+      "approved",
+      "admitting",
+      "learner-added",
+      "promoted",
+      "admitted",
+    ]);
+    const roles = (await first.json<{ nodes: { name: string; role: string }[] }>("/api/v1/nodes"))
+      .nodes.map((n) => `${n.name} ${n.role}`).sort();
+    assert.deepEqual(roles, ["first voter", "fourth voter", "second worker", "third voter"]);
+    await fourth.stop();
+  });
+
+  // The worker goes first, while the voters keep quorum.
+  await second.stop();
 });

@@ -11,9 +11,9 @@ import { isIP } from "node:net";
 import { families } from "../state/keys.ts";
 import type { Store } from "../state/store.ts";
 import { isDnsLabel } from "../util/names.ts";
-import { CURRENT } from "./leader.ts";
+import { appendEvent, CURRENT } from "./leader.ts";
 import { caFingerprint, parseJoinToken } from "./token.ts";
-import type { CurrentAdmission, Member, QueuedJoin, Role } from "./types.ts";
+import type { AdmissionEvent, CurrentAdmission, Member, QueuedJoin, Role } from "./types.ts";
 
 /** A refused join request: the HTTP status, a code and words that say what to do. */
 export class JoinError extends Error {
@@ -177,8 +177,45 @@ export class JoinDesk {
       seenAt: now,
     };
     await store.put(families.admission, ["queue", r.id], entry);
+    if (!kept) {
+      await this.#event(entry, entry.trust === "pending" ? "pending" : "queued", entry.trustWhy);
+    }
     this.#o.poke?.();
     return await this.#statusOf(r.id, r.ticket);
+  }
+
+  /** Lets in the node named `name` that waits for approval; returns its name. */
+  async approve(name: string, by: string): Promise<string> {
+    const store = this.#o.store();
+    const waiting = (await store.list<QueuedJoin>(families.admission, "queue"))
+      .filter((q) => q.value.name === name && q.value.trust === "pending");
+    if (waiting.length === 0) {
+      throw new JoinError(
+        404,
+        "not_pending",
+        `no node named ${JSON.stringify(name)} waits for approval; see fossora nodes --history`,
+      );
+    }
+    for (const q of waiting) {
+      const approved = { ...q.value, trust: "approved" as const, trustWhy: `approved on ${by}` };
+      if (!await store.putIf(families.admission, ["queue", q.value.id], q.modRevision, approved)) {
+        throw new JoinError(503, "busy", "the request changed meanwhile; approve it again");
+      }
+    }
+    for (const q of waiting) await this.#event(q.value, "approved", `on ${by}`);
+    this.#o.poke?.();
+    return name;
+  }
+
+  async #event(j: QueuedJoin, event: AdmissionEvent["event"], detail: string): Promise<void> {
+    await appendEvent(this.#o.store(), {
+      at: this.#now(),
+      id: j.id,
+      name: j.name,
+      event,
+      detail: `${detail} (from ${j.address})`,
+      by: this.#o.nodeName,
+    });
   }
 
   /** A joiner's poll: `{ id, ticket }`. */

@@ -9,7 +9,7 @@ import { sampleView, testDeps } from "../api/fixtures.ts";
 import { createClusterCA, newKeyAndRequest } from "../etcd/certs.ts";
 import { families } from "../state/keys.ts";
 import { JoinDesk, type JoinRequest } from "./desk.ts";
-import { CURRENT } from "./leader.ts";
+import { admissionLog, CURRENT } from "./leader.ts";
 import { formatJoinToken, newSecret } from "./token.ts";
 import type { CurrentAdmission, QueuedJoin } from "./types.ts";
 
@@ -129,8 +129,18 @@ Deno.test("without a token: the tailnet owner's node is queued, a stranger waits
   assert.match(stranger.status === "pending" ? stranger.message : "", /fossora nodes approve/);
   const trust = Object.fromEntries((await queued(etcd)).map((q) => [q.id, q.trust]));
   assert.deepEqual(trust, { t1: "tailnet", s1: "pending" });
+  assert.equal(
+    (await desk.request(request("s1", { token: undefined }), "192.0.2.9", true)).status,
+    "pending",
+  );
+  // A person lets the stranger in; an unknown name says what to look at.
+  assert.equal(await desk.approve("node-s1", "leader"), "node-s1");
+  await assert.rejects(desk.approve("node-s1", "leader"), /no node named "node-s1" waits/);
+  const log = (await admissionLog(etcd.store)).map((e) => `${e.name} ${e.event}`);
+  assert.deepEqual(log, ["node-t1 queued", "node-s1 pending", "node-s1 approved"]);
   // The pending list is bounded.
   await desk.request(request("s2", { token: undefined }), "192.0.2.9", true);
+  await desk.request(request("s4", { token: undefined }), "192.0.2.9", true);
   await assert.rejects(
     desk.request(request("s3", { token: undefined }), "192.0.2.9", true),
     /too many nodes wait for approval/,

@@ -35,9 +35,10 @@ export interface Args {
   history: boolean;
 }
 
-const ARITY: Record<Command, { names: string[] }> = {
+/** Each command's arguments; `sub` lists its subcommands and theirs (`nodes approve NAME`). */
+const ARITY: Record<Command, { names: string[]; sub?: Record<string, string[]> }> = {
   status: { names: [] },
-  nodes: { names: [] },
+  nodes: { names: [], sub: { approve: ["NAME"] } },
   services: { names: [] },
   token: { names: [] },
   deploy: { names: ["FILE"] },
@@ -141,7 +142,9 @@ function placeCommand(args: Args, words: string[]): void {
   args.command = first;
   args.positionals = rest;
   if (args.help) return;
-  const want = ARITY[first].names;
+  const sub = ARITY[first].sub?.[rest[0]];
+  if (sub) rest = rest.slice(1);
+  const want = sub ?? ARITY[first].names;
   if (rest.length < want.length) throw new UsageError(`missing ${want[rest.length]}`, first);
   if (rest.length > want.length) {
     throw new UsageError(`unexpected argument ${JSON.stringify(rest[want.length])}`, first);

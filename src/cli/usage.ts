@@ -7,9 +7,10 @@ import type { Command } from "./args.ts";
 const COMMAND_USAGE: Record<Command, string> = {
   status:
     "fossora status [--json]\n  This node and the cluster at a glance: members, leader, services.",
-  nodes: "fossora nodes [--history] [--json]\n" +
+  nodes: "fossora nodes [--history] [--json] | fossora nodes approve NAME\n" +
     "  One row a node: name, address, arch, site, role, state, last seen. --history: the\n" +
-    "  admission log, who asked to join, each step and how it ended.",
+    "  admission log, who asked to join, each step and how it ended. approve NAME: lets in a\n" +
+    "  node that waits for approval (it came without a token from outside the tailnet).",
   deploy: "fossora deploy FILE [--json]\n" +
     "  Creates or updates services from a fossora service file (YAML or JSON) or a\n" +
     "  docker-compose.yml. FILE `-` reads standard input.",

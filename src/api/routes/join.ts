@@ -34,6 +34,11 @@ export function addJoinRoutes(app: Hono, deps: ApiDeps): void {
     const answer = await refusals(() => desk().request(body, peer, overTls));
     return c.json(answer, answer.status === "queued" || answer.status === "pending" ? 202 : 200);
   });
+  // Admin only (not an open path): a person lets a pending node in.
+  app.post("/api/v1/nodes/:name/approve", async (c) => {
+    const approved = await refusals(() => desk().approve(c.req.param("name"), deps.nodeName));
+    return c.json({ approved });
+  });
   app.post("/api/v1/join/status", async (c) => {
     const body = await jsonBody(c);
     return c.json(await refusals(() => desk().status(body)));

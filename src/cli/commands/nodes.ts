@@ -31,8 +31,18 @@ export function historyTable(events: AdmissionEvent[]): string {
   );
 }
 
-/** Runs `fossora nodes`. */
+/** Runs `fossora nodes` (and `nodes approve NAME`). */
 export async function nodes(ctx: Context): Promise<number> {
+  if (ctx.args.positionals[0] === "approve") {
+    const name = ctx.args.positionals[1];
+    const answer = await ctx.client.json<{ approved: string }>(
+      "POST",
+      `/api/v1/nodes/${encodeURIComponent(name)}/approve`,
+    );
+    if (ctx.args.json) printJson(ctx, answer);
+    else ctx.io.stdout(`approved ${answer.approved}: it is admitted in its turn\n`);
+    return 0;
+  }
   if (ctx.args.history) {
     const log = await ctx.client.json<{ events: AdmissionEvent[] }>("GET", "/api/v1/admission");
     if (ctx.args.json) printJson(ctx, log);
