@@ -113,3 +113,39 @@ Deno.test("nodes join with the token: a worker, then a voter, one admission at a
   // The worker goes first, while the voters keep quorum.
   await second.stop();
 });
+
+Deno.test("five agents started at the same moment all become members, one admission at a time", async () => {
+  const agents: TestAgent[] = [];
+  try {
+    const first = await TestAgent.start({}, { name: "n1" });
+    agents.push(first);
+    const { token } = await first.json<{ token: string }>("/api/v1/token");
+    const args = [`--join=127.0.0.1:${first.ports.api}`, `--token=${token}`];
+    const t0 = Date.now();
+    const started = await Promise.allSettled(
+      ["n2", "n3", "n4", "n5"].map((name) => TestAgent.start({}, { name, args })),
+    );
+    for (const s of started) if (s.status === "fulfilled") agents.push(s.value);
+    assert.deepEqual(started.map((s) => s.status), Array(4).fill("fulfilled"));
+    console.log(`four joiners were members ${Date.now() - t0} ms after they started`);
+    const nodes = (await first.json<{ nodes: { name: string }[] }>("/api/v1/nodes")).nodes;
+    assert.deepEqual(nodes.map((n) => n.name).sort(), ["n1", "n2", "n3", "n4", "n5"]);
+    const out = await first.cli("nodes", "--history", "--json");
+    const events = JSON.parse(out.stdout).events as { name: string; event: string }[];
+    // Admissions never overlap: each one ends before the next begins.
+    let open: string | undefined;
+    for (const e of events) {
+      if (e.event === "admitting") {
+        assert.equal(open, undefined, `${e.name} began while ${open} was being admitted`);
+        open = e.name;
+      } else if (e.event === "admitted" || e.event === "timed-out" || e.event === "aborted") {
+        assert.equal(e.name, open);
+        open = undefined;
+      }
+    }
+    assert.equal(events.filter((e) => e.event === "admitted").length, 4);
+  } finally {
+    // Workers first, then voters, the founder last: quorum holds as long as it can.
+    for (const a of agents.reverse()) await a[Symbol.asyncDispose]();
+  }
+});
