@@ -4,7 +4,9 @@
  * is promoted); a wrong token is refused; the admission log shows each step, one node at a time.
  */
 import assert from "node:assert/strict";
+import { newKeyAndRequest } from "../src/etcd/mod.ts";
 import { TestAgent } from "./helpers/agent.ts";
+import { freePort } from "./helpers/ports.ts";
 
 Deno.test("nodes join with the token: a worker, then a voter, one admission at a time", async (t) => {
   await using first = await TestAgent.start({}, { name: "first" });
@@ -147,5 +149,62 @@ Deno.test("five agents started at the same moment all become members, one admiss
   } finally {
     // Workers first, then voters, the founder last: quorum holds as long as it can.
     for (const a of agents.reverse()) await a[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("a joiner that dies mid-admission leaves no learner behind and the next gets in", async () => {
+  const agents: TestAgent[] = [];
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await TestAgent.start({}, { name: "d1" });
+    agents.push(first);
+    const { token } = await first.json<{ token: string }>("/api/v1/token");
+    const args = [`--join=127.0.0.1:${first.ports.api}`, `--token=${token}`];
+    agents.push(await TestAgent.start({}, { name: "d2", args })); // a worker
+    // The third node is to be a voter: it asks, is told to start its member, and dies.
+    const ca = await (await fetch(`${first.api}/api/v1/ca.crt`)).text();
+    const client = Deno.createHttpClient({ caCerts: [ca] });
+    const url = `https://127.0.0.1:${first.ports.apiTls}/api/v1/join`;
+    const ticket = "a-ticket-of-the-joiner-that-dies";
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(url + path, { method: "POST", body: JSON.stringify(body), client });
+      return await res.json();
+    };
+    let answer = await post("", {
+      token,
+      ticket,
+      id: "dead0000dead0000",
+      name: "dies",
+      address: "127.0.0.1",
+      apiPort: freePort(),
+      etcdPeerPort: freePort(),
+      etcdClientPort: freePort(),
+      arch: "amd64",
+      site: "default",
+      version: "test",
+      csr: await newKeyAndRequest(`${dir}/k`, "dies"),
+    });
+    const deadline = Date.now() + 20_000;
+    while (answer.status !== "admitted") {
+      assert.ok(Date.now() < deadline, `never admitted: ${JSON.stringify(answer)}`);
+      await new Promise((r) => setTimeout(r, 200));
+      answer = await post("/status", { id: "dead0000dead0000", ticket });
+    }
+    assert.equal(answer.role, "voter");
+    client.close();
+    // It dies here: its member is never started. The next voter still gets in.
+    const next = await TestAgent.start({}, { name: "d4", args });
+    agents.push(next);
+    const out = await first.cli("nodes", "--history", "--json");
+    const events = (JSON.parse(out.stdout).events as { name: string; event: string }[])
+      .map((e) => `${e.name} ${e.event}`);
+    assert.ok(events.includes("dies timed-out"), events.join("\n"));
+    assert.ok(events.indexOf("dies timed-out") < events.indexOf("d4 learner-added"));
+    const roles = (await first.json<{ nodes: { name: string; role: string }[] }>("/api/v1/nodes"))
+      .nodes.map((n) => `${n.name} ${n.role}`).sort();
+    assert.deepEqual(roles, ["d1 voter", "d2 worker", "d4 voter"]);
+  } finally {
+    for (const a of agents.reverse()) await a[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -24,6 +24,12 @@ export interface AdmissionSettings {
   maxVoters: number;
   /** How long a learner may take from being added to catching up, ms. */
   learnerTimeoutMs: number;
+  /**
+   * How long an added learner may stay unstarted (its joiner never started etcd: it died, or
+   * cannot reach the peers), ms. Shorter than the catch-up time, so a dead joiner does not hold
+   * up the queue.
+   */
+  unstartedTimeoutMs: number;
   /** How long an admitted worker may take to connect, ms. */
   workerTimeoutMs: number;
   /** A queued request the joiner stopped renewing is dropped after this long, ms. */
@@ -34,6 +40,7 @@ export interface AdmissionSettings {
 export const DEFAULT_ADMISSION: AdmissionSettings = {
   maxVoters: 5,
   learnerTimeoutMs: 60_000,
+  unstartedTimeoutMs: 15_000,
   workerTimeoutMs: 60_000,
   staleMs: 60_000,
 };
@@ -126,6 +133,14 @@ function stepCurrent(
   }
   if (!member) return abort("its learner member is gone from etcd");
   if (!member.isLearner) return { kind: "finish", id: c.id, role: c.role };
+  // etcd names a member once it has started; an unnamed learner's joiner never started it.
+  if (member.name === "" && age > o.unstartedTimeoutMs) {
+    return abort(
+      `its etcd member did not start within ${secs(o.unstartedTimeoutMs)}`,
+      member.id,
+      true,
+    );
+  }
   if (age > o.learnerTimeoutMs) {
     return abort(`it did not catch up within ${secs(o.learnerTimeoutMs)}`, member.id, true);
   }

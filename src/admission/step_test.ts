@@ -126,6 +126,18 @@ Deno.test("a learner that does not catch up in time is removed and the queue mov
   assert.match(a.kind === "abort" ? a.why : "", /did not catch up within 60 s/);
 });
 
+Deno.test("a learner whose joiner never starts its member is removed sooner", () => {
+  const unstarted = [member("a"), member("j", true, "")];
+  const young = current({ progressAt: NOW - o.unstartedTimeoutMs + 1 });
+  assert.equal(admissionStep(state({ current: young, members: unstarted }), o).kind, "promote");
+  const old = current({ progressAt: NOW - o.unstartedTimeoutMs - 1 });
+  const a = admissionStep(state({ current: old, members: unstarted }), o);
+  assert.ok(a.kind === "abort" && a.timedOut && /did not start within 15 s/.test(a.why));
+  // Started (named) and catching up: it gets the whole catch-up time.
+  const started = [member("a"), member("j", true)];
+  assert.equal(admissionStep(state({ current: old, members: started }), o).kind, "promote");
+});
+
 Deno.test("a dead leader's half-done step is finished or undone by the next", () => {
   // Recorded as adding, but the learner exists: the leader died before recording its id.
   const adding = current({ step: "adding", memberId: undefined });
