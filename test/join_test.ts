@@ -208,3 +208,42 @@ Deno.test("a joiner that dies mid-admission leaves no learner behind and the nex
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the leader killed with three nodes queued: all three still get in", async () => {
+  const agents: TestAgent[] = [];
+  try {
+    const first = await TestAgent.start({}, { name: "l1" });
+    agents.push(first);
+    const { token } = await first.json<{ token: string }>("/api/v1/token");
+    const via = (a: TestAgent) => `127.0.0.1:${a.ports.api}`;
+    const join = (name: string, through: TestAgent[]) =>
+      TestAgent.start({}, {
+        name,
+        args: [`--join=${through.map(via).join(",")}`, `--token=${token}`],
+      });
+    // Three voters (l1, l3, l4) and a worker (l2), so one voter can die with quorum kept.
+    for (const name of ["l2", "l3", "l4"]) agents.push(await join(name, [first]));
+    const leaderId = (await first.json<{ leader: { id: string } }>("/api/v1/cluster")).leader.id;
+    const leader = agents.find((a) => a.nodeId === leaderId)!;
+    const others = agents.filter((a) => a !== leader && a.name !== "l2");
+    const queued = ["q1", "q2", "q3"].map((name) => join(name, others));
+    const history = async () => {
+      const out = await others[0].cli("nodes", "--history", "--json");
+      return (JSON.parse(out.stdout).events as { name: string; event: string }[])
+        .map((e) => `${e.name} ${e.event}`);
+    };
+    const deadline = Date.now() + 30_000;
+    while ((await history()).filter((l) => /^q\d (queued|admitting)$/.test(l)).length < 4) {
+      assert.ok(Date.now() < deadline, "the three were never queued");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await leader.die();
+    const got = await Promise.allSettled(queued);
+    for (const g of got) if (g.status === "fulfilled") agents.push(g.value);
+    assert.deepEqual(got.map((g) => g.status), ["fulfilled", "fulfilled", "fulfilled"]);
+    const admitted = (await history()).filter((l) => l.endsWith(" admitted"));
+    for (const q of ["q1", "q2", "q3"]) assert.ok(admitted.includes(`${q} admitted`), q);
+  } finally {
+    for (const a of agents.reverse()) await a[Symbol.asyncDispose]();
+  }
+});

@@ -198,7 +198,17 @@ export class AdmissionLeader {
   }
 
   async #addLearner(c: CurrentAdmission, rev: number): Promise<void> {
-    const { id, members } = await this.#o.membership.addLearner(c.peerUrl);
+    let added;
+    try {
+      added = await this.#o.membership.addLearner(c.peerUrl);
+    } catch (err) {
+      // etcd refuses a new member while it cannot reach every voter (strict reconfig check):
+      // undo, and the joiner asks again, to come in as a worker if a voter stays down.
+      if (!/unhealthy cluster|active quorum/i.test(String(err))) throw err;
+      await this.#clear(c.id, rev);
+      return await this.#event(c, "aborted", "etcd refused a new member: a voter is unreachable");
+    }
+    const { id, members } = added;
     const next: CurrentAdmission = {
       ...c,
       step: "learner",

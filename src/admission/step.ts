@@ -97,7 +97,11 @@ export function admissionStep(s: AdmissionState, o: AdmissionSettings): Admissio
   const known = new Set([...s.liveNodes, ...s.members.map((m) => m.name).filter(Boolean)]);
   known.delete(next.id);
   const nodes = Math.max(known.size, voters) + 1;
-  const role = voters < targetVoters(nodes, o.maxVoters) ? "voter" : "worker";
+  // While a voter is down etcd refuses new members (it would risk quorum): a joiner then comes
+  // in as a worker, which changes no membership.
+  const role = votersDown(s).length === 0 && voters < targetVoters(nodes, o.maxVoters)
+    ? "voter"
+    : "worker";
   return { kind: "start", join: next, role };
 }
 
@@ -126,6 +130,10 @@ function stepCurrent(
     : s.members.find((m) => m.peerUrls.includes(c.peerUrl));
   if (c.step === "adding") {
     if (member) return { kind: "adopt-learner", memberId: member.id };
+    const down = votersDown(s);
+    if (down.length) {
+      return abort(`a voter is down (${down.join(", ")}): it asks again and comes in as a worker`);
+    }
     if (age > o.learnerTimeoutMs) {
       return abort(`no learner was added within ${secs(o.learnerTimeoutMs)}`, undefined, true);
     }
@@ -145,6 +153,12 @@ function stepCurrent(
     return abort(`it did not catch up within ${secs(o.learnerTimeoutMs)}`, member.id, true);
   }
   return { kind: "promote", memberId: member.id };
+}
+
+/** Voters whose node is not live: their agent died or cannot reach etcd. */
+function votersDown(s: AdmissionState): string[] {
+  return s.members.filter((m) => !m.isLearner && m.name && !s.liveNodes.has(m.name))
+    .map((m) => m.name);
 }
 
 function secs(ms: number): string {

@@ -107,6 +107,16 @@ Deno.test("the second node is a worker, the third a voter, up to the voter limit
   assert.equal(role([member("a"), member("b"), member("c")], ["a", "b", "c", "w"], 3), "worker");
 });
 
+Deno.test("while a voter is down, joiners come in as workers and a voter being added is undone", () => {
+  const members = [member("a"), member("b"), member("c")];
+  const live = new Set(["a", "b", "w"]); // c's node record is gone
+  const a = admissionStep(state({ queue: [join("new")], members, liveNodes: live }), o);
+  assert.ok(a.kind === "start" && a.role === "worker");
+  const adding = current({ step: "adding", memberId: undefined });
+  const b = admissionStep(state({ current: adding, members, liveNodes: live }), o);
+  assert.ok(b.kind === "abort" && /a voter is down \(c\)/.test(b.why) && !b.memberId);
+});
+
 Deno.test("one admission at a time: a learner is promoted, then the admission finishes", () => {
   const queue = [join("j"), join("k")];
   const learning = state({ queue, current: current(), members: [member("a"), member("j", true)] });

@@ -176,6 +176,12 @@ export class TestAgent implements AsyncDisposable {
     return status;
   }
 
+  /** The whole node dies at once: the agent and its etcd member, both with SIGKILL. */
+  async die(): Promise<void> {
+    await this.stop("SIGKILL");
+    await this.#stopLeftoverEtcd();
+  }
+
   /** Calls the API with the admin token. */
   fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
