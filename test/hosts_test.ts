@@ -2,14 +2,15 @@
  * The one-machine cluster harness (helpers/hosts.ts) and `scripts/cluster.ts` on the real thing:
  * hosts are namespaces on a bridge with their own dockerd and agent, reach each other, run a
  * service's container on their own engine, and leave nothing behind: after a normal end, after
- * a test body that throws, after Ctrl-C of the script, and (swept by the next harness) after the
- * script was killed outright.
+ * a test body that throws, after Ctrl-C of the script, after it was killed outright (its reaper
+ * removes them), and after it was killed with its reaper (the next harness removes them).
  */
 import assert from "node:assert/strict";
 import { BUSYBOX_IMAGE, Hosts } from "./helpers/hosts.ts";
 import {
   acquireSlot,
   alive,
+  HOSTS_ROOT,
   parseProcLocks,
   slotLimit,
   type SlotNames,
@@ -27,12 +28,19 @@ interface ReplicaView {
 }
 
 /** Pids of every process whose arguments name a path under `dir` (dockerd, containerd, agents…). */
-async function processesUnder(dir: string): Promise<number[]> {
+function processesUnder(dir: string): Promise<number[]> {
+  return processesWith(`${dir}/`);
+}
+
+/** Pids of running processes whose arguments (joined by spaces) contain `text`. */
+async function processesWith(text: string): Promise<number[]> {
   const pids: number[] = [];
   for await (const e of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     const cmdline = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
-    if (cmdline.includes(`${dir}/`) && await alive(Number(e.name))) pids.push(Number(e.name));
+    if (cmdline.replaceAll("\0", " ").includes(text) && await alive(Number(e.name))) {
+      pids.push(Number(e.name));
+    }
   }
   return pids;
 }
@@ -139,7 +147,7 @@ Deno.test("three hosts: own agents and dockerds, reachable from here and each ot
   });
 });
 
-Deno.test("hosts: a test body that throws leaves nothing; a killed harness is swept by the next", async (t) => {
+Deno.test("hosts: nothing is left after Ctrl-C, SIGKILL or a test body that throws", async (t) => {
   let killed: SlotNames | undefined;
   let killedPids: number[] = [];
 
@@ -165,10 +173,31 @@ Deno.test("hosts: a test body that throws leaves nothing; a killed harness is sw
     await assertNothingLeft(run.names);
   });
 
-  await t.step("scripts/cluster.ts killed outright leaves its hosts running", async () => {
+  await t.step("scripts/cluster.ts killed outright: its reaper removes everything", async () => {
+    const run = await startClusterScript(1);
+    const pids = await processesUnder(run.names.dir);
+    run.child.kill("SIGKILL");
+    await run.child.status;
+    await run.rest;
+    await waitFor(
+      "the reaper to remove the hosts",
+      async () => {
+        await assertNothingLeft(run.names, pids);
+        return true;
+      },
+      30_000,
+      200,
+    );
+  });
+
+  await t.step("killed with its reaper, it leaves its hosts running", async () => {
     const run = await startClusterScript(1);
     killed = run.names;
     killedPids = await processesUnder(run.names.dir);
+    // A slot can have more than one reaper waiting: each guards whoever holds the slot.
+    const reapers = await processesWith(`flock ${HOSTS_ROOT}/s${run.names.slot}.lock `);
+    assert.notEqual(reapers.length, 0, "no reaper process");
+    for (const pid of reapers) Deno.kill(pid, "SIGKILL");
     run.child.kill("SIGKILL");
     await run.child.status;
     await run.rest;
@@ -198,14 +227,18 @@ Deno.test("hosts: a test body that throws leaves nothing; a killed harness is sw
 });
 
 Deno.test("hosts slots: no more harnesses at once than the limit; the next waits for a free one", async () => {
-  const a = await acquireSlot({ limit: 2 });
-  const b = await acquireSlot({ limit: 2 });
+  // Lock files of its own: harnesses of other tests neither wait for these slots nor take them.
+  const lockDir = await Deno.makeTempDir({ prefix: "fossora-slots-" });
+  const a = await acquireSlot({ limit: 2, lockDir, timeoutMs: 10_000 });
+  const b = await acquireSlot({ limit: 2, lockDir, timeoutMs: 10_000 });
   try {
     assert.notEqual(a.names.slot, b.names.slot);
     let waited = "";
     let third: Awaited<ReturnType<typeof acquireSlot>> | undefined;
-    const taking = acquireSlot({ limit: 2, onWait: (m) => waited = m }).then((s) => third = s);
+    const taking = acquireSlot({ limit: 2, lockDir, onWait: (m) => waited = m, timeoutMs: 10_000 })
+      .then((s) => third = s);
     await waitFor("the third taker to say it waits", () => waited !== "", 5_000, 20);
+    assert.match(waited, /all 2 hosts slots are taken/);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(third, undefined, "a third slot was given while two were held");
     a.release();
@@ -215,6 +248,7 @@ Deno.test("hosts slots: no more harnesses at once than the limit; the next waits
   } finally {
     a.release();
     b.release();
+    await Deno.remove(lockDir, { recursive: true });
   }
 });
 
@@ -262,11 +296,11 @@ async function startClusterScript(n: number) {
     for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
     return text + (await stderr);
   })();
-  const bridge = /on bridge fhbr(\d+) /.exec(lines.join("\n"));
+  const bridge = /on bridge fh(\d+)g([a-z0-9]{4})br /.exec(lines.join("\n"));
   assert.ok(bridge, lines.join("\n"));
   const apis = lines.map((l) => /^node\d+\s+\S+\s+(http:\/\/\S+)/.exec(l)?.[1]).filter((a) =>
     a !== undefined
   );
   assert.equal(apis.length, n, lines.join("\n"));
-  return { child, lines, rest, apis, names: slotNames(Number(bridge[1])) };
+  return { child, lines, rest, apis, names: slotNames(Number(bridge[1]), bridge[2]) };
 }

@@ -11,8 +11,9 @@
  *
  * Disposing the harness removes all of it (agents and their etcds, containers, dockerds and
  * their mounts, namespaces, veths, the bridge, the iptables rule, the directories), also when
- * the test failed, and so does SIGINT or SIGTERM of this process. What a process that died
- * outright left behind is removed by the next harness that starts (`hosts_slot.ts`). At most
+ * the test failed, and so does SIGINT or SIGTERM of this process. When the process ends without
+ * its teardown (`deno test` exits at once on Ctrl-C; SIGKILL), the slot's reaper process
+ * removes it, and what even that missed is removed by the next harness (`hosts_slot.ts`). At most
  * `FOSSORA_TEST_HOSTS_PARALLEL` harnesses (default 2) run at once on the machine, across all
  * processes; a further one waits for a free slot, so a 2-core machine is not swamped.
  *
@@ -27,6 +28,7 @@ import {
   HOSTS_ROOT,
   type Slot,
   type SlotNames,
+  startReaper,
   sweepSlot,
 } from "./hosts_slot.ts";
 import { must, run, type RunOptions, type RunResult } from "./run.ts";
@@ -89,6 +91,7 @@ export class Hosts implements AsyncDisposable {
     live.add(cluster);
     if (cluster.handlesSignals) listenForSignals();
     try {
+      await startReaper(slot.names.slot);
       await cluster.#setUp(n, tars);
     } catch (err) {
       await cluster.dispose().catch((e) => say(`teardown after a failed start: ${e}`));
@@ -172,7 +175,7 @@ export class Hosts implements AsyncDisposable {
   async #tearDown(): Promise<void> {
     const problems = (await Promise.all(this.hosts.map((h) => h.shutDown()))).flat();
     // Whatever the orderly steps missed (or a failed step left) goes here.
-    const left = await sweepSlot(this.names).catch((e) => [`sweep failed: ${e}`]);
+    const left = await sweepSlot(this.names.slot).catch((e) => [`sweep failed: ${e}`]);
     live.delete(this);
     stopListeningForSignals();
     this.slot.release();

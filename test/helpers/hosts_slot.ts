@@ -7,12 +7,13 @@
  * ends, however it ends (test workers of one `deno test --parallel` process too: each opens the
  * file itself), so a free slot with traces on the machine belongs to a dead harness, and those
  * traces (namespaces, bridge, firewall rule, processes, mounts, cgroups, directory) are swept
- * before anyone uses the slot again. Every name carries the slot number, so two harnesses never
- * collide: slot K has bridge `fhbrK`, namespaces `fhKn1…`, veths `fhKv1…`, subnet
- * 10.231.K.0/24, cgroups `fossora-hosts-sK-…` and directory `HOSTS_ROOT/sK`.
+ * before anyone uses the slot again. Every name carries the slot number and a tag new for each
+ * harness, so no two harnesses share a name, even one after the other in the same slot: slot K
+ * with tag T has bridge `fhKgTbr`, namespaces `fhKgTn1…`, veths `fhKgTv1…`, cgroups
+ * `fossora-hosts-sK-T-…`, directory `HOSTS_ROOT/sK-T`, and subnet 10.231.K.0/24.
  * @module
  */
-import { run } from "./run.ts";
+import { must, run } from "./run.ts";
 
 /** Where slots keep their lock files and their hosts' directories. */
 export const HOSTS_ROOT = "/tmp/fossora-hosts";
@@ -32,10 +33,12 @@ const OUR_PROGRAMS = new Set([
   "setsid",
 ]);
 
-/** Everything named after one slot. */
+/** Everything named after one harness: its slot and its tag. */
 export interface SlotNames {
   slot: number;
-  /** The slot's directory: one subdirectory a host. */
+  /** Four letters or digits, new for each harness. */
+  tag: string;
+  /** The harness's directory: one subdirectory a host. */
   dir: string;
   bridge: string;
   /** Namespaces are `nsPrefix + i`. */
@@ -44,23 +47,47 @@ export interface SlotNames {
   vethPrefix: string;
   /** The first three octets: host i is `net.i`, the bridge `net.254`. */
   net: string;
-  /** Comment on the slot's iptables FORWARD rule. */
+  /** Comment on the harness's iptables FORWARD rule. */
   rule: string;
-  /** Prefix of the cgroups the slot's containers run under (`--cgroup-parent`). */
+  /** Prefix of the cgroups its containers run under (`--cgroup-parent`). */
   cgroup: string;
 }
 
-/** The names of slot `slot`. */
-export function slotNames(slot: number): SlotNames {
+/** The names of the harness with tag `tag` in slot `slot`. */
+export function slotNames(slot: number, tag: string): SlotNames {
+  const id = `fh${slot}g${tag}`;
   return {
     slot,
-    dir: `${HOSTS_ROOT}/s${slot}`,
-    bridge: `fhbr${slot}`,
-    nsPrefix: `fh${slot}n`,
-    vethPrefix: `fh${slot}v`,
+    tag,
+    dir: `${HOSTS_ROOT}/s${slot}-${tag}`,
+    bridge: `${id}br`,
+    nsPrefix: `${id}n`,
+    vethPrefix: `${id}v`,
     net: `10.231.${slot}`,
-    rule: `fossora-hosts-s${slot}`,
-    cgroup: `fossora-hosts-s${slot}-`,
+    rule: `fossora-hosts-s${slot}-${tag}`,
+    cgroup: `fossora-hosts-s${slot}-${tag}-`,
+  };
+}
+
+/** A new harness tag: four letters or digits. */
+export function newTag(): string {
+  const abc = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return [...crypto.getRandomValues(new Uint8Array(4))].map((b) => abc[b % abc.length]).join("");
+}
+
+/** What inventory and sweep cover: one harness (with its tag), or all of a slot's. */
+export interface Scope {
+  slot: number;
+  tag?: string;
+}
+
+/** Prefixes of a scope's names: namespaces and links; directories; rule comments and cgroups. */
+function prefixes(scope: Scope): { link: string; dir: string; label: string } {
+  const t = scope.tag ?? "";
+  return {
+    link: `fh${scope.slot}g${t}`,
+    dir: `${HOSTS_ROOT}/s${scope.slot}-${t}`,
+    label: `fossora-hosts-s${scope.slot}-${t}`,
   };
 }
 
@@ -95,35 +122,51 @@ export interface AcquireOptions {
   limit?: number;
   /** How long to wait for a free slot (default 10 minutes). */
   timeoutMs?: number;
-  /** Told once when every slot is taken and the caller has to wait. */
+  /** Told when the caller has to wait. */
   onWait?: (message: string) => void;
   /** Told about leftovers of dead harnesses that could not be removed. */
   onProblem?: (message: string) => void;
+  /**
+   * Where the lock files are (default {@link HOSTS_ROOT}). Another directory has slots of its
+   * own, which harnesses do not use, for testing the locks alone: nothing is swept then.
+   */
+  lockDir?: string;
 }
 
 /**
- * Takes a free slot, waiting while all are taken. First sweeps every free slot that has traces
- * on the machine: they are what dead harnesses left behind.
+ * Takes a free slot, waiting while all are taken. Sweeps every free slot that has traces on the
+ * machine (what dead harnesses left behind) first, and the slot it takes before giving it.
  */
 export async function acquireSlot(options: AcquireOptions = {}): Promise<Slot> {
   const limit = options.limit ?? slotLimit();
-  await Deno.mkdir(HOSTS_ROOT, { recursive: true });
+  const dir = options.lockDir ?? HOSTS_ROOT;
+  const sweeps = dir === HOSTS_ROOT;
+  await Deno.mkdir(dir, { recursive: true });
   // Deno has no try-lock: takers queue on the gate, and the one holding it reads /proc/locks to
   // see which slots are free; a free slot's lock is then taken at once, since every taker holds
-  // the gate first.
-  const gate = await Deno.open(`${HOSTS_ROOT}/gate.lock`, { create: true, write: true });
+  // the gate first (reapers take a slot's lock without it, which at worst makes a taker wait).
+  const gate = await Deno.open(`${dir}/gate.lock`, { create: true, write: true });
   try {
+    if ((await heldLocks()).has(lockKey(await gate.stat()))) {
+      options.onWait?.("another harness is taking a slot (or waiting for one); waiting behind it");
+    }
     await gate.lock(true);
     const unusable = new Set<number>();
-    const held = await heldLocks();
-    for (const slot of await tracedSlots()) {
-      if (await isHeld(slot, held)) continue;
-      const problems = await sweepSlot(slotNames(slot));
-      if (problems.length) {
-        unusable.add(slot);
-        options.onProblem?.(
-          `hosts slot ${slot}: a dead harness left ${problems.join("; ")}; not using it`,
-        );
+    /** Removes a dead harness's traces from a slot no one holds; false when some stay. */
+    const clean = async (slot: number): Promise<boolean> => {
+      if (!sweeps || describe(await inventory({ slot })).length === 0) return true;
+      const problems = await sweepSlot(slot);
+      if (problems.length === 0) return true;
+      unusable.add(slot);
+      options.onProblem?.(
+        `hosts slot ${slot}: a dead harness left ${problems.join("; ")}; not using it`,
+      );
+      return false;
+    };
+    if (sweeps) {
+      const held = await heldLocks();
+      for (const slot of await tracedSlots()) {
+        if (!held.has(await fileKey(lockPath(slot, dir)))) await clean(slot);
       }
     }
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
@@ -132,22 +175,27 @@ export async function acquireSlot(options: AcquireOptions = {}): Promise<Slot> {
       const held = await heldLocks();
       for (let slot = 0; slot < limit; slot++) {
         if (unusable.has(slot)) continue;
-        const file = await Deno.open(lockPath(slot), { create: true, write: true });
+        const file = await Deno.open(lockPath(slot, dir), { create: true, write: true });
         if (held.has(lockKey(await file.stat()))) {
           file.close();
           continue;
         }
         await file.lock(true);
+        // Leftovers may have come since the sweep above, while this taker waited.
+        if (!(await clean(slot))) {
+          file.close();
+          continue;
+        }
         await Deno.writeTextFile(
-          `${HOSTS_ROOT}/s${slot}.owner`,
+          `${dir}/s${slot}.owner`,
           JSON.stringify({ pid: Deno.pid, since: new Date().toISOString(), argv: Deno.args }),
         );
-        return new Slot(slotNames(slot), file);
+        return new Slot(slotNames(slot, newTag()), file);
       }
       if (Date.now() > deadline) {
         throw new Error(
           `no free hosts slot after ${options.timeoutMs ?? 600_000} ms: ${limit} harnesses run ` +
-            `already (see ${HOSTS_ROOT}/s*.owner); raise ${LIMIT_ENV} or wait for them`,
+            `already (see ${dir}/s*.owner); raise ${LIMIT_ENV} or wait for them`,
         );
       }
       if (!told) {
@@ -163,8 +211,40 @@ export async function acquireSlot(options: AcquireOptions = {}): Promise<Slot> {
   }
 }
 
-function lockPath(slot: number): string {
-  return `${HOSTS_ROOT}/s${slot}.lock`;
+/**
+ * Starts the slot's reaper: `flock` in a session of its own waits for the slot's lock and, once
+ * it has it, sweeps the slot (this module run with `--sweep`); that is as soon as this process
+ * lets go of the slot, however it ends: the test runner exits at once on Ctrl-C without running
+ * our signal listeners, and SIGKILL runs no code at all. After a normal teardown the sweep finds
+ * nothing. It holds the lock while it sweeps, so no harness uses the slot meanwhile.
+ */
+export async function startReaper(slot: number): Promise<void> {
+  const log = `${HOSTS_ROOT}/reaper.log`;
+  await must([
+    "sh",
+    "-c",
+    'setsid flock "$1" "$2" run -A "$3" --sweep "$4" </dev/null >>"$5" 2>&1 &',
+    "sh",
+    lockPath(slot),
+    Deno.execPath(),
+    new URL(import.meta.url).pathname,
+    String(slot),
+    log,
+  ]);
+}
+
+/** The reaper's sweep; says in the log what it found, which is nothing after a normal end. */
+async function reap(slot: number): Promise<void> {
+  const found = describe(await inventory({ slot }));
+  if (!found.length) return;
+  const at = new Date().toISOString();
+  console.error(`${at} slot ${slot}: removing what its dead harness left: ${found.join("; ")}`);
+  const left = await sweepSlot(slot);
+  if (left.length) console.error(`${at} slot ${slot}: could not remove ${left.join("; ")}`);
+}
+
+function lockPath(slot: number, dir = HOSTS_ROOT): string {
+  return `${dir}/s${slot}.lock`;
 }
 
 /** `major:minor:inode` of a file, as /proc/locks names it. */
@@ -194,12 +274,9 @@ export function parseProcLocks(text: string): Set<string> {
   return held;
 }
 
-async function isHeld(slot: number, held: Set<string>): Promise<boolean> {
-  try {
-    return held.has(lockKey(await Deno.stat(lockPath(slot))));
-  } catch {
-    return false;
-  }
+/** The lock key of the file at `path`; "" when there is none. */
+async function fileKey(path: string): Promise<string> {
+  return await Deno.stat(path).then(lockKey, () => "");
 }
 
 /** Slot numbers with anything on this machine. */
@@ -209,63 +286,60 @@ async function tracedSlots(): Promise<Set<number>> {
     const m = re.exec(s);
     if (m) slots.add(Number(m[1]));
   };
-  for (const name of await netnsNames()) add(/^fh(\d+)n\d+$/, name);
-  for (const name of await linkNames()) {
-    add(/^fhbr(\d+)$/, name);
-    add(/^fh(\d+)v\d+$/, name);
-  }
-  for (const rule of await forwardRules()) add(/fossora-hosts-s(\d+)\b/, rule.join(" "));
-  for (const name of await dirNames(HOSTS_ROOT)) add(/^s(\d+)$/, name);
+  for (const name of await netnsNames()) add(/^fh(\d+)g/, name);
+  for (const name of await linkNames()) add(/^fh(\d+)g/, name);
+  for (const rule of await forwardRules()) add(/fossora-hosts-s(\d+)-/, rule.join(" "));
+  for (const name of await dirNames(HOSTS_ROOT, true)) add(/^s(\d+)-/, name);
   for (const root of await cgroupRoots()) {
     for (const name of await dirNames(root, true)) add(/^fossora-hosts-s(\d+)-/, name);
   }
   for (const p of await processes()) {
-    if (OUR_PROGRAMS.has(p.program)) add(new RegExp(`${HOSTS_ROOT}/s(\\d+)/`), p.cmdline);
+    if (OUR_PROGRAMS.has(p.program)) add(new RegExp(`${HOSTS_ROOT}/s(\\d+)-`), p.cmdline);
   }
   return slots;
 }
 
-/** What of a slot is on this machine now. */
+/** What of a harness or slot is on this machine now. */
 export interface Inventory {
   netns: string[];
   links: string[];
   /** FORWARD rules as `iptables -S` words, without the leading `-A`. */
   rules: string[][];
   processes: { pid: number; cmdline: string }[];
-  /** Mount points under the slot's directory, deepest first. */
+  /** Mount points under its directories, deepest first. */
   mounts: string[];
-  /** The slot's cgroup directories, deepest first. */
+  /** Its cgroup directories, deepest first. */
   cgroups: string[];
-  dirExists: boolean;
+  dirs: string[];
 }
 
-/** Lists everything of slot `names` on this machine. */
-export async function inventory(names: SlotNames): Promise<Inventory> {
-  const netns = (await netnsNames()).filter((n) => n.startsWith(names.nsPrefix));
-  const links = (await linkNames()).filter((n) =>
-    n === names.bridge || n.startsWith(names.vethPrefix)
+/** Lists everything of a harness (`scope.tag` given) or of all a slot's on this machine. */
+export async function inventory(scope: Scope): Promise<Inventory> {
+  const p = prefixes(scope);
+  const netns = (await netnsNames()).filter((n) => n.startsWith(p.link));
+  const links = (await linkNames()).filter((n) => n.startsWith(p.link));
+  const rules = (await forwardRules()).filter((r) =>
+    r.some((w) => w.startsWith(p.label) || w.startsWith(p.link))
   );
-  const rules = (await forwardRules()).filter((r) => {
-    const s = ` ${r.join(" ")} `;
-    return s.includes(` ${names.rule} `) || s.includes(` ${names.bridge} `);
-  });
   const cgroups: string[] = [];
   for (const root of await cgroupRoots()) {
     for (const name of await dirNames(root, true)) {
-      if (name.startsWith(names.cgroup)) cgroups.push(...await treeBottomUp(`${root}/${name}`));
+      if (name.startsWith(p.label)) cgroups.push(...await treeBottomUp(`${root}/${name}`));
     }
   }
-  const mounts = (await mountPoints()).filter((m) =>
-    m === names.dir || m.startsWith(`${names.dir}/`)
-  ).sort((a, b) => b.length - a.length);
+  const dirs = (await dirNames(HOSTS_ROOT, true)).map((n) => `${HOSTS_ROOT}/${n}`).filter((d) =>
+    d.startsWith(p.dir)
+  );
+  const mounts = (await mountPoints()).filter((m) => m.startsWith(p.dir))
+    .sort((a, b) => b.length - a.length);
   return {
     netns,
     links,
     rules,
-    processes: await slotProcesses(names, netns, cgroups),
+    processes: await scopeProcesses(p.dir, netns, cgroups),
     mounts,
     cgroups,
-    dirExists: await exists(names.dir),
+    dirs,
   };
 }
 
@@ -282,20 +356,21 @@ export function describe(inv: Inventory): string[] {
   if (inv.links.length) out.push(`links ${inv.links.join(", ")}`);
   if (inv.rules.length) out.push(`iptables rules ${inv.rules.map((r) => r.join(" ")).join(", ")}`);
   if (inv.cgroups.length) out.push(`cgroups ${inv.cgroups.join(", ")}`);
-  if (inv.dirExists) out.push("its directory");
+  if (inv.dirs.length) out.push(`directories ${inv.dirs.join(", ")}`);
   return out;
 }
 
 /**
  * Removes everything of a slot, in an order that cannot strand anything: processes first (so
  * no one holds a mount or re-creates a file), then mounts, namespaces, links, the firewall rule,
- * cgroups and the directory (only once nothing is mounted under it). Each step goes on when
- * another failed; returns what is still there, described.
+ * cgroups and the directories (only once nothing is mounted under them). Each step goes on when
+ * another failed; returns what is still there, described. Only for a slot whose lock the caller
+ * holds, or whose holder is dead.
  */
-export async function sweepSlot(names: SlotNames): Promise<string[]> {
-  let inv = await inventory(names);
+export async function sweepSlot(slot: number): Promise<string[]> {
+  let inv = await inventory({ slot });
   await killAll(inv.processes.map((p) => p.pid));
-  inv = await inventory(names);
+  inv = await inventory({ slot });
   if (inv.processes.length) await killAll(inv.processes.map((p) => p.pid));
   if (inv.mounts.length) await run(["umount", "--lazy", ...inv.mounts]);
   for (const ns of inv.netns) await run(["ip", "netns", "delete", ns]);
@@ -303,14 +378,17 @@ export async function sweepSlot(names: SlotNames): Promise<string[]> {
   for (const rule of inv.rules) {
     // The same rule may be in twice; delete until it is gone.
     for (let i = 0; i < 10; i++) {
-      if ((await run(["iptables", "-D", ...rule.slice(1)])).code !== 0) break;
+      if ((await run(["iptables", "-w", "-D", ...rule.slice(1)])).code !== 0) break;
     }
   }
   for (const dir of inv.cgroups) await Deno.remove(dir).catch(() => {});
-  if ((await mountPoints()).every((m) => !m.startsWith(`${names.dir}/`) && m !== names.dir)) {
-    await Deno.remove(names.dir, { recursive: true }).catch(() => {});
+  const mounts = await mountPoints();
+  for (const dir of inv.dirs) {
+    if (mounts.every((m) => m !== dir && !m.startsWith(`${dir}/`))) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   }
-  return describe(await inventory(names));
+  return describe(await inventory({ slot }));
 }
 
 /** SIGKILLs every pid and waits until each is gone or a zombie (its parent's to reap). */
@@ -369,11 +447,11 @@ async function processes(): Promise<Proc[]> {
 }
 
 /**
- * The slot's processes: ours by a path in their arguments, anything in its namespaces or
- * cgroups, and every descendant of those; never this process or its ancestors.
+ * A scope's processes: ours by a path under `dirPrefix` in their arguments, anything in its
+ * namespaces or cgroups, and every descendant of those; never this process or its ancestors.
  */
-async function slotProcesses(
-  names: SlotNames,
+async function scopeProcesses(
+  dirPrefix: string,
   netns: string[],
   cgroups: string[],
 ): Promise<{ pid: number; cmdline: string }[]> {
@@ -394,11 +472,10 @@ async function slotProcesses(
     spared.add(pid);
     pid = byPid.get(pid)?.ppid;
   }
-  const marker = `${names.dir}/`;
   const ours = new Set<number>();
   for (const p of procs) {
     if (
-      (OUR_PROGRAMS.has(p.program) && p.cmdline.includes(marker)) || nsIds.has(p.netns) ||
+      (OUR_PROGRAMS.has(p.program) && p.cmdline.includes(dirPrefix)) || nsIds.has(p.netns) ||
       inCgroups.has(p.pid)
     ) ours.add(p.pid);
   }
@@ -474,6 +551,12 @@ async function dirNames(dir: string, dirsOnly = false): Promise<string[]> {
   return names;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return await Deno.lstat(path).then(() => true, () => false);
+if (import.meta.main) {
+  const i = Deno.args.indexOf("--sweep");
+  const slot = Number(Deno.args[i + 1]);
+  if (i < 0 || !Number.isInteger(slot) || slot < 0 || slot >= MAX_SLOTS) {
+    console.error("usage: deno run -A test/helpers/hosts_slot.ts --sweep SLOT");
+    Deno.exit(2);
+  }
+  await reap(slot);
 }
