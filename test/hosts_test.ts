@@ -133,6 +133,31 @@ Deno.test("three hosts: own agents and dockerds, reachable from here and each ot
       pids.push(Number(pid.stdout.trim()));
     });
 
+    await t.step(
+      "kill ends agent and etcd; start and restart keep the node; wipe makes a new one",
+      async () => {
+        const id = node3.nodeId;
+        const agent = node3.pid!;
+        const etcd = Number(await Deno.readTextFile(`${node3.dataDir}/etcd.pid`));
+        await node3.kill();
+        assert.equal(node3.running, false);
+        assert.equal(await alive(agent), false, "agent");
+        assert.equal(await alive(etcd), false, "etcd");
+        await node3.start();
+        assert.equal(node3.nodeId, id);
+        await node3.restart();
+        assert.equal(node3.nodeId, id);
+        await node3.waitForLine(/INFO agent: ready/);
+        const status = await node3.cli("status");
+        assert.equal(status.code, 0, status.stderr);
+        assert.match(status.stdout, /node3/);
+        await node3.wipe();
+        assert.deepEqual([...Deno.readDirSync(node3.dataDir)], []);
+        await node3.start();
+        assert.notEqual(node3.nodeId, id);
+      },
+    );
+
     for (const h of cluster.hosts) {
       pids.push(h.pid!, h.dockerdPid!);
       const etcd = Number(await Deno.readTextFile(`${h.dataDir}/etcd.pid`).catch(() => ""));
@@ -211,13 +236,21 @@ Deno.test("hosts: nothing is left after Ctrl-C, SIGKILL or a test body that thro
     let names: SlotNames | undefined;
     let pids: number[] = [];
     await assert.rejects(async () => {
-      await using cluster = await Hosts.create(1, { startAgents: false });
+      await using cluster = await Hosts.create(1, {
+        startAgents: false,
+        agentFlags: (h) => ["--api-port", "7441", `--domain=${h.name}.test`],
+      });
       names = cluster.names;
       const [h] = cluster.hosts;
       // A running container, so that teardown has its mounts and shim to remove.
       await must(["docker", "-H", h.dockerHost, "run", "-d", BUSYBOX_IMAGE]);
-      await h.spawn();
+      await h.spawn(["--discovery=none", "--label=disk=ssd"]);
       await h.waitReady();
+      // The test's flags reach the agent, and replace the harness's own.
+      assert.equal(h.api, `http://${h.address}:7441`);
+      assert.equal(h.args().filter((a) => a.startsWith("--discovery")).length, 1);
+      const status = await h.cli("status");
+      assert.match(status.stdout, /domain node1\.test/, status.stderr);
       pids = await processesUnder(cluster.dir);
       throw new Error("the test failed");
     }, /the test failed/);
