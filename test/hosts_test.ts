@@ -178,19 +178,24 @@ Deno.test("hosts: nothing is left after Ctrl-C, SIGKILL or a test body that thro
 
   await t.step("scripts/cluster.ts removes everything on Ctrl-C", async () => {
     const run = await startClusterScript(2);
-    const table = run.lines.join("\n");
-    assert.match(table, /NODE\s+ADDRESS\s+API/);
-    for (const api of run.apis) {
-      const res = await fetch(`${api}/api/v1/health`);
-      assert.equal(res.status, 200, await res.text());
+    try {
+      const table = run.lines.join("\n");
+      assert.match(table, /NODE\s+ADDRESS\s+ROLE\s+API/);
+      for (const api of run.apis) {
+        const res = await fetch(`${api}/api/v1/health`);
+        assert.equal(res.status, 200, await res.text());
+      }
+      // The line it prints for the CLI works as it is, and shows node2 joined node1's cluster.
+      const cli = run.lines.find((l) => / nodes --api /.test(l));
+      assert.ok(cli, table);
+      const nodes = await new Deno.Command("sh", { args: ["-c", cli], stdout: "piped" }).output();
+      assert.equal(nodes.code, 0);
+      const rows = new TextDecoder().decode(nodes.stdout);
+      assert.match(rows, /^node1 .* voter +ready/m);
+      assert.match(rows, /^node2 .* worker +ready/m);
+    } finally {
+      run.child.kill("SIGINT");
     }
-    // The line it prints for the CLI works as it is.
-    const cli = run.lines.find((l) => / status --api /.test(l));
-    assert.ok(cli, table);
-    const status = await new Deno.Command("sh", { args: ["-c", cli], stdout: "piped" }).output();
-    assert.equal(status.code, 0);
-    assert.match(new TextDecoder().decode(status.stdout), /node1/);
-    run.child.kill("SIGINT");
     const ended = await run.child.status;
     const rest = await run.rest;
     assert.equal(ended.code, 0, rest);
@@ -221,9 +226,9 @@ Deno.test("hosts: nothing is left after Ctrl-C, SIGKILL or a test body that thro
     killedPids = await processesUnder(run.names.dir);
     // A slot can have more than one reaper waiting: each guards whoever holds the slot.
     const reapers = await processesWith(`flock ${HOSTS_ROOT}/s${run.names.slot}.lock `);
-    assert.notEqual(reapers.length, 0, "no reaper process");
     for (const pid of reapers) Deno.kill(pid, "SIGKILL");
     run.child.kill("SIGKILL");
+    assert.notEqual(reapers.length, 0, "no reaper process");
     await run.child.status;
     await run.rest;
     assert.equal(killedPids.length >= 3, true, `processes: ${killedPids}`);
@@ -300,7 +305,7 @@ Deno.test("hosts slots: /proc/locks holders are read, waiters are not; the limit
   }
 });
 
-/** `scripts/cluster.ts N`, read until it says how to stop it. */
+/** `scripts/cluster.ts N`, read until it says how to stop it; killed if that fails. */
 async function startClusterScript(n: number) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLUSTER_SCRIPT, String(n)],
@@ -308,32 +313,44 @@ async function startClusterScript(n: number) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const lines: string[] = [];
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const lines: string[] = [];
   let buffered = "";
-  const deadline = Date.now() + 90_000;
-  while (!lines.includes("Ctrl-C removes the cluster.")) {
-    if (Date.now() > deadline) throw new Error(`cluster.ts said only:\n${lines.join("\n")}`);
-    const { value, done } = await reader.read();
-    if (done) {
-      throw new Error(`cluster.ts ended early:\n${buffered}${lines.join("\n")}\n${await stderr}`);
+  // A script that hangs is killed, which ends its output and so the read below.
+  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+  try {
+    while (!lines.includes("Ctrl-C removes the cluster.")) {
+      const { value, done } = await reader.read();
+      if (done) {
+        throw new Error(`cluster.ts ended early:\n${lines.join("\n")}${buffered}\n${await stderr}`);
+      }
+      buffered += value;
+      const parts = buffered.split("\n");
+      buffered = parts.pop() ?? "";
+      lines.push(...parts);
     }
-    buffered += value;
-    const parts = buffered.split("\n");
-    buffered = parts.pop() ?? "";
-    lines.push(...parts);
+    const text = lines.join("\n");
+    const bridge = /on bridge fh(\d+)g([a-z0-9]{4})br /.exec(text);
+    assert.ok(bridge, text);
+    const apis = lines.filter((l) => /^node\d+ /.test(l)).map((l) => /http:\/\/\S+/.exec(l)?.[0])
+      .filter((a) => a !== undefined);
+    assert.equal(apis.length, n, text);
+    const rest = (async () => {
+      let out = buffered;
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      return out + (await stderr);
+    })();
+    return { child, lines, rest, apis, names: slotNames(Number(bridge[1]), bridge[2]) };
+  } catch (err) {
+    try {
+      child.kill("SIGINT");
+    } catch { /* ended */ }
+    await child.status;
+    await reader.cancel().catch(() => {});
+    await stderr;
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
-  const rest = (async () => {
-    let text = buffered;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
-    return text + (await stderr);
-  })();
-  const bridge = /on bridge fh(\d+)g([a-z0-9]{4})br /.exec(lines.join("\n"));
-  assert.ok(bridge, lines.join("\n"));
-  const apis = lines.map((l) => /^node\d+\s+\S+\s+(http:\/\/\S+)/.exec(l)?.[1]).filter((a) =>
-    a !== undefined
-  );
-  assert.equal(apis.length, n, lines.join("\n"));
-  return { child, lines, rest, apis, names: slotNames(Number(bridge[1]), bridge[2]) };
 }
