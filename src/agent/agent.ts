@@ -235,8 +235,7 @@ export class Agent {
         notFound:
           `etcd (${c.etcdBin}) is not installed; install Debian's etcd-server or pass --etcd-bin`,
       });
-      // Its own member listens on loopback whatever the bind address (see EtcdSupervisor).
-      clientUrls = [`https://127.0.0.1:${c.etcdClientPort}`];
+      clientUrls = [etcd.localClientUrl];
     }
     // A stop that came while etcd started has stopped it already; a client now would outlive it.
     if (this.#stopping) return;

@@ -66,6 +66,14 @@ export class EtcdSupervisor {
     return `${this.#scheme}://${this.#hostPart}:${this.options.clientPort}`;
   }
 
+  /**
+   * The URL this node's own agent dials: loopback, where the member always listens (on its own,
+   * or through a wildcard), whatever the advertised address and the bind address are.
+   */
+  get localClientUrl(): string {
+    return `${this.#scheme}://127.0.0.1:${this.options.clientPort}`;
+  }
+
   /** The URL peers dial; `--initial-advertise-peer-urls`. */
   get peerUrl(): string {
     return `${this.#scheme}://${this.#hostPart}:${this.options.peerPort}`;
@@ -121,7 +129,7 @@ export class EtcdSupervisor {
   /** Asks etcd's `/health` endpoint; updates {@link healthy}. */
   async checkHealth(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.clientUrl}/health`, {
+      const res = await fetch(`${this.localClientUrl}/health`, {
         signal: AbortSignal.timeout(1500),
         client: this.#http,
       });
