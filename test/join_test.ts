@@ -132,8 +132,16 @@ Deno.test("five agents started at the same moment all become members, one admiss
     console.log(`four joiners were members ${Date.now() - t0} ms after they started`);
     const nodes = (await first.json<{ nodes: { name: string }[] }>("/api/v1/nodes")).nodes;
     assert.deepEqual(nodes.map((n) => n.name).sort(), ["n1", "n2", "n3", "n4", "n5"]);
-    const out = await first.cli("nodes", "--history", "--json");
-    const events = JSON.parse(out.stdout).events as { name: string; event: string }[];
+    // A joiner is ready once it is in; the leader writes "admitted" at its next step.
+    let events: { name: string; event: string }[] = [];
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const out = await first.cli("nodes", "--history", "--json");
+      events = JSON.parse(out.stdout).events;
+      if (events.filter((e) => e.event === "admitted").length === 4) break;
+      assert.ok(Date.now() < deadline, "the leader never logged every admission");
+      await new Promise((r) => setTimeout(r, 200));
+    }
     // Admissions never overlap: each one ends before the next begins.
     let open: string | undefined;
     for (const e of events) {

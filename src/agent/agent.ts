@@ -173,18 +173,6 @@ export class Agent {
   async #startControlPlane(snapshots: SnapshotStorage): Promise<void> {
     const c = this.config;
     const pki = `${c.dataDir}/pki`;
-    const {
-      connectEtcd,
-      dockerArch,
-      LeaderElection,
-      LeasedRecords,
-      Mirror,
-      NodePublisher,
-      Scheduler,
-      Store,
-      updatePeerUrl,
-      families,
-    } = this.#parts ??= await import("./parts.ts");
     let saved = await loadMembership(c.dataDir);
     await this.#startDiscovery(saved?.cluster);
     if (!saved) {
@@ -197,7 +185,9 @@ export class Agent {
           );
         }
       } else if (c.join.length || await this.#clusterNearby()) {
-        saved = await this.#join(pki, dockerArch());
+        // A new node serves nothing yet, so loading the etcd client's parts costs nothing here.
+        this.#parts ??= await import("./parts.ts");
+        saved = await this.#join(pki, this.#parts.dockerArch());
         if (this.#stopping) return;
       }
     }
@@ -237,6 +227,18 @@ export class Agent {
       });
       clientUrls = [etcd.localClientUrl];
     }
+    const {
+      connectEtcd,
+      dockerArch,
+      LeaderElection,
+      LeasedRecords,
+      Mirror,
+      NodePublisher,
+      Scheduler,
+      Store,
+      updatePeerUrl,
+      families,
+    } = this.#parts ??= await import("./parts.ts");
     // A stop that came while etcd started has stopped it already; a client now would outlive it.
     if (this.#stopping) return;
     this.client = connectEtcd(clientUrls, tls);
