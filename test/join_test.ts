@@ -7,6 +7,30 @@ import assert from "node:assert/strict";
 import { newKeyAndRequest } from "../src/etcd/mod.ts";
 import { TestAgent } from "./helpers/agent.ts";
 import { freePort } from "./helpers/ports.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+/** The admission log as `name event` lines, read through the CLI of `agent`. */
+async function history(agent: TestAgent): Promise<string[]> {
+  const out = await agent.cli("nodes", "--history", "--json");
+  return (JSON.parse(out.stdout).events as { name: string; event: string }[])
+    .map((e) => `${e.name} ${e.event}`);
+}
+
+/**
+ * The log once it has `line`: a joiner is ready as soon as it is in, and the leader writes
+ * "admitted" at its next step.
+ */
+function historyWith(agent: TestAgent, line: string): Promise<string[]> {
+  return waitFor(
+    `"${line}" in the admission log`,
+    async () => {
+      const lines = await history(agent);
+      return lines.includes(line) ? lines : undefined;
+    },
+    15_000,
+    200,
+  );
+}
 
 Deno.test("nodes join with the token: a worker, then a voter, one admission at a time", async (t) => {
   await using first = await TestAgent.start({}, { name: "first" });
@@ -59,9 +83,7 @@ Deno.test("nodes join with the token: a worker, then a voter, one admission at a
   });
 
   await t.step("the admission log shows each node's steps, never two at once", async () => {
-    const log = (await first.cli("nodes", "--history", "--json")).stdout;
-    const events = JSON.parse(log).events as { name: string; event: string }[];
-    const lines = events.map((e) => `${e.name} ${e.event}`);
+    const lines = await historyWith(first, "third admitted");
     const second = lines.filter((l) => l.startsWith("second "));
     const third = lines.filter((l) => l.startsWith("third "));
     assert.deepEqual(second, [
@@ -98,6 +120,7 @@ Deno.test("nodes join with the token: a worker, then a voter, one admission at a
     const approved = await first.cli("nodes", "approve", "fourth");
     assert.equal(approved.code, 0, approved.stderr);
     await using fourth = await starting;
+    await historyWith(first, "fourth admitted");
     assert.deepEqual(await history(), [
       "pending",
       "approved",
@@ -249,6 +272,7 @@ Deno.test("the leader killed with three nodes queued: all three still get in", a
     const got = await Promise.allSettled(queued);
     for (const g of got) if (g.status === "fulfilled") agents.push(g.value);
     assert.deepEqual(got.map((g) => g.status), ["fulfilled", "fulfilled", "fulfilled"]);
+    for (const q of ["q1", "q2", "q3"]) await historyWith(others[0], `${q} admitted`);
     const admitted = (await history()).filter((l) => l.endsWith(" admitted"));
     for (const q of ["q1", "q2", "q3"]) assert.ok(admitted.includes(`${q} admitted`), q);
   } finally {
