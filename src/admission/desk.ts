@@ -13,7 +13,14 @@ import type { Store } from "../state/store.ts";
 import { isDnsLabel } from "../util/names.ts";
 import { appendEvent, CURRENT } from "./leader.ts";
 import { caFingerprint, parseJoinToken } from "./token.ts";
-import type { AdmissionEvent, CurrentAdmission, Member, QueuedJoin, Role } from "./types.ts";
+import type {
+  AdmissionEvent,
+  CurrentAdmission,
+  JoinerFacts,
+  Member,
+  QueuedJoin,
+  Role,
+} from "./types.ts";
 
 /** A refused join request: the HTTP status, a code and words that say what to do. */
 export class JoinError extends Error {
@@ -27,21 +34,11 @@ export class JoinError extends Error {
   }
 }
 
-/** What a joiner sends about itself. */
-export interface JoinRequest {
+/** What a joiner sends: the facts about itself, its token if it has one, and its ticket. */
+export interface JoinRequest extends JoinerFacts {
   token?: string;
   /** A secret of the joiner's choosing; status polls show it, so only the joiner learns its fate. */
   ticket: string;
-  id: string;
-  name: string;
-  address: string;
-  apiPort: number;
-  etcdPeerPort: number;
-  etcdClientPort: number;
-  arch: string;
-  site: string;
-  version: string;
-  csr: string;
 }
 
 /** What `GET /api/v1/join/info` tells anyone: enough to pick a cluster and check its CA. */
@@ -158,18 +155,10 @@ export class JoinDesk {
       }
     }
     const kept = old?.value;
+    const { token: _token, ticket, ...facts } = r;
     const entry: QueuedJoin = {
-      id: r.id,
-      name: r.name,
-      address: r.address,
-      apiPort: r.apiPort,
-      etcdPeerPort: r.etcdPeerPort,
-      etcdClientPort: r.etcdClientPort,
-      arch: r.arch,
-      site: r.site,
-      version: r.version,
-      csr: r.csr,
-      ticketHash: sha256(r.ticket),
+      ...facts satisfies JoinerFacts,
+      ticketHash: sha256(ticket),
       // An approval, once given, stays; a request asked again keeps its place.
       trust: kept?.trust === "approved" && trust === "pending" ? "approved" : trust,
       trustWhy: kept?.trust === "approved" && trust === "pending" ? kept.trustWhy : why,

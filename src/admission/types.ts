@@ -10,8 +10,8 @@ export type Trust = "token" | "tailnet" | "approved" | "pending";
 /** What a node is in the control plane: an etcd voter, or a client of the voters. */
 export type Role = "voter" | "worker";
 
-/** A join request as queued (`admission/queue/<id>`) by the member that received it. */
-export interface QueuedJoin {
+/** What a joiner says about itself: the same in its request and in the queue. */
+export interface JoinerFacts {
   /** The joiner's node id (it keeps it across restarts). */
   id: string;
   name: string;
@@ -25,6 +25,10 @@ export interface QueuedJoin {
   version: string;
   /** Its certificate request: the key stays on the joiner. */
   csr: string;
+}
+
+/** A join request as queued (`admission/queue/<id>`) by the member that received it. */
+export interface QueuedJoin extends JoinerFacts {
   /** sha256 (hex) of the ticket the joiner chose; status polls must show the ticket itself. */
   ticketHash: string;
   trust: Trust;

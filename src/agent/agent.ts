@@ -54,7 +54,7 @@ import {
 } from "../state/snapshot.ts";
 import type { LeaderElection, LeasedRecords, Mirror, ServingCert, Store } from "../state/mod.ts";
 import { SwitchView } from "../state/view.ts";
-import { readTextFileIfExists, writeFileAtomic } from "../util/files.ts";
+import { exists, readTextFileIfExists, writeFileAtomic } from "../util/files.ts";
 import type { Logger } from "../util/log.ts";
 import { sdNotify } from "../util/notify.ts";
 import { VERSION } from "../version.ts";
@@ -870,14 +870,5 @@ async function explain<T>(step: Promise<T>, o: { notFound?: string; inUse?: stri
       throw new Error(o.inUse);
     }
     throw err;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -7,6 +7,7 @@
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { Backoff } from "../util/backoff.ts";
+import { exists } from "../util/files.ts";
 import { splitLines } from "../util/lines.ts";
 import { parseEtcdLine } from "./log_line.ts";
 import type { NodeCerts } from "./certs.ts";
@@ -298,13 +299,4 @@ export function tlsArgs(tls: NodeCerts | undefined): string[] {
     `--peer-trusted-ca-file=${tls.caFile}`,
     "--peer-client-cert-auth",
   ];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

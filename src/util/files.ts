@@ -105,3 +105,13 @@ function writeError(path: string, err: unknown): Error {
     cause: err,
   });
 }
+
+/** True when something exists at `path` (a file, a directory, anything `stat` can see). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
