@@ -4,6 +4,7 @@
  * containers, volumes and data, even when the test failed.
  */
 import { AGENT_V8_FLAGS } from "../../src/agent/v8_flags.ts";
+import { apiFetch, apiJson } from "./http.ts";
 import { freePort } from "./ports.ts";
 import { GiveUp, waitFor } from "./wait.ts";
 
@@ -184,17 +185,12 @@ export class TestAgent implements AsyncDisposable {
 
   /** Calls the API with the admin token. */
   fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (!headers.has("authorization")) headers.set("authorization", `Bearer ${this.token}`);
-    return fetch(`${this.api}${path}`, { ...init, headers });
+    return apiFetch(this.api, this.token, path, init);
   }
 
   /** Calls the API and parses the JSON answer, failing on an HTTP error. */
-  async json<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
-    const res = await this.fetch(path, init);
-    const body = await res.json();
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
-    return body as T;
+  json<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
+    return apiJson<T>(this.api, this.token, path, init);
   }
 
   /** Runs the `fossora` CLI against this agent. */

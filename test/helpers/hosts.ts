@@ -31,6 +31,7 @@ import {
   startReaper,
   sweepSlot,
 } from "./hosts_slot.ts";
+import { apiFetch, apiJson } from "./http.ts";
 import { must, run, type RunOptions, type RunResult } from "./run.ts";
 import { GiveUp, waitFor } from "./wait.ts";
 
@@ -558,17 +559,12 @@ export class Host {
 
   /** Calls the API with the admin token, from this process. */
   fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (!headers.has("authorization")) headers.set("authorization", `Bearer ${this.token}`);
-    return fetch(`${this.api}${path}`, { ...init, headers });
+    return apiFetch(this.api, this.token, path, init);
   }
 
   /** Calls the API and parses the JSON answer, failing on an HTTP error. */
-  async json<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
-    const res = await this.fetch(path, init);
-    const body = await res.json();
-    if (!res.ok) throw new Error(`${this.name} ${path}: ${res.status} ${JSON.stringify(body)}`);
-    return body as T;
+  json<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
+    return apiJson<T>(this.api, this.token, path, init, `${this.name} `);
   }
 
   /** Runs the `fossora` CLI against this host's API, from this process. */

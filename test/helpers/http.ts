@@ -38,3 +38,29 @@ export function httpRequest(
     req.end();
   });
 }
+
+/** Calls an agent's API at `api` with its admin token. */
+export function apiFetch(
+  api: string,
+  token: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) headers.set("authorization", `Bearer ${token}`);
+  return fetch(`${api}${path}`, { ...init, headers });
+}
+
+/** Calls the API and parses the JSON answer; an HTTP error throws, prefixed with `who`. */
+export async function apiJson<T>(
+  api: string,
+  token: string,
+  path: string,
+  init: RequestInit = {},
+  who = "",
+): Promise<T> {
+  const res = await apiFetch(api, token, path, init);
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${who}${path}: ${res.status} ${JSON.stringify(body)}`);
+  return body as T;
+}
