@@ -7,6 +7,7 @@
  */
 import type { Store } from "../state/store.ts";
 import { families } from "../state/keys.ts";
+import type { MemberRecord } from "../state/types.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { randomHex } from "../util/random.ts";
 import { initialCluster, type Membership } from "./membership.ts";
@@ -16,6 +17,7 @@ import {
   admissionStep,
   DEFAULT_ADMISSION,
 } from "./step.ts";
+import { type RolesAction, rolesStep } from "./roles.ts";
 import type { AdmissionEvent, CurrentAdmission, QueuedJoin } from "./types.ts";
 
 /** Where the one admission in progress is kept. */
@@ -35,7 +37,7 @@ export interface AdmissionLeaderOptions {
   leading: () => boolean;
   /** This node's id, for the log. */
   nodeId: string;
-  settings?: Partial<AdmissionSettings>;
+  settings?: Partial<AdmissionSettings & { voterGraceMs: number; promoteCooldownMs: number }>;
   now?: () => number;
   log?: Logger;
   /** Pause between steps while there is work, ms; default 500. */
@@ -52,6 +54,10 @@ export class AdmissionLeader {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  /** Since when each voter has been seen down (by this leader: a new one starts counting). */
+  readonly #downSince = new Map<string, number>();
+  /** Workers whose promotion failed lately, and until when they are left alone. */
+  readonly #cooldown = new Map<string, number>();
 
   constructor(o: AdmissionLeaderOptions) {
     this.#o = o;
@@ -92,34 +98,122 @@ export class AdmissionLeader {
   /** Steps until there is nothing to do right now. */
   async #loop(): Promise<void> {
     for (let i = 0; i < 20 && this.#o.leading() && !this.#stopped; i++) {
-      let action: AdmissionAction;
+      let action: AdmissionAction | RolesAction;
       try {
         action = await this.step();
       } catch (err) {
         this.#log.warn("admission step failed; trying again", { err });
         return;
       }
-      if (action.kind === "wait" || action.kind === "promote") return;
+      if (action.kind === "none" || action.kind === "wait" || action.kind === "promote") return;
     }
   }
 
-  /** Reads the state, performs one action and returns it (tests drive it directly). */
-  async step(): Promise<AdmissionAction> {
+  /**
+   * Reads the state, performs one action and returns it (tests drive it directly). An admission
+   * under way comes first, then a dead voter's replacement, then the queue, then the shape of the
+   * control plane (voter count, sites, leaving nodes).
+   */
+  async step(): Promise<AdmissionAction | RolesAction> {
     const { store, membership } = this.#o;
-    const [queue, current, members] = await Promise.all([
+    const [queue, current, members, records] = await Promise.all([
       store.list<QueuedJoin>(families.admission, "queue"),
       store.get<CurrentAdmission>(families.admission, ...CURRENT),
       membership.list(),
+      store.list<MemberRecord>(families.members),
     ]);
+    const now = this.#now();
+    const liveNodes = this.#o.liveNodes();
+    this.#trackDown(members.filter((m) => !m.isLearner).map((m) => m.name), liveNodes, now);
+    const roles = () =>
+      rolesStep({
+        members,
+        records: records.map((r) => r.value),
+        liveNodes,
+        downSince: this.#downSince,
+        cooldown: this.#cooldown,
+        self: this.#o.nodeId,
+        now,
+      }, {
+        maxVoters: this.#settings.maxVoters,
+        voterGraceMs: this.#o.settings?.voterGraceMs ?? VOTER_GRACE_MS,
+      });
+    if (!current) {
+      // A dead voter is replaced before anyone else is admitted.
+      const first = roles();
+      if (first.kind === "remove-voter" || first.kind === "forget") {
+        await this.#performRoles(first, records.map((r) => r.value));
+        return first;
+      }
+    }
     const action = admissionStep({
       queue: queue.map((q) => q.value),
       current: current?.value,
       members,
-      liveNodes: this.#o.liveNodes(),
-      now: this.#now(),
+      liveNodes,
+      now,
     }, this.#settings);
+    if (action.kind === "wait" && !current) {
+      const next = roles();
+      await this.#performRoles(next, records.map((r) => r.value));
+      return next;
+    }
     await this.#perform(action, current?.value, current?.modRevision ?? 0);
     return action;
+  }
+
+  #trackDown(voters: string[], live: ReadonlySet<string>, now: number): void {
+    for (const id of [...this.#downSince.keys()]) {
+      if (live.has(id) || !voters.includes(id)) this.#downSince.delete(id);
+    }
+    for (const id of voters) {
+      if (id && !live.has(id) && !this.#downSince.has(id)) this.#downSince.set(id, now);
+    }
+  }
+
+  async #performRoles(a: RolesAction, records: MemberRecord[]): Promise<void> {
+    const { store, membership } = this.#o;
+    const now = this.#now();
+    const record = (id: string) => records.find((r) => r.id === id);
+    switch (a.kind) {
+      case "none":
+        return;
+      case "remove-voter": {
+        await membership.remove(a.memberId);
+        const r = record(a.id);
+        if (r) await store.put(families.members, [a.id], { ...r, role: "worker" });
+        this.#downSince.delete(a.id);
+        return await this.#event(a, "voter-removed", `${a.why}; it goes on as a worker`);
+      }
+      case "promote-worker": {
+        const r = a.record;
+        const members = await membership.list();
+        const next: CurrentAdmission = {
+          id: r.id,
+          name: r.name,
+          role: "voter",
+          step: "adding",
+          peerUrl: peerUrlOf({ address: r.address, etcdPeerPort: r.etcdPeerPort }),
+          cert: "",
+          clientUrls: members.filter((m) => !m.isLearner).flatMap((m) => m.clientUrls),
+          promotion: true,
+          startedAt: now,
+          progressAt: now,
+        };
+        if (!await store.putIf(families.admission, CURRENT, 0, next)) return;
+        await this.#event(r, "promoting", `to a voter: ${a.why}`);
+        return await this.#addLearner(next, await this.#revision());
+      }
+      case "release": {
+        const r = record(a.id);
+        if (r) await store.put(families.members, [a.id], { ...r, leftAt: now });
+        return await this.#event(a, "left", "it held no vote; it may go");
+      }
+      case "forget":
+        if (a.memberId) await membership.remove(a.memberId);
+        await store.delete(families.members, a.id);
+        return await this.#event(a, "replaced", a.why);
+    }
   }
 
   async #perform(
@@ -175,11 +269,24 @@ export class AdmissionLeader {
           await this.#event(current!, "promoted", "its etcd member caught up and votes");
         }
         return;
-      case "finish":
+      case "finish": {
+        const c = current!;
+        const q = await store.get<QueuedJoin>(families.admission, "queue", a.id);
+        const old = await store.get<MemberRecord>(families.members, a.id);
+        if (q) await store.put(families.members, [a.id], memberRecordOf(q.value, a.role, now));
+        else if (old) await store.put(families.members, [a.id], { ...old.value, role: a.role });
         await this.#clear(a.id, rev);
-        return await this.#event(current!, "admitted", `as a ${a.role}`);
+        return await this.#event(
+          c,
+          "admitted",
+          c.promotion ? "as a voter, from worker" : `as a ${a.role}`,
+        );
+      }
       case "abort":
         if (a.memberId) await membership.remove(a.memberId);
+        if (current?.promotion) {
+          this.#cooldown.set(a.id, now + (this.#o.settings?.promoteCooldownMs ?? COOLDOWN_MS));
+        }
         await this.#clear(a.id, rev);
         return await this.#event(current!, a.timedOut ? "timed-out" : "aborted", a.why);
       case "remove-orphan":
@@ -250,6 +357,31 @@ export class AdmissionLeader {
     });
     this.#log.info(`admission: ${event}`, { node: who.name, detail });
   }
+}
+
+/** How long a voter may be down before its vote goes to another node (issue: 30 s). */
+export const VOTER_GRACE_MS = 30_000;
+/** A worker whose promotion failed is not tried again for this long. */
+const COOLDOWN_MS = 5 * 60_000;
+
+/** The lasting record of an admitted node, from its request. */
+export function memberRecordOf(
+  j: Omit<QueuedJoin, "csr" | "ticketHash" | "trust" | "trustWhy" | "queuedAt" | "seenAt">,
+  role: MemberRecord["role"],
+  joinedAt: number,
+): MemberRecord {
+  return {
+    id: j.id,
+    name: j.name,
+    address: j.address,
+    site: j.site,
+    arch: j.arch,
+    apiPort: j.apiPort,
+    etcdPeerPort: j.etcdPeerPort,
+    etcdClientPort: j.etcdClientPort,
+    role,
+    joinedAt,
+  };
 }
 
 /** A joiner's etcd peer URL, from what it sent. */

@@ -61,6 +61,8 @@ export interface CurrentAdmission {
   initialCluster?: string;
   /** The voters' client URLs, for a worker to reach etcd. */
   clientUrls: string[];
+  /** A worker of the cluster made a voter (it has its certificate and its record already). */
+  promotion?: boolean;
   startedAt: number;
   /** The last step's time (ms): timeouts count from here. */
   progressAt: number;
@@ -83,7 +85,13 @@ export interface AdmissionEvent {
     | "timed-out"
     | "aborted"
     | "dropped"
-    | "orphan-removed";
+    | "orphan-removed"
+    | "promoting"
+    | "voter-removed"
+    | "replaced"
+    | "removed"
+    | "leaving"
+    | "left";
   detail: string;
   /** The node (id) that acted. */
   by: string;

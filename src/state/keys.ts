@@ -29,6 +29,8 @@ export const families = {
   placement: family("placement", 1),
   election: family("election", 1),
   certs: family("certs", 1),
+  /** `members/<node id>`: every admitted node, up or down (not leased). */
+  members: family("members", 1),
   /** `admission/queue/<node id>`, `admission/current/0`, `admission/log/<seq>`. */
   admission: family("admission", 2),
 } as const;

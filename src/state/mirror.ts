@@ -12,6 +12,7 @@ import { decodeValue, type Snapshot, type Store } from "./store.ts";
 import type {
   Assignment,
   ClusterInfo,
+  MemberRecord,
   NodeRecord,
   PlacementProblem,
   ReplicaStatus,
@@ -99,6 +100,7 @@ export class Mirror {
     v.serviceMap.clear();
     v.replicaMap.clear();
     v.nodeMap.clear();
+    v.memberMap.clear();
     v.placementMap.clear();
     this.assignments.clear();
     this.certs.clear();
@@ -127,6 +129,8 @@ export class Mirror {
       put ? v.serviceMap.set(key, value as ServiceRecord) : v.serviceMap.delete(key);
     } else if (f === families.nodes) {
       put ? v.nodeMap.set(key, value as NodeRecord) : v.nodeMap.delete(key);
+    } else if (f === families.members) {
+      put ? v.memberMap.set(key, value as MemberRecord) : v.memberMap.delete(key);
     } else if (f === families.replicas) {
       put ? v.replicaMap.set(key, value as ReplicaStatus) : v.replicaMap.delete(key);
     } else if (f === families.placement) {

@@ -90,6 +90,30 @@ export interface NodeRecord {
   lastSeen: string;
 }
 
+/**
+ * `members/<node id>`: a node the cluster admitted, written by the admission leader. Unlike the
+ * leased {@link NodeRecord} it outlives the node's agent, so a node that is down is still known
+ * (and shown as down), a reinstalled node can replace it, and `fossora nodes rm` can forget it.
+ */
+export interface MemberRecord {
+  id: string;
+  name: string;
+  address: string;
+  site: string;
+  arch: string;
+  apiPort: number;
+  etcdPeerPort: number;
+  etcdClientPort: number;
+  /** What the control plane made it: an etcd voter, or a client of the voters. */
+  role: "voter" | "worker";
+  /** When it was admitted (ms). */
+  joinedAt: number;
+  /** `fossora leave` was asked: the leader moves its vote to another node first. */
+  leaving?: boolean;
+  /** When it left (ms); the record stays, shown as `left`, until `fossora nodes rm`. */
+  leftAt?: number;
+}
+
 /** `assignments/<service>/<replica>`: written by the elected scheduler. */
 export interface Assignment {
   service: string;

@@ -5,6 +5,7 @@
  */
 import type {
   ClusterInfo,
+  MemberRecord,
   NodeRecord,
   PlacementProblem,
   ReplicaStatus,
@@ -18,8 +19,11 @@ export interface ClusterView {
   services(): ServiceRecord[];
   /** Replicas of one service, on every node, as their nodes reported them. */
   replicasOf(service: string): ReplicaStatus[];
+  /** The live nodes (their leased records), by name. */
   nodes(): NodeRecord[];
   node(id: string): NodeRecord | undefined;
+  /** Every admitted node, live or not, by name. */
+  members(): MemberRecord[];
   /** Why a service cannot be placed, while the scheduler says it cannot. */
   placementProblem(service: string): PlacementProblem | undefined;
 }
@@ -31,6 +35,7 @@ export class MemoryView implements ClusterView {
   /** Keyed by `node/service/replica`. */
   readonly replicaMap = new Map<string, ReplicaStatus>();
   readonly nodeMap = new Map<string, NodeRecord>();
+  readonly memberMap = new Map<string, MemberRecord>();
   readonly placementMap = new Map<string, PlacementProblem>();
 
   cluster(): ClusterInfo | undefined {
@@ -52,6 +57,9 @@ export class MemoryView implements ClusterView {
   }
   node(id: string): NodeRecord | undefined {
     return this.nodeMap.get(id);
+  }
+  members(): MemberRecord[] {
+    return [...this.memberMap.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
   placementProblem(service: string): PlacementProblem | undefined {
     return this.placementMap.get(service);
@@ -106,6 +114,9 @@ export class SwitchView implements ClusterView {
   }
   node(id: string): NodeRecord | undefined {
     return this.#current.node(id);
+  }
+  members(): MemberRecord[] {
+    return this.#current.members();
   }
   placementProblem(service: string): PlacementProblem | undefined {
     return this.#current.placementProblem(service);
