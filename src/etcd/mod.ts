@@ -1,10 +1,11 @@
 /**
- * This node's etcd member (a supervised child process), the client that talks to it, and the
- * certificates both use for mutual TLS.
+ * This node's etcd member (a supervised child process), the client that talks to it, the local
+ * balancer that client dials, and the certificates both use for mutual TLS.
  * @module
  */
 export { type EtcdOptions, EtcdSupervisor, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
+export { EtcdBalancer, type EtcdBalancerOptions } from "./balancer.ts";
 export { updatePeerUrl } from "./peer_url.ts";
 export {
   type ClusterCA,

@@ -8,19 +8,14 @@
 import { Counter, type Registry } from "../metrics/mod.ts";
 import type { ReplicaStatus, ServiceRecord } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
-import { closeQuietly, writeAll } from "../util/conn.ts";
+import { closeQuietly, connectWithin, denoConnect, splice, type TcpConnect } from "../util/conn.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { unavailableReason } from "./routes.ts";
 
 /** Name of the connection counter, labelled `service` and `result` (ok, no_replica, failed). */
 export const TCP_CONNECTIONS_METRIC = "fossora_tcp_connections_total";
 
-/** Opens a TCP connection to a replica; aborting `signal` must give up the attempt. */
-export type TcpConnect = (
-  hostname: string,
-  port: number,
-  signal: AbortSignal,
-) => Promise<Deno.TcpConn>;
+export type { TcpConnect };
 
 /** What the forwarder needs. */
 export interface TcpForwarderOptions {
@@ -72,8 +67,6 @@ interface Listening {
   loop: Promise<void>;
   closed: boolean;
 }
-
-const BUFFER_SIZE = 64 * 1024;
 
 /**
  * Which service serves each published port. Services are taken in name order, so when two
@@ -174,8 +167,7 @@ export class TcpForwarder {
     this.#o = o;
     this.#log = o.log ?? silentLogger;
     this.#now = o.now ?? Date.now;
-    this.#connect = o.connect ??
-      ((hostname, port, signal) => Deno.connect({ hostname, port, signal }));
+    this.#connect = o.connect ?? denoConnect;
     this.#connectTimeoutMs = o.connectTimeoutMs ?? 3000;
     this.#outMs = o.outMs ?? 5000;
     this.#retryMs = o.retryMs ?? 5000;
@@ -213,7 +205,7 @@ export class TcpForwarder {
 
   /** Closes every listener and every live connection, and waits for them to finish. */
   async stop(): Promise<void> {
-    this.#stopping.abort();
+    this.#stopping.abort(new Error("forwarder stopped"));
     const loops = [...this.#listeners.values()].map((l) => l.loop);
     for (const port of [...this.#listeners.keys()]) this.#close(port);
     for (const c of this.#conns) closeQuietly(c);
@@ -332,30 +324,9 @@ export class TcpForwarder {
   }
 
   /** Connects within the timeout; a late connection is closed, and stop() aborts the attempt. */
-  async #connectOne(b: TcpBackend): Promise<Deno.TcpConn> {
-    const attempt = new AbortController();
-    const abort = () => attempt.abort(new Error("forwarder stopped"));
-    this.#stopping.signal.addEventListener("abort", abort, { once: true });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // Settles only by rejecting: on the timeout, or at once when stop() aborts the attempt.
-    const gaveUp = new Promise<never>((_, reject) => {
-      attempt.signal.addEventListener("abort", () => reject(attempt.signal.reason), { once: true });
-      timer = setTimeout(
-        () => attempt.abort(new Error(`no answer within ${this.#connectTimeoutMs} ms`)),
-        this.#connectTimeoutMs,
-      );
-    });
-    let connecting: Promise<Deno.TcpConn> | undefined;
-    try {
-      connecting = this.#connect(b.host, b.port, attempt.signal);
-      return await Promise.race([connecting, gaveUp]);
-    } catch (err) {
-      connecting?.then(closeQuietly, () => {});
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      this.#stopping.signal.removeEventListener("abort", abort);
-    }
+  #connectOne(b: TcpBackend): Promise<Deno.TcpConn> {
+    const stop = this.#stopping.signal;
+    return connectWithin(this.#connect, b.host, b.port, this.#connectTimeoutMs, stop);
   }
 
   #isOut(b: TcpBackend): boolean {
@@ -417,35 +388,6 @@ export class TcpForwarder {
     this.#conns.delete(conn);
     closeQuietly(conn);
   }
-}
-
-/**
- * Copies both ways until both sides have finished sending, passing each end-of-stream on as a
- * half-close; on an error closes both. `conn.readable`/`writable` are not used because Deno
- * closes the whole socket when either stream ends, which would cut the other direction short.
- */
-export async function splice(a: Deno.Conn, b: Deno.Conn): Promise<void> {
-  let failure: unknown;
-  const fail = (err: unknown) => {
-    failure ??= err;
-    closeQuietly(a);
-    closeQuietly(b);
-  };
-  await Promise.all([copy(a, b).catch(fail), copy(b, a).catch(fail)]);
-  closeQuietly(a);
-  closeQuietly(b);
-  if (failure !== undefined) throw failure;
-}
-
-/** Copies `from` to `to` until end-of-stream, then half-closes `to`. */
-async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buf = new Uint8Array(BUFFER_SIZE);
-  for (;;) {
-    const n = await from.read(buf);
-    if (n === null) break;
-    await writeAll(to, buf.subarray(0, n));
-  }
-  await to.closeWrite();
 }
 
 function validPort(p: number): boolean {

@@ -1,5 +1,6 @@
 /**
- * Small chores of sockets and files: writing a whole buffer, closing what may already be closed.
+ * Small chores of sockets and files: writing a whole buffer, closing what may already be closed,
+ * connecting with a deadline, relaying between two sockets.
  * @module
  */
 
@@ -20,4 +21,85 @@ export function closeQuietly(c: { close(): void }): void {
   } catch {
     // already closed
   }
+}
+
+/** Opens a TCP connection; aborting `signal` must give up the attempt. */
+export type TcpConnect = (
+  hostname: string,
+  port: number,
+  signal: AbortSignal,
+) => Promise<Deno.TcpConn>;
+
+/** Connects with `Deno.connect`; the default {@link TcpConnect}. */
+export const denoConnect: TcpConnect = (hostname, port, signal) =>
+  Deno.connect({ hostname, port, signal });
+
+/**
+ * Connects within `timeoutMs`, giving up at once when `stop` is aborted. A connection that comes
+ * through after the attempt gave up is closed, so nothing leaks.
+ */
+export async function connectWithin(
+  connect: TcpConnect,
+  hostname: string,
+  port: number,
+  timeoutMs: number,
+  stop?: AbortSignal,
+): Promise<Deno.TcpConn> {
+  const attempt = new AbortController();
+  const abort = () => attempt.abort(stop?.reason);
+  if (stop?.aborted) abort();
+  stop?.addEventListener("abort", abort, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Settles only by rejecting: on the timeout, or at once when `stop` aborts the attempt.
+  const gaveUp = new Promise<never>((_, reject) => {
+    if (attempt.signal.aborted) reject(attempt.signal.reason);
+    attempt.signal.addEventListener("abort", () => reject(attempt.signal.reason), { once: true });
+    timer = setTimeout(
+      () => attempt.abort(new Error(`no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  let connecting: Promise<Deno.TcpConn> | undefined;
+  try {
+    connecting = connect(hostname, port, attempt.signal);
+    return await Promise.race([connecting, gaveUp]);
+  } catch (err) {
+    connecting?.then(closeQuietly, () => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    stop?.removeEventListener("abort", abort);
+  }
+}
+
+/**
+ * Copies both ways until both sides have finished sending, passing each end-of-stream on as a
+ * half-close; on an error closes both. `conn.readable`/`writable` are not used because Deno
+ * closes the whole socket when either stream ends, which would cut the other direction short.
+ * Either socket closed from outside (a stop) ends it with that error; both are closed on return.
+ */
+export async function splice(a: Deno.Conn, b: Deno.Conn): Promise<void> {
+  let failure: unknown;
+  const fail = (err: unknown) => {
+    failure ??= err;
+    closeQuietly(a);
+    closeQuietly(b);
+  };
+  await Promise.all([copy(a, b).catch(fail), copy(b, a).catch(fail)]);
+  closeQuietly(a);
+  closeQuietly(b);
+  if (failure !== undefined) throw failure;
+}
+
+const SPLICE_BUFFER_SIZE = 64 * 1024;
+
+/** Copies `from` to `to` until end-of-stream, then half-closes `to`. */
+async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(SPLICE_BUFFER_SIZE);
+  for (;;) {
+    const n = await from.read(buf);
+    if (n === null) break;
+    await writeAll(to, buf.subarray(0, n));
+  }
+  await to.closeWrite();
 }
