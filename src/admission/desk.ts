@@ -25,7 +25,7 @@ import type {
 /** A refused join request: the HTTP status, a code and words that say what to do. */
 export class JoinError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 429 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 429 | 503,
     readonly code: string,
     message: string,
     readonly details: string[] = [],
@@ -92,6 +92,8 @@ export interface JoinDeskOptions {
   tailnetTrust?: (address: string) => Promise<{ trusted: boolean; why: string }>;
   members: () => Promise<Member[]>;
   liveNodes: () => ReadonlySet<string>;
+  /** The live nodes' names, with their ids: a name is one node's at a time. */
+  liveNames?: () => ReadonlyMap<string, string>;
   /** API URLs of the cluster's nodes, for a joiner whose contact dies. */
   contacts: () => string[];
   /** No services are deployed. */
@@ -140,6 +142,16 @@ export class JoinDesk {
     }
     const r = parseJoinRequest(body);
     const { trust, why } = await this.#trust(r, from);
+    const holder = this.#o.liveNames?.().get(r.name);
+    if (holder && holder !== r.id) {
+      throw new JoinError(
+        409,
+        "name_taken",
+        `a running node is named ${r.name} already: start this machine with another --name, ` +
+          "or stop that node first (a reinstalled machine takes over its old name once the old " +
+          "node is down)",
+      );
+    }
     const store = this.#o.store();
     const now = this.#now();
     const old = await store.get<QueuedJoin>(families.admission, "queue", r.id);

@@ -54,6 +54,7 @@ function setup(etcd: TestEtcd, o: { tailnet?: (a: string) => boolean; now?: () =
         )),
     members: () => Promise.resolve([]),
     liveNodes: () => live,
+    liveNames: () => new Map([["node-taken", "someone-else"]]),
     contacts: () => ["http://10.1.0.1:7440"],
     empty: () => true,
     poke: () => pokes++,
@@ -193,4 +194,16 @@ Deno.test("polls tell a joiner its place and who is admitted now, then hand it i
   live.add("first");
   assert.deepEqual((await poll("first")).status, "member");
   await assert.rejects(poll("nobody"), /send it again/);
+});
+
+Deno.test("a join under a running node's name is refused and stores nothing; its own id may ask again", async () => {
+  await using etcd = await startEtcd();
+  const { post } = setup(etcd);
+  const res = await post("join", request("b1", { name: "node-taken" }));
+  assert.equal(res.status, 409);
+  assert.match((await res.json()).error.message, /named node-taken already.*--name/);
+  assert.deepEqual(await queued(etcd), []);
+  const same = await post("join", request("someone-else", { name: "node-taken" }));
+  assert.equal(same.status, 202);
+  await same.body?.cancel();
 });

@@ -5,7 +5,7 @@
  * carries on from there.
  * @module
  */
-import type { Store } from "../state/store.ts";
+import type { Store, Versioned } from "../state/store.ts";
 import { families } from "../state/keys.ts";
 import type { MemberRecord } from "../state/types.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
@@ -124,7 +124,13 @@ export class AdmissionLeader {
     ]);
     const now = this.#now();
     const liveNodes = this.#o.liveNodes();
-    this.#trackDown(members.filter((m) => !m.isLearner).map((m) => m.name), liveNodes, now);
+    await this.#markDown(records, liveNodes, now);
+    this.#trackDown(
+      members.filter((m) => !m.isLearner).map((m) => m.name),
+      liveNodes,
+      now,
+      records.map((r) => r.value),
+    );
     const roles = () =>
       rolesStep({
         members,
@@ -162,12 +168,41 @@ export class AdmissionLeader {
     return action;
   }
 
-  #trackDown(voters: string[], live: ReadonlySet<string>, now: number): void {
+  /**
+   * Notes on each record when a node was first seen down (what `fossora nodes` shows as its last
+   * sighting, and where a new leader's grace period counts from), and clears it when it is back.
+   */
+  async #markDown(
+    records: Versioned<MemberRecord>[],
+    live: ReadonlySet<string>,
+    now: number,
+  ): Promise<void> {
+    for (const { value: r, modRevision } of records) {
+      if (r.leftAt) continue;
+      const up = live.has(r.id);
+      if (up === (r.downAt === undefined)) continue;
+      const { downAt: _, ...back } = r;
+      const next: MemberRecord = up ? back : { ...r, downAt: now };
+      if (await this.#o.store.putIf(families.members, [r.id], modRevision, next)) {
+        Object.assign(r, next);
+        if (up) delete r.downAt;
+      }
+    }
+  }
+
+  #trackDown(
+    voters: string[],
+    live: ReadonlySet<string>,
+    now: number,
+    records: MemberRecord[],
+  ): void {
     for (const id of [...this.#downSince.keys()]) {
       if (live.has(id) || !voters.includes(id)) this.#downSince.delete(id);
     }
     for (const id of voters) {
-      if (id && !live.has(id) && !this.#downSince.has(id)) this.#downSince.set(id, now);
+      if (id && !live.has(id) && !this.#downSince.has(id)) {
+        this.#downSince.set(id, records.find((r) => r.id === id)?.downAt ?? now);
+      }
     }
   }
 

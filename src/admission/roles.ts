@@ -97,8 +97,13 @@ export function rolesStep(s: RolesState, o: RolesSettings): RolesAction {
   // Changes below need every voter up: etcd refuses a new member otherwise.
   if (liveVoters.length < voters.length) return { kind: "none", why: "a voter is down" };
 
-  const active = s.records.filter((r) => live(r.id) && !r.leaving && !r.leftAt);
-  const target = Math.min(targetVoters(Math.max(active.length, 1), o.maxVoters), active.length);
+  // The count that sets the target includes a node down for less than the grace period: a
+  // worker whose lease blinked must not cost a voter its vote (and its etcd data).
+  const counted = s.records.filter((r) =>
+    !r.leaving && !r.leftAt && (live(r.id) || s.now - (r.downAt ?? s.now) < o.voterGraceMs)
+  );
+  const active = counted.filter((r) => live(r.id));
+  const target = Math.min(targetVoters(Math.max(counted.length, 1), o.maxVoters), counted.length);
   const voterIds = new Set(voters.map((m) => m.name));
   const leavingVoters = voters.filter((m) => byId.get(m.name)?.leaving);
   const staying = voters.length - leavingVoters.length;

@@ -141,3 +141,10 @@ Deno.test("--max-voters caps the voters; going over it gives votes back", () => 
   assert.equal(kind(rolesStep(state(rs, ["a1"]), one)), "none");
   assert.equal(kind(rolesStep(state(rs, ["a1", "b2", "c3"]), one)).startsWith("remove"), true);
 });
+
+Deno.test("a worker down for less than the grace period still counts: no vote is given back", () => {
+  const rs = [record("a1"), record("b2"), record("c3", { downAt: NOW - 5_000 })];
+  assert.equal(kind(rolesStep(state(rs, ["a1", "b2"], { down: ["c3"] }), SETTINGS)), "none");
+  const long = [record("a1"), record("b2"), record("c3", { downAt: NOW - 60_000 })];
+  assert.equal(kind(rolesStep(state(long, ["a1", "b2"], { down: ["c3"] }), SETTINGS)), "remove b2");
+});

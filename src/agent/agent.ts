@@ -11,12 +11,20 @@
 import type { Etcd3 } from "etcd3";
 import type { Hono } from "hono";
 import { JoinDesk } from "../admission/desk.ts";
+import { RoleFollower } from "../admission/follower.ts";
 import { joinCluster } from "../admission/joiner.ts";
-import { AdmissionLeader, admissionLog } from "../admission/leader.ts";
+import {
+  AdmissionLeader,
+  admissionLog,
+  appendEvent,
+  CURRENT,
+  peerUrlOf,
+} from "../admission/leader.ts";
 import { etcdMembership } from "../admission/membership.ts";
 import { loadMembership, type SavedMembership, saveMembership } from "../admission/saved.ts";
+import type { CurrentAdmission, Role } from "../admission/types.ts";
 import { formatJoinToken, newSecret, parseJoinToken } from "../admission/token.ts";
-import { ApiError, createApi, serveApi } from "../api/mod.ts";
+import { ApiError, type ControlPlane, createApi, serveApi } from "../api/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
 import { Finder, LocalApiClient, MdnsDiscovery, tailnetJoinerTrust } from "../discovery/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
@@ -31,6 +39,7 @@ import {
   type NodeCerts,
   signNodeRequest,
 } from "../etcd/certs.ts";
+import { EtcdBalancer } from "../etcd/balancer.ts";
 import { ensurePrivateDir } from "../etcd/files.ts";
 import { EtcdSupervisor } from "../etcd/supervisor.ts";
 import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
@@ -52,7 +61,14 @@ import {
   type SnapshotStorage,
   SnapshotWriter,
 } from "../state/snapshot.ts";
-import type { LeaderElection, LeasedRecords, Mirror, ServingCert, Store } from "../state/mod.ts";
+import type {
+  LeaderElection,
+  LeasedRecords,
+  MemberRecord,
+  Mirror,
+  ServingCert,
+  Store,
+} from "../state/mod.ts";
 import { SwitchView } from "../state/view.ts";
 import { exists, readTextFileIfExists, writeFileAtomic } from "../util/files.ts";
 import type { Logger } from "../util/log.ts";
@@ -105,6 +121,14 @@ export class Agent {
   #apiTlsFinished: Promise<void> = Promise.resolve();
   #app: Hono | undefined;
   #admission: AdmissionLeader | undefined;
+  /** Where the etcd client connects: it forwards to this node's member or to the voters. */
+  #balancer: EtcdBalancer | undefined;
+  #follower: RoleFollower | undefined;
+  /** What this node keeps of its membership (DATA_DIR/membership.json). */
+  #saved: SavedMembership | undefined;
+  #role: "voter" | "worker" = "voter";
+  /** Serializes role changes: the follower and a leave must not start and stop etcd at once. */
+  #roleChange: Promise<void> = Promise.resolve();
   #desk: JoinDesk | undefined;
   /** A worker's view of its etcd connection (a voter asks its member). */
   #clientOk = false;
@@ -128,6 +152,9 @@ export class Agent {
   #rescheduler: ReturnType<typeof setInterval> | undefined;
   #lastWanted = new Map<string, WantedReplica>();
   endpoints: AgentEndpoints = { api: 0, http: 0, dns: 0 };
+  readonly #left = Promise.withResolvers<void>();
+  /** Resolves once this node has left its cluster (`fossora leave`): the process should end. */
+  readonly left: Promise<void> = this.#left.promise;
 
   constructor(readonly config: AgentConfig, readonly log: Logger) {}
 
@@ -192,7 +219,7 @@ export class Agent {
       }
     }
     const founder = !saved || saved.founder;
-    const role = saved?.role ?? "voter";
+    let role: Role = saved?.role ?? "voter";
     // The cluster CA and this node's certificate: etcd talks mutual TLS, even on one node. A
     // node that joined holds the CA's certificate only; the leader signed its own.
     let tls: NodeCerts;
@@ -207,25 +234,25 @@ export class Agent {
       tls = { caFile: `${pki}/ca.crt`, certFile: `${pki}/node.crt`, keyFile: `${pki}/node.key` };
     }
     this.#tls = tls;
-    let clientUrls = saved?.clientUrls ?? [];
+    const parts = this.#parts ??= await import("./parts.ts");
+    // A voter that was down long enough to be replaced comes back as a worker: its old member
+    // would never be let in again, and its stale data must not be.
+    if (role === "voter" && saved && !await this.#stillVoter(saved, tls, parts)) {
+      this.log.warn(
+        "this node's etcd member was removed while it was away; it rejoins as a worker",
+      );
+      role = "worker";
+      saved = { ...saved, role, initialCluster: undefined };
+      await Deno.remove(`${c.dataDir}/etcd`, { recursive: true }).catch(() => {});
+      await saveMembership(c.dataDir, saved);
+    }
+    this.#role = role;
     if (role === "voter") {
-      const etcd = this.etcd = new EtcdSupervisor({
-        tls,
-        bin: c.etcdBin,
-        dataDir: `${c.dataDir}/etcd`,
-        name: this.identity.id,
-        clientPort: c.etcdClientPort,
-        peerPort: c.etcdPeerPort,
-        host: c.advertiseAddr,
-        listenHost: c.bindAddr,
-        initialCluster: saved?.initialCluster,
-        log: this.log.child("etcd"),
-      });
+      const etcd = this.etcd = this.#member(saved?.initialCluster);
       await explain(etcd.start(), {
         notFound:
           `etcd (${c.etcdBin}) is not installed; install Debian's etcd-server or pass --etcd-bin`,
       });
-      clientUrls = [etcd.localClientUrl];
     }
     const {
       connectEtcd,
@@ -238,13 +265,18 @@ export class Agent {
       Store,
       updatePeerUrl,
       families,
-    } = this.#parts ??= await import("./parts.ts");
+    } = parts;
     // A stop that came while etcd started has stopped it already; a client now would outlive it.
     if (this.#stopping) return;
-    this.client = connectEtcd(clientUrls, tls);
+    // The client dials a local balancer, which forwards to this node's member or to the voters
+    // as they change (k3s's agent load balancer): the client itself never has to be rebuilt.
+    this.#balancer = new EtcdBalancer({ log: this.log.child("etcd-balancer") });
+    this.#useVoters(saved?.clientUrls ?? []);
+    await this.#balancer.start();
+    this.client = connectEtcd([this.#balancer.url], tls);
     this.store = new Store(this.client);
     if (this.etcd) await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
-    else this.#probeClient();
+    this.#probeClient();
     let info;
     if (founder) {
       info = await this.store.initCluster(
@@ -263,9 +295,11 @@ export class Agent {
         };
         await saveMembership(c.dataDir, saved);
       }
+      this.#saved = saved;
     } else {
       info = await this.store.clusterInfo();
       if (!info) throw new Error("the cluster this node joined has no cluster record in etcd");
+      this.#saved = saved;
     }
     this.log.info("cluster", { id: info.id });
     this.#mdns?.setClusterId(info.id);
@@ -348,6 +382,20 @@ export class Agent {
     this.#election.start();
     this.#certs.start();
     this.#admission.start();
+    await this.#ensureMemberRecord(dockerArch());
+    this.#follower = new RoleFollower({
+      self: this.identity.id,
+      peerUrl: this.#member().peerUrl,
+      role: () => this.#role,
+      members: () => membership.list(),
+      current: async () =>
+        (await store.get<CurrentAdmission>(families.admission, ...CURRENT))?.value,
+      startMember: (initialCluster) => this.#changeRole(() => this.#becomeVoter(initialCluster)),
+      stopMember: (why) => this.#changeRole(() => this.#becomeWorker(why)),
+      voters: (urls) => this.#useVoters(urls),
+      log: this.log.child("role"),
+    });
+    this.#follower.start();
     this.#joins = { info, liveNodes, membership };
     // A write the scheduler lost (etcd restarting) is retried even when nothing else changes,
     // and so is a published port that was busy.
@@ -414,6 +462,269 @@ export class Agent {
     return saved;
   }
 
+  /** What `fossora nodes rm` and `fossora leave` do. */
+  #controlPlane(): ControlPlane | undefined {
+    if (!this.#joins || !this.#parts) return undefined;
+    const { families } = this.#parts;
+    const { membership, liveNodes } = this.#joins;
+    const store = this.store;
+    const records = async () =>
+      (await store.list<MemberRecord>(families.members)).map((r) => r.value);
+    const event = (r: MemberRecord, event: "removed" | "leaving" | "left", detail: string) =>
+      appendEvent(store, {
+        at: Date.now(),
+        id: r.id,
+        name: r.name,
+        event,
+        detail,
+        by: this.identity.id,
+      });
+    return {
+      removeNode: async (name) => {
+        const r = (await records()).find((x) => x.name === name);
+        if (!r) {
+          throw new ApiError(
+            404,
+            "no_node",
+            `no node is named ${JSON.stringify(name)}; see fossora nodes`,
+          );
+        }
+        if (liveNodes().has(r.id)) {
+          throw new ApiError(
+            409,
+            "node_running",
+            `${name} is running: run \`fossora leave\` on it, or stop its agent and try again`,
+          );
+        }
+        const member = (await membership.list()).find((m) =>
+          m.name === r.id || m.peerUrls.includes(peerUrlOf(r))
+        );
+        if (member) {
+          await membership.remove(member.id).catch((err) => {
+            throw new ApiError(
+              409,
+              "etcd_refused",
+              `etcd refused to remove ${name}'s member (${(err as Error).message}); ` +
+                "bring a voter back up first",
+            );
+          });
+        }
+        await store.delete(families.members, r.id);
+        await event(r, "removed", `by a person (fossora nodes rm), on ${this.identity.name}`);
+        this.#admission?.poke();
+        return {
+          removed: name,
+          message: `${name} is forgotten; a machine with its name may join anew`,
+        };
+      },
+      leave: () => this.#leave(records, event),
+    };
+  }
+
+  /**
+   * Leaves the cluster: this node's record is marked leaving, the leader moves its vote to
+   * another node (keeping the voter count) and removes it, and then this node forgets the
+   * cluster. Moving its replicas away first belongs to the scheduler (a later issue): it hooks in
+   * here, before the vote goes.
+   */
+  async #leave(
+    records: () => Promise<MemberRecord[]>,
+    event: (r: MemberRecord, e: "leaving" | "left", detail: string) => Promise<void>,
+  ): Promise<{ left: string; message: string }> {
+    const { families } = this.#parts!;
+    const id = this.identity.id;
+    const all = await records();
+    const mine = all.find((r) => r.id === id);
+    const others = all.filter((r) => r.id !== id && !r.leftAt);
+    if (!mine) {
+      throw new ApiError(409, "not_member", "this node has no member record; is it joining?");
+    }
+    if (!others.length) {
+      throw new ApiError(
+        409,
+        "only_node",
+        "this is the cluster's only node, so leaving would end the cluster; to do that, stop the " +
+          "agent and empty its data dir",
+      );
+    }
+    if (!mine.leaving) {
+      await this.store.put(families.members, [id], { ...mine, leaving: true });
+      await event(mine, "leaving", "asked on this node (fossora leave)");
+    }
+    this.#admission?.poke();
+    const deadline = Date.now() + LEAVE_TIMEOUT_MS;
+    const membership = this.#joins!.membership;
+    const peer = this.#member().peerUrl;
+    for (;;) {
+      const now = (await records()).find((r) => r.id === id);
+      const members = await membership.list().catch(() => undefined);
+      const voting = members?.some((m) => m.name === id || m.peerUrls.includes(peer));
+      // A worker has no vote to hand over; a voter waits until the leader has moved it.
+      if (now?.leftAt || (members && !voting)) break;
+      if (Date.now() > deadline) {
+        throw new ApiError(
+          504,
+          "leave_timeout",
+          "the cluster did not take this node's vote in time (is a voter down?); " +
+            "run fossora leave again once fossora nodes shows every voter ready",
+        );
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await this.#changeRole(() => this.#becomeWorker("it left the cluster"));
+    const now = (await records()).find((r) => r.id === id) ?? mine;
+    if (!now.leftAt) {
+      await this.store.put(families.members, [id], { ...now, leftAt: Date.now() });
+      await event(now, "left", "its membership is removed");
+    }
+    // The answer goes out first; then the agent stops and forgets the cluster.
+    setTimeout(() => this.#left.resolve(), 200);
+    return {
+      left: this.identity.name,
+      message: "this node left the cluster; its agent stops now and forgets the cluster " +
+        "(its containers keep running); started again, it looks for a cluster to join",
+    };
+  }
+
+  /** After a leave: what tied this node to the cluster goes; its identity stays. */
+  async forgetCluster(): Promise<void> {
+    const dir = this.config.dataDir;
+    for (const p of ["membership.json", "etcd", "pki", "state-snapshot.json"]) {
+      await Deno.remove(`${dir}/${p}`, { recursive: true }).catch(() => {});
+    }
+  }
+
+  /** This node's etcd member (not started): for a voter, or one the leader is adding. */
+  #member(initialCluster?: string): EtcdSupervisor {
+    const c = this.config;
+    return new EtcdSupervisor({
+      tls: this.#tls,
+      bin: c.etcdBin,
+      dataDir: `${c.dataDir}/etcd`,
+      name: this.identity.id,
+      clientPort: c.etcdClientPort,
+      peerPort: c.etcdPeerPort,
+      host: c.advertiseAddr,
+      listenHost: c.bindAddr,
+      initialCluster,
+      log: this.log.child("etcd"),
+    });
+  }
+
+  /**
+   * Whether this voter is still a member, as the other voters last saved tell: false only when
+   * one of them answers with a member list that leaves this node out. No answer (they are down
+   * too, or this node is the only voter) keeps it a voter.
+   */
+  async #stillVoter(saved: SavedMembership, tls: NodeCerts, parts: Parts): Promise<boolean> {
+    const own = this.#member();
+    const others = saved.clientUrls.filter((u) => u !== own.clientUrl && u !== own.localClientUrl);
+    if (!others.length) return true;
+    const client = parts.connectEtcd(others, tls);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const members = await Promise.race([
+        etcdMembership(client).list(),
+        new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), STILL_VOTER_MS)),
+      ]).catch(() => undefined);
+      if (!members?.length) return true;
+      return members.some((m) => m.name === this.identity.id || m.peerUrls.includes(own.peerUrl));
+    } finally {
+      clearTimeout(timer);
+      client.close();
+    }
+  }
+
+  /** Points the balancer at the voters (this node's member first, when it votes) and saves them. */
+  #useVoters(urls: string[]): void {
+    const local = this.etcd;
+    const remote = urls.filter((u) => u !== local?.clientUrl && u !== local?.localClientUrl);
+    const endpoints = local ? [local.localClientUrl, ...remote] : remote;
+    this.#balancer?.setEndpoints(endpoints, local?.localClientUrl);
+    const saved = this.#saved;
+    const wanted = [...new Set(urls.length ? urls : saved?.clientUrls ?? [])].sort();
+    if (!saved || !urls.length || JSON.stringify(wanted) === JSON.stringify(saved.clientUrls)) {
+      return;
+    }
+    this.#saved = { ...saved, clientUrls: wanted };
+    saveMembership(this.config.dataDir, this.#saved).catch((err) =>
+      this.log.warn("cannot save the voters' addresses", { err })
+    );
+  }
+
+  /** Runs one role change at a time. */
+  #changeRole(change: () => Promise<void>): Promise<void> {
+    const next = this.#roleChange.then(() => this.#stopping ? undefined : change());
+    this.#roleChange = next.catch(() => {});
+    return next;
+  }
+
+  /** The leader added this worker as a learner: start a member from empty data, and vote. */
+  async #becomeVoter(initialCluster: string): Promise<void> {
+    if (this.#role === "voter") return;
+    const c = this.config;
+    await Deno.remove(`${c.dataDir}/etcd`, { recursive: true }).catch(() => {});
+    const etcd = this.#member(initialCluster);
+    try {
+      await etcd.start();
+    } catch (err) {
+      await etcd.stop();
+      await Deno.remove(`${c.dataDir}/etcd`, { recursive: true }).catch(() => {});
+      throw err;
+    }
+    this.etcd = etcd;
+    this.#role = "voter";
+    await this.#saveRole({ role: "voter", initialCluster });
+    this.#useVoters(this.#saved?.clientUrls ?? []);
+    await this.#publisher.setRole("voter");
+    this.log.info("this node is an etcd voter now");
+  }
+
+  /** This node's member was removed: stop it, drop its data, go on as a client of the voters. */
+  async #becomeWorker(why: string): Promise<void> {
+    const etcd = this.etcd;
+    if (this.#role === "worker" || !etcd) return;
+    this.etcd = undefined;
+    this.#role = "worker";
+    const others = (this.#saved?.clientUrls ?? []).filter((u) => u !== etcd.clientUrl);
+    this.#useVoters(others);
+    await etcd.stop();
+    await Deno.remove(`${this.config.dataDir}/etcd`, { recursive: true }).catch(() => {});
+    await this.#saveRole({ role: "worker", initialCluster: undefined, clientUrls: others });
+    await this.#publisher.setRole("worker").catch(() => {});
+    this.log.info("this node is a worker now", { why });
+  }
+
+  async #saveRole(change: Partial<SavedMembership>): Promise<void> {
+    if (!this.#saved) return;
+    this.#saved = { ...this.#saved, ...change };
+    await saveMembership(this.config.dataDir, this.#saved);
+  }
+
+  /**
+   * This node's lasting record (`members/<id>`): the leader writes it when it admits a node; a
+   * founder, and a node from before these records, write their own.
+   */
+  async #ensureMemberRecord(arch: string): Promise<void> {
+    const c = this.config;
+    const { families } = this.#parts!;
+    const old = await this.store.get<MemberRecord>(families.members, this.identity.id);
+    const mine = {
+      name: this.identity.name,
+      address: c.advertiseAddr,
+      site: c.site,
+      arch,
+      apiPort: c.apiPort,
+      etcdPeerPort: c.etcdPeerPort,
+      etcdClientPort: c.etcdClientPort,
+    };
+    const record: MemberRecord = old
+      ? { ...old.value, ...mine }
+      : { id: this.identity.id, ...mine, role: this.#role, joinedAt: Date.now() };
+    if (old && JSON.stringify(old.value) === JSON.stringify(record)) return;
+    await this.store.putIf(families.members, [this.identity.id], old?.modRevision ?? 0, record);
+  }
+
   /** The CA with its private key: this node's own, or the copy the founder put in etcd. */
   async #caWithKey(): Promise<ClusterCA> {
     if (this.#ca?.keyPem) return this.#ca;
@@ -476,6 +787,7 @@ export class Agent {
       joinToken: () => this.store.joinToken(),
       members: () => membership.list(),
       liveNodes,
+      liveNames: () => new Map(this.mirror.view.nodes().map((n) => [n.name, n.id])),
       contacts: () => this.mirror.view.nodes().map((n) => `http://${n.address}:${n.apiPort}`),
       empty: () => this.mirror.view.services().length === 0,
       poke: () => this.#admission?.poke(),
@@ -681,6 +993,7 @@ export class Agent {
       leader: () => this.#election?.leader(),
       etcdHealthy: () => this.#etcdHealthy(),
       join: () => this.#desk,
+      controlPlane: () => this.#controlPlane(),
       admissionLog: () => {
         const { store, parts } = this.#etcdOrStarting();
         return parts.etcdCall(() => admissionLog(store));
@@ -806,6 +1119,7 @@ export class Agent {
       ["certs", () => this.#certs?.stop()],
       ["runtime", () => this.runtime?.stop()],
       ["admission", () => this.#admission?.stop()],
+      ["role", () => this.#follower?.stop()],
       ["election", () => this.#election?.stop()],
       ["mirror", () => this.mirror?.stop()],
       // After the mirror, so the last state it saw is the one saved.
@@ -813,6 +1127,7 @@ export class Agent {
       ["node", () => this.#publisher?.stop()],
       ["lease", () => this.#leased?.close()],
       ["etcd client", () => this.client?.close()],
+      ["etcd balancer", () => this.#balancer?.stop()],
       ["etcd", () => this.etcd?.stop()],
     ];
     for (const [name, step] of steps) {
@@ -837,6 +1152,12 @@ export class Agent {
 
 /** How long a new node looks for a cluster to join before founding its own, ms. */
 const DISCOVERY_WINDOW_MS = 4000;
+
+/** How long `fossora leave` waits for the cluster to take this node's vote, ms. */
+const LEAVE_TIMEOUT_MS = 90_000;
+
+/** How long a returning voter asks the others whether it still votes, ms. */
+const STILL_VOTER_MS = 4000;
 
 /** The longest one part may take to stop, ms (etcd's member has its own SIGKILL after 10 s). */
 const STOP_STEP_MS = 2000;

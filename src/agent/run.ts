@@ -33,15 +33,20 @@ export async function runAgent(argv: string[]): Promise<number> {
   const onSignal = () => stopped.resolve();
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
+  let left = false;
   try {
-    await Promise.race([agent.start(), stopped.promise]);
-    await stopped.promise;
+    await Promise.race([agent.start(), stopped.promise, agent.left]);
+    left = await Promise.race([stopped.promise, agent.left.then(() => true)]) ?? false;
     return 0;
   } catch (err) {
     log.error("cannot start", { err });
     return 1;
   } finally {
     await agent.stop();
+    if (left) {
+      await agent.forgetCluster();
+      log.info("left the cluster; the agent exits");
+    }
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
   }

@@ -6,7 +6,7 @@
 export { createApi } from "./app.ts";
 export { serveApi, type ServeOptions } from "./serve.ts";
 export { ApiError, type ErrorBody } from "./errors.ts";
-export type { ApiDeps, LogOptions, ParseServiceFile, ServiceStore } from "./types.ts";
+export type { ApiDeps, ControlPlane, LogOptions, ParseServiceFile, ServiceStore } from "./types.ts";
 export type { ApplyResult } from "../state/mod.ts";
 export type {
   ClusterSummary,

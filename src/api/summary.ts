@@ -186,6 +186,40 @@ export function describeService(
   };
 }
 
+/**
+ * Every node the cluster knows: the live ones as their records say, and the admitted ones that
+ * are not running now, as `down` (or `left`), with when they were last seen.
+ */
+export function summarizeNodes(view: ClusterView): NodeRecord[] {
+  const live = new Map(view.nodes().map((n) => [n.id, n]));
+  const out: NodeRecord[] = [];
+  for (const m of view.members()) {
+    const n = live.get(m.id);
+    live.delete(m.id);
+    if (n && !m.leftAt) {
+      out.push(n);
+      continue;
+    }
+    out.push({
+      id: m.id,
+      name: m.name,
+      address: m.address,
+      arch: m.arch,
+      site: m.site,
+      labels: {},
+      role: m.role,
+      state: m.leftAt ? "left" : "down",
+      version: "",
+      apiPort: m.apiPort,
+      httpPort: 0,
+      dnsPort: 0,
+      startedAt: "",
+      lastSeen: new Date(m.leftAt ?? m.downAt ?? m.joinedAt).toISOString(),
+    });
+  }
+  return [...out, ...live.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /** The cluster at a glance, as this node sees it. */
 export function summarizeCluster(
   view: ClusterView,
@@ -198,7 +232,7 @@ export function summarizeCluster(
     version: o.version,
     leader,
     node: { id: o.nodeId, name: o.nodeName },
-    members: view.nodes().map((n: NodeRecord) => ({
+    members: summarizeNodes(view).map((n: NodeRecord) => ({
       id: n.id,
       name: n.name,
       address: n.address,

@@ -37,6 +37,14 @@ export type ParseServiceFile = (
   options: { contentType?: string },
 ) => ParseResult;
 
+/** Membership changes a person asks for (the agent does them; errors are ApiErrors). */
+export interface ControlPlane {
+  /** `fossora nodes rm NAME`: forgets a node that is down, its etcd membership included. */
+  removeNode(name: string): Promise<{ removed: string; message: string }>;
+  /** `fossora leave`: this node leaves; resolves once its membership is gone. */
+  leave(): Promise<{ left: string; message: string }>;
+}
+
 /** Everything `createApi` needs. */
 export interface ApiDeps {
   view: ClusterView;
@@ -79,6 +87,8 @@ export interface ApiDeps {
    * service's problem when nothing else explains it.
    */
   proxyProblem?(service: string): string | undefined;
+  /** Changes to the cluster's membership, once this node is a member. */
+  controlPlane?(): ControlPlane | undefined;
   /** The join desk, once this node is a member (undefined while it starts or joins). */
   join?(): JoinDesk | undefined;
   /** The agent's version, for `GET /api/v1/cluster`. */

@@ -7,7 +7,16 @@
 import { UsageError } from "./errors.ts";
 
 /** The client commands `runCli` handles. */
-export const COMMANDS = ["status", "nodes", "deploy", "services", "rm", "logs", "token"] as const;
+export const COMMANDS = [
+  "status",
+  "nodes",
+  "deploy",
+  "services",
+  "rm",
+  "logs",
+  "token",
+  "leave",
+] as const;
 /** One of `COMMANDS`. */
 export type Command = typeof COMMANDS[number];
 
@@ -38,9 +47,10 @@ export interface Args {
 /** Each command's arguments; `sub` lists its subcommands and theirs (`nodes approve NAME`). */
 const ARITY: Record<Command, { names: string[]; sub?: Record<string, string[]> }> = {
   status: { names: [] },
-  nodes: { names: [], sub: { approve: ["NAME"] } },
+  nodes: { names: [], sub: { approve: ["NAME"], rm: ["NAME"] } },
   services: { names: [] },
   token: { names: [] },
+  leave: { names: [] },
   deploy: { names: ["FILE"] },
   rm: { names: ["NAME"] },
   logs: { names: ["NAME"] },

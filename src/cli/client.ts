@@ -51,8 +51,13 @@ export class ApiClient {
   }
 
   /** Sends a request and returns its JSON answer; throws `CliError` on any failure. */
-  async json<T>(method: string, path: string, body?: Body): Promise<T> {
-    const timer = this.#timer();
+  async json<T>(
+    method: string,
+    path: string,
+    body?: Body,
+    o: { timeoutMs?: number } = {},
+  ): Promise<T> {
+    const timer = this.#timer(undefined, o.timeoutMs);
     try {
       const res = await this.#send(method, path, timer.signal, body);
       const text = await readText(res, timer.signal).catch((e) => {
@@ -94,9 +99,9 @@ export class ApiClient {
     }
   }
 
-  #timer(outer?: AbortSignal) {
+  #timer(outer?: AbortSignal, timeoutMs?: number) {
     const ctl = new AbortController();
-    const ms = this.#o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const ms = timeoutMs ?? this.#o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const id = setTimeout(() => ctl.abort(new TimeoutSignal()), ms);
     const onOuter = () => ctl.abort(outer?.reason);
     outer?.addEventListener("abort", onOuter, { once: true });

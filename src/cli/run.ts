@@ -12,7 +12,7 @@ import { tokenSource } from "./token.ts";
 import { commandUsage, programUsage, shortUsage } from "./usage.ts";
 import { deploy } from "./commands/deploy.ts";
 import { logs } from "./commands/logs.ts";
-import { nodes } from "./commands/nodes.ts";
+import { leave, nodes } from "./commands/nodes.ts";
 import { rm } from "./commands/rm.ts";
 import { services } from "./commands/services.ts";
 import { status } from "./commands/status.ts";
@@ -29,6 +29,7 @@ const RUN: Record<Command, (ctx: Context) => Promise<number>> = {
   rm,
   logs,
   token,
+  leave,
 };
 
 /** Runs a client command with `argv` (without the program name); resolves to the exit code. */

@@ -7,10 +7,12 @@ import type { Command } from "./args.ts";
 const COMMAND_USAGE: Record<Command, string> = {
   status:
     "fossora status [--json]\n  This node and the cluster at a glance: members, leader, services.",
-  nodes: "fossora nodes [--history] [--json] | fossora nodes approve NAME\n" +
+  nodes:
+    "fossora nodes [--history] [--json] | fossora nodes approve NAME | fossora nodes rm NAME\n" +
     "  One row a node: name, address, arch, site, role, state, last seen. --history: the\n" +
     "  admission log, who asked to join, each step and how it ended. approve NAME: lets in a\n" +
-    "  node that waits for approval (it came without a token from outside the tailnet).",
+    "  node that waits for approval (it came without a token from outside the tailnet).\n" +
+    "  rm NAME: forgets a node that is down for good (its etcd membership and its record).",
   deploy: "fossora deploy FILE [--json]\n" +
     "  Creates or updates services from a fossora service file (YAML or JSON) or a\n" +
     "  docker-compose.yml. FILE `-` reads standard input.",
@@ -20,6 +22,9 @@ const COMMAND_USAGE: Record<Command, string> = {
   logs: "fossora logs NAME [-f|--follow] [--tail N] [--replica R]\n" +
     "  A service's container logs, from whichever node runs it. -f keeps following until Ctrl-C.",
   token: "fossora token [--json]\n  Prints the cluster's join token and the line to add a machine.",
+  leave: "fossora leave [--json]\n" +
+    "  This node leaves the cluster: its vote (if it has one) goes to another node first, then\n" +
+    "  its membership is removed and its agent stops and forgets the cluster.",
 };
 
 const GLOBAL_FLAGS = `Flags of the client commands:
@@ -46,6 +51,7 @@ Commands:
   rm NAME           remove a service
   logs NAME [-f]    a service's container logs
   token             print the cluster's join token
+  leave             this node leaves the cluster
 
 ${GLOBAL_FLAGS}
 `;

@@ -32,6 +32,11 @@ export function connectEtcd(urls: string[], tls?: NodeCerts): Etcd3 {
           halfOpenAfter: 500,
           breaker: new ConsecutiveBreaker(5),
         }),
+      // A watch whose voter went away reconnects within 2 s (the library waits up to 30 s),
+      // so the mirror follows a voter change quickly.
+      // etcd3 wants the first backoff state (it reads `duration`, then calls `next()`), not a
+      // factory.
+      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }).next(),
       global: wrap(
         retry(handleWhen(isRecoverableError), {
           maxAttempts: 6,

@@ -63,6 +63,13 @@ export class NodePublisher {
     }, this.options.refreshMs ?? 30_000);
   }
 
+  /** This node's role changed (the leader made it a voter, or its vote was removed). */
+  async setRole(role: NodeRecord["role"]): Promise<void> {
+    if (this.options.record.role === role) return;
+    this.options.record.role = role;
+    await this.#publish();
+  }
+
   /** Stops refreshing; the record disappears with the lease. */
   stop(): void {
     clearInterval(this.#timer);

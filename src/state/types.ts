@@ -110,6 +110,8 @@ export interface MemberRecord {
   joinedAt: number;
   /** `fossora leave` was asked: the leader moves its vote to another node first. */
   leaving?: boolean;
+  /** When the leader first saw it down (ms); cleared when it is back. */
+  downAt?: number;
   /** When it left (ms); the record stays, shown as `left`, until `fossora nodes rm`. */
   leftAt?: number;
 }

@@ -5,11 +5,18 @@
  */
 import type { Hono } from "hono";
 import { ApiError } from "../errors.ts";
-import { summarizeCluster } from "../summary.ts";
+import { summarizeCluster, summarizeNodes } from "../summary.ts";
 import type { ApiDeps } from "../types.ts";
 
 /** Adds the cluster routes to `app`. */
 export function addClusterRoutes(app: Hono, deps: ApiDeps): void {
+  const controlPlane = () => {
+    const cp = deps.controlPlane?.();
+    if (!cp) {
+      throw new ApiError(503, "starting", "the agent is still starting; try again in a moment");
+    }
+    return cp;
+  };
   app.get("/api/v1/health", (c) => {
     const ready = deps.ready();
     return c.json({ ready, node: deps.nodeName }, ready ? 200 : 503);
@@ -35,7 +42,12 @@ export function addClusterRoutes(app: Hono, deps: ApiDeps): void {
       version: deps.version,
       leader: deps.leader(),
     })));
-  app.get("/api/v1/nodes", (c) => c.json({ nodes: deps.view.nodes() }));
+  app.get("/api/v1/nodes", (c) => c.json({ nodes: summarizeNodes(deps.view) }));
+  app.delete(
+    "/api/v1/nodes/:name",
+    async (c) => c.json(await controlPlane().removeNode(c.req.param("name"))),
+  );
+  app.post("/api/v1/leave", async (c) => c.json(await controlPlane().leave()));
   app.get("/api/v1/admission", async (c) => {
     if (!deps.admissionLog) {
       throw new ApiError(503, "starting", "the agent is still starting; try again in a moment");

@@ -31,8 +31,32 @@ export function historyTable(events: AdmissionEvent[]): string {
   );
 }
 
-/** Runs `fossora nodes` (and `nodes approve NAME`). */
+/** Runs `fossora leave`: waits until the cluster has taken this node's vote and let it go. */
+export async function leave(ctx: Context): Promise<number> {
+  // The agent answers once the cluster has moved this node's vote: up to 90 s.
+  const answer = await ctx.client.json<{ left: string; message: string }>(
+    "POST",
+    "/api/v1/leave",
+    undefined,
+    { timeoutMs: 120_000 },
+  );
+  if (ctx.args.json) printJson(ctx, answer);
+  else ctx.io.stdout(`${answer.left}: ${answer.message}\n`);
+  return 0;
+}
+
+/** Runs `fossora nodes` (and `nodes approve NAME`, `nodes rm NAME`). */
 export async function nodes(ctx: Context): Promise<number> {
+  if (ctx.args.positionals[0] === "rm") {
+    const name = ctx.args.positionals[1];
+    const answer = await ctx.client.json<{ removed: string; message: string }>(
+      "DELETE",
+      `/api/v1/nodes/${encodeURIComponent(name)}`,
+    );
+    if (ctx.args.json) printJson(ctx, answer);
+    else ctx.io.stdout(`${answer.message}\n`);
+    return 0;
+  }
   if (ctx.args.positionals[0] === "approve") {
     const name = ctx.args.positionals[1];
     const answer = await ctx.client.json<{ approved: string }>(
