@@ -10,8 +10,15 @@ Deno.test("statusText says when there is no leader and no service yet", () => {
     leader: null,
     node: { id: "n1", name: "pi-a" },
     members: [],
+    resilience: {
+      voters: 1,
+      votersUp: 1,
+      tolerates: 0,
+      summary: "one voter (pi-a): if it fails, nothing can change until it is back",
+    },
   }, { services: [] });
   assert.match(text, /^cluster +\(not formed yet\) \(domain home\.arpa\)$/m);
+  assert.match(text, /^failures +one voter \(pi-a\): if it fails, nothing can change/m);
   assert.match(text, /^leader +none \(no etcd leader: is a majority of voters up\?\)$/m);
   assert.match(text, /^no services yet; deploy one with `fossora deploy FILE`$/m);
 });
