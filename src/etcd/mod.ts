@@ -7,6 +7,14 @@ export { type EtcdOptions, EtcdSupervisor, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
 export { updatePeerUrl } from "./peer_url.ts";
 export {
+  DEFAULT_TIMING,
+  type EtcdTiming,
+  etcdTiming,
+  needsRetune,
+  sameTiming,
+  timingProblem,
+} from "./timing.ts";
+export {
   type ClusterCA,
   createClusterCA,
   ensureNodeCerts,

@@ -11,6 +11,7 @@ import { exists } from "../util/files.ts";
 import { splitLines } from "../util/lines.ts";
 import { parseEtcdLine } from "./log_line.ts";
 import type { NodeCerts } from "./certs.ts";
+import { DEFAULT_TIMING, type EtcdTiming, timingProblem } from "./timing.ts";
 
 /** Options of an {@link EtcdSupervisor}. */
 export interface EtcdOptions {
@@ -42,6 +43,10 @@ export interface EtcdOptions {
    * certificate from the same CA, and the health check presents this node's certificate.
    */
   tls?: NodeCerts;
+  /** `--heartbeat-interval` in ms (etcd's default 100 when unset); see ./timing.ts. */
+  heartbeatMs?: number;
+  /** `--election-timeout` in ms (etcd's default 1000 when unset). */
+  electionMs?: number;
 }
 
 /** Supervises one etcd child process. */
@@ -55,11 +60,24 @@ export class EtcdSupervisor {
   #http: Deno.HttpClient | undefined;
   readonly #backoff = new Backoff({ initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 });
   readonly #log: Logger;
+  /** Set only when the options or a retune asked for it: etcd's defaults need no flags. */
+  #timing: Partial<EtcdTiming>;
   /** Times the child was started, for tests and metrics. */
   starts = 0;
 
   constructor(readonly options: EtcdOptions) {
     this.#log = options.log ?? silentLogger;
+    this.#timing = { heartbeatMs: options.heartbeatMs, electionMs: options.electionMs };
+    const problem = timingProblem(this.timing);
+    if (problem) throw new Error(`etcd timing: ${problem}`);
+  }
+
+  /** The heartbeat interval and election timeout the member runs (or will run) with. */
+  get timing(): EtcdTiming {
+    return {
+      heartbeatMs: this.#timing.heartbeatMs ?? DEFAULT_TIMING.heartbeatMs,
+      electionMs: this.#timing.electionMs ?? DEFAULT_TIMING.electionMs,
+    };
   }
 
   /** The URL clients dial. */
@@ -125,6 +143,18 @@ export class EtcdSupervisor {
       await new Promise((r) => setTimeout(r, 100));
     }
     this.#monitor = setInterval(() => void this.checkHealth(), 2000);
+  }
+
+  /**
+   * Stops the member cleanly and starts it with `timing`, resolving once it is healthy again.
+   * A member that does not come back is left stopped and the error thrown, as by start().
+   */
+  async restartWith(timing: EtcdTiming): Promise<void> {
+    const problem = timingProblem(timing);
+    if (problem) throw new Error(`etcd timing: ${problem}`);
+    await this.stop();
+    this.#timing = { ...timing };
+    await this.start();
   }
 
   /** Asks etcd's `/health` endpoint; updates {@link healthy}. */
@@ -205,6 +235,8 @@ export class EtcdSupervisor {
       "--logger=zap",
       "--log-level=warn",
       "--auto-compaction-retention=1h",
+      ...(this.#timing.heartbeatMs ? [`--heartbeat-interval=${this.#timing.heartbeatMs}`] : []),
+      ...(this.#timing.electionMs ? [`--election-timeout=${this.#timing.electionMs}`] : []),
       ...tlsArgs(this.options.tls),
     ];
   }
