@@ -7,6 +7,13 @@ export { type EtcdOptions, EtcdSupervisor, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
 export { updatePeerUrl } from "./peer_url.ts";
 export {
+  measurePeers,
+  type PeerRtt,
+  type RoundTripProbe,
+  tcpConnectProbe,
+  tlsHandshakeProbe,
+} from "./rtt.ts";
+export {
   DEFAULT_TIMING,
   type EtcdTiming,
   etcdTiming,
