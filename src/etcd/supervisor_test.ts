@@ -91,3 +91,27 @@ Deno.test("a member without timing options runs etcd's defaults and says so; bad
     /election timeout 1000 ms is under 5 heartbeats \(300 ms\).*at least 1500 ms/,
   );
 });
+
+Deno.test("a stop() that comes while restartWith runs wins: no member is left running", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fossora-etcd-" });
+  const etcd = new EtcdSupervisor({
+    bin: "etcd",
+    dataDir: `${dir}/etcd`,
+    name: "n",
+    clientPort: freePort(),
+    peerPort: freePort(),
+  });
+  try {
+    await etcd.start();
+    const pid = etcd.pid!;
+    const restarting = etcd.restartWith({ heartbeatMs: 200, electionMs: 2000 });
+    await etcd.stop();
+    await assert.rejects(restarting, /stopped before/);
+    assert.equal(etcd.pid, undefined);
+    assert.equal(await Deno.stat(`/proc/${pid}`).catch(() => undefined), undefined);
+    assert.equal(await Deno.stat(`${dir}/etcd.pid`).catch(() => undefined), undefined);
+  } finally {
+    await etcd.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
