@@ -5,7 +5,7 @@
  */
 export { type EtcdOptions, EtcdSupervisor, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
-export { updatePeerUrl } from "./peer_url.ts";
+export { otherPeerUrls, updatePeerUrl } from "./peer_url.ts";
 export {
   measurePeers,
   type PeerRtt,
@@ -13,6 +13,13 @@ export {
   tcpConnectProbe,
   tlsHandshakeProbe,
 } from "./rtt.ts";
+export {
+  EtcdTuner,
+  type EtcdTunerOptions,
+  type TunedMember,
+  type TuneOutcome,
+  type TuningLock,
+} from "./tuner.ts";
 export {
   DEFAULT_TIMING,
   type EtcdTiming,

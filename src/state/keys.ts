@@ -29,7 +29,10 @@ export const families = {
   placement: family("placement", 1),
   election: family("election", 1),
   certs: family("certs", 1),
-  /** `admission/queue/<node id>`, `admission/current/0`, `admission/log/<seq>`. */
+  /**
+   * `admission/queue/<node id>`, `admission/current/0`, `admission/log/<seq>`, and
+   * `admission/tuning/lock`: held by the member that restarts with new etcd timing.
+   */
   admission: family("admission", 2),
 } as const;
 
