@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { freePort } from "../../test/helpers/ports.ts";
 import { waitFor } from "../../test/helpers/wait.ts";
+import { DelayRelay } from "../../test/helpers/delay_relay.ts";
 import { createLogger } from "../util/log.ts";
 import { ensureNodeCerts, loadOrCreateCA } from "./certs.ts";
 import {
@@ -128,6 +129,39 @@ Deno.test("the TLS handshake probe measures a real member's peer port and leaves
     await measurePeer(etcd.peerUrl, { probe: tcpConnectProbe(), samples: 1 });
     await waitFor("etcd to log the bare connect", () => warnings.slice(before).length > 0);
     assert.match(warnings.slice(before).join("\n"), /rejected connection/);
+  } finally {
+    await etcd.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("through a relay that holds chunks 50 ms, the TLS probe sees 100 ms more and a TCP connect does not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fossora-rtt-" });
+  const ca = await loadOrCreateCA(`${dir}/pki`);
+  const certs = await ensureNodeCerts(`${dir}/pki`, ca, { nodeName: "n", ips: [] });
+  const peerPort = freePort();
+  const etcd = new EtcdSupervisor({
+    bin: "etcd",
+    dataDir: `${dir}/etcd`,
+    name: "n",
+    clientPort: freePort(),
+    peerPort,
+    tls: certs,
+  });
+  try {
+    await etcd.start();
+    await using relay = DelayRelay.start({
+      port: 0,
+      target: { hostname: "127.0.0.1", port: peerPort },
+      delayMs: 50,
+    });
+    const url = `https://127.0.0.1:${relay.port}`;
+    const direct = await measurePeer(etcd.peerUrl, { probe: tlsHandshakeProbe(certs) });
+    const relayed = await measurePeer(url, { probe: tlsHandshakeProbe(certs) });
+    const added = relayed.rttMs! - direct.rttMs!;
+    assert.ok(added >= 99 && added < 150, `the handshake took ${added.toFixed(1)} ms more`);
+    const connect = await measurePeer(url, { probe: tcpConnectProbe(), samples: 1 });
+    assert.ok(connect.rttMs! < 50, `connect ${connect.rttMs!.toFixed(1)} ms`);
   } finally {
     await etcd.stop();
     await Deno.remove(dir, { recursive: true });
