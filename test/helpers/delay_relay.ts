@@ -215,7 +215,7 @@ export function parseMap(text: string): { port: number; target: RelayTarget } {
   return { port: Number(m[1]), target: { hostname: m[2], port: Number(m[3]) } };
 }
 
-async function main(args: string[]): Promise<void> {
+function main(args: string[]): void {
   let delayMs = NaN;
   const maps: { port: number; target: RelayTarget }[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -239,8 +239,10 @@ async function main(args: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  await main(Deno.args).catch((err) => {
-    console.error(`delay_relay: ${err.message}`);
+  try {
+    main(Deno.args);
+  } catch (err) {
+    console.error(`delay_relay: ${(err as Error).message}`);
     Deno.exit(2);
-  });
+  }
 }
