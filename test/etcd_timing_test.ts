@@ -13,7 +13,8 @@ import { type Host, Hosts } from "./helpers/hosts.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const ADDED_RTT_MS = 100;
-const STEADY_MS = 60_000;
+/** The steady state watched; FOSSORA_TEST_STEADY_SECONDS=600 makes it the issue's benchmark. */
+const STEADY_MS = Number(Deno.env.get("FOSSORA_TEST_STEADY_SECONDS") || 60) * 1000;
 
 function certsOf(host: Host): NodeCerts {
   const pki = `${host.dataDir}/pki`;

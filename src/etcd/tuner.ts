@@ -99,7 +99,11 @@ export class EtcdTuner {
   #schedule(ms: number): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(async () => {
-      const round = this.#round = this.tune();
+      // A probe that answered nonsense must not end the agent: the round is only skipped.
+      const round = this.#round = this.tune().catch((err): TuneOutcome => {
+        this.#log.warn("etcd timing: round failed", { err });
+        return { kind: "skipped", why: String((err as Error)?.message ?? err) };
+      });
       const outcome = await round;
       this.#round = undefined;
       const retry = Math.min(this.#o.lockRetryMs ?? 5000, this.#intervalMs);
@@ -107,7 +111,7 @@ export class EtcdTuner {
     }, ms);
   }
 
-  /** One round: measure, decide, and restart the member if it is due. Never throws. */
+  /** One round: measure, decide, and restart the member if it is due. */
   async tune(): Promise<TuneOutcome> {
     let rtts: PeerRtt[];
     try {

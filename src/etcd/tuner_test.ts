@@ -205,3 +205,20 @@ Deno.test("started, it tunes every interval; stop() ends the rounds", async () =
   }
   assert.equal(t.count.rounds, after, "no round after stop()");
 });
+
+Deno.test("a round that throws (a probe answering nonsense) is skipped and the rounds go on", async () => {
+  let rounds = 0;
+  const t = new EtcdTuner({
+    member: new FakeMember(),
+    measure: () => (rounds++, Promise.resolve([{ url: "https://b:2380", rttMs: NaN }])),
+    lock: new FakeLock().for("a"),
+    intervalMs: 10,
+  });
+  await assert.rejects(t.tune(), /finite number of ms/);
+  t.start();
+  try {
+    await waitFor("three more rounds", () => rounds >= 4, 5000, 10);
+  } finally {
+    await t.stop();
+  }
+});
