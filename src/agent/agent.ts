@@ -33,6 +33,7 @@ import {
 } from "../etcd/certs.ts";
 import { ensurePrivateDir } from "../etcd/files.ts";
 import { EtcdSupervisor } from "../etcd/supervisor.ts";
+import type { EtcdTuner } from "../etcd/tuner.ts";
 import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
 import type { NodePublisher } from "../membership/mod.ts";
 import { Registry } from "../metrics/mod.ts";
@@ -105,6 +106,7 @@ export class Agent {
   #apiTlsFinished: Promise<void> = Promise.resolve();
   #app: Hono | undefined;
   #admission: AdmissionLeader | undefined;
+  #tuner: EtcdTuner | undefined;
   #desk: JoinDesk | undefined;
   /** A worker's view of its etcd connection (a voter asks its member). */
   #clientOk = false;
@@ -245,6 +247,7 @@ export class Agent {
     this.store = new Store(this.client);
     if (this.etcd) await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
     else this.#probeClient();
+    if (this.etcd) this.#startTuner(this.etcd, tls);
     let info;
     if (founder) {
       info = await this.store.initCluster(
@@ -355,6 +358,37 @@ export class Agent {
       this.#scheduler.poke();
       this.#tcp?.sync();
     }, 10_000);
+  }
+
+  /**
+   * A voter's member follows the round trip to its peers (`--etcd-tune-interval`), restarting
+   * one member at a time under `admission/tuning/lock`.
+   */
+  #startTuner(etcd: EtcdSupervisor, tls: NodeCerts): void {
+    const seconds = this.config.etcdTuneInterval;
+    if (!seconds) return;
+    const { EtcdTuner, families, LeaseLock, measurePeers, otherPeerUrls, tlsHandshakeProbe } = this
+      .#parts!;
+    const probe = tlsHandshakeProbe(tls);
+    const log = this.log.child("etcd-timing");
+    this.#tuner = new EtcdTuner({
+      member: etcd,
+      measure: async () =>
+        measurePeers(await otherPeerUrls(this.client, this.identity.id), { probe }),
+      lock: new LeaseLock({
+        store: this.store,
+        family: families.admission,
+        ids: ["tuning", "lock"],
+        // Longer than a restart may take: 10 s to stop, 30 s to become healthy.
+        ttlSeconds: 60,
+        holder: this.identity.id,
+      }),
+      intervalMs: seconds * 1000,
+      // TODO(lead): keep it in membership.json and start etcd with it.
+      onApplied: (timing) => log.info("etcd runs with new timing", { ...timing }),
+      log,
+    });
+    this.#tuner.start();
   }
 
   /**
@@ -805,6 +839,7 @@ export class Agent {
       ["tcp", () => this.#tcp?.stop()],
       ["certs", () => this.#certs?.stop()],
       ["runtime", () => this.runtime?.stop()],
+      ["etcd timing", () => this.#tuner?.stop()],
       ["admission", () => this.#admission?.stop()],
       ["election", () => this.#election?.stop()],
       ["mirror", () => this.mirror?.stop()],
