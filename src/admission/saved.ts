@@ -17,6 +17,8 @@ export interface SavedMembership {
   clientUrls: string[];
   /** A voter admitted by the leader: etcd's `--initial-cluster` for its first start. */
   initialCluster?: string;
+  /** The heartbeat and election timeout its member was last tuned to (ms), for the next start. */
+  etcdTiming?: { heartbeatMs: number; electionMs: number };
 }
 
 function path(dataDir: string): string {

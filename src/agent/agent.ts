@@ -42,6 +42,7 @@ import {
 import { EtcdBalancer } from "../etcd/balancer.ts";
 import { ensurePrivateDir } from "../etcd/files.ts";
 import { EtcdSupervisor } from "../etcd/supervisor.ts";
+import type { EtcdTuner } from "../etcd/tuner.ts";
 import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
 import type { NodePublisher } from "../membership/mod.ts";
 import { Registry } from "../metrics/mod.ts";
@@ -129,6 +130,7 @@ export class Agent {
   #role: "voter" | "worker" = "voter";
   /** Serializes role changes: the follower and a leave must not start and stop etcd at once. */
   #roleChange: Promise<void> = Promise.resolve();
+  #tuner: EtcdTuner | undefined;
   #desk: JoinDesk | undefined;
   /** A worker's view of its etcd connection (a voter asks its member). */
   #clientOk = false;
@@ -247,6 +249,7 @@ export class Agent {
       await saveMembership(c.dataDir, saved);
     }
     this.#role = role;
+    this.#saved = saved;
     if (role === "voter") {
       const etcd = this.etcd = this.#member(saved?.initialCluster);
       await explain(etcd.start(), {
@@ -277,6 +280,7 @@ export class Agent {
     this.store = new Store(this.client);
     if (this.etcd) await updatePeerUrl(this.client, this.identity.id, this.etcd.peerUrl);
     this.#probeClient();
+    if (this.etcd) this.#startTuner(this.etcd, tls);
     let info;
     if (founder) {
       info = await this.store.initCluster(
@@ -403,6 +407,39 @@ export class Agent {
       this.#scheduler.poke();
       this.#tcp?.sync();
     }, 10_000);
+  }
+
+  /**
+   * A voter's member follows the round trip to its peers (`--etcd-tune-interval`), restarting
+   * one member at a time under `admission/tuning/lock`.
+   */
+  #startTuner(etcd: EtcdSupervisor, tls: NodeCerts): void {
+    const seconds = this.config.etcdTuneInterval;
+    if (!seconds) return;
+    const { EtcdTuner, families, LeaseLock, measurePeers, otherPeerUrls, tlsHandshakeProbe } = this
+      .#parts!;
+    const probe = tlsHandshakeProbe(tls);
+    const log = this.log.child("etcd-timing");
+    this.#tuner = new EtcdTuner({
+      member: etcd,
+      measure: async () =>
+        measurePeers(await otherPeerUrls(this.client, this.identity.id), { probe }),
+      lock: new LeaseLock({
+        store: this.store,
+        family: families.admission,
+        ids: ["tuning", "lock"],
+        // Longer than a restart may take: 10 s to stop, 30 s to become healthy.
+        ttlSeconds: 60,
+        holder: this.identity.id,
+      }),
+      intervalMs: seconds * 1000,
+      onApplied: async (timing) => {
+        log.info("etcd runs with new timing", { ...timing });
+        await this.#saveMembership({ etcdTiming: timing });
+      },
+      log,
+    });
+    this.#tuner.start();
   }
 
   /**
@@ -607,6 +644,9 @@ export class Agent {
       host: c.advertiseAddr,
       listenHost: c.bindAddr,
       initialCluster,
+      // The timing it was last tuned to, so a restart does not fall back to etcd's defaults.
+      heartbeatMs: this.#saved?.etcdTiming?.heartbeatMs,
+      electionMs: this.#saved?.etcdTiming?.electionMs,
       log: this.log.child("etcd"),
     });
   }
@@ -678,7 +718,8 @@ export class Agent {
     }
     this.etcd = etcd;
     this.#role = "voter";
-    await this.#saveRole({ role: "voter", initialCluster });
+    await this.#saveMembership({ role: "voter", initialCluster });
+    this.#startTuner(etcd, this.#tls!);
     this.#useVoters(this.#saved?.clientUrls ?? []);
     await this.#publisher.setRole("voter");
     this.log.info("this node is an etcd voter now");
@@ -692,14 +733,21 @@ export class Agent {
     this.#role = "worker";
     const others = (this.#saved?.clientUrls ?? []).filter((u) => u !== etcd.clientUrl);
     this.#useVoters(others);
+    await this.#tuner?.stop();
+    this.#tuner = undefined;
     await etcd.stop();
     await Deno.remove(`${this.config.dataDir}/etcd`, { recursive: true }).catch(() => {});
-    await this.#saveRole({ role: "worker", initialCluster: undefined, clientUrls: others });
+    await this.#saveMembership({
+      role: "worker",
+      initialCluster: undefined,
+      clientUrls: others,
+      etcdTiming: undefined,
+    });
     await this.#publisher.setRole("worker").catch(() => {});
     this.log.info("this node is a worker now", { why });
   }
 
-  async #saveRole(change: Partial<SavedMembership>): Promise<void> {
+  async #saveMembership(change: Partial<SavedMembership>): Promise<void> {
     if (!this.#saved) return;
     this.#saved = { ...this.#saved, ...change };
     await saveMembership(this.config.dataDir, this.#saved);
@@ -1122,6 +1170,7 @@ export class Agent {
       ["tcp", () => this.#tcp?.stop()],
       ["certs", () => this.#certs?.stop()],
       ["runtime", () => this.runtime?.stop()],
+      ["etcd timing", () => this.#tuner?.stop()],
       ["admission", () => this.#admission?.stop()],
       ["role", () => this.#follower?.stop()],
       ["election", () => this.#election?.stop()],

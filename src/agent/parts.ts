@@ -10,11 +10,18 @@ import { EtcdError } from "etcd3";
 import { ApiError } from "../api/mod.ts";
 import { ConflictError } from "../state/mod.ts";
 
-export { connectEtcd, updatePeerUrl } from "../etcd/mod.ts";
+export {
+  connectEtcd,
+  EtcdTuner,
+  measurePeers,
+  otherPeerUrls,
+  tlsHandshakeProbe,
+  updatePeerUrl,
+} from "../etcd/mod.ts";
 export { dockerArch, NodePublisher } from "../membership/mod.ts";
 export { Scheduler } from "../scheduler/mod.ts";
 export { parseServiceFile, publishedPortConflicts } from "../spec/mod.ts";
-export { families, LeaderElection, LeasedRecords, Mirror, Store } from "../state/mod.ts";
+export { families, LeaderElection, LeasedRecords, LeaseLock, Mirror, Store } from "../state/mod.ts";
 
 /** Turns etcd's failures into an answer that says what happened and what to do. */
 export async function etcdCall<T>(call: () => Promise<T>): Promise<T> {

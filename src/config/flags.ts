@@ -196,6 +196,14 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     default: "5",
     help: "most etcd voters (odd, 1..7); other nodes are workers, clients of the voters",
   },
+  {
+    name: "etcd-tune-interval",
+    kind: "number",
+    arg: "SECONDS",
+    default: "60",
+    help: "how often a voter measures the round trip to the other etcd members and restarts its " +
+      "member with a heartbeat and election timeout to match, one member at a time (0: never)",
+  },
   { name: "debug", kind: "bool", arg: "", default: "false", help: "debug logs and stack traces" },
 ];
 

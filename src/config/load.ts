@@ -21,6 +21,7 @@ import {
   parseTailscaleTag,
   parseToken,
   parseTrustedProxies,
+  parseTuneInterval,
 } from "./values.ts";
 
 /** The agent's settings, after precedence and validation. */
@@ -57,6 +58,8 @@ export interface AgentConfig {
   tailscaleTag?: string;
   /** Most etcd voters: 1, 3, 5 or 7. */
   maxVoters: number;
+  /** Seconds between a voter's measurements of its etcd peers for timing; 0 turns tuning off. */
+  etcdTuneInterval: number;
   /** The config file path used (it may not exist when it is the default). */
   configFile: string;
   debug: boolean;
@@ -200,6 +203,7 @@ export function loadConfig(
     ),
     ...optional("tailscaleTag", "tailscale-tag", pick("tailscale-tag"), parseTailscaleTag),
     maxVoters: setting(pick, "max-voters", parseMaxVoters, num(5)),
+    etcdTuneInterval: setting(pick, "etcd-tune-interval", parseTuneInterval, num(60)),
     configFile: file.path,
     debug: setting(pick, "debug", (b: boolean) => b, () => false),
   };

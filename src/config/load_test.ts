@@ -48,6 +48,7 @@ Deno.test("defaults apply when nothing is set and the default config file is mis
     labels: {},
     tailscaleSocket: "/var/run/tailscale/tailscaled.sock",
     maxVoters: 5,
+    etcdTuneInterval: 60,
     configFile: DEFAULT_CONFIG_FILE,
     debug: false,
   });
@@ -125,6 +126,7 @@ label = { disk = "ssd" }
 tailscale-socket = "/run/ts.sock"
 tailscale-tag = "tag:fossora"
 max-voters = 3
+etcd-tune-interval = 30
 debug = true
 
 [image]
@@ -155,6 +157,7 @@ hostname = "ignored-by-the-agent"
     tailscaleSocket: "/run/ts.sock",
     tailscaleTag: "tag:fossora",
     maxVoters: 3,
+    etcdTuneInterval: 30,
     configFile: "/c.toml",
     debug: true,
   });
@@ -310,6 +313,9 @@ Deno.test("each error kind gives one line naming the key and the reason", async 
     ]],
     ["even max-voters", [/max-voters \(from --max-voters\): expected 1, 3, 5 or 7/], [
       "--max-voters=4",
+    ]],
+    ["tune interval under a second", [/etcd-tune-interval .*from 1 to 86400, or 0 for never/], [
+      "--etcd-tune-interval=0.5",
     ]],
     ["token with spaces", [/token \(from --token\): expected a token without spaces/], [
       "--token=a b",

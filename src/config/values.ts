@@ -155,6 +155,15 @@ export function parseMaxVoters(s: string | number): number {
   );
 }
 
+/** `--etcd-tune-interval`: seconds between measurements, 0 (never) or 1 s to a day. */
+export function parseTuneInterval(s: string | number): number {
+  const n = Number(s);
+  if (n === 0 || (Number.isFinite(n) && n >= 1 && n <= 86_400)) return n;
+  throw new InvalidValue(
+    `expected seconds from 1 to 86400, or 0 for never, got ${quote(String(s))}`,
+  );
+}
+
 /** `--tailscale-tag`: `tag:` and a name, as Tailscale spells tags. */
 export function parseTailscaleTag(s: string): string {
   if (/^tag:[A-Za-z][A-Za-z0-9-]{0,99}$/.test(s)) return s;

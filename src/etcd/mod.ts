@@ -6,7 +6,29 @@
 export { type EtcdOptions, EtcdSupervisor, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
 export { EtcdBalancer, type EtcdBalancerOptions } from "./balancer.ts";
-export { updatePeerUrl } from "./peer_url.ts";
+export { otherPeerUrls, updatePeerUrl } from "./peer_url.ts";
+export {
+  measurePeers,
+  type PeerRtt,
+  type RoundTripProbe,
+  tcpConnectProbe,
+  tlsHandshakeProbe,
+} from "./rtt.ts";
+export {
+  EtcdTuner,
+  type EtcdTunerOptions,
+  type TunedMember,
+  type TuneOutcome,
+  type TuningLock,
+} from "./tuner.ts";
+export {
+  DEFAULT_TIMING,
+  type EtcdTiming,
+  etcdTiming,
+  needsRetune,
+  sameTiming,
+  timingProblem,
+} from "./timing.ts";
 export {
   type ClusterCA,
   createClusterCA,

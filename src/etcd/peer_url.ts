@@ -23,3 +23,12 @@ export async function updatePeerUrl(
   await client.cluster.memberUpdate({ ID: me.ID, peerURLs: [peerUrl] });
   return true;
 }
+
+/**
+ * The peer URLs of every member but `name` (learners and members not started yet included:
+ * the leader sends to them too), for measuring the round trip to each.
+ */
+export async function otherPeerUrls(client: Etcd3, name: string): Promise<string[]> {
+  const { members } = await client.cluster.memberList({});
+  return members.filter((m) => m.name !== name).flatMap((m) => m.peerURLs.slice(0, 1));
+}

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { startEtcd } from "../../test/helpers/etcd.ts";
 import { freePort } from "../../test/helpers/ports.ts";
 import { ensureNodeCerts, loadOrCreateCA } from "./certs.ts";
 import { connectEtcd } from "./client.ts";
-import { updatePeerUrl } from "./peer_url.ts";
+import { otherPeerUrls, updatePeerUrl } from "./peer_url.ts";
 import { EtcdSupervisor } from "./supervisor.ts";
 
 Deno.test("a member upgraded from plain HTTP to TLS advertises its https peer URL", async () => {
@@ -40,5 +41,20 @@ Deno.test("a member upgraded from plain HTTP to TLS advertises its https peer UR
     await plain.stop();
     await secure?.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the other members' peer URLs leave this member out and include a learner not started yet", async () => {
+  await using etcd = await startEtcd();
+  const { client } = etcd.store;
+  assert.deepEqual(await otherPeerUrls(client, "test"), [], "a lone member has no peers");
+  const added = await client.cluster.memberAdd({
+    peerURLs: ["https://192.0.2.9:2380"],
+    isLearner: true,
+  });
+  try {
+    assert.deepEqual(await otherPeerUrls(client, "test"), ["https://192.0.2.9:2380"]);
+  } finally {
+    await client.cluster.memberRemove({ ID: added.member.ID });
   }
 });

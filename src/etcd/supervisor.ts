@@ -11,6 +11,7 @@ import { exists } from "../util/files.ts";
 import { splitLines } from "../util/lines.ts";
 import { parseEtcdLine } from "./log_line.ts";
 import type { NodeCerts } from "./certs.ts";
+import { DEFAULT_TIMING, type EtcdTiming, timingProblem } from "./timing.ts";
 
 /** Options of an {@link EtcdSupervisor}. */
 export interface EtcdOptions {
@@ -42,6 +43,10 @@ export interface EtcdOptions {
    * certificate from the same CA, and the health check presents this node's certificate.
    */
   tls?: NodeCerts;
+  /** `--heartbeat-interval` in ms (etcd's default 100 when unset); see ./timing.ts. */
+  heartbeatMs?: number;
+  /** `--election-timeout` in ms (etcd's default 1000 when unset). */
+  electionMs?: number;
 }
 
 /** Supervises one etcd child process. */
@@ -49,17 +54,32 @@ export class EtcdSupervisor {
   #child: Deno.ChildProcess | undefined;
   #healthy = false;
   #stopping = false;
+  /** Counts stop() calls, so a start that a stop overtook spawns nothing. */
+  #stops = 0;
   #monitor: ReturnType<typeof setInterval> | undefined;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #exited: Promise<void> = Promise.resolve();
   #http: Deno.HttpClient | undefined;
   readonly #backoff = new Backoff({ initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 });
   readonly #log: Logger;
+  /** Set only when the options or a retune asked for it: etcd's defaults need no flags. */
+  #timing: Partial<EtcdTiming>;
   /** Times the child was started, for tests and metrics. */
   starts = 0;
 
   constructor(readonly options: EtcdOptions) {
     this.#log = options.log ?? silentLogger;
+    this.#timing = { heartbeatMs: options.heartbeatMs, electionMs: options.electionMs };
+    const problem = timingProblem(this.timing);
+    if (problem) throw new Error(`etcd timing: ${problem}`);
+  }
+
+  /** The heartbeat interval and election timeout the member runs (or will run) with. */
+  get timing(): EtcdTiming {
+    return {
+      heartbeatMs: this.#timing.heartbeatMs ?? DEFAULT_TIMING.heartbeatMs,
+      electionMs: this.#timing.electionMs ?? DEFAULT_TIMING.electionMs,
+    };
   }
 
   /** The URL clients dial. */
@@ -108,23 +128,71 @@ export class EtcdSupervisor {
 
   /** Starts the member and resolves once it is healthy; throws if it does not get there. */
   async start(): Promise<void> {
+    await this.#launch();
+    if (!(await this.#becomesHealthy())) {
+      if (this.#stopping) throw new Error("etcd was stopped before it became healthy");
+      await this.stop();
+      throw new Error(
+        `etcd did not become healthy within ${this.#startTimeoutMs} ms; ` +
+          `check the etcd lines above and the data in ${this.options.dataDir}`,
+      );
+    }
+  }
+
+  get #startTimeoutMs(): number {
+    return this.options.startTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Spawns the member, supervised from here on (restarted when it dies, until stop()). A stop()
+   * since `stops` was counted wins: nothing is spawned after it.
+   */
+  async #launch(stops = this.#stops): Promise<void> {
     await Deno.mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
     await this.#stopLeftover();
+    const http = this.#http ?? await this.#httpClient();
+    if (this.#stops !== stops) {
+      if (http !== this.#http) http?.close();
+      throw new Error("etcd was stopped before it started");
+    }
+    this.#http = http;
     this.#stopping = false;
-    this.#http ??= await this.#httpClient();
     this.#spawn();
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
-    while (!(await this.checkHealth())) {
-      if (Date.now() > deadline) {
-        await this.stop();
-        throw new Error(
-          `etcd did not become healthy within ${this.options.startTimeoutMs ?? 30_000} ms; ` +
-            `check the etcd lines above and the data in ${this.options.dataDir}`,
-        );
-      }
+    clearInterval(this.#monitor);
+    this.#monitor = setInterval(() => void this.checkHealth(), 2000);
+  }
+
+  /** Polls `/health` until it passes (true), or the start timeout or a stop() comes (false). */
+  async #becomesHealthy(): Promise<boolean> {
+    const deadline = Date.now() + this.#startTimeoutMs;
+    while (!this.#stopping && !(await this.checkHealth())) {
+      if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 100));
     }
-    this.#monitor = setInterval(() => void this.checkHealth(), 2000);
+    return !this.#stopping;
+  }
+
+  /**
+   * Stops the member cleanly and starts it with `timing`, resolving once it is healthy again.
+   * Unlike a first start, a member that is not healthy in time is left running (and restarted
+   * should it die): a cluster that lost its leader meanwhile may come back, and a member that
+   * runs is of more use to it than one that was stopped.
+   */
+  async restartWith(timing: EtcdTiming): Promise<void> {
+    const problem = timingProblem(timing);
+    if (problem) throw new Error(`etcd timing: ${problem}`);
+    // Counted before stopping: a stop() from elsewhere while this one runs wins.
+    const stops = this.#stops + 1;
+    await this.stop();
+    this.#timing = { ...timing };
+    await this.#launch(stops);
+    if (!(await this.#becomesHealthy())) {
+      if (this.#stopping) throw new Error("etcd was stopped before it became healthy");
+      throw new Error(
+        `etcd was not healthy within ${this.#startTimeoutMs} ms of its restart with new timing; ` +
+          "it keeps running; check the etcd lines above",
+      );
+    }
   }
 
   /** Asks etcd's `/health` endpoint; updates {@link healthy}. */
@@ -144,6 +212,7 @@ export class EtcdSupervisor {
 
   /** Stops the member: SIGTERM, then SIGKILL after 10 s. No restart follows. */
   async stop(): Promise<void> {
+    this.#stops++;
     this.#stopping = true;
     clearInterval(this.#monitor);
     clearTimeout(this.#restartTimer);
@@ -205,6 +274,8 @@ export class EtcdSupervisor {
       "--logger=zap",
       "--log-level=warn",
       "--auto-compaction-retention=1h",
+      ...(this.#timing.heartbeatMs ? [`--heartbeat-interval=${this.#timing.heartbeatMs}`] : []),
+      ...(this.#timing.electionMs ? [`--election-timeout=${this.#timing.electionMs}`] : []),
       ...tlsArgs(this.options.tls),
     ];
   }

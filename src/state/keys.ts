@@ -31,7 +31,10 @@ export const families = {
   certs: family("certs", 1),
   /** `members/<node id>`: every admitted node, up or down (not leased). */
   members: family("members", 1),
-  /** `admission/queue/<node id>`, `admission/current/0`, `admission/log/<seq>`. */
+  /**
+   * `admission/queue/<node id>`, `admission/current/0`, `admission/log/<seq>`, and
+   * `admission/tuning/lock`: held by the member that restarts with new etcd timing.
+   */
   admission: family("admission", 2),
 } as const;
 

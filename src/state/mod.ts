@@ -9,6 +9,7 @@ export { type ApplyResult, ConflictError, Store, type Versioned } from "./store.
 export { Mirror, type MirrorOptions } from "./mirror.ts";
 export { LeasedRecords } from "./lease.ts";
 export { LeaderElection } from "./election.ts";
+export { LeaseLock, type LeaseLockOptions, type LockHolder } from "./lock.ts";
 export { type ClusterView, MemoryView, SwitchView } from "./view.ts";
 export {
   loadSnapshot,

@@ -19,6 +19,15 @@
  *
  * Agents get only the flags that make them a host of this harness (data dir, name, advertise
  * address, docker host, `--discovery=none`) and whatever the test adds, which wins over those.
+ *
+ * With `delayMs`, traffic from outside a host to its etcd peer, etcd client and API ports has
+ * that much latency added each way, as between two houses (this kernel has no netem): a relay
+ * in the host's namespace (`delay_relay.ts`) holds every chunk, and a netfilter REDIRECT on
+ * `eth0` sends those ports to it. The agents' flags and advertised URLs stay as they are. The
+ * relay dials the port on loopback, so these servers see such connections come from 127.0.0.1:
+ * etcd's peer port checks a peer certificate's IP against the connection's source, and node
+ * certificates carry 127.0.0.1 (a relay outside the namespace would show its own address, which
+ * no certificate carries). A host's own traffic to itself is not delayed.
  * @module
  */
 import { AGENT_V8_FLAGS } from "../../src/agent/v8_flags.ts";
@@ -41,6 +50,9 @@ export const BUSYBOX_IMAGE = "fossora-test/busybox:1";
 export const DENO_IMAGE = "fossora-test/deno:1";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const RELAY = new URL("./delay_relay.ts", import.meta.url).pathname;
+/** A host's delay relay listens on these ports in its namespace, one a delayed port. */
+const RELAY_PORT_BASE = 41001;
 const DENO = Deno.execPath();
 const MAX_HOSTS = 32;
 /** Lines of agent output kept in memory a host (the whole output is in its log file). */
@@ -65,6 +77,12 @@ export interface HostsOptions {
   handleSignals?: boolean;
   /** Told when the harness waits for a free slot (default: a line on stderr). */
   onWait?: (message: string) => void;
+  /**
+   * Latency added each way to traffic into every host's etcd peer, etcd client and API ports
+   * (the round trip between two hosts grows by twice this); see the module's documentation.
+   * The ports are read from the agent flags when the hosts are made. Default none.
+   */
+  delayMs?: number;
 }
 
 /** N hosts on a bridge; see the module's documentation. */
@@ -159,6 +177,8 @@ export class Hosts implements AsyncDisposable {
       this.hosts.push(host);
       await host.plumb();
     }
+    const delayMs = this.options.delayMs;
+    if (delayMs) await Promise.all(this.hosts.map((h) => h.delayInbound(delayMs)));
     await Promise.all(this.hosts.map((h) => h.startDocker()));
     await Promise.all(this.hosts.map((h) => Promise.all(tars.map((t) => h.loadImage(t)))));
     if (this.options.startAgents ?? true) await Promise.all(this.hosts.map((h) => h.start()));
@@ -198,6 +218,8 @@ export class Host {
   #flags: string[] = [];
   #dockerd: Deno.ChildProcess | undefined;
   #dockerdEnded: Promise<Deno.CommandStatus> | undefined;
+  #relay: Deno.ChildProcess | undefined;
+  #relayEnded: Promise<Deno.CommandStatus> | undefined;
 
   constructor(readonly cluster: Hosts, readonly index: number) {}
 
@@ -267,11 +289,26 @@ export class Host {
   }
 
   get apiPort(): number {
+    return this.#portFlag("api-port", 7440);
+  }
+
+  /** The agent's `--etcd-peer-port`. */
+  get etcdPeerPort(): number {
+    return this.#portFlag("etcd-peer-port", 2380);
+  }
+
+  /** The agent's `--etcd-client-port`. */
+  get etcdClientPort(): number {
+    return this.#portFlag("etcd-client-port", 2379);
+  }
+
+  /** A port flag's value in the agent's arguments, the last one given. */
+  #portFlag(name: string, fallback: number): number {
     const args = this.args(this.#flags);
-    let port = 7440;
+    let port = fallback;
     for (let i = 0; i < args.length; i++) {
-      if (args[i].startsWith("--api-port=")) port = Number(args[i].slice("--api-port=".length));
-      else if (args[i] === "--api-port") port = Number(args[i + 1]);
+      if (args[i].startsWith(`--${name}=`)) port = Number(args[i].slice(name.length + 3));
+      else if (args[i] === `--${name}`) port = Number(args[i + 1]);
     }
     return port;
   }
@@ -343,6 +380,79 @@ export class Host {
     await must(["ip", "-n", ns, "link", "set", "eth0", "up"]);
     // No default route (hosts reach only each other); multicast (mDNS) needs a route too.
     await must(["ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0"]);
+  }
+
+  /**
+   * Delays traffic that comes into this host for its etcd and API ports by `delayMs` each way:
+   * a relay in the namespace, and a REDIRECT of those ports on `eth0` to it.
+   */
+  async delayInbound(delayMs: number): Promise<void> {
+    if (this.#relay) return;
+    const ports = [...new Set([this.etcdPeerPort, this.etcdClientPort, this.apiPort])];
+    const maps = ports.map((port, i) => ({ port, relay: RELAY_PORT_BASE + i }));
+    const log = `${this.dir}/relay.log`;
+    const cmd = [
+      ...this.#inNetns(),
+      DENO,
+      "run",
+      "-A",
+      RELAY,
+      "--delay",
+      String(delayMs),
+      ...maps.flatMap((m) => ["--map", `${m.relay}=127.0.0.1:${m.port}`]),
+    ];
+    this.#relay = new Deno.Command("sh", {
+      args: ["-c", 'exec "$@" >>"$0" 2>&1', log, ...cmd],
+      env: { DENO_NO_UPDATE_CHECK: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let exited = false;
+    this.#relayEnded = this.#relay.status.then((s) => (exited = true, s));
+    await waitFor(`${this.name}'s delay relay to listen`, async () => {
+      const text = await Deno.readTextFile(log).catch(() => "");
+      if (exited) throw new GiveUp(`${this.name}'s delay relay exited:\n${text}`);
+      return /^ready$/m.test(text);
+    }, 30_000);
+    for (const m of maps) {
+      await must([
+        ...this.#inNetns().slice(1),
+        "iptables",
+        "-w",
+        "-t",
+        "nat",
+        "-I",
+        "PREROUTING",
+        "1",
+        "-i",
+        "eth0",
+        "-p",
+        "tcp",
+        "--dport",
+        String(m.port),
+        "-j",
+        "REDIRECT",
+        "--to-ports",
+        String(m.relay),
+      ]);
+    }
+  }
+
+  /** Stops the delay relay, if there is one. */
+  async #stopRelay(): Promise<void> {
+    const child = this.#relay;
+    if (!child || !this.#relayEnded) return;
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    if (!(await settlesWithin(this.#relayEnded, 5000))) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await this.#relayEnded;
+    }
+    this.#relay = undefined;
   }
 
   /** Starts this host's dockerd in its namespace and waits until it answers. */
@@ -575,7 +685,7 @@ export class Host {
   }
 
   /**
-   * Stops the agent, its etcd, its containers and dockerd, in that order, each step going on when
+   * Stops the agent, its etcd, its containers, dockerd and the delay relay, in that order, each step going on when
    * another failed; returns what went wrong. For {@link Hosts.dispose}.
    */
   async shutDown(): Promise<string[]> {
@@ -592,6 +702,8 @@ export class Host {
     await step("stopping its etcd", () => this.#killEtcd(etcd));
     if (this.#dockerd) await step("removing containers", () => this.removeContainers());
     await step("stopping dockerd", () => this.stopDocker());
+    // Last: other hosts' agents and members may still be talking to this one while they stop.
+    await step("stopping the delay relay", () => this.#stopRelay());
     return problems;
   }
 
