@@ -1,0 +1,175 @@
+/**
+ * Discovery on real agents (hosts harness: a namespace, dockerd, agent and etcd per host, on one
+ * bridge), with no `--join` anywhere:
+ * - mDNS: the first node founds a cluster after its discovery window; the others find it over
+ *   `_fossora._tcp` and join, with the token or (without one) as pending until a person approves.
+ * - Tailscale: each host has a fake tailscaled (the real LocalAPI wire format, on a unix socket
+ *   given with `--tailscale-socket`) whose peers are the other hosts; the agents find each other
+ *   from its status and probe their API ports, and the cluster asks `whois` about each joiner: a
+ *   machine of the same owner, or one carrying `--tailscale-tag`, joins without a token; one of
+ *   another owner waits as pending until approved.
+ * One harness of four hosts serves every step (each step wipes the hosts it uses), so the
+ * namespaces and dockerds are made once.
+ */
+import assert from "node:assert/strict";
+import { type Host, Hosts } from "./helpers/hosts.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { type FakeNode, FakeTailscaled, TAGGED_DEVICES } from "../src/discovery/tailscale_fake.ts";
+
+interface AdmissionEvent {
+  name: string;
+  event: string;
+  detail: string;
+}
+
+/** The admission log as the CLI prints it on `host`. */
+async function history(host: Host): Promise<AdmissionEvent[]> {
+  const out = await host.cli("nodes", "--history", "--json");
+  assert.equal(out.code, 0, out.stderr);
+  return JSON.parse(out.stdout).events;
+}
+
+/** Waits until `host`'s admission log shows `name` with `event`; returns that event. */
+function eventOf(host: Host, name: string, event: string, ms = 30_000): Promise<AdmissionEvent> {
+  return waitFor(
+    `"${name} ${event}" in ${host.name}'s admission log`,
+    async () => (await history(host)).find((e) => e.name === name && e.event === event),
+    ms,
+    250,
+  );
+}
+
+/** `fossora nodes approve NAME` on `host`. */
+async function approve(host: Host, name: string): Promise<void> {
+  const out = await host.cli("nodes", "approve", name);
+  assert.equal(out.code, 0, out.stderr);
+}
+
+/** The cluster id each host's agent reports. */
+async function clusterIds(hosts: Host[]): Promise<string[]> {
+  return await Promise.all(
+    hosts.map(async (h) => (await h.json<{ id: string }>("/api/v1/cluster")).id),
+  );
+}
+
+/** Waits until `on` lists exactly `names`, each ready; returns them sorted. */
+function readyMembers(on: Host, names: string[]): Promise<string[]> {
+  const want = [...names].sort();
+  return waitFor(
+    `${want.join(", ")} ready in ${on.name}'s cluster`,
+    async () => {
+      const { nodes } = await on.json<{ nodes: { name: string; state: string }[] }>(
+        "/api/v1/nodes",
+      );
+      const ready = nodes.filter((n) => n.state === "ready").map((n) => n.name).sort();
+      return JSON.stringify(ready) === JSON.stringify(want) ? ready : undefined;
+    },
+    30_000,
+    250,
+  );
+}
+
+/** Empties every host's data dir (agents killed), so the next step starts from new machines. */
+async function wipeAll(hosts: Host[]): Promise<void> {
+  await Promise.all(hosts.map((h) => h.wipe()));
+}
+
+const ALICE = { id: 6104512347893214561n, loginName: "alice@example.com", displayName: "Alice" };
+const BOB = { id: 6104512347893214562n, loginName: "bob@example.com", displayName: "Bob" };
+const TAGGED = { id: 7012345, ...TAGGED_DEVICES };
+const NO_TAILNET = {
+  backendState: "NeedsLogin",
+  users: [],
+  self: { hostName: "x", ips: [], user: 0 },
+};
+
+Deno.test("discovery (long): nodes find a cluster over mDNS and over the tailnet, with no --join", async (t) => {
+  // The fakes come first so they are disposed of last, after the agents that ask them.
+  // Their tailnets are set once the hosts' addresses are known.
+  await using ts1 = await FakeTailscaled.start(NO_TAILNET);
+  await using ts2 = await FakeTailscaled.start(NO_TAILNET);
+  await using ts3 = await FakeTailscaled.start(NO_TAILNET);
+  await using ts4 = await FakeTailscaled.start(NO_TAILNET);
+  await using cluster = await Hosts.create(4, { startAgents: false });
+  const hosts = cluster.hosts;
+  const [n1, n2, n3, n4] = hosts;
+
+  await t.step(
+    "mDNS: the first node founds; one with the token joins; one without waits for approval",
+    async () => {
+      const mdns = ["--discovery=mdns"];
+      await n1.start(mdns);
+      assert.ok(n1.output.some((l) => l.includes("no cluster nearby; founding one")));
+      const { token } = await n1.json<{ token: string }>("/api/v1/token");
+      await n2.start([...mdns, `--token=${token}`]);
+      const queued = await eventOf(n1, "node2", "queued");
+      assert.match(queued.detail, /the join token/);
+
+      await n3.spawn(mdns);
+      const pending = await eventOf(n1, "node3", "pending");
+      assert.match(pending.detail, /no token/);
+      assert.equal(n3.running, true, "it waits, it does not found a cluster of its own");
+      await approve(n1, "node3");
+      await n3.waitReady();
+
+      await readyMembers(n1, ["node1", "node2", "node3"]);
+      const ids = await clusterIds([n1, n2, n3]);
+      assert.equal(new Set(ids).size, 1, `one cluster: ${ids}`);
+      for (const h of [n2, n3]) {
+        assert.ok(h.output.some((l) => l.includes("found a cluster nearby; joining it")), h.name);
+      }
+    },
+  );
+
+  await t.step(
+    "Tailscale: whois lets the owner's and the tagged machines in; another owner's waits",
+    async () => {
+      await wipeAll([n1, n2, n3]);
+      const fakes = [ts1, ts2, ts3, ts4];
+      // node1 and node2 are alice's, node3 a tagged machine, node4 bob's.
+      const owner = [ALICE.id, ALICE.id, TAGGED.id, BOB.id];
+      const node = (i: number): FakeNode => ({
+        hostName: hosts[i].name,
+        ips: [hosts[i].address],
+        user: owner[i],
+        tags: i === 2 ? ["tag:fossora"] : undefined,
+      });
+      fakes.forEach((f, i) => {
+        f.tailnet = {
+          users: [ALICE, BOB, TAGGED],
+          self: node(i),
+          peers: hosts.map((_, j) => j).filter((j) => j !== i).map(node),
+        };
+      });
+      const flags = (h: Host) => [
+        "--discovery=tailscale",
+        `--tailscale-socket=${fakes[h.index - 1].socketPath}`,
+        "--tailscale-tag=tag:fossora",
+      ];
+      await n1.start(flags(n1));
+      assert.ok(n1.output.some((l) => l.includes("no cluster nearby; founding one")));
+      // No token given to any of them.
+      await Promise.all([n2.start(flags(n2)), n3.start(flags(n3))]);
+      const owners = await eventOf(n1, "node2", "queued");
+      assert.match(owners.detail, /belongs to alice@example\.com, as this node does/);
+      const tagged = await eventOf(n1, "node3", "queued");
+      assert.match(tagged.detail, /carries tag:fossora/);
+
+      await n4.spawn(flags(n4));
+      const pending = await eventOf(n1, "node4", "pending");
+      // Whichever member took the request asked its own tailscaled.
+      assert.match(pending.detail, /bob@example\.com|only tagged machines are trusted/);
+      assert.equal(n4.running, true, "it waits, it does not found a cluster of its own");
+      await approve(n1, "node4");
+      await n4.waitReady();
+
+      await readyMembers(n1, ["node1", "node2", "node3", "node4"]);
+      const ids = await clusterIds(hosts);
+      assert.equal(new Set(ids).size, 1, `one cluster: ${ids}`);
+      // Each agent asked its own tailscaled for the peers.
+      for (const f of fakes) {
+        assert.ok(f.requests.some((r) => r.pathAndQuery === "/localapi/v0/status"));
+      }
+    },
+  );
+});
