@@ -6,6 +6,7 @@
  * @module
  */
 import { type Logger, silentLogger } from "../util/log.ts";
+import type { LoneNode } from "./founding.ts";
 import type { MdnsDiscovery } from "./mdns.ts";
 import { httpHealthProbe, probeFossora } from "./probe.ts";
 import type { LocalApiClient } from "./tailscale.ts";
@@ -64,14 +65,14 @@ export class Finder {
     return [...new Set([...this.#o.static, ...mdns, ...this.#tailnet])];
   }
 
-  /** Waits until some candidate is known, or `ms` passed; true when one is. */
-  async waitForAny(ms: number, signal: AbortSignal): Promise<boolean> {
-    const end = Date.now() + ms;
-    while (this.candidates().length === 0 && Date.now() < end) {
-      signal.throwIfAborted();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return this.candidates().length > 0;
+  /**
+   * The nodes mDNS shows without a cluster: new nodes still looking, or joining one. A new node
+   * reads them to decide who founds (see founding.ts).
+   */
+  loneNodes(): LoneNode[] {
+    return (this.#o.mdns?.candidates() ?? [])
+      .filter((c) => !c.clusterId)
+      .map((c) => ({ id: c.id, name: c.name }));
   }
 
   async #probeTailnet(): Promise<void> {

@@ -6,6 +6,14 @@
  * @module
  */
 export { Finder, type FinderOptions } from "./finder.ts";
+export { decideFounding, type FoundingStep, foundingStep, type LoneNode } from "./founding.ts";
+export {
+  type ClusterFacts,
+  conflictWarning,
+  type ForeignCluster,
+  type MergePlan,
+  mergePlan,
+} from "./merge.ts";
 export {
   type CandidateChange,
   type MdnsCandidate,
