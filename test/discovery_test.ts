@@ -1,8 +1,10 @@
 /**
  * Discovery on real agents (hosts harness: a namespace, dockerd, agent and etcd per host, on one
  * bridge), with no `--join` anywhere:
- * - mDNS: the first node founds a cluster after its discovery window; the others find it over
- *   `_fossora._tcp` and join, with the token or (without one) as pending until a person approves.
+ * - mDNS: two new nodes started at the same moment end as one cluster (the smaller node id
+ *   founds after the discovery window, the other waits for its cluster and joins it); nodes
+ *   started later find that cluster over `_fossora._tcp` and join, with the token or (without
+ *   one) as pending until a person approves.
  * - Tailscale: each host has a fake tailscaled (the real LocalAPI wire format, on a unix socket
  *   given with `--tailscale-socket`) whose peers are the other hosts; the agents find each other
  *   from its status and probe their API ports, and the cluster asks `whois` about each joiner: a
@@ -94,28 +96,53 @@ Deno.test("discovery (long): nodes find a cluster over mDNS and over the tailnet
   const hosts = cluster.hosts;
   const [n1, n2, n3, n4] = hosts;
 
+  const mdns = ["--discovery=mdns"];
+  const founding = (h: Host) => h.output.some((l) => l.includes("no cluster nearby; founding one"));
+
   await t.step(
-    "mDNS: the first node founds; one with the token joins; one without waits for approval",
+    "mDNS: two new nodes started at once end as one cluster: the smaller id founds, the other joins",
     async () => {
-      const mdns = ["--discovery=mdns"];
-      await n1.start(mdns);
-      assert.ok(n1.output.some((l) => l.includes("no cluster nearby; founding one")));
+      await Promise.all([n1.spawn(mdns), n2.spawn(mdns)]);
+      const [founder, other] = await waitFor("a node to found", () => {
+        if (founding(n1)) return [n1, n2];
+        if (founding(n2)) return [n2, n1];
+        return undefined;
+      }, 30_000);
+      await founder.waitReady();
+      assert.ok(founder.nodeId < other.nodeId, `${founder.nodeId} < ${other.nodeId}`);
+      // The other never founds: it waits for the founder's cluster and asks to join it, as any
+      // node without a token does, pending until a person approves.
+      await other.waitForLine(new RegExp(`not founding a cluster yet.*${founder.name} \\(`));
+      const pending = await eventOf(founder, other.name, "pending");
+      assert.match(pending.detail, /no token/);
+      assert.equal(founding(other), false, `${other.name} founded a cluster of its own`);
+      await approve(founder, other.name);
+      await other.waitReady();
+      await readyMembers(founder, ["node1", "node2"]);
+      const ids = await clusterIds([n1, n2]);
+      assert.equal(new Set(ids).size, 1, `one cluster: ${ids}`);
+    },
+  );
+
+  await t.step(
+    "mDNS: more nodes find that cluster; one with the token joins, one without waits for approval",
+    async () => {
       const { token } = await n1.json<{ token: string }>("/api/v1/token");
-      await n2.start([...mdns, `--token=${token}`]);
-      const queued = await eventOf(n1, "node2", "queued");
+      await n3.start([...mdns, `--token=${token}`]);
+      const queued = await eventOf(n1, "node3", "queued");
       assert.match(queued.detail, /the join token/);
 
-      await n3.spawn(mdns);
-      const pending = await eventOf(n1, "node3", "pending");
+      await n4.spawn(mdns);
+      const pending = await eventOf(n1, "node4", "pending");
       assert.match(pending.detail, /no token/);
-      assert.equal(n3.running, true, "it waits, it does not found a cluster of its own");
-      await approve(n1, "node3");
-      await n3.waitReady();
+      assert.equal(founding(n4), false, "it waits, it does not found a cluster of its own");
+      await approve(n1, "node4");
+      await n4.waitReady();
 
-      await readyMembers(n1, ["node1", "node2", "node3"]);
-      const ids = await clusterIds([n1, n2, n3]);
+      await readyMembers(n1, ["node1", "node2", "node3", "node4"]);
+      const ids = await clusterIds(hosts);
       assert.equal(new Set(ids).size, 1, `one cluster: ${ids}`);
-      for (const h of [n2, n3]) {
+      for (const h of [n3, n4]) {
         assert.ok(h.output.some((l) => l.includes("found a cluster nearby; joining it")), h.name);
       }
     },
@@ -124,7 +151,7 @@ Deno.test("discovery (long): nodes find a cluster over mDNS and over the tailnet
   await t.step(
     "Tailscale: whois lets the owner's and the tagged machines in; another owner's waits",
     async () => {
-      await wipeAll([n1, n2, n3]);
+      await wipeAll(hosts);
       const fakes = [ts1, ts2, ts3, ts4];
       // node1 and node2 are alice's, node3 a tagged machine, node4 bob's.
       const owner = [ALICE.id, ALICE.id, TAGGED.id, BOB.id];

@@ -26,7 +26,13 @@ import type { CurrentAdmission, Role } from "../admission/types.ts";
 import { formatJoinToken, newSecret, parseJoinToken } from "../admission/token.ts";
 import { ApiError, type ControlPlane, createApi, serveApi } from "../api/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
-import { Finder, LocalApiClient, MdnsDiscovery, tailnetJoinerTrust } from "../discovery/mod.ts";
+import {
+  decideFounding,
+  Finder,
+  LocalApiClient,
+  MdnsDiscovery,
+  tailnetJoinerTrust,
+} from "../discovery/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
 import {
@@ -831,17 +837,27 @@ export class Agent {
     this.#finder.start();
   }
 
-  /** A new node looks around before founding a cluster of its own. */
+  /**
+   * A new node looks around before founding a cluster of its own; of new nodes that see each
+   * other, only the one with the smallest id founds (discovery/founding.ts).
+   */
   async #clusterNearby(): Promise<boolean> {
     if (!this.#mdns && !this.#tailscale) return false;
-    const found = await this.#finder!.waitForAny(DISCOVERY_WINDOW_MS, this.#joining.signal);
-    this.log.info(
-      found ? "found a cluster nearby; joining it" : "no cluster nearby; founding one",
-      {
-        candidates: this.#finder!.candidates(),
-      },
-    );
-    return found;
+    const finder = this.#finder!;
+    const step = await decideFounding({
+      self: this.identity.id,
+      windowMs: DISCOVERY_WINDOW_MS,
+      patienceMs: FOUNDER_PATIENCE_MS,
+      look: () => ({ clusters: finder.candidates().length, lone: finder.loneNodes() }),
+      signal: this.#joining.signal,
+      onWait: (why) => this.log.info("not founding a cluster yet", { why }),
+    });
+    const join = step.do === "join";
+    this.log.info(join ? "found a cluster nearby; joining it" : "no cluster nearby; founding one", {
+      candidates: finder.candidates(),
+      ...(join ? {} : { why: step.why }),
+    });
+    return join;
   }
 
   async #configuredToken(): Promise<string | undefined> {
@@ -1152,6 +1168,9 @@ export class Agent {
 
 /** How long a new node looks for a cluster to join before founding its own, ms. */
 const DISCOVERY_WINDOW_MS = 4000;
+
+/** How long past the window a new node waits for a lone node with a smaller id to found, ms. */
+const FOUNDER_PATIENCE_MS = 20_000;
 
 /** How long `fossora leave` waits for the cluster to take this node's vote, ms. */
 const LEAVE_TIMEOUT_MS = 90_000;
