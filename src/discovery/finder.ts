@@ -6,6 +6,7 @@
  * @module
  */
 import { type Logger, silentLogger } from "../util/log.ts";
+import type { Peer } from "./foreign.ts";
 import type { LoneNode } from "./founding.ts";
 import type { MdnsDiscovery } from "./mdns.ts";
 import { httpHealthProbe, probeFossora } from "./probe.ts";
@@ -63,6 +64,17 @@ export class Finder {
       .filter((c) => c.clusterId)
       .map((c) => `${c.address}:${c.apiPort}`);
     return [...new Set([...this.#o.static, ...mdns, ...this.#tailnet])];
+  }
+
+  /**
+   * The agents automatic discovery found (not `--join`'s), with the cluster mDNS says each is in;
+   * tailnet agents say nothing until asked. For noticing other clusters (foreign.ts).
+   */
+  peers(): Peer[] {
+    const mdns = (this.#o.mdns?.candidates() ?? [])
+      .filter((c) => c.clusterId)
+      .map((c) => ({ address: `${c.address}:${c.apiPort}`, cluster: c.clusterId }));
+    return [...mdns, ...this.#tailnet.map((address) => ({ address }))];
   }
 
   /**

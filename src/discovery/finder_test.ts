@@ -32,6 +32,17 @@ Deno.test("lone nodes: those mDNS shows without a cluster, by id and name", () =
   assert.deepEqual(finder.loneNodes(), [{ id: "a0", name: "new" }]);
 });
 
+Deno.test("peers: the mDNS nodes of a cluster with their cluster, not --join's addresses", () => {
+  const finder = new Finder({
+    static: ["10.0.0.1:7440"],
+    mdns: mdnsWith([
+      { address: "10.0.0.2", apiPort: 7440, clusterId: "c1" },
+      { address: "10.0.0.3", apiPort: 7441 },
+    ]),
+  });
+  assert.deepEqual(finder.peers(), [{ address: "10.0.0.2:7440", cluster: "c1" }]);
+});
+
 Deno.test("tailnet peers whose API answers as a ready fossora agent become candidates", async () => {
   const ready = Deno.serve(
     { hostname: "127.0.0.2", port: 0, onListen() {} },
@@ -61,6 +72,7 @@ Deno.test("tailnet peers whose API answers as a ready fossora agent become candi
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.deepEqual(finder.candidates(), [`127.0.0.2:${port}`]);
+    assert.deepEqual(finder.peers(), [{ address: `127.0.0.2:${port}` }]);
   } finally {
     await finder.stop();
     await ready.shutdown();

@@ -6,6 +6,12 @@
  * @module
  */
 export { Finder, type FinderOptions } from "./finder.ts";
+export {
+  ForeignClusters,
+  type ForeignClustersOptions,
+  httpJoinInfo,
+  type Peer,
+} from "./foreign.ts";
 export { decideFounding, type FoundingStep, foundingStep, type LoneNode } from "./founding.ts";
 export {
   type ClusterFacts,
