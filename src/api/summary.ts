@@ -86,6 +86,8 @@ export interface ClusterSummary {
   leader: { id: string; name: string } | null;
   node: { id: string; name: string };
   members: MemberSummary[];
+  /** What a person should know about the cluster: another cluster running services beside it. */
+  warnings: string[];
 }
 
 /** The URL a service is served at, when it has an HTTP port. */
@@ -223,7 +225,14 @@ export function summarizeNodes(view: ClusterView): NodeRecord[] {
 /** The cluster at a glance, as this node sees it. */
 export function summarizeCluster(
   view: ClusterView,
-  o: { nodeId: string; nodeName: string; domain: string; version: string; leader?: string },
+  o: {
+    nodeId: string;
+    nodeName: string;
+    domain: string;
+    version: string;
+    leader?: string;
+    warnings?: string[];
+  },
 ): ClusterSummary {
   const leader = o.leader === undefined ? null : { id: o.leader, name: nodeName(view, o.leader) };
   return {
@@ -240,5 +249,6 @@ export function summarizeCluster(
       state: n.state,
       leader: n.id === o.leader,
     })),
+    warnings: o.warnings ?? [],
   };
 }
