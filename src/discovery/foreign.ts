@@ -97,7 +97,7 @@ export class ForeignClusters {
     let mine: ClusterFacts;
     let seen: ForeignCluster[];
     try {
-      mine = await this.#o.mine();
+      mine = await deadline(this.#o.mine(), MINE_TIMEOUT_MS, "this cluster's facts");
       seen = await this.#ask(mine.id);
     } catch (err) {
       // Two rounds that agree must be two rounds in a row.
@@ -156,6 +156,17 @@ export class ForeignClusters {
     // In the order discovery listed them, so the warnings do not shuffle between rounds.
     return out.sort((a, b) => addresses.indexOf(a.address) - addresses.indexOf(b.address));
   }
+}
+
+/** The longest wait for this cluster's facts (etcd without quorum hangs), ms. */
+const MINE_TIMEOUT_MS = 5000;
+
+function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** Largest join info read: the real one is a couple of hundred bytes. */
