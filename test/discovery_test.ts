@@ -10,11 +10,14 @@
  *   from its status and probe their API ports, and the cluster asks `whois` about each joiner: a
  *   machine of the same owner, or one carrying `--tailscale-tag`, joins without a token; one of
  *   another owner waits as pending until approved.
+ * - Clusters that meet: one with no services gives way (its node forgets it, keeps its identity
+ *   and joins the oldest cluster that runs services); two that both run services are never
+ *   merged, and each warns of the other in `GET /api/v1/cluster` and `fossora status`.
  * One harness of four hosts serves every step (each step wipes the hosts it uses), so the
  * namespaces and dockerds are made once.
  */
 import assert from "node:assert/strict";
-import { type Host, Hosts } from "./helpers/hosts.ts";
+import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { type FakeNode, FakeTailscaled, TAGGED_DEVICES } from "../src/discovery/tailscale_fake.ts";
 
@@ -197,6 +200,63 @@ Deno.test("discovery (long): nodes find a cluster over mDNS and over the tailnet
       for (const f of fakes) {
         assert.ok(f.requests.some((r) => r.pathAndQuery === "/localapi/v0/status"));
       }
+    },
+  );
+
+  await t.step(
+    "clusters that meet: an empty one gives way and joins; two running services warn of each other",
+    async () => {
+      await wipeAll(hosts);
+      const web = (h: Host) =>
+        h.json("/api/v1/services", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ name: `web-${h.name}`, image: BUSYBOX_IMAGE }),
+        });
+      // Three clusters, founded one after the other with discovery off: node1's and node2's
+      // run a service, node3's (the youngest) runs none.
+      const alone = ["--discovery=none"];
+      await n1.start(alone);
+      await web(n1);
+      await n2.start(alone);
+      await web(n2);
+      await n3.start(alone);
+      const [c1, c2, c3] = await clusterIds([n1, n2, n3]);
+      assert.equal(new Set([c1, c2, c3]).size, 3);
+      const n3Id = n3.nodeId;
+
+      // Now they see each other.
+      await Promise.all([n1, n2, n3].map((h) => h.stop()));
+      await Promise.all([n1, n2, n3].map((h) => h.start(mdns)));
+
+      await n3.waitForLine(/another one outranks it: this node forgets its cluster/);
+      const pending = await eventOf(n1, "node3", "pending");
+      assert.match(pending.detail, /no token/);
+      await approve(n1, "node3");
+      await readyMembers(n1, ["node1", "node3"]);
+      await n3.waitReady();
+      assert.equal(
+        (await clusterIds([n3]))[0],
+        c1,
+        "node3 joined the oldest cluster with services",
+      );
+      assert.equal(n3.nodeId, n3Id, "node3 kept its identity");
+
+      const warnings = async (h: Host, other: string) =>
+        await waitFor(
+          `${h.name} to warn of cluster ${other}`,
+          async () => {
+            const { warnings } = await h.json<{ warnings: string[] }>("/api/v1/cluster");
+            return warnings.find((w) => w.includes(other));
+          },
+          30_000,
+          250,
+        );
+      assert.match(await warnings(n1, c2), /node node2 at .* runs services, as this one does/);
+      assert.match(await warnings(n2, c1), /node node(1|3) at .* runs services, as this one does/);
+      assert.deepEqual(await clusterIds([n1, n2]), [c1, c2], "never merged");
+      const status = await n1.cli("status");
+      assert.match(status.stdout, new RegExp(`warning: another cluster \\(${c2}`));
     },
   );
 });
