@@ -9,7 +9,8 @@
  *   given with `--tailscale-socket`) whose peers are the other hosts; the agents find each other
  *   from its status and probe their API ports, and the cluster asks `whois` about each joiner: a
  *   machine of the same owner, or one carrying `--tailscale-tag`, joins without a token; one of
- *   another owner waits as pending until approved.
+ *   another owner waits as pending until approved. Two nodes started at once both found (a node
+ *   without a cluster serves no API to be found by), and the younger cluster gives way.
  * - Clusters that meet: one with no services gives way (its node forgets it, keeps its identity
  *   and joins the oldest cluster that runs services); two that both run services are never
  *   merged, and each warns of the other in `GET /api/v1/cluster` and `fossora status`.
@@ -152,7 +153,7 @@ Deno.test("discovery (long): nodes find a cluster over mDNS and over the tailnet
   );
 
   await t.step(
-    "Tailscale: whois lets the owner's and the tagged machines in; another owner's waits",
+    "Tailscale: two lone nodes end as one cluster; whois lets the owner's and tagged machines in, another owner's waits",
     async () => {
       await wipeAll(hosts);
       const fakes = [ts1, ts2, ts3, ts4];
@@ -176,24 +177,34 @@ Deno.test("discovery (long): nodes find a cluster over mDNS and over the tailnet
         `--tailscale-socket=${fakes[h.index - 1].socketPath}`,
         "--tailscale-tag=tag:fossora",
       ];
-      await n1.start(flags(n1));
-      assert.ok(n1.output.some((l) => l.includes("no cluster nearby; founding one")));
-      // No token given to any of them.
-      await Promise.all([n2.start(flags(n2)), n3.start(flags(n3))]);
-      const owners = await eventOf(n1, "node2", "queued");
+      // No token is given to any of them. node1 and node2 start at the same moment: over the
+      // tailnet a node without a cluster is not seen, so both found one; then the younger
+      // cluster (both are empty) gives way, and its node joins the other, let in by whois.
+      await Promise.all([n1.start(flags(n1)), n2.start(flags(n2))]);
+      const gaveWay = (h: Host) =>
+        h.output.some((l) => l.includes("this node forgets its cluster and joins that one"));
+      const [first, second] = await waitFor("one of node1 and node2 to give way", () => {
+        if (gaveWay(n2)) return [n1, n2];
+        if (gaveWay(n1)) return [n2, n1];
+        return undefined;
+      }, 30_000);
+      const owners = await eventOf(first, second.name, "queued");
       assert.match(owners.detail, /belongs to alice@example\.com, as this node does/);
-      const tagged = await eventOf(n1, "node3", "queued");
+      await readyMembers(first, ["node1", "node2"]);
+
+      await n3.start(flags(n3));
+      const tagged = await eventOf(first, "node3", "queued");
       assert.match(tagged.detail, /carries tag:fossora/);
 
       await n4.spawn(flags(n4));
-      const pending = await eventOf(n1, "node4", "pending");
+      const pending = await eventOf(first, "node4", "pending");
       // Whichever member took the request asked its own tailscaled.
       assert.match(pending.detail, /bob@example\.com|only tagged machines are trusted/);
       assert.equal(n4.running, true, "it waits, it does not found a cluster of its own");
-      await approve(n1, "node4");
+      await approve(first, "node4");
       await n4.waitReady();
 
-      await readyMembers(n1, ["node1", "node2", "node3", "node4"]);
+      await readyMembers(first, ["node1", "node2", "node3", "node4"]);
       const ids = await clusterIds(hosts);
       assert.equal(new Set(ids).size, 1, `one cluster: ${ids}`);
       // Each agent asked its own tailscaled for the peers.
