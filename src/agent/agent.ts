@@ -841,6 +841,7 @@ export class Agent {
           name: this.identity.name,
           id: this.identity.id,
           advertiseAddress: c.advertiseAddr,
+          interfaceAddress: c.mdnsAddr,
           apiPort: c.apiPort,
           clusterId: cluster,
           log: this.log.child("mdns"),

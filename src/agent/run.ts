@@ -2,13 +2,7 @@
  * `fossora agent`: reads the configuration, runs the node until SIGTERM or SIGINT.
  * @module
  */
-import {
-  agentHelp,
-  ConfigError,
-  loadConfig,
-  readFileIfExists,
-  systemDefaults,
-} from "../config/mod.ts";
+import { agentHelp, ConfigError, loadAgentConfig, readFileIfExists } from "../config/mod.ts";
 import { createLogger } from "../util/log.ts";
 import { Agent, type AgentOptions } from "./agent.ts";
 
@@ -20,7 +14,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig(argv, Deno.env.toObject(), readFileIfExists, systemDefaults());
+    config = await loadAgentConfig(argv, Deno.env.toObject(), readFileIfExists);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`fossora agent: ${err.message}`);
