@@ -14,7 +14,8 @@ export function statusText(cluster: ClusterAnswer, services: ServicesAnswer): st
     ["node", `${cluster.node.name} (fossora ${cluster.version})`],
     ["leader", cluster.leader?.name ?? "none (no etcd leader: is a majority of voters up?)"],
   ]);
-  const warnings = cluster.warnings.map((w) => `warning: ${w}\n`).join("");
+  // An agent from before warnings sends none.
+  const warnings = (cluster.warnings ?? []).map((w) => `warning: ${w}\n`).join("");
   const members = formatTable(
     ["MEMBER", "ADDRESS", "ROLE", "STATE", "LEADER"],
     cluster.members.map((m) => [m.name, m.address, m.role, m.state, m.leader ? "*" : ""]),
