@@ -84,6 +84,14 @@ Deno.test("control plane (long): a lost voter is replaced, returns as a worker w
     async () => {
       const started = Date.now();
       await victim.kill();
+      // Until it is replaced, status says what the next failure would do.
+      const said = await waitFor("the cluster to say a voter is down", async () => {
+        const { resilience } = await survivor.json<{ resilience: { summary: string } }>(
+          "/api/v1/cluster",
+        );
+        return resilience.summary.startsWith("2 of 3 voters up") ? resilience.summary : undefined;
+      }, 30_000);
+      assert.match(said, /one more failure stops changes/);
       await waitFor("three ready voters without the dead one", async () => {
         const v = await readyVoters(survivor);
         return v.length === 3 && !v.includes(victim.name);

@@ -84,9 +84,13 @@ Deno.test("nodes join with the token: a worker, then a voter, one admission at a
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ name: "web", image: "fossora-test/busybox:1" }),
     });
+    // Each node's mirror follows etcd by a watch, which may be reconnecting to another voter
+    // right after the roles changed.
     for (const node of [second, third]) {
-      const { services } = await node.json<{ services: { name: string }[] }>("/api/v1/services");
-      assert.ok(services.some((s) => s.name === "web"), node.name);
+      await waitFor(`web on ${node.name}`, async () => {
+        const { services } = await node.json<{ services: { name: string }[] }>("/api/v1/services");
+        return services.some((s) => s.name === "web");
+      }, 15_000);
     }
   });
 
@@ -142,21 +146,21 @@ Deno.test("nodes join with the token: a worker, then a voter, one admission at a
     assert.equal(approved.code, 0, approved.stderr);
     await using fourth = await starting;
     await historyWith(first, "fourth admitted");
+    // Three voters suit four nodes: the fourth is a worker.
     assert.deepEqual(await history(), [
       "pending",
       "approved",
       "admitting",
-      "learner-added",
-      "promoted",
+      "certificate-issued",
       "admitted",
     ]);
     const roles = (await first.json<{ nodes: { name: string; role: string }[] }>("/api/v1/nodes"))
       .nodes.map((n) => `${n.name} ${n.role}`).sort();
-    assert.deepEqual(roles, ["first voter", "fourth voter", "second worker", "third voter"]);
+    assert.deepEqual(roles, ["first voter", "fourth worker", "second voter", "third voter"]);
     await fourth.stop();
   });
 
-  // The worker goes first, while the voters keep quorum.
+  // The voters stop one at a time, while the others keep quorum.
   await second.stop();
 });
 
@@ -182,14 +186,16 @@ Deno.test("five agents started at the same moment all become members, one admiss
     for (;;) {
       const out = await first.cli("nodes", "--history", "--json");
       events = JSON.parse(out.stdout).events;
-      if (events.filter((e) => e.event === "admitted").length === 4) break;
+      const admitted = new Set(events.filter((e) => e.event === "admitted").map((e) => e.name));
+      if (admitted.size === 4) break;
       assert.ok(Date.now() < deadline, "the leader never logged every admission");
       await new Promise((r) => setTimeout(r, 200));
     }
-    // Admissions never overlap: each one ends before the next begins.
+    // Admissions (and promotions of a worker to a voter) never overlap: each one ends before the
+    // next begins.
     let open: string | undefined;
     for (const e of events) {
-      if (e.event === "admitting") {
+      if (e.event === "admitting" || e.event === "promoting") {
         assert.equal(open, undefined, `${e.name} began while ${open} was being admitted`);
         open = e.name;
       } else if (e.event === "admitted" || e.event === "timed-out" || e.event === "aborted") {
@@ -197,7 +203,7 @@ Deno.test("five agents started at the same moment all become members, one admiss
         open = undefined;
       }
     }
-    assert.equal(events.filter((e) => e.event === "admitted").length, 4);
+    assert.equal(new Set(events.filter((e) => e.event === "admitted").map((e) => e.name)).size, 4);
   } finally {
     // Workers first, then voters, the founder last: quorum holds as long as it can.
     for (const a of agents.reverse()) await a[Symbol.asyncDispose]();
@@ -252,9 +258,15 @@ Deno.test("a joiner that dies mid-admission leaves no learner behind and the nex
       .map((e) => `${e.name} ${e.event}`);
     assert.ok(events.includes("dies timed-out"), events.join("\n"));
     assert.ok(events.indexOf("dies timed-out") < events.indexOf("d4 learner-added"));
-    const roles = (await first.json<{ nodes: { name: string; role: string }[] }>("/api/v1/nodes"))
-      .nodes.map((n) => `${n.name} ${n.role}`).sort();
-    assert.deepEqual(roles, ["d1 voter", "d2 worker", "d4 voter"]);
+    // Three nodes make three voters: the worker d2 is promoted once d4 is in.
+    const roles = async () =>
+      (await first.json<{ nodes: { name: string; role: string }[] }>("/api/v1/nodes"))
+        .nodes.map((n) => `${n.name} ${n.role}`).sort().join(", ");
+    await waitFor(
+      "three voters",
+      async () => (await roles()) === "d1 voter, d2 voter, d4 voter",
+      30_000,
+    );
   } finally {
     for (const a of agents.reverse()) await a[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true });
@@ -292,7 +304,10 @@ Deno.test("the leader killed with three nodes queued: all three still get in", a
     await leader.die();
     const got = await Promise.allSettled(queued);
     for (const g of got) if (g.status === "fulfilled") agents.push(g.value);
-    assert.deepEqual(got.map((g) => g.status), ["fulfilled", "fulfilled", "fulfilled"]);
+    assert.deepEqual(
+      got.map((g) => g.status === "fulfilled" ? "in" : String(g.reason)),
+      ["in", "in", "in"],
+    );
     for (const q of ["q1", "q2", "q3"]) await historyWith(others[0], `${q} admitted`);
     const admitted = (await history()).filter((l) => l.endsWith(" admitted"));
     for (const q of ["q1", "q2", "q3"]) assert.ok(admitted.includes(`${q} admitted`), q);

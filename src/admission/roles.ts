@@ -59,6 +59,13 @@ export function rolesStep(s: RolesState, o: RolesSettings): RolesAction {
     const aliveAfter = liveVoters.filter((v) => v.id !== m.id).length;
     return rest >= 1 && aliveAfter >= Math.floor(rest / 2) + 1;
   };
+  const removal = (m: Member, why: string): RolesAction => ({
+    kind: "remove-voter",
+    memberId: m.id,
+    id: m.name,
+    name: byId.get(m.name)?.name ?? m.name,
+    why,
+  });
 
   // A node reinstalled under the same name came back with a new id: its old record goes.
   for (const old of s.records) {
@@ -82,14 +89,7 @@ export function rolesStep(s: RolesState, o: RolesSettings): RolesAction {
     if (live(m.name)) continue;
     const since = s.downSince.get(m.name) ?? s.now;
     if (s.now - since < o.voterGraceMs || !canRemove(m)) continue;
-    const name = byId.get(m.name)?.name ?? m.name;
-    return {
-      kind: "remove-voter",
-      memberId: m.id,
-      id: m.name,
-      name,
-      why: `down for ${Math.round((s.now - since) / 1000)} s`,
-    };
+    return removal(m, `down for ${Math.round((s.now - since) / 1000)} s`);
   }
 
   // A learner means an admission is under way; the admission step owns it.
@@ -117,12 +117,10 @@ export function rolesStep(s: RolesState, o: RolesSettings): RolesAction {
       votersAt.set(siteOf(m.name), (votersAt.get(siteOf(m.name)) ?? 0) + 1);
     }
   }
-  // A new voter comes from the site with the fewest voters.
-  const pick = () =>
-    [...candidates].sort((a, b) => (votersAt.get(a.site) ?? 0) - (votersAt.get(b.site) ?? 0))[0];
-
   if (staying < target && candidates.length) {
-    const r = pick();
+    // A new voter comes from the site with the fewest voters.
+    const [r] = [...candidates]
+      .sort((a, b) => (votersAt.get(a.site) ?? 0) - (votersAt.get(b.site) ?? 0));
     return {
       kind: "promote-worker",
       record: r,
@@ -132,15 +130,7 @@ export function rolesStep(s: RolesState, o: RolesSettings): RolesAction {
   // A leaving voter hands its vote over first (above), then goes; this node too: its etcd
   // client reaches the other voters through the balancer.
   const leaving = leavingVoters.find(canRemove);
-  if (leaving) {
-    return {
-      kind: "remove-voter",
-      memberId: leaving.id,
-      id: leaving.name,
-      name: byId.get(leaving.name)?.name ?? leaving.name,
-      why: "it leaves the cluster",
-    };
-  }
+  if (leaving) return removal(leaving, "it leaves the cluster");
   const leavingWorker = s.records.find((r) => r.leaving && !r.leftAt && !voterIds.has(r.id));
   if (leavingWorker) return { kind: "release", id: leavingWorker.id, name: leavingWorker.name };
 
@@ -148,15 +138,7 @@ export function rolesStep(s: RolesState, o: RolesSettings): RolesAction {
   // from the site with the most voters, never this node.
   if (voters.length > target) {
     const m = demotable(voters, s.self, siteOf, votersAt);
-    if (m) {
-      return {
-        kind: "remove-voter",
-        memberId: m.id,
-        id: m.name,
-        name: byId.get(m.name)?.name ?? m.name,
-        why: `the cluster keeps ${target} voter(s) and has ${voters.length}`,
-      };
-    }
+    if (m) return removal(m, `the cluster keeps ${target} voter(s) and has ${voters.length}`);
   }
   // Spread: a site without a voter gets one from a site that has two or more; the count is
   // then one over and the rule above takes a voter from the crowded site.

@@ -664,12 +664,16 @@ export class Agent {
     }
   }
 
-  /** Points the balancer at the voters (this node's member first, when it votes) and saves them. */
+  /**
+   * Points the balancer at the voters and saves them. This node's member comes first once it
+   * votes (it is among `urls`, or it is alone: a founder); a learner serves no clients yet.
+   */
   #useVoters(urls: string[]): void {
     const local = this.etcd;
     const remote = urls.filter((u) => u !== local?.clientUrl && u !== local?.localClientUrl);
-    const endpoints = local ? [local.localClientUrl, ...remote] : remote;
-    this.#balancer?.setEndpoints(endpoints, local?.localClientUrl);
+    const votes = local && (urls.length === 0 || urls.length > remote.length);
+    const endpoints = votes ? [local.localClientUrl, ...remote] : remote;
+    this.#balancer?.setEndpoints(endpoints, votes ? local.localClientUrl : undefined);
     const saved = this.#saved;
     const wanted = [...new Set(urls.length ? urls : saved?.clientUrls ?? [])].sort();
     if (!saved || !urls.length || JSON.stringify(wanted) === JSON.stringify(saved.clientUrls)) {

@@ -86,8 +86,50 @@ export interface ClusterSummary {
   leader: { id: string; name: string } | null;
   node: { id: string; name: string };
   members: MemberSummary[];
+  /** What failures the control plane survives now, in numbers and in words. */
+  resilience: Resilience;
   /** What a person should know about the cluster: another cluster running services beside it. */
   warnings: string[];
+}
+
+/** How many etcd voters there are, how many are up, and what one more failure does. */
+export interface Resilience {
+  voters: number;
+  votersUp: number;
+  /** Voters that may still fail with the cluster still able to change (0 or more). */
+  tolerates: number;
+  summary: string;
+}
+
+/**
+ * What one failure does, said plainly: the workers may always fail; the voters keep the
+ * cluster's state, and a majority of them must be up for anything to change (services that run
+ * keep running either way).
+ */
+export function resilienceOf(nodes: readonly NodeRecord[]): Resilience {
+  const voters = nodes.filter((n) => n.role === "voter" && n.state !== "left");
+  const up = voters.filter((n) => n.state === "ready");
+  const quorum = Math.floor(voters.length / 2) + 1;
+  const tolerates = Math.max(0, up.length - quorum);
+  const workers = nodes.some((n) => n.role === "worker" && n.state === "ready")
+    ? "; workers may fail freely"
+    : "";
+  let summary: string;
+  if (voters.length === 0) {
+    summary = "no voter is known yet";
+  } else if (up.length < quorum) {
+    summary = `only ${up.length} of ${voters.length} voters are up: nothing can change (deploys, ` +
+      "joins, failover) until a majority is back; running services keep running";
+  } else if (tolerates === 0) {
+    const names = up.map((n) => n.name).join(", ");
+    summary = voters.length === 1
+      ? `one voter (${names}): if it fails, nothing can change until it is back` + workers
+      : `${up.length} of ${voters.length} voters up (${names}): one more failure stops changes` +
+        workers;
+  } else {
+    summary = `${voters.length} voters: any ${tolerates} may fail` + workers;
+  }
+  return { voters: voters.length, votersUp: up.length, tolerates, summary };
 }
 
 /** The URL a service is served at, when it has an HTTP port. */
@@ -241,6 +283,7 @@ export function summarizeCluster(
     version: o.version,
     leader,
     node: { id: o.nodeId, name: o.nodeName },
+    resilience: resilienceOf(summarizeNodes(view)),
     members: summarizeNodes(view).map((n: NodeRecord) => ({
       id: n.id,
       name: n.name,

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { describeService, serviceState, summarizeCluster, summarizeService } from "./summary.ts";
+import {
+  describeService,
+  resilienceOf,
+  serviceState,
+  summarizeCluster,
+  summarizeService,
+} from "./summary.ts";
+import type { NodeRecord } from "../state/types.ts";
 import { replica, sampleView, spec } from "./fixtures.ts";
 
 Deno.test("serviceState names each situation of a service", () => {
@@ -109,4 +116,30 @@ Deno.test("the proxy's last failure is the problem when nothing else explains it
   assert.equal(summarizeService(view, record, "d.x").problem, null);
   assert.equal(summarizeService(view, record, "d.x", problem).problem, problem("whoami"));
   assert.equal(describeService(view, record, "d.x", problem).problem, problem("whoami"));
+});
+
+Deno.test("resilience says plainly what one failure does", () => {
+  const node = (name: string, role: NodeRecord["role"], state: NodeRecord["state"] = "ready") =>
+    ({ name, role, state }) as NodeRecord;
+  const one = resilienceOf([node("a", "voter"), node("b", "worker")]);
+  assert.equal(one.tolerates, 0);
+  assert.equal(
+    one.summary,
+    "one voter (a): if it fails, nothing can change until it is back; workers may fail freely",
+  );
+  const three = resilienceOf([node("a", "voter"), node("b", "voter"), node("c", "voter")]);
+  assert.deepEqual([three.voters, three.votersUp, three.tolerates], [3, 3, 1]);
+  assert.equal(three.summary, "3 voters: any 1 may fail");
+  const degraded = resilienceOf([
+    node("a", "voter"),
+    node("b", "voter"),
+    node("c", "voter", "down"),
+  ]);
+  assert.match(degraded.summary, /^2 of 3 voters up \(a, b\): one more failure stops changes/);
+  const lost = resilienceOf([
+    node("a", "voter"),
+    node("b", "voter", "down"),
+    node("c", "voter", "down"),
+  ]);
+  assert.match(lost.summary, /only 1 of 3 voters are up: nothing can change/);
 });

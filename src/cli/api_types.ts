@@ -17,7 +17,9 @@ export interface NodesAnswer {
 }
 
 /** `GET /api/v1/cluster`. */
-export type ClusterAnswer = ClusterSummary;
+export type ClusterAnswer = Omit<ClusterSummary, "resilience"> & {
+  resilience?: ClusterSummary["resilience"];
+};
 
 /** `POST /api/v1/services`. */
 export interface DeployAnswer {

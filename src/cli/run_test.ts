@@ -108,6 +108,12 @@ const CLUSTER = {
     { id: "n1", name: "pi-a", address: "10.0.0.1", role: "voter", state: "ready", leader: true },
     { id: "n2", name: "nuc", address: "10.0.0.2", role: "worker", state: "down", leader: false },
   ],
+  resilience: {
+    voters: 1,
+    votersUp: 1,
+    tolerates: 0,
+    summary: "one voter (pi-a): if it fails, nothing can change until it is back",
+  },
 };
 
 function fakeCluster(extra: Parameters<typeof startFakeApi>[0] = {}): FakeApi {
@@ -190,6 +196,7 @@ Deno.test("status shows the cluster, this node, the leader, members and services
     assert.match(r.stdout, /^cluster +c-123 \(domain home\.arpa\)$/m);
     assert.match(r.stdout, /^node +pi-a \(fossora 1\.0\.0\)$/m);
     assert.match(r.stdout, /^leader +pi-a$/m);
+    assert.match(r.stdout, /^failures +one voter \(pi-a\): if it fails/m);
     assert.match(r.stdout, /^MEMBER +ADDRESS +ROLE +STATE +LEADER$/m);
     assert.match(r.stdout, /^pi-a +10\.0\.0\.1 +voter +ready +\*$/m);
     assert.match(r.stdout, /^nuc +10\.0\.0\.2 +worker +down$/m);

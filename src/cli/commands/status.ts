@@ -13,6 +13,8 @@ export function statusText(cluster: ClusterAnswer, services: ServicesAnswer): st
     ["cluster", `${cluster.id ?? "(not formed yet)"} (domain ${cluster.domain})`],
     ["node", `${cluster.node.name} (fossora ${cluster.version})`],
     ["leader", cluster.leader?.name ?? "none (no etcd leader: is a majority of voters up?)"],
+    // An agent from before this field does not send it.
+    ...(cluster.resilience ? [["failures", cluster.resilience.summary]] : []),
   ]);
   // An agent from before warnings sends none.
   const warnings = (cluster.warnings ?? []).map((w) => `warning: ${w}\n`).join("");
