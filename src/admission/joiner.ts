@@ -36,6 +36,8 @@ export interface JoinerOptions {
   /** API addresses (`host:port`) to try, asked again each round (discovery keeps finding). */
   candidates: () => string[];
   token?: JoinToken;
+  /** Join only this cluster (its id): a node giving way to another cluster joins that one. */
+  cluster?: string;
   /** This node's request, without token and ticket. */
   request: Omit<JoinRequest, "token" | "ticket">;
   transport?: JoinTransport;
@@ -90,6 +92,13 @@ async function tryContact(
   const infoRes = await transport.get(`${base}/api/v1/join/info`, timeout());
   if (infoRes.status !== 200) throw new Error(`join info answered ${infoRes.status}`);
   const info = JSON.parse(infoRes.text) as JoinInfo;
+  if (o.cluster && info.cluster !== o.cluster) {
+    log.info("skipping a cluster other than the one this node gives way to", {
+      contact,
+      cluster: info.cluster,
+    });
+    return undefined;
+  }
   if (o.token && info.caHash !== o.token.caHash) {
     log.info("skipping a cluster the token does not name", { contact, cluster: info.cluster });
     return undefined;

@@ -88,6 +88,22 @@ Deno.test("a joiner skips a cluster its token does not name and sends the token 
   ]);
 });
 
+Deno.test("a joiner told which cluster to join skips the others without sending them anything", async () => {
+  const { t, sent } = transport({
+    a: { ca: CA.certPem, answers: [] },
+    b: { ca: CA.certPem, answers: [admitted] },
+  });
+  const got = await joinCluster({
+    candidates: () => ["a:7440", "b:7440"],
+    cluster: "b",
+    request: REQUEST,
+    transport: t,
+    pollMs: 1,
+  });
+  assert.equal(got.status, "admitted");
+  assert.deepEqual(sent.map((s) => new URL(s.url).hostname), ["b"]);
+});
+
 Deno.test("a wrong token ends the join with the cluster's words", async () => {
   const { t } = transport({ a: { ca: CA.certPem, answers: [403] } });
   await assert.rejects(

@@ -26,7 +26,14 @@ import type { CurrentAdmission, Role } from "../admission/types.ts";
 import { formatJoinToken, newSecret, parseJoinToken } from "../admission/token.ts";
 import { ApiError, type ControlPlane, createApi, serveApi } from "../api/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
-import { Finder, LocalApiClient, MdnsDiscovery, tailnetJoinerTrust } from "../discovery/mod.ts";
+import {
+  decideFounding,
+  Finder,
+  ForeignClusters,
+  LocalApiClient,
+  MdnsDiscovery,
+  tailnetJoinerTrust,
+} from "../discovery/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
 import {
@@ -85,6 +92,15 @@ export interface AgentEndpoints {
   dns: number;
 }
 
+/** How an agent starts besides its configuration. */
+export interface AgentOptions {
+  /**
+   * Join this cluster (its id), found by discovery: this node's cluster gave way to it and its
+   * state was wiped (see {@link Agent.gaveWay}).
+   */
+  joinCluster?: string;
+}
+
 /** The module ./parts.ts once loaded: the parts that use the etcd client. */
 type Parts = typeof import("./parts.ts");
 /** The runtime's module once loaded. */
@@ -139,6 +155,7 @@ export class Agent {
   #finder: Finder | undefined;
   #mdns: MdnsDiscovery | undefined;
   #tailscale: LocalApiClient | undefined;
+  #foreign: ForeignClusters | undefined;
   /** What the join desk needs, once the control plane is up. */
   #joins:
     | {
@@ -157,8 +174,18 @@ export class Agent {
   readonly #left = Promise.withResolvers<void>();
   /** Resolves once this node has left its cluster (`fossora leave`): the process should end. */
   readonly left: Promise<void> = this.#left.promise;
+  readonly #gaveWay = Promise.withResolvers<string>();
+  /**
+   * Resolves with another cluster's id when this node's cluster gives way to it (discovery/
+   * merge.ts): the agent should stop, forget its cluster and start again to join that one.
+   */
+  readonly gaveWay: Promise<string> = this.#gaveWay.promise;
 
-  constructor(readonly config: AgentConfig, readonly log: Logger) {}
+  constructor(
+    readonly config: AgentConfig,
+    readonly log: Logger,
+    readonly options: AgentOptions = {},
+  ) {}
 
   /** Starts every part; resolves once all run (the servers may answer well before). */
   async start(): Promise<void> {
@@ -213,7 +240,7 @@ export class Agent {
             { dataDir: c.dataDir },
           );
         }
-      } else if (c.join.length || await this.#clusterNearby()) {
+      } else if (c.join.length || this.options.joinCluster || await this.#clusterNearby()) {
         // A new node serves nothing yet, so loading the etcd client's parts costs nothing here.
         this.#parts ??= await import("./parts.ts");
         saved = await this.#join(pki, this.#parts.dockerArch());
@@ -401,6 +428,7 @@ export class Agent {
     });
     this.#follower.start();
     this.#joins = { info, liveNodes, membership };
+    this.#watchForeignClusters(info, families);
     // A write the scheduler lost (etcd restarting) is retried even when nothing else changes,
     // and so is a published port that was busy.
     this.#rescheduler = setInterval(() => {
@@ -463,6 +491,7 @@ export class Agent {
     const admitted = await joinCluster({
       candidates: () => this.#finder?.candidates() ?? c.join,
       token,
+      cluster: this.options.joinCluster,
       request: {
         id: this.identity.id,
         name: this.identity.name,
@@ -864,6 +893,7 @@ export class Agent {
           name: this.identity.name,
           id: this.identity.id,
           advertiseAddress: c.advertiseAddr,
+          interfaceAddress: c.mdnsAddr,
           apiPort: c.apiPort,
           clusterId: cluster,
           log: this.log.child("mdns"),
@@ -883,17 +913,59 @@ export class Agent {
     this.#finder.start();
   }
 
-  /** A new node looks around before founding a cluster of its own. */
+  /**
+   * Watches for other clusters that discovery shows (discovery/foreign.ts): warns about one that
+   * runs services beside this one, and gives way to one that outranks this one.
+   */
+  #watchForeignClusters(info: { id: string; createdAt: string }, families: Parts["families"]) {
+    if (!this.#mdns && !this.#tailscale) return;
+    const c = this.config;
+    this.#foreign = new ForeignClusters({
+      mine: async () => ({
+        id: info.id,
+        created: info.createdAt,
+        empty: (await this.store.list(families.services)).length === 0,
+      }),
+      peers: () => this.#finder?.peers() ?? [],
+      own: () =>
+        new Set([
+          `${c.advertiseAddr}:${c.apiPort}`,
+          ...this.mirror.view.nodes().map((n) => `${n.address}:${n.apiPort}`),
+        ]),
+      onGiveWay: (to) => {
+        this.log.warn(
+          "this cluster has no services and another one outranks it: this node forgets its " +
+            "cluster and joins that one",
+          { cluster: to.id, node: to.node, at: to.address, empty: to.empty, created: to.created },
+        );
+        this.#gaveWay.resolve(to.id);
+      },
+      log: this.log.child("merge"),
+    });
+    this.#foreign.start();
+  }
+
+  /**
+   * A new node looks around before founding a cluster of its own; of new nodes that see each
+   * other, only the one with the smallest id founds (discovery/founding.ts).
+   */
   async #clusterNearby(): Promise<boolean> {
     if (!this.#mdns && !this.#tailscale) return false;
-    const found = await this.#finder!.waitForAny(DISCOVERY_WINDOW_MS, this.#joining.signal);
-    this.log.info(
-      found ? "found a cluster nearby; joining it" : "no cluster nearby; founding one",
-      {
-        candidates: this.#finder!.candidates(),
-      },
-    );
-    return found;
+    const finder = this.#finder!;
+    const step = await decideFounding({
+      self: this.identity.id,
+      windowMs: DISCOVERY_WINDOW_MS,
+      patienceMs: FOUNDER_PATIENCE_MS,
+      look: () => ({ clusters: finder.candidates().length, lone: finder.loneNodes() }),
+      signal: this.#joining.signal,
+      onWait: (why) => this.log.info("not founding a cluster yet", { why }),
+    });
+    const join = step.do === "join";
+    this.log.info(join ? "found a cluster nearby; joining it" : "no cluster nearby; founding one", {
+      candidates: finder.candidates(),
+      ...(join ? {} : { why: step.why }),
+    });
+    return join;
   }
 
   async #configuredToken(): Promise<string | undefined> {
@@ -1046,6 +1118,7 @@ export class Agent {
       etcdHealthy: () => this.#etcdHealthy(),
       join: () => this.#desk,
       controlPlane: () => this.#controlPlane(),
+      warnings: () => this.#foreign?.warnings() ?? [],
       admissionLog: () => {
         const { store, parts } = this.#etcdOrStarting();
         return parts.etcdCall(() => admissionLog(store));
@@ -1162,7 +1235,10 @@ export class Agent {
     this.#joining.abort(new Error("the agent is stopping"));
     const steps: [string, () => unknown][] = [
       // The goodbye goes out first, so other nodes stop offering this one to joiners.
-      ["discovery", () => Promise.all([this.#mdns?.stop(), this.#finder?.stop()])],
+      [
+        "discovery",
+        () => Promise.all([this.#mdns?.stop(), this.#finder?.stop(), this.#foreign?.stop()]),
+      ],
       ["tailscale", () => this.#tailscale?.close()],
       ["api", () => (this.#api.abort(), Promise.all([this.#apiFinished, this.#apiTlsFinished]))],
       ["dns", () => this.#dns?.stop()],
@@ -1205,6 +1281,9 @@ export class Agent {
 
 /** How long a new node looks for a cluster to join before founding its own, ms. */
 const DISCOVERY_WINDOW_MS = 4000;
+
+/** How long past the window a new node waits for a lone node with a smaller id to found, ms. */
+const FOUNDER_PATIENCE_MS = 20_000;
 
 /** How long `fossora leave` waits for the cluster to take this node's vote, ms. */
 const LEAVE_TIMEOUT_MS = 90_000;

@@ -2,15 +2,9 @@
  * `fossora agent`: reads the configuration, runs the node until SIGTERM or SIGINT.
  * @module
  */
-import {
-  agentHelp,
-  ConfigError,
-  loadConfig,
-  readFileIfExists,
-  systemDefaults,
-} from "../config/mod.ts";
+import { agentHelp, ConfigError, loadAgentConfig, readFileIfExists } from "../config/mod.ts";
 import { createLogger } from "../util/log.ts";
-import { Agent } from "./agent.ts";
+import { Agent, type AgentOptions } from "./agent.ts";
 
 /** Runs the agent; returns the process exit code. */
 export async function runAgent(argv: string[]): Promise<number> {
@@ -20,7 +14,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig(argv, Deno.env.toObject(), readFileIfExists, systemDefaults());
+    config = await loadAgentConfig(argv, Deno.env.toObject(), readFileIfExists);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`fossora agent: ${err.message}`);
@@ -28,25 +22,44 @@ export async function runAgent(argv: string[]): Promise<number> {
     return /\(from --|unknown flag/.test(err.message) ? 2 : 1;
   }
   const log = createLogger("agent", { level: config.debug ? "debug" : undefined });
-  const agent = new Agent(config, log);
   const stopped = Promise.withResolvers<void>();
   const onSignal = () => stopped.resolve();
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
-  let left = false;
   try {
-    await Promise.race([agent.start(), stopped.promise, agent.left]);
-    left = await Promise.race([stopped.promise, agent.left.then(() => true)]) ?? false;
-    return 0;
-  } catch (err) {
-    log.error("cannot start", { err });
-    return 1;
-  } finally {
-    await agent.stop();
-    if (left) {
+    let options: AgentOptions = {};
+    // One agent, unless its cluster gives way to another: then a new one joins that cluster.
+    for (;;) {
+      const agent = new Agent(config, log, options);
+      const ended: Promise<"stopped" | "left" | { gaveWay: string }> = Promise.race([
+        stopped.promise.then(() => "stopped" as const),
+        agent.left.then(() => "left" as const),
+        agent.gaveWay.then((id) => ({ gaveWay: id })),
+      ]);
+      let end;
+      try {
+        const starting = agent.start();
+        starting.catch(() => {}); // a start cut short by a stop is not a failure
+        await Promise.race([starting, ended]);
+        end = await ended;
+      } catch (err) {
+        log.error("cannot start", { err });
+        await agent.stop();
+        return 1;
+      }
+      await agent.stop();
+      if (end === "stopped") return 0;
       await agent.forgetCluster();
-      log.info("left the cluster; the agent exits");
+      if (end === "left") {
+        log.info("left the cluster; the agent exits");
+        return 0;
+      }
+      log.info("this node forgot the cluster that gave way; it starts again to join the other", {
+        cluster: end.gaveWay,
+      });
+      options = { joinCluster: end.gaveWay };
     }
+  } finally {
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
   }

@@ -127,6 +127,15 @@ Deno.test("GET /api/v1/cluster gives the cluster id, leader, this node and membe
   ]);
 });
 
+Deno.test("GET /api/v1/cluster lists the agent's warnings, none when it has none", async () => {
+  const warning = "another cluster (c-2, node nas at 10.0.0.9:7440) is on this network";
+  const { app } = setup({ warnings: () => [warning] });
+  const body = await (await app.request("/api/v1/cluster", { headers: AUTH })).json();
+  assert.deepEqual(body.warnings, [warning]);
+  const none = await (await setup().app.request("/api/v1/cluster", { headers: AUTH })).json();
+  assert.deepEqual(none.warnings, []);
+});
+
 Deno.test("GET /api/v1/nodes lists the node records", async () => {
   const { app } = setup();
   const body = await (await app.request("/api/v1/nodes", { headers: AUTH })).json();

@@ -88,6 +88,8 @@ export interface ClusterSummary {
   members: MemberSummary[];
   /** What failures the control plane survives now, in numbers and in words. */
   resilience: Resilience;
+  /** What a person should know about the cluster: another cluster running services beside it. */
+  warnings: string[];
 }
 
 /** How many etcd voters there are, how many are up, and what one more failure does. */
@@ -265,7 +267,14 @@ export function summarizeNodes(view: ClusterView): NodeRecord[] {
 /** The cluster at a glance, as this node sees it. */
 export function summarizeCluster(
   view: ClusterView,
-  o: { nodeId: string; nodeName: string; domain: string; version: string; leader?: string },
+  o: {
+    nodeId: string;
+    nodeName: string;
+    domain: string;
+    version: string;
+    leader?: string;
+    warnings?: string[];
+  },
 ): ClusterSummary {
   const leader = o.leader === undefined ? null : { id: o.leader, name: nodeName(view, o.leader) };
   return {
@@ -283,5 +292,6 @@ export function summarizeCluster(
       state: n.state,
       leader: n.id === o.leader,
     })),
+    warnings: o.warnings ?? [],
   };
 }

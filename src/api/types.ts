@@ -91,6 +91,8 @@ export interface ApiDeps {
   controlPlane?(): ControlPlane | undefined;
   /** The join desk, once this node is a member (undefined while it starts or joins). */
   join?(): JoinDesk | undefined;
+  /** Warnings about the cluster, for `GET /api/v1/cluster` (another cluster beside it). */
+  warnings?(): string[];
   /** The agent's version, for `GET /api/v1/cluster`. */
   version: string;
   /** `parseServiceFile` from src/spec, injected so tests can replace it. */

@@ -1,8 +1,12 @@
 /**
- * The default advertise address: the IPv4 source address of the default route, which is what
- * other machines on the LAN see this node as; and the IPv6 addresses DNS gives for the node.
+ * The default advertise address: this node's Tailscale IPv4 when tailscaled runs (every machine
+ * of the tailnet reaches it there, wherever it is), else the IPv4 source address of the default
+ * route, which is what other machines on the LAN see this node as; and the IPv6 addresses DNS
+ * gives for the node.
  * @module
  */
+import { LocalApiClient } from "../discovery/tailscale.ts";
+import { tailscaleAdvertiseAddr } from "../discovery/tailnet.ts";
 import { ipv6Bytes } from "../util/ip.ts";
 
 /** The parts of `Deno.NetworkInterfaceInfo` the choice needs. */
@@ -116,5 +120,25 @@ export function detectAdvertiseAddrs6(advertiseAddr: string): string[] {
     return pickAdvertiseAddrs6(advertiseAddr, Deno.networkInterfaces());
   } catch {
     return []; // no permission to list interfaces: IPv4 alone still works
+  }
+}
+
+/**
+ * This node's Tailscale IPv4 when tailscaled answers on `socket` within `timeoutMs` and is
+ * `Running`; undefined otherwise (no tailscaled, logged out, stopped, slow): never throws.
+ * @example
+ * ```ts
+ * const addr = await detectTailscaleAddr("/var/run/tailscale/tailscaled.sock") ?? detectAdvertiseAddr();
+ * ```
+ */
+export async function detectTailscaleAddr(
+  socket: string,
+  timeoutMs = 1500,
+): Promise<string | undefined> {
+  try {
+    using client = new LocalApiClient({ socketPath: socket, timeoutMs });
+    return tailscaleAdvertiseAddr(await client.status({ peers: false }));
+  } catch {
+    return undefined; // no tailscaled here: the LAN address it is
   }
 }

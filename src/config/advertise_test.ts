@@ -3,10 +3,12 @@ import {
   defaultRoutes,
   detectAdvertiseAddr,
   detectAdvertiseAddrs6,
+  detectTailscaleAddr,
   type InterfaceAddr,
   pickAdvertiseAddr,
   pickAdvertiseAddrs6,
 } from "./advertise.ts";
+import { FakeTailscaled } from "../discovery/tailscale_fake.ts";
 import { isIPv6 } from "../util/ip.ts";
 import { isIPv4 } from "./values.ts";
 
@@ -96,4 +98,38 @@ Deno.test("the IPv6 addresses advertised are the global and ULA ones beside the 
 
 Deno.test("IPv6 detection on this machine gives addresses only", () => {
   for (const a of detectAdvertiseAddrs6(detectAdvertiseAddr())) assert.ok(isIPv6(a), a);
+});
+
+const ALICE = { id: 1, loginName: "alice@example.com" };
+const SELF = { hostName: "nas", ips: ["fd7a:115c:a1e0::1", "100.101.1.1"], user: ALICE.id };
+
+Deno.test("tailscaled running: its IPv4 for this node is the advertise address", async () => {
+  await using ts = await FakeTailscaled.start({ users: [ALICE], self: SELF });
+  assert.equal(await detectTailscaleAddr(ts.socketPath), "100.101.1.1");
+  // It asks for this node alone, not the whole tailnet.
+  assert.deepEqual(ts.requests.map((r) => r.pathAndQuery), ["/localapi/v0/status?peers=false"]);
+});
+
+Deno.test("tailscaled logged out or stopped: no Tailscale address", async () => {
+  for (const backendState of ["NeedsLogin", "Stopped"]) {
+    await using ts = await FakeTailscaled.start({ backendState, users: [ALICE], self: SELF });
+    assert.equal(await detectTailscaleAddr(ts.socketPath), undefined, backendState);
+  }
+});
+
+Deno.test("no tailscaled, or one that does not answer in time: no Tailscale address", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.equal(await detectTailscaleAddr(`${dir}/tailscaled.sock`), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  await using ts = await FakeTailscaled.start({ users: [ALICE], self: SELF });
+  ts.respondWith = () =>
+    new Promise((resolve) =>
+      ts.closing.addEventListener("abort", () => resolve(new Response("")), { once: true })
+    );
+  const t0 = Date.now();
+  assert.equal(await detectTailscaleAddr(ts.socketPath, 200), undefined);
+  assert.ok(Date.now() - t0 < 2000, "it gives up after its timeout");
 });

@@ -50,7 +50,7 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     name: "advertise-addr",
     kind: "string",
     arg: "IPV4",
-    default: "primary LAN address",
+    default: "Tailscale IPv4 if tailscaled runs, else primary LAN address",
     help: "address other nodes use to reach this one",
   },
   {

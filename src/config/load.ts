@@ -29,6 +29,12 @@ export interface AgentConfig {
   dataDir: string;
   name: string;
   advertiseAddr: string;
+  /**
+   * The LAN address mDNS announces and browses on, when the advertise address is on a link
+   * without multicast (the Tailscale address taken by default); else mDNS uses the advertise
+   * address.
+   */
+  mdnsAddr?: string;
   bindAddr: string;
   /** 0 means "any free port" (tests); also for httpPort and dnsPort. */
   apiPort: number;

@@ -11,10 +11,11 @@ export {
   loadConfig,
   type ReadFile,
 } from "./load.ts";
-export { readFileIfExists, systemDefaults } from "./system.ts";
+export { loadAgentConfig, readFileIfExists, systemDefaults } from "./system.ts";
 export {
   detectAdvertiseAddr,
   detectAdvertiseAddrs6,
+  detectTailscaleAddr,
   pickAdvertiseAddr,
   pickAdvertiseAddrs6,
 } from "./advertise.ts";

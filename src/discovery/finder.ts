@@ -6,6 +6,8 @@
  * @module
  */
 import { type Logger, silentLogger } from "../util/log.ts";
+import type { Peer } from "./foreign.ts";
+import type { LoneNode } from "./founding.ts";
 import type { MdnsDiscovery } from "./mdns.ts";
 import { httpHealthProbe, probeFossora } from "./probe.ts";
 import type { LocalApiClient } from "./tailscale.ts";
@@ -64,14 +66,25 @@ export class Finder {
     return [...new Set([...this.#o.static, ...mdns, ...this.#tailnet])];
   }
 
-  /** Waits until some candidate is known, or `ms` passed; true when one is. */
-  async waitForAny(ms: number, signal: AbortSignal): Promise<boolean> {
-    const end = Date.now() + ms;
-    while (this.candidates().length === 0 && Date.now() < end) {
-      signal.throwIfAborted();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return this.candidates().length > 0;
+  /**
+   * The agents automatic discovery found (not `--join`'s), with the cluster mDNS says each is in;
+   * tailnet agents say nothing until asked. For noticing other clusters (foreign.ts).
+   */
+  peers(): Peer[] {
+    const mdns = (this.#o.mdns?.candidates() ?? [])
+      .filter((c) => c.clusterId)
+      .map((c) => ({ address: `${c.address}:${c.apiPort}`, cluster: c.clusterId }));
+    return [...mdns, ...this.#tailnet.map((address) => ({ address }))];
+  }
+
+  /**
+   * The nodes mDNS shows without a cluster: new nodes still looking, or joining one. A new node
+   * reads them to decide who founds (see founding.ts).
+   */
+  loneNodes(): LoneNode[] {
+    return (this.#o.mdns?.candidates() ?? [])
+      .filter((c) => !c.clusterId)
+      .map((c) => ({ id: c.id, name: c.name }));
   }
 
   async #probeTailnet(): Promise<void> {

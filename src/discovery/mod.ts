@@ -7,6 +7,20 @@
  */
 export { Finder, type FinderOptions } from "./finder.ts";
 export {
+  ForeignClusters,
+  type ForeignClustersOptions,
+  httpJoinInfo,
+  type Peer,
+} from "./foreign.ts";
+export { decideFounding, type FoundingStep, foundingStep, type LoneNode } from "./founding.ts";
+export {
+  type ClusterFacts,
+  conflictWarning,
+  type ForeignCluster,
+  type MergePlan,
+  mergePlan,
+} from "./merge.ts";
+export {
   type CandidateChange,
   type MdnsCandidate,
   MdnsConfigError,

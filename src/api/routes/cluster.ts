@@ -41,6 +41,7 @@ export function addClusterRoutes(app: Hono, deps: ApiDeps): void {
       domain: deps.domain,
       version: deps.version,
       leader: deps.leader(),
+      warnings: deps.warnings?.(),
     })));
   app.get("/api/v1/nodes", (c) => c.json({ nodes: summarizeNodes(deps.view) }));
   app.delete(

@@ -16,11 +16,13 @@ export function statusText(cluster: ClusterAnswer, services: ServicesAnswer): st
     // An agent from before this field does not send it.
     ...(cluster.resilience ? [["failures", cluster.resilience.summary]] : []),
   ]);
+  // An agent from before warnings sends none.
+  const warnings = (cluster.warnings ?? []).map((w) => `warning: ${w}\n`).join("");
   const members = formatTable(
     ["MEMBER", "ADDRESS", "ROLE", "STATE", "LEADER"],
     cluster.members.map((m) => [m.name, m.address, m.role, m.state, m.leader ? "*" : ""]),
   );
-  return `${head}\n${members}\n${servicesTable(services.services)}`;
+  return `${head}${warnings}\n${members}\n${servicesTable(services.services)}`;
 }
 
 /** Runs `fossora status`. */
