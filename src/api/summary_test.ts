@@ -4,6 +4,7 @@ import {
   resilienceOf,
   serviceState,
   summarizeCluster,
+  summarizeNodes,
   summarizeService,
 } from "./summary.ts";
 import type { NodeRecord } from "../state/types.ts";
@@ -142,4 +143,31 @@ Deno.test("resilience says plainly what one failure does", () => {
     node("c", "voter", "down"),
   ]);
   assert.match(lost.summary, /only 1 of 3 voters are up: nothing can change/);
+});
+
+Deno.test("nodes: the live ones as they say, admitted ones that are not running as down or left", () => {
+  const view = sampleView();
+  const member = (id: string, name: string, o: Record<string, number> = {}) => ({
+    id,
+    name,
+    address: "10.0.0.9",
+    site: "default",
+    arch: "arm64",
+    apiPort: 7440,
+    etcdPeerPort: 2380,
+    etcdClientPort: 2379,
+    role: "voter" as const,
+    joinedAt: 1_000,
+    ...o,
+  });
+  view.memberMap.set("n1", member("n1", "pi-a"));
+  view.memberMap.set("n3", member("n3", "pi-c", { downAt: Date.UTC(2026, 0, 2) }));
+  view.memberMap.set("n4", member("n4", "pi-d", { leftAt: Date.UTC(2026, 0, 3) }));
+  const rows = summarizeNodes(view).map((n) => `${n.name} ${n.role} ${n.state} ${n.lastSeen}`);
+  assert.deepEqual(rows, [
+    `pi-a voter ready ${view.node("n1")!.lastSeen}`,
+    `pi-b learner ready ${view.node("n2")!.lastSeen}`,
+    "pi-c voter down 2026-01-02T00:00:00.000Z",
+    "pi-d voter left 2026-01-03T00:00:00.000Z",
+  ]);
 });
