@@ -171,6 +171,10 @@ export class AdmissionLeader {
       await this.#performRoles(next, records.map((r) => r.value));
       return next;
     }
+    // A voter's admission waits for etcd to settle after a change, as a promotion does.
+    if (action.kind === "start" && action.role === "voter" && now - this.#changedAt < SETTLE_MS) {
+      return { kind: "wait", why: "etcd settles after a membership change" };
+    }
     await this.#perform(action, current?.value, current?.modRevision ?? 0);
     return action;
   }
@@ -331,7 +335,9 @@ export class AdmissionLeader {
         if (current?.promotion) {
           this.#cooldown.set(a.id, now + (this.#o.settings?.promoteCooldownMs ?? COOLDOWN_MS));
         }
-        await this.#clear(a.id, rev);
+        // A joiner that timed out is likely gone; one stopped by the cluster's state (a voter
+        // down, its learner lost) asks again and keeps its place.
+        await this.#clear(a.id, rev, !a.timedOut);
         return await this.#event(current!, a.timedOut ? "timed-out" : "aborted", a.why);
       case "remove-orphan":
         await membership.remove(a.memberId);
@@ -357,7 +363,7 @@ export class AdmissionLeader {
       // etcd refuses a new member while it cannot reach every voter (strict reconfig check):
       // undo, and the joiner asks again, to come in as a worker if a voter stays down.
       if (!/unhealthy cluster|active quorum/i.test(String(err))) throw err;
-      await this.#clear(c.id, rev);
+      await this.#clear(c.id, rev, true);
       return await this.#event(c, "aborted", "etcd refused a new member: a voter is unreachable");
     }
     const { id, members } = added;
@@ -379,12 +385,16 @@ export class AdmissionLeader {
   }
 
   /** Ends the admission of `id`: the record of it (if still this one) and its queue entry. */
-  async #clear(id: string, rev: number): Promise<void> {
+  /**
+   * Ends the admission of `id`: the record of it (if still this one) and, unless `keepQueued`,
+   * its queue entry. An admission undone for a passing reason keeps its place and its approval.
+   */
+  async #clear(id: string, rev: number, keepQueued = false): Promise<void> {
     const { client } = this.#o.store;
     const key = (ids: string[]) => families.admission.prefix + ids.join("/");
-    await client.if(key(CURRENT), "Mod", "==", rev)
-      .then(client.delete().key(key(CURRENT)), client.delete().key(key(["queue", id])))
-      .commit();
+    const deletes = [client.delete().key(key(CURRENT))];
+    if (!keepQueued) deletes.push(client.delete().key(key(["queue", id])));
+    await client.if(key(CURRENT), "Mod", "==", rev).then(...deletes).commit();
   }
 
   async #event(

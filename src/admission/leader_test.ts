@@ -207,3 +207,44 @@ Deno.test("what a dead leader left behind is adopted or removed by the next one"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an admission undone by a voter being down keeps the joiner's place and approval", async () => {
+  await using etcd = await startEtcd();
+  const dir = await Deno.makeTempDir();
+  try {
+    const ca = await caOf(etcd);
+    const clock = { t: Date.now() };
+    const live = new Set(["test"]);
+    const leader = leaderOn(etcd, ca, live, clock);
+    const j = await queue(etcd, dir, "a1", clock.t);
+    await etcd.store.put(families.admission, ["queue", "a1"], { ...j, trust: "approved" });
+    await etcd.store.put(
+      families.admission,
+      CURRENT,
+      {
+        id: j.id,
+        name: j.name,
+        role: "voter",
+        step: "adding",
+        peerUrl: peerUrlOf(j),
+        cert: "CERT",
+        clientUrls: [etcd.url],
+        startedAt: clock.t,
+        progressAt: clock.t,
+      } satisfies CurrentAdmission,
+    );
+    // The one voter ("test") stops being live: the learner is not added, the admission undone.
+    live.delete("test");
+    const undone = await leader.step();
+    assert.ok(undone.kind === "abort" && !undone.timedOut, JSON.stringify(undone));
+    assert.equal(await current(etcd), undefined);
+    const kept = await etcd.store.get<QueuedJoin>(families.admission, "queue", "a1");
+    assert.equal(kept?.value.trust, "approved", "still queued, still approved");
+    // Back to live: it is admitted from its place, without a person approving it again.
+    live.add("test");
+    const again = await leader.step();
+    assert.ok(again.kind === "start" && again.join.id === "a1", JSON.stringify(again));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
