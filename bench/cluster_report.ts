@@ -117,7 +117,8 @@ export function loadLine(what: string, l: Load): string {
 function joinSection(j: JoinFigures): string[] {
   const sum = joinSummary(j);
   const t = j.together;
-  const each = Object.entries(t.each).map(([n, ms]) => `${n} ${s(ms)}`).join(", ");
+  const each = Object.entries(t.each).sort((a, b) => a[1] - b[1])
+    .map(([n, ms]) => `${n} ${s(ms)} ${t.roles[n] ?? ""}`.trimEnd()).join(", ");
   return [
     "Joining one node at a time (each into the cluster the ones before it made)",
     ...table([

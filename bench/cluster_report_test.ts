@@ -25,7 +25,8 @@ function joins(ms: number[], refMs: number[], togetherMs = 12_000): JoinFigures 
     together: {
       nodes: 5,
       ms: togetherMs,
-      each: { node2: 3000, node3: togetherMs },
+      each: { node3: togetherMs, node2: 3000 },
+      roles: { node2: "worker", node3: "voter" },
       voters: 5,
       refMs: 6000,
     },
@@ -111,7 +112,10 @@ Deno.test("the report shows each figure with its reference and ratio, and warns 
   assert.match(quiet, /node2\s+2\s+worker\s+2\.00 s\s+0\.50 s\s+4\.00x/);
   assert.match(quiet, /p50\s+2\.00 s\s+0\.50 s\s+4\.00x/);
   assert.match(quiet, /max\s+3\.00 s\s+1\.00 s\s+3\.00x/);
-  assert.match(quiet, /5 nodes at once into a new cluster: all ready members in 12\.00 s/);
+  assert.match(
+    quiet,
+    /5 nodes at once into a new cluster: all ready members in 12\.00 s \(node2 3\.00 s worker, node3 12\.00 s voter\)/,
+  );
   assert.match(quiet, /same 5 voters, one member after another: 6\.00 s, ratio 2\.00x/);
   // 7% against 2.5%; 180 MiB against 60 MiB (etcd) and 34 MiB (Deno).
   assert.match(quiet, /voter \(agent \+ its etcd\)\s+5\s+7\.0%\s+10\.5%\s+2\.80x\s+180\.0 MiB/);

@@ -18,6 +18,10 @@
  * joins as a worker starts no etcd at all, so its ratio can be below 1. For five at once the
  * reference adds, one after another as etcd requires, as many voters as fossora ended with.
  * Each trial's fossora join runs first: the reference member needs the certificate the join gave.
+ * Each trial starts, on either side, at least etcd's health interval after that cluster's last
+ * membership change: etcd refuses a change until its leader has been connected to every voter
+ * for 5 s, and a node joining a steady cluster (what a trial measures) does not meet that wait;
+ * joins that follow each other closely are the five-at-once figure's business.
  * @module
  */
 import { Hosts } from "../test/helpers/hosts.ts";
@@ -30,6 +34,13 @@ export const TOGETHER = 5;
 const JOIN_TIMEOUT_MS = 60_000;
 /** How long the cluster may take to settle its voters after a join. */
 const SETTLE_TIMEOUT_MS = 60_000;
+/** etcd's HealthInterval (5 s), and a little more: see the module's documentation. */
+const ETCD_STEADY_MS = 5_500;
+
+/** Resolves at `t` (a `performance.now()` time); at once if it has passed. */
+function until(t: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
+}
 
 /** One node joining. */
 export interface JoinTrial {
@@ -52,6 +63,8 @@ export interface Together {
   ms: number;
   /** Each node's own time. */
   each: Record<string, number>;
+  /** Each node's role once the cluster settled. */
+  roles: Record<string, string>;
   /** Voters once the cluster settled. */
   voters: number;
   /** The reference: `voters - 1` bare etcd members added one after another. */
@@ -98,8 +111,11 @@ export async function measureJoins(
   let flags = await joinFlags(cluster);
   let ref = stack.use(new RefCluster(await fossoraEtcdArgs(first)));
   await ref.found(first);
+  let steady = performance.now();
+  let refSteady = steady;
   const out: JoinTrial[] = [];
   for (const h of rest.slice(0, trials)) {
+    await until(steady + ETCD_STEADY_MS);
     const t0 = performance.now();
     await h.spawn(flags);
     const joined = await waitMembers(first, [h], t0, JOIN_TIMEOUT_MS);
@@ -110,7 +126,10 @@ export async function measureJoins(
       cluster.hosts.slice(0, size).map((x) => x.name),
       SETTLE_TIMEOUT_MS,
     );
+    steady = performance.now();
+    await until(refSteady + ETCD_STEADY_MS);
     const refMs = await ref.add(h);
+    refSteady = performance.now();
     out.push({
       node: h.name,
       size,
@@ -158,6 +177,7 @@ export async function measureJoins(
       nodes: TOGETHER,
       ms,
       each: Object.fromEntries(joined.ms),
+      roles: Object.fromEntries(five.map((h) => [h.name, roles.get(h.name) ?? "?"])),
       voters: voterHosts.length + 1,
       refMs,
       unsettled: typeof settled === "string" ? settled : undefined,
