@@ -172,7 +172,7 @@ function scaleSection(c: ScaleFigures): string[] {
   ];
   return [
     `Largest cluster: ${c.converged} of ${c.target} nodes converged (${i.voters.count} voters, ` +
-    `${i.workers.count} workers), ${c.engines} dockerds (hosts 1-5 their own, the rest share ` +
+    `${i.workers.count} workers), ${c.engines} dockerds (hosts 1-6 their own, the rest share ` +
     "host 6's)" + (problems.length ? "" : "; healthy before and after the idle window"),
     ...(c.failure ? [`  ! growth stopped: ${c.failure}`] : []),
     `  growth, 5 nodes at a time, until each batch was all ready members: ${growth || "none"}`,

@@ -2,10 +2,11 @@
  * Issue 7's largest cluster: how many nodes (5 voters, the rest workers) converge and stay
  * healthy on this machine, and what each agent costs at idle.
  *
- * Hosts of the one-machine harness (a network namespace each, on one bridge); hosts 1 to 5 run
+ * Hosts of the one-machine harness (a network namespace each, on one bridge); hosts 1 to 6 run
  * a dockerd each and every later host uses host 6's (the harness's `dockerOf`): one engine per
  * node would cost the machine more than the agents, and nodes on one engine keep apart by their
- * node id (the runtime labels and names containers with it). node1 founds the cluster and the
+ * node id (the runtime labels and names containers with it). No service runs: the figure is the
+ * control plane's. node1 founds the cluster and the
  * others join it five at a time, each batch given two minutes to become ready members; a batch
  * that does not stops the growth, and the figure is the size before it.
  *
