@@ -5,7 +5,7 @@
  * @module
  */
 import type { JoinFigures } from "./join.ts";
-import type { Load } from "./members.ts";
+import type { Load } from "./others.ts";
 import { mib, ratio, type Verdict } from "./report.ts";
 import type { PerNode, ScaleFigures } from "./scale.ts";
 
@@ -107,11 +107,14 @@ function table(rows: string[][], align: string): string[] {
   );
 }
 
-/** A line on how loaded the machine was, with a warning when it was not quiet. */
+/** Others' share of the machine above which a figure is called noisy. */
+export const BUSY_OTHERS = 0.05;
+
+/** A line on how much others used the machine, with a warning when it was not quiet. */
 export function loadLine(what: string, l: Load): string {
-  const busy = l.testRuns > 0 || l.loadavg1 > 1.5;
-  return `  ${what}: load average up to ${l.loadavg1.toFixed(2)}, ${l.testRuns} other test ` +
-    `run(s)` + (busy ? "  ! the machine was busy: these figures are noisy" : "");
+  const busy = l.testRuns > 0 || l.others > BUSY_OTHERS;
+  return `  ${what}: other processes used ${pct(l.others)} of the machine, ${l.testRuns} other ` +
+    `test run(s) seen` + (busy ? "  ! the machine was busy: these figures are noisy" : "");
 }
 
 function joinSection(j: JoinFigures): string[] {

@@ -11,7 +11,7 @@ import type { JoinFigures } from "./join.ts";
 import type { PerNode, ScaleFigures } from "./scale.ts";
 
 const MIB = 1024 * 1024;
-const QUIET = { loadavg1: 0.2, testRuns: 0 };
+const QUIET = { others: 0.01, testRuns: 0 };
 
 function joins(ms: number[], refMs: number[], togetherMs = 12_000): JoinFigures {
   return {
@@ -126,8 +126,14 @@ Deno.test("the report shows each figure with its reference and ratio, and warns 
   assert.doesNotMatch(quiet, /noisy/);
   assert.match(quiet, /PASS\s+a new node's agent start to ready member, p50 over 3 trials/);
 
-  const busy = formatClusterReport({ scale: scale({ load: { loadavg1: 6, testRuns: 2 } }) });
-  assert.match(busy, /load average up to 6\.00, 2 other test run\(s\)\s+! the machine was busy/);
+  assert.match(quiet, /other processes used 1\.0% of the machine, 0 other test run\(s\) seen$/m);
+  const busy = formatClusterReport({ scale: scale({ load: { others: 0.3, testRuns: 0 } }) });
+  assert.match(
+    busy,
+    /used 30\.0% of the machine, 0 other test run\(s\) seen\s+! the machine was busy/,
+  );
+  const tests = formatClusterReport({ scale: scale({ load: { others: 0, testRuns: 1 } }) });
+  assert.match(tests, /1 other test run\(s\) seen\s+! the machine was busy/);
   assert.doesNotMatch(busy, /Joining/);
   assert.equal(formatClusterReport({}), "");
 });

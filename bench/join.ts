@@ -26,7 +26,8 @@
  */
 import { Hosts } from "../test/helpers/hosts.ts";
 import { fossoraEtcdArgs, RefCluster } from "./etcd_ref.ts";
-import { type Load, machineLoad, waitMembers, waitSettled, worse } from "./members.ts";
+import { waitMembers, waitSettled } from "./members.ts";
+import { type Load, LoadWatch } from "./others.ts";
 
 /** Nodes started together in the second figure (issue 7). */
 export const TOGETHER = 5;
@@ -105,7 +106,7 @@ export async function measureJoins(
     await Hosts.create(n, { startAgents: false, handleSignals: false, images: [] }),
   );
   const [first, ...rest] = cluster.hosts;
-  const load = await machineLoad();
+  const watch = await LoadWatch.start();
 
   await first.start();
   let flags = await joinFlags(cluster);
@@ -182,6 +183,6 @@ export async function measureJoins(
       refMs,
       unsettled: typeof settled === "string" ? settled : undefined,
     },
-    load: worse(load, await machineLoad()),
+    load: await watch.stop(),
   };
 }

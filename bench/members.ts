@@ -1,7 +1,7 @@
 /**
  * Watching nodes become members of a cluster of hosts (test/helpers/hosts.ts), for the cluster
  * benchmarks: a node counts as a ready member once its own API says it is ready and the cluster
- * (as one node lists it) shows it `ready`; and how loaded the machine was while measuring.
+ * (as one node lists it) shows it `ready`.
  * @module
  */
 import type { Host } from "../test/helpers/hosts.ts";
@@ -125,28 +125,4 @@ export async function waitSettled(
     if (performance.now() > deadline) return off;
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-/** How busy the machine was: its 1-minute load average and other test runs seen. */
-export interface Load {
-  loadavg1: number;
-  /** `deno test` processes running (other people's test suites). */
-  testRuns: number;
-}
-
-/** Reads {@link Load} now. */
-export async function machineLoad(): Promise<Load> {
-  const loadavg1 = Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
-  let testRuns = 0;
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const argv = (await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "")).split("\0");
-    if (/(^|\/)deno$/.test(argv[0]) && argv[1] === "test") testRuns++;
-  }
-  return { loadavg1, testRuns };
-}
-
-/** The busier of two readings, field by field. */
-export function worse(a: Load, b: Load): Load {
-  return { loadavg1: Math.max(a.loadavg1, b.loadavg1), testRuns: Math.max(a.testRuns, b.testRuns) };
 }

@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
-import { expectedVoters, worse } from "./members.ts";
+import { expectedVoters } from "./members.ts";
 import { engineOf, perNode } from "./scale.ts";
 
 Deno.test("voters: the largest odd count up to the nodes, at most five", () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6, 50].map((n) => expectedVoters(n)), [1, 1, 3, 3, 5, 5, 5]);
   assert.equal(expectedVoters(50, 7), 7);
-});
-
-Deno.test("the busier of two load readings, field by field", () => {
-  assert.deepEqual(worse({ loadavg1: 2, testRuns: 0 }, { loadavg1: 1, testRuns: 3 }), {
-    loadavg1: 2,
-    testRuns: 3,
-  });
 });
 
 Deno.test("hosts 1-5 and 6 run their own dockerd; later hosts use host 6's", () => {

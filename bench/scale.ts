@@ -26,15 +26,8 @@ import { AGENT_V8_FLAGS } from "../src/agent/v8_flags.ts";
 import { type Host, Hosts } from "../test/helpers/hosts.ts";
 import { clockTicks, readStat } from "./cpu.ts";
 import { fossoraEtcdArgs, fossoraEtcdPid, RefCluster } from "./etcd_ref.ts";
-import {
-  expectedVoters,
-  isReady,
-  listNodes,
-  type Load,
-  machineLoad,
-  waitMembers,
-  worse,
-} from "./members.ts";
+import { expectedVoters, isReady, listNodes, waitMembers } from "./members.ts";
+import { type Load, LoadWatch } from "./others.ts";
 import { readRss } from "./rss.ts";
 
 /** Nodes joining at a time while the cluster grows. */
@@ -167,7 +160,7 @@ export async function measureScale(
   stack: AsyncDisposableStack,
   progress: (msg: string) => void,
 ): Promise<ScaleFigures> {
-  const load = await machineLoad();
+  const watch = await LoadWatch.start();
   const engines = Math.min(target, OWN_ENGINES + 1);
   progress(`scale: making ${target} hosts with ${engines} dockerds`);
   const cluster = stack.use(
@@ -271,6 +264,6 @@ export async function measureScale(
       minimalDeno: perNode([reading([minimal.pid])]),
       clusterCpu: members.reduce((s, h) => s + reading(nodePids(h)).cpu, 0),
     },
-    load: worse(load, await machineLoad()),
+    load: await watch.stop(),
   };
 }
