@@ -143,7 +143,8 @@ function joinSection(j: JoinFigures): string[] {
     ...j.trials.filter((tr) => tr.unsettled).map((tr) =>
       `  ! after ${tr.node} the cluster did not settle: ${tr.unsettled}`
     ),
-    `${t.nodes} nodes at once into a new cluster: all ready members in ${s(t.ms)} (${each});`,
+    `${t.nodes} nodes at once into a new cluster: all ready members in ${s(t.ms)}`,
+    `  (each, with its role when it was: ${each});`,
     `  bare etcd grown to the same ${t.voters} voters, one member after another: ${s(t.refMs)}, ` +
     `ratio ${x(ratio(t.ms, t.refMs))}`,
     ...(t.unsettled ? [`  ! the cluster did not settle: ${t.unsettled}`] : []),

@@ -114,7 +114,7 @@ Deno.test("the report shows each figure with its reference and ratio, and warns 
   assert.match(quiet, /max\s+3\.00 s\s+1\.00 s\s+3\.00x/);
   assert.match(
     quiet,
-    /5 nodes at once into a new cluster: all ready members in 12\.00 s \(node2 3\.00 s worker, node3 12\.00 s voter\)/,
+    /all ready members in 12\.00 s\n {2}\(each, with its role when it was: node2 3\.00 s worker, node3 12\.00 s voter\);/,
   );
   assert.match(quiet, /same 5 voters, one member after another: 6\.00 s, ratio 2\.00x/);
   // 7% against 2.5%; 180 MiB against 60 MiB (etcd) and 34 MiB (Deno).

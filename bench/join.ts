@@ -64,7 +64,7 @@ export interface Together {
   ms: number;
   /** Each node's own time. */
   each: Record<string, number>;
-  /** Each node's role once the cluster settled. */
+  /** Each node's role when it became a ready member. */
   roles: Record<string, string>;
   /** Voters once the cluster settled. */
   voters: number;
@@ -178,7 +178,7 @@ export async function measureJoins(
       nodes: TOGETHER,
       ms,
       each: Object.fromEntries(joined.ms),
-      roles: Object.fromEntries(five.map((h) => [h.name, roles.get(h.name) ?? "?"])),
+      roles: Object.fromEntries(five.map((h) => [h.name, joined.roles.get(h.name) ?? "?"])),
       voters: voterHosts.length + 1,
       refMs,
       unsettled: typeof settled === "string" ? settled : undefined,

@@ -42,10 +42,11 @@ export function expectedVoters(nodes: number, maxVoters = 5): number {
   return n % 2 === 1 ? n : n - 1;
 }
 
-/** When each host became a ready member, ms after `t0`, and the roles `via` listed then. */
+/** When each host became a ready member, ms after `t0`, and its role then. */
 export interface Joined {
   /** Host name to milliseconds after `t0`. */
   ms: Map<string, number>;
+  /** Host name to the role `via` listed when it became a ready member. */
   roles: Map<string, string>;
 }
 
@@ -86,8 +87,10 @@ export async function waitMembers(
       }),
     ]);
     for (const n of nodes) {
-      roles.set(n.name, n.role);
       if (n.state === "ready" && !listedAt.has(n.name)) listedAt.set(n.name, at);
+      if (!roles.has(n.name) && healthAt.has(n.name) && listedAt.has(n.name)) {
+        roles.set(n.name, n.role);
+      }
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
