@@ -1,19 +1,26 @@
 /**
  * `deno task bench`: measures the agent's proxy, DNS and memory on this machine, each against a
  * reference (nginx, dnsmasq) measured in the same run against the same backend, and prints the
- * ratios with PASS/MISS per goal of issue 6. It measures and never gates: it exits 0 whether
- * goals are met or missed, and non-zero only when it could not measure. Progress goes to stderr;
- * `--json` puts the figures on stdout as JSON instead of the readable report.
+ * ratios with PASS/MISS per goal of issue 6; then the cluster figures of issue 7 (joins, the
+ * largest cluster and its idle cost, join.ts and scale.ts), each against bare etcd (or a minimal
+ * Deno process) measured in the same run on the same hosts. It measures and never gates: it
+ * exits 0 whether goals are met or missed, and non-zero only when it could not measure. Progress
+ * goes to stderr; `--json` puts the figures on stdout as JSON instead of the readable report.
+ * Run it on a quiet machine: other test runs make every figure noisy (the report says when it
+ * saw some).
  *
  * Flags: `--json`; `--duration=SECONDS` (the 64-connection and DNS runs; the others are shorter;
  * default 10); `--runs=N` (the load runs, each figure's best and worst ratio; default 1);
- * `--soak=SECONDS` (then a soak of mixed traffic, RssAnon sampled over time; default none).
+ * `--soak=SECONDS` (then a soak of mixed traffic, RssAnon sampled over time; default none);
+ * `--only=PART[,PART]` (of proxy, join, scale; default all); `--trials=N` (joins one at a time,
+ * default 5); `--nodes=N` (the largest cluster tried, default 50: the goal).
  * @module
  */
 import { docker, TestAgent } from "../test/helpers/agent.ts";
 import { httpRequest } from "../test/helpers/http.ts";
 import { waitFor } from "../test/helpers/wait.ts";
 import { BENCH_SERVICE, deployCluster, nodeAddress, SERVICES, WS_SERVICE } from "./cluster.ts";
+import { type ClusterFigures, clusterVerdicts, formatClusterReport } from "./cluster_report.ts";
 import { childPids, cpuSeconds, measureCpu, perTenThousand } from "./cpu.ts";
 import { expectA, measureDns, queryFileText, startDnsmasq } from "./dns.ts";
 import { resetChildren, run, runOk, stopChildren } from "./exec.ts";
@@ -42,6 +49,8 @@ import {
 import { PeakSampler, readRss, readRssAnon, settledRss } from "./rss.ts";
 import { soak } from "./soak.ts";
 import { parseDockerPort } from "./tools.ts";
+import { BATCH, IDLE_WINDOW_S, measureScale } from "./scale.ts";
+import { joinHosts, measureJoins } from "./join.ts";
 import { measureDownloads, measureUploads } from "./transfer.ts";
 import { measureWebSocket } from "./websocket.ts";
 
@@ -65,6 +74,11 @@ const TOOLS = [
   "bash",
 ];
 
+/** The benchmarks `--only` picks from. */
+export const PARTS = ["proxy", "join", "scale"] as const;
+/** One of {@link PARTS}. */
+export type Part = typeof PARTS[number];
+
 /** The command line. */
 export interface Options {
   json: boolean;
@@ -72,6 +86,12 @@ export interface Options {
   runs: number;
   /** Seconds of soak after the runs; 0 for none. */
   soakS: number;
+  /** The benchmarks to run, in {@link PARTS}' order. */
+  parts: Part[];
+  /** Joins one node at a time. */
+  trials: number;
+  /** Nodes the largest-cluster benchmark grows to (it stops early if they do not converge). */
+  nodes: number;
 }
 
 function wholeFlag(a: string, name: string, min: number, max: number): number {
@@ -84,15 +104,35 @@ function wholeFlag(a: string, name: string, min: number, max: number): number {
 
 /** Reads the command line; unknown flags are an error that lists the known ones. */
 export function parseArgs(args: string[]): Options {
-  const o: Options = { json: false, durationS: 10, runs: 1, soakS: 0 };
+  const o: Options = {
+    json: false,
+    durationS: 10,
+    runs: 1,
+    soakS: 0,
+    parts: [...PARTS],
+    trials: 5,
+    nodes: 50,
+  };
   for (const a of args) {
     if (a === "--json") o.json = true;
     else if (a.startsWith("--duration=")) o.durationS = wholeFlag(a, "duration", 1, 30);
     else if (a.startsWith("--runs=")) o.runs = wholeFlag(a, "runs", 1, 10);
     else if (a.startsWith("--soak=")) o.soakS = wholeFlag(a, "soak", 10, 7200);
-    else {
+    else if (a.startsWith("--trials=")) o.trials = wholeFlag(a, "trials", 1, 20);
+    else if (a.startsWith("--nodes=")) o.nodes = wholeFlag(a, "nodes", 2, 253);
+    else if (a.startsWith("--only=")) {
+      const named = a.slice("--only=".length).split(",");
+      const bad = named.filter((p) => !(PARTS as readonly string[]).includes(p));
+      if (bad.length || named.length === 0) {
+        throw new Error(
+          `--only takes one or more of ${PARTS.join(", ")}, comma-separated; got "${a}"`,
+        );
+      }
+      o.parts = PARTS.filter((p) => named.includes(p));
+    } else {
       throw new Error(
-        `unknown argument "${a}"; use --json, --duration=SECONDS, --runs=N, --soak=SECONDS`,
+        `unknown argument "${a}"; use --json, --duration=SECONDS, --runs=N, --soak=SECONDS, ` +
+          "--only=PART[,PART], --trials=N, --nodes=N",
       );
     }
   }
@@ -121,15 +161,29 @@ function transferSeconds(o: Options): number {
   return Math.max(1, Math.ceil(o.durationS / 4));
 }
 
+/** Seconds a harness may wait for a free hosts slot while other test runs hold them. */
+const SLOT_WAIT_S = 600;
+
 /**
  * The whole bench must end by then, cleaned up, whatever hangs: generous room for start-up and
- * each run's loads (they take about two thirds of it), plus the soak.
+ * each run's loads (they take about two thirds of it), plus the soak; for the cluster parts,
+ * each join's and batch's own time limit, the waits for the cluster to settle, and a wait for a
+ * free hosts slot.
  */
 export function budgetMs(o: Options): number {
   const s = settingsOf(o);
   const perRun = 5 * (s.durationS + WARMUP_S) + 2 * (s.latencyS + 1) +
     4 * (2 * transferSeconds(o) + 10) + 2 * (s.wsSeconds + 5) + 2 * (s.durationS + 1) + 30;
-  return (150 + o.runs * perRun + (o.soakS ? o.soakS + 90 : 0) + 40) * 1000;
+  let total = 40;
+  if (o.parts.includes("proxy")) total += 150 + o.runs * perRun + (o.soakS ? o.soakS + 90 : 0);
+  if (o.parts.includes("join")) {
+    total += SLOT_WAIT_S + 60 + joinHosts(o.trials) * 10 + (o.trials + 1) * (60 + 60 + 30) + 60;
+  }
+  if (o.parts.includes("scale")) {
+    total += SLOT_WAIT_S + 60 + o.nodes * 2 + Math.ceil((o.nodes - 1) / BATCH) * 125 + 5 * 30 +
+      90 + IDLE_WINDOW_S + 120;
+  }
+  return total * 1000;
 }
 
 function progress(msg: string): void {
@@ -486,6 +540,33 @@ export function jsonReport(f: Figures): unknown {
   };
 }
 
+/**
+ * Runs the parts `o` asks for, one after another, each with its own resources, released before
+ * the next starts so none measures beside another's leftovers.
+ */
+async function measureAll(
+  o: Options,
+  stack: AsyncDisposableStack,
+): Promise<{ proxy?: Figures; cluster: ClusterFigures }> {
+  const phase = async <T>(f: (s: AsyncDisposableStack) => Promise<T>): Promise<T> => {
+    const s = stack.use(new AsyncDisposableStack());
+    try {
+      return await f(s);
+    } finally {
+      await s.disposeAsync();
+    }
+  };
+  const out: { proxy?: Figures; cluster: ClusterFigures } = { cluster: {} };
+  if (o.parts.includes("proxy")) out.proxy = await phase((s) => bench(o, s));
+  if (o.parts.includes("join")) {
+    out.cluster.joins = await phase((s) => measureJoins(o.trials, s, progress));
+  }
+  if (o.parts.includes("scale")) {
+    out.cluster.scale = await phase((s) => measureScale(o.nodes, s, progress));
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   let o: Options;
   try {
@@ -522,10 +603,20 @@ async function main(): Promise<number> {
   });
   try {
     const started = Date.now();
-    const figures = await Promise.race([bench(o, stack), overBudget]);
+    const { proxy, cluster } = await Promise.race([measureAll(o, stack), overBudget]);
     await cleanup();
-    if (o.json) console.log(JSON.stringify(jsonReport(figures), null, 2));
-    else console.log(formatReport(figures));
+    if (o.json) {
+      const json = {
+        ...(proxy ? jsonReport(proxy) as Record<string, unknown> : {}),
+        cluster: { figures: cluster, verdicts: clusterVerdicts(cluster) },
+      };
+      console.log(JSON.stringify(json, null, 2));
+    } else {
+      console.log(
+        [proxy && formatReport(proxy), formatClusterReport(cluster)].filter(Boolean)
+          .join("\n"),
+      );
+    }
     progress(`done in ${((Date.now() - started) / 1000).toFixed(0)}s`);
     return 0;
   } catch (err) {

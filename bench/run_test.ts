@@ -1,13 +1,22 @@
 import assert from "node:assert/strict";
 import { budgetMs, parseArgs, settingsOf } from "./run.ts";
 
+const CLUSTER_DEFAULTS = { parts: ["proxy", "join", "scale"], trials: 5, nodes: 50 };
+
 Deno.test("bench flags: defaults, --json, --duration, --runs, --soak, and clear errors", () => {
-  assert.deepEqual(parseArgs([]), { json: false, durationS: 10, runs: 1, soakS: 0 });
+  assert.deepEqual(parseArgs([]), {
+    json: false,
+    durationS: 10,
+    runs: 1,
+    soakS: 0,
+    ...CLUSTER_DEFAULTS,
+  });
   assert.deepEqual(parseArgs(["--json", "--duration=3", "--runs=3", "--soak=600"]), {
     json: true,
     durationS: 3,
     runs: 3,
     soakS: 600,
+    ...CLUSTER_DEFAULTS,
   });
   assert.throws(() => parseArgs(["--duration=0"]), /1\.\.30/);
   assert.throws(() => parseArgs(["--duration=abc"]), /whole number/);
@@ -15,6 +24,15 @@ Deno.test("bench flags: defaults, --json, --duration, --runs, --soak, and clear 
   assert.throws(() => parseArgs(["--runs=1.5"]), /whole number/);
   assert.throws(() => parseArgs(["--soak=5"]), /--soak must be a whole number, 10\.\.7200/);
   assert.throws(() => parseArgs(["--fast"]), /unknown argument "--fast"/);
+});
+
+Deno.test("cluster flags: --only picks parts in their order, --trials, --nodes, clear errors", () => {
+  const o = parseArgs(["--only=scale,join", "--trials=3", "--nodes=20"]);
+  assert.deepEqual([o.parts, o.trials, o.nodes], [["join", "scale"], 3, 20]);
+  assert.throws(() => parseArgs(["--only=proxy,dns"]), /one or more of proxy, join, scale/);
+  assert.throws(() => parseArgs(["--only="]), /one or more of proxy, join, scale/);
+  assert.throws(() => parseArgs(["--nodes=254"]), /--nodes must be a whole number, 2\.\.253/);
+  assert.throws(() => parseArgs(["--trials=0"]), /--trials must be a whole number, 1\.\.20/);
 });
 
 Deno.test("the issue's loads: 64 connections, 8 downloads of 50 MB, 20 services", () => {
@@ -27,10 +45,13 @@ Deno.test("the issue's loads: 64 connections, 8 downloads of 50 MB, 20 services"
   assert.equal(settingsOf(parseArgs(["--duration=1"])).latencyS, 2);
 });
 
-Deno.test("the budget grows with the runs and the soak", () => {
-  const one = budgetMs(parseArgs([]));
+Deno.test("the budget grows with the runs and the soak, and covers only the parts asked", () => {
+  const one = budgetMs(parseArgs(["--only=proxy"]));
   assert.ok(one > 240_000 && one < 600_000, `${one}`);
-  const three = budgetMs(parseArgs(["--runs=3"]));
+  const three = budgetMs(parseArgs(["--only=proxy", "--runs=3"]));
   assert.ok(three > one + 300_000, "each run adds its loads");
-  assert.ok(budgetMs(parseArgs(["--soak=600"])) >= one + 600_000);
+  assert.ok(budgetMs(parseArgs(["--only=proxy", "--soak=600"])) >= one + 600_000);
+  const scale = (n: number) => budgetMs(parseArgs(["--only=scale", `--nodes=${n}`]));
+  assert.ok(scale(50) > scale(10) + 8 * 120_000, "each batch of five nodes adds its time limit");
+  assert.ok(budgetMs(parseArgs([])) > one + scale(50), "the default run has every part");
 });

@@ -6,7 +6,7 @@
  * removes them), and after it was killed with its reaper (the next harness removes them).
  */
 import assert from "node:assert/strict";
-import { BUSYBOX_IMAGE, Hosts } from "./helpers/hosts.ts";
+import { BUSYBOX_IMAGE, checkEngines, Hosts } from "./helpers/hosts.ts";
 import {
   acquireSlot,
   alive,
@@ -170,6 +170,69 @@ Deno.test("three hosts: own agents and dockerds, reachable from here and each ot
   await t.step("after dispose nothing is left", async () => {
     await assertNothingLeft(names!, pids);
   });
+});
+
+Deno.test("hosts on one shared dockerd: one engine, each agent's replica on it under its own name, then gone", async (t) => {
+  let names: SlotNames | undefined;
+  {
+    // node1 runs the engine; node2 and node3 are separate one-node clusters on it, so each
+    // places replica 0 of the same service there: the names would collide without the node id.
+    await using cluster = await Hosts.create(3, { dockerOf: () => 1 });
+    names = cluster.names;
+    const [node1, node2, node3] = cluster.hosts;
+
+    await t.step("only node1 runs a dockerd, and every agent uses it", async () => {
+      assert.equal(node2.dockerHost, node1.dockerHost);
+      assert.equal(node3.dockerHost, node1.dockerHost);
+      assert.equal(node2.dockerdPid, undefined);
+      const dockerds = (await processesWith(`--pidfile=${cluster.dir}/`)).length;
+      assert.equal(dockerds, 1, "dockerd processes of the harness");
+    });
+
+    await t.step("two nodes run the same replica side by side on the one engine", async () => {
+      const name = `idle-${crypto.randomUUID().slice(0, 6)}`;
+      for (const node of [node2, node3]) {
+        await node.json("/api/v1/services", {
+          method: "POST",
+          body: JSON.stringify({ name, image: BUSYBOX_IMAGE, command: ["sleep", "3600"] }),
+          headers: { "content-type": "application/json" },
+        });
+      }
+      for (const node of [node2, node3]) {
+        await waitFor(`${node.name}'s replica of ${name} running`, async () => {
+          const { replicas } = await node.json<{ replicas: ReplicaView[] }>(
+            `/api/v1/services/${name}`,
+          );
+          return replicas.some((r) => r.state === "running");
+        }, 60_000);
+      }
+      const listed = await node1.docker(
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        `label=fossora.service=${name}`,
+      );
+      assert.deepEqual(
+        listed.stdout.trim().split("\n").sort(),
+        [node2, node3].map((n) => `fossora-${name}-0-g1-${n.nodeId}`).sort(),
+      );
+    });
+  }
+
+  await t.step("after dispose nothing is left", async () => {
+    await assertNothingLeft(names!);
+  });
+});
+
+Deno.test("hosts: up to 253 hosts, at most 32 dockerds; a shared engine must run its own", () => {
+  assert.doesNotThrow(() => checkEngines(253, (i) => (i <= 32 ? i : 1)));
+  assert.throws(() => checkEngines(33), /33 dockerds are more than this machine runs/);
+  assert.throws(() => checkEngines(3, () => 4), /dockerOf\(1\) is 4; give a host from 1 to 3/);
+  assert.throws(
+    () => checkEngines(3, (i) => (i === 3 ? 2 : i === 2 ? 1 : 1)),
+    /dockerOf\(3\) is 2/,
+  );
 });
 
 Deno.test("hosts: nothing is left after Ctrl-C, SIGKILL or a test body that throws", async (t) => {

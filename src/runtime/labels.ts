@@ -47,9 +47,17 @@ export function containerLabels(w: WantedReplica, nodeId: string): Record<string
   };
 }
 
-/** `fossora-<service>-<replica>-g<generation>`. */
-export function containerName(w: { service: string; replica: number; generation: number }): string {
-  return `fossora-${w.service}-${w.replica}-g${w.generation}`;
+/**
+ * `fossora-<service>-<replica>-g<generation>-<node id>`. Container names are unique per Docker
+ * engine, not per node: without the node id, two nodes sharing one engine (workers on one
+ * dockerd) would fight over the name when a replica moves between them while the old node still
+ * holds its container, and the second would be refused.
+ */
+export function containerName(
+  w: { service: string; replica: number; generation: number },
+  nodeId: string,
+): string {
+  return `fossora-${w.service}-${w.replica}-g${w.generation}-${nodeId}`;
 }
 
 /** `fossora-<service>-<volume>`: shared by every generation so data survives a redeploy. */

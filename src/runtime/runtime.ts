@@ -165,8 +165,10 @@ export class Runtime {
 
   /** Builds a stopped runtime; nothing touches Docker before `start`. */
   constructor(o: RuntimeOptions) {
-    if (!o || typeof o.nodeId !== "string" || o.nodeId === "") {
-      throw new TypeError("Runtime needs a non-empty nodeId");
+    if (!o || typeof o.nodeId !== "string" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.nodeId)) {
+      throw new TypeError(
+        "Runtime needs a nodeId of letters, digits, '_', '.' and '-' (it is part of container names)",
+      );
     }
     if (!o.docker || typeof o.report !== "function" || typeof o.forget !== "function") {
       throw new TypeError("Runtime needs docker, report and forget");
@@ -524,7 +526,7 @@ export class Runtime {
   /** Creates the container; a name left behind by a crash is adopted if it is ours, else removed. */
   async #createContainer(w: WantedReplica): Promise<string> {
     const docker = this.#o.docker;
-    const name = containerName(w);
+    const name = containerName(w, this.#o.nodeId);
     const options: CreateOptions = {
       name,
       image: w.spec.image,

@@ -7,7 +7,7 @@ import type { ReplicaStatus } from "../state/types.ts";
 import { createLogger } from "../util/log.ts";
 import type { ContainerState, CreateOptions, DockerApi, DockerEvent } from "./docker.ts";
 import { DockerError } from "./docker.ts";
-import type { WantedReplica } from "./labels.ts";
+import { containerName, type WantedReplica } from "./labels.ts";
 import { Runtime, type RuntimeOptions, type TimerId } from "./runtime.ts";
 
 /** An engine in memory: containers run when started and stay up until stopped. */
@@ -426,11 +426,29 @@ Deno.test("a runtime without an IP address is refused with what to pass", () => 
   }
 });
 
+Deno.test("a node id that cannot be part of a container name is refused", () => {
+  for (const nodeId of ["", "-n1", "node 1", "n/1"]) {
+    assert.throws(
+      () =>
+        new Runtime({
+          docker: new FakeDocker(),
+          nodeId,
+          address: "10.0.0.1",
+          report: () => {},
+          forget: () => {},
+        }),
+      /nodeId of letters, digits/,
+      nodeId,
+    );
+  }
+});
+
 Deno.test("a leftover container with this node's labels is adopted on a name conflict", async () => {
   const { docker, rt } = setup();
   // What a crash between create and the next list leaves: our container, not yet seen.
+  const name = containerName({ service: "web", replica: 0, generation: 1 }, "n1");
   const id = await docker.create({
-    name: "fossora-web-0-g1",
+    name,
     image: "img:1",
     env: {},
     labels: {},
@@ -440,7 +458,7 @@ Deno.test("a leftover container with this node's labels is adopted on a name con
   });
   const realCreate = docker.create.bind(docker);
   docker.create = (o) => {
-    if (o.name === "fossora-web-0-g1") {
+    if (o.name === name) {
       docker.containers.get(id)!.labels = o.labels;
       return Promise.reject(new DockerError("Conflict. The container name is already in use", 409));
     }

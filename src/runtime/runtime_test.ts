@@ -168,7 +168,7 @@ Deno.test("two replicas become running and ready and answer HTTP on their host p
       const res = await fetch(`http://127.0.0.1:${st.ports["80"]}/`);
       assert.equal((await res.text()).trim(), "hello from fossora-test");
       const info = JSON.parse(await docker("inspect", st.containerId!))[0];
-      assert.equal(info.Name, `/fossora-${s.name}-${st.replica}-g1`);
+      assert.equal(info.Name, `/fossora-${s.name}-${st.replica}-g1-${w.node}`);
       assert.equal(info.Config.Labels["fossora.managed"], "true");
       assert.equal(info.Config.Labels["fossora.node"], w.node);
       assert.equal(info.Config.Labels["fossora.service"], s.name);
@@ -254,7 +254,7 @@ Deno.test("a new generation replaces the containers, old ones removed", async ()
       "--filter",
       `label=fossora.node=${w.node}`,
     );
-    assert.equal(names, `fossora-${s.name}-0-g2`);
+    assert.equal(names, `fossora-${s.name}-0-g2-${w.node}`);
   });
 });
 
@@ -329,7 +329,7 @@ Deno.test("containers of other tools and other nodes are never touched", async (
       "1000",
     );
     // A leftover with the exact name this node would use, but not this node's labels.
-    const taken = `fossora-${s.name}-0-g1`;
+    const taken = `fossora-${s.name}-0-g1-${w.node}`;
     w.extra.push(taken);
     await docker("run", "-d", "--name", taken, IMAGE, "sleep", "1000");
     const rt = w.runtime();
@@ -348,6 +348,35 @@ Deno.test("containers of other tools and other nodes are never touched", async (
       assert.equal((await inspect(name)).Running, true, `${name} still running`);
     }
   });
+});
+
+Deno.test("two nodes sharing one engine run the same replica side by side, each removing only its own", async () => {
+  const a = new World();
+  const b = new World();
+  try {
+    const s = spec(a.service());
+    const onA = a.runtime();
+    onA.setWanted(wanted(s));
+    await onA.start();
+    const [first] = await waitFor("the replica ready on node a", () => ready(onA, 1));
+    // The replica moved to b (a was taken for down) while a still holds its container: b must
+    // not be refused a name a holds.
+    const onB = b.runtime();
+    onB.setWanted(wanted(s));
+    await onB.start();
+    const [second] = await waitFor("the replica ready on node b", () => ready(onB, 1));
+    assert.notEqual(second.containerId, first.containerId);
+    onA.setWanted([]);
+    await waitFor(
+      "node a's container removed",
+      async () => (await docker("ps", "-aq", "--filter", `label=fossora.node=${a.node}`)) === "",
+    );
+    assert.equal((await inspect(second.containerId!)).Running, true, "b's container untouched");
+    assert.ok(ready(onB, 1, (r) => r.containerId === second.containerId));
+  } finally {
+    await a.cleanup();
+    await b.cleanup();
+  }
 });
 
 Deno.test("a missing image that cannot be pulled is an error with Docker's message, retried with backoff", async () => {

@@ -1,6 +1,7 @@
 /**
  * A cluster on one machine: N hosts, each a network namespace on a bridge with its own dockerd
- * and its own `fossora agent`, for system tests and for `scripts/start --nodes N`.
+ * (or another host's, `dockerOf`, for clusters larger than the machine runs engines) and its own
+ * `fossora agent`, for system tests, benchmarks and `scripts/start --nodes N`.
  *
  * ```ts
  * await using cluster = await Hosts.create(3);
@@ -54,7 +55,13 @@ const RELAY = new URL("./delay_relay.ts", import.meta.url).pathname;
 /** A host's delay relay listens on these ports in its namespace, one a delayed port. */
 const RELAY_PORT_BASE = 41001;
 const DENO = Deno.execPath();
-const MAX_HOSTS = 32;
+/** Host i is `net.i` on the harness's /24 and the bridge is `net.254`: 1..253 are free. */
+const MAX_HOSTS = 253;
+/**
+ * Each dockerd (with its containerd) costs about 60 MB and a second of CPU to start: beyond this
+ * many, hosts share engines (`dockerOf`).
+ */
+const MAX_DOCKERDS = 32;
 /** Lines of agent output kept in memory a host (the whole output is in its log file). */
 const KEEP_LINES = 20_000;
 
@@ -83,6 +90,14 @@ export interface HostsOptions {
    * The ports are read from the agent flags when the hosts are made. Default none.
    */
   delayMs?: number;
+  /**
+   * The index of the host whose dockerd host `index` uses (default: its own). A host that uses
+   * another's starts none, so many hosts fit on one machine (e.g. 45 workers on one engine); the
+   * agents on one engine keep apart by their node id (labels and container names). That host
+   * must run its own. Containers publish ports on their node's address, which exists only in its
+   * own namespace: on a shared engine, run services without published ports.
+   */
+  dockerOf?: (index: number) => number;
 }
 
 /** N hosts on a bridge; see the module's documentation. */
@@ -102,6 +117,7 @@ export class Hosts implements AsyncDisposable {
     if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) {
       throw new RangeError(`Hosts.create: give 1 to ${MAX_HOSTS} hosts, not ${n}`);
     }
+    checkEngines(n, options.dockerOf);
     // Fail on a missing image before taking a slot or making anything.
     const tars = await Promise.all((options.images ?? [BUSYBOX_IMAGE]).map(imageTar));
     const say = (m: string) => console.error(`hosts: ${m}`);
@@ -179,8 +195,9 @@ export class Hosts implements AsyncDisposable {
     }
     const delayMs = this.options.delayMs;
     if (delayMs) await Promise.all(this.hosts.map((h) => h.delayInbound(delayMs)));
-    await Promise.all(this.hosts.map((h) => h.startDocker()));
-    await Promise.all(this.hosts.map((h) => Promise.all(tars.map((t) => h.loadImage(t)))));
+    const engines = this.hosts.filter((h) => h.ownsDocker);
+    await Promise.all(engines.map((h) => h.startDocker()));
+    await Promise.all(engines.map((h) => Promise.all(tars.map((t) => h.loadImage(t)))));
     if (this.options.startAgents ?? true) await Promise.all(this.hosts.map((h) => h.start()));
   }
 
@@ -194,7 +211,11 @@ export class Hosts implements AsyncDisposable {
   }
 
   async #tearDown(): Promise<void> {
-    const problems = (await Promise.all(this.hosts.map((h) => h.shutDown()))).flat();
+    // Hosts on another's engine first: their agents must not watch it go away under them.
+    const problems = [
+      ...(await Promise.all(this.hosts.filter((h) => !h.ownsDocker).map((h) => h.shutDown()))),
+      ...(await Promise.all(this.hosts.filter((h) => h.ownsDocker).map((h) => h.shutDown()))),
+    ].flat();
     // Whatever the orderly steps missed (or a failed step left) goes here.
     const left = await sweepSlot(this.names.slot).catch((e) => [`sweep failed: ${e}`]);
     live.delete(this);
@@ -273,9 +294,20 @@ export class Host {
     return `${this.dir}/agent.log`;
   }
 
-  /** This host's dockerd's socket. */
+  /** The host whose dockerd this one uses: itself unless the harness's `dockerOf` says other. */
+  get engine(): Host {
+    const i = this.cluster.options.dockerOf?.(this.index) ?? this.index;
+    return i === this.index ? this : this.cluster.hosts[i - 1];
+  }
+
+  /** True when this host runs a dockerd of its own. */
+  get ownsDocker(): boolean {
+    return this.engine === this;
+  }
+
+  /** The socket of the dockerd this host uses (its engine's). */
   get dockerSocket(): string {
-    return `${this.dir}/docker.sock`;
+    return `${this.engine.dir}/docker.sock`;
   }
 
   /** `unix://…`: the agent's `--docker-host`, and `docker -H`. */
@@ -458,6 +490,9 @@ export class Host {
   /** Starts this host's dockerd in its namespace and waits until it answers. */
   async startDocker(): Promise<void> {
     if (this.#dockerd) return;
+    if (!this.ownsDocker) {
+      throw new Error(`${this.name} uses ${this.engine.name}'s dockerd and has none of its own`);
+    }
     const { cgroup } = this.cluster.names;
     await Deno.writeTextFile(`${this.dir}/daemon.json`, "{}");
     const log = `${this.dir}/dockerd.log`;
@@ -730,6 +765,30 @@ export class Host {
       async () => !(await alive(pid)),
       10_000,
       20,
+    );
+  }
+}
+
+/**
+ * Fails unless every host's engine (`dockerOf`) is a host of the harness that runs its own, and
+ * there are at most {@link MAX_DOCKERDS} of them.
+ */
+export function checkEngines(n: number, dockerOf?: (index: number) => number): void {
+  let engines = 0;
+  for (let i = 1; i <= n; i++) {
+    const e = dockerOf?.(i) ?? i;
+    if (!Number.isInteger(e) || e < 1 || e > n || (dockerOf?.(e) ?? e) !== e) {
+      throw new RangeError(
+        `Hosts.create: dockerOf(${i}) is ${e}; give a host from 1 to ${n} that uses its own ` +
+          "dockerd (dockerOf(e) === e)",
+      );
+    }
+    if (e === i) engines++;
+  }
+  if (engines > MAX_DOCKERDS) {
+    throw new RangeError(
+      `Hosts.create: ${engines} dockerds are more than this machine runs (${MAX_DOCKERDS}); ` +
+        "let hosts share one with dockerOf",
     );
   }
 }
