@@ -58,8 +58,6 @@ export class AdmissionLeader {
   readonly #downSince = new Map<string, number>();
   /** Workers whose promotion failed lately, and until when they are left alone. */
   readonly #cooldown = new Map<string, number>();
-  /** When this leader last changed etcd's members: etcd refuses another for a few seconds. */
-  #changedAt = -Infinity;
 
   constructor(o: AdmissionLeaderOptions) {
     this.#o = o;
@@ -162,18 +160,9 @@ export class AdmissionLeader {
       now,
     }, this.#settings);
     if (action.kind === "wait" && !current) {
-      let next = roles();
-      // etcd adds a member only once every member has been active for 5 s (its strict reconfig
-      // check): a promotion right after a change would be refused, so it waits.
-      if (next.kind === "promote-worker" && now - this.#changedAt < SETTLE_MS) {
-        next = { kind: "none", why: "etcd settles after a membership change" };
-      }
+      const next = roles();
       await this.#performRoles(next, records.map((r) => r.value));
       return next;
-    }
-    // A voter's admission waits for etcd to settle after a change, as a promotion does.
-    if (action.kind === "start" && action.role === "voter" && now - this.#changedAt < SETTLE_MS) {
-      return { kind: "wait", why: "etcd settles after a membership change" };
     }
     await this.#perform(action, current?.value, current?.modRevision ?? 0);
     return action;
@@ -226,7 +215,6 @@ export class AdmissionLeader {
         return;
       case "remove-voter": {
         await membership.remove(a.memberId);
-        this.#changedAt = now;
         const r = record(a.id);
         if (r) await store.put(families.members, [a.id], { ...r, role: "worker" });
         this.#downSince.delete(a.id);
@@ -313,7 +301,6 @@ export class AdmissionLeader {
       }
       case "promote":
         if (await membership.promote(a.memberId) === "promoted") {
-          this.#changedAt = now;
           await this.#event(current!, "promoted", "its etcd member caught up and votes");
         }
         return;
@@ -358,13 +345,14 @@ export class AdmissionLeader {
     let added;
     try {
       added = await this.#o.membership.addLearner(c.peerUrl);
-      this.#changedAt = this.#now();
     } catch (err) {
-      // etcd refuses a new member while it cannot reach every voter (strict reconfig check):
-      // undo, and the joiner asks again, to come in as a worker if a voter stays down.
+      // etcd adds a member only once its leader has been connected to every voter for 5 s (its
+      // strict reconfig check): right after a change, or while a voter is unreachable. The
+      // admission stays at "adding" and the next step tries again; a voter that is down undoes
+      // it (the joiner then comes in as a worker), and so does the learner timeout.
       if (!/unhealthy cluster|active quorum/i.test(String(err))) throw err;
-      await this.#clear(c.id, rev, true);
-      return await this.#event(c, "aborted", "etcd refused a new member: a voter is unreachable");
+      this.#log.debug("etcd is not ready for a new member yet", { node: c.name });
+      return;
     }
     const { id, members } = added;
     const next: CurrentAdmission = {
@@ -416,8 +404,6 @@ export class AdmissionLeader {
 
 /** How long a voter may be down before its vote goes to another node (issue: 30 s). */
 export const VOTER_GRACE_MS = 30_000;
-/** How long after a membership change a worker's promotion waits, ms. */
-const SETTLE_MS = 6000;
 /** A worker whose promotion failed is not tried again for this long. */
 const COOLDOWN_MS = 5 * 60_000;
 

@@ -151,10 +151,12 @@ Deno.test("a learner that never starts is removed after the timeout and the next
     const live = new Set(["test", "w"]);
     const leader = leaderOn(etcd, ca, live, clock);
     await queue(etcd, dir, "dead", clock.t);
-    clock.t += 10;
-    const next0 = await queue(etcd, dir, "next", clock.t);
     assert.equal((await leader.step()).kind, "start");
     assert.equal((await current(etcd))!.id, "dead");
+    assert.equal((await current(etcd))!.role, "voter");
+    // The next one asks while the first is being admitted.
+    clock.t += 10;
+    const next0 = await queue(etcd, dir, "next", clock.t);
     assert.equal((await leader.step()).kind, "promote", "not caught up: etcd refuses");
     clock.t += 61_000;
     await etcd.store.put(families.admission, ["queue", "next"], { ...next0, seenAt: clock.t });

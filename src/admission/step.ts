@@ -98,8 +98,11 @@ export function admissionStep(s: AdmissionState, o: AdmissionSettings): Admissio
   known.delete(next.id);
   const nodes = Math.max(known.size, voters) + 1;
   // While a voter is down etcd refuses new members (it would risk quorum): a joiner then comes
-  // in as a worker, which changes no membership.
-  const role = votersDown(s).length === 0 && voters < targetVoters(nodes, o.maxVoters)
+  // in as a worker, which changes no membership. So does one with others queued behind it: a
+  // worker is in within a second, a voter takes a learner's catch-up and etcd's 5 s between
+  // changes, so everyone gets in first and the roles step makes voters of workers afterwards.
+  const waiting = s.queue.some((q) => q.id !== next.id && q.trust !== "pending");
+  const role = !waiting && votersDown(s).length === 0 && voters < targetVoters(nodes, o.maxVoters)
     ? "voter"
     : "worker";
   return { kind: "start", join: next, role };

@@ -107,6 +107,22 @@ Deno.test("the second node is a worker, the third a voter, up to the voter limit
   assert.equal(role([member("a"), member("b"), member("c")], ["a", "b", "c", "w"], 3), "worker");
 });
 
+Deno.test("with others queued behind it, a joiner comes in as a worker: everyone is in first", () => {
+  const queue = [join("new", { queuedAt: 1 }), join("later", { queuedAt: 2 })];
+  const a = admissionStep(
+    state({ queue, members: [member("a")], liveNodes: new Set(["a", "w1"]) }),
+    o,
+  );
+  assert.ok(a.kind === "start" && a.join.id === "new" && a.role === "worker", JSON.stringify(a));
+  // A node waiting for approval is not "behind it": it may wait for hours.
+  const pending = [queue[0], join("stranger", { queuedAt: 2, trust: "pending" })];
+  const b = admissionStep(
+    state({ queue: pending, members: [member("a")], liveNodes: new Set(["a", "w1"]) }),
+    o,
+  );
+  assert.ok(b.kind === "start" && b.role === "voter", JSON.stringify(b));
+});
+
 Deno.test("while a voter is down, joiners come in as workers and a voter being added is undone", () => {
   const members = [member("a"), member("b"), member("c")];
   const live = new Set(["a", "b", "w"]); // c's node record is gone
