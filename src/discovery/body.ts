@@ -45,3 +45,15 @@ export async function readBoundedBody(res: Response, max: number): Promise<Uint8
   }
   return concatBytes(chunks);
 }
+
+/** `body` as a JSON object (UTF-8), or undefined when it is anything else: a peer's answer is untrusted. */
+export function jsonObject(body: Uint8Array): Record<string, unknown> | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    return undefined;
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  return json as Record<string, unknown>;
+}

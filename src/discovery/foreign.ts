@@ -11,7 +11,7 @@
  */
 import { type Logger, silentLogger } from "../util/log.ts";
 import { isDnsLabel } from "../util/names.ts";
-import { BodyTooLarge, readBoundedBody } from "./body.ts";
+import { BodyTooLarge, jsonObject, readBoundedBody } from "./body.ts";
 import { isClusterId } from "./mdns_records.ts";
 import { type ClusterFacts, conflictWarning, type ForeignCluster, mergePlan } from "./merge.ts";
 import { isIPv4 } from "./tailscale.ts";
@@ -205,14 +205,9 @@ export async function httpJoinInfo(
 
 /** The cluster facts in a join info body, when it is one: undefined for anything else. */
 export function readJoinInfo(body: Uint8Array): Omit<ForeignCluster, "address"> | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-  } catch {
-    return undefined;
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
-  const { cluster, created, empty, node } = json as Record<string, unknown>;
+  const json = jsonObject(body);
+  if (!json) return undefined;
+  const { cluster, created, empty, node } = json;
   if (typeof cluster !== "string" || !isClusterId(cluster)) return undefined;
   if (typeof created !== "string" || created.length > 40 || Number.isNaN(Date.parse(created))) {
     return undefined;

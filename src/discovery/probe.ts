@@ -5,7 +5,7 @@
  * hostile: small bodies only, a strict shape, a deadline per address, a bounded number at once.
  * @module
  */
-import { BodyTooLarge, readBoundedBody } from "./body.ts";
+import { BodyTooLarge, jsonObject, readBoundedBody } from "./body.ts";
 import { isIPv4 } from "./tailscale.ts";
 import { isDnsLabel } from "../util/names.ts";
 
@@ -153,14 +153,9 @@ export async function httpHealthProbe(
 
 /** The health in `body`, when it is fossora's and agrees with the status code. */
 export function readHealth(body: Uint8Array, status: number): FossoraHealth | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-  } catch {
-    return undefined;
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
-  const { ready, node } = json as Record<string, unknown>;
+  const json = jsonObject(body);
+  if (!json) return undefined;
+  const { ready, node } = json;
   if (typeof ready !== "boolean" || typeof node !== "string" || !isDnsLabel(node)) {
     return undefined;
   }
