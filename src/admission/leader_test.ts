@@ -61,6 +61,21 @@ function leaderOn(etcd: TestEtcd, ca: ClusterCA, live: Set<string>, clock: { t: 
   });
 }
 
+/** A voter's admission recorded at "adding", as a leader writes it before adding the learner. */
+function addingOf(j: QueuedJoin, etcd: TestEtcd, t: number): CurrentAdmission {
+  return {
+    id: j.id,
+    name: j.name,
+    role: "voter",
+    step: "adding",
+    peerUrl: peerUrlOf(j),
+    cert: "CERT",
+    clientUrls: [etcd.url],
+    startedAt: t,
+    progressAt: t,
+  };
+}
+
 async function current(etcd: TestEtcd): Promise<CurrentAdmission | undefined> {
   return (await etcd.store.get<CurrentAdmission>(families.admission, ...CURRENT))?.value;
 }
@@ -187,17 +202,7 @@ Deno.test("what a dead leader left behind is adopted or removed by the next one"
     assert.equal((await membership.list()).length, 1);
     // Recorded as adding, learner added, then the leader died: the next one adopts it.
     const j = await queue(etcd, dir, "a1", clock.t);
-    const adding: CurrentAdmission = {
-      id: j.id,
-      name: j.name,
-      role: "voter",
-      step: "adding",
-      peerUrl: peerUrlOf(j),
-      cert: "CERT",
-      clientUrls: [etcd.url],
-      startedAt: clock.t,
-      progressAt: clock.t,
-    };
+    const adding = addingOf(j, etcd, clock.t);
     await etcd.store.put(families.admission, CURRENT, adding);
     const added = await membership.addLearner(adding.peerUrl);
     assert.deepEqual(await leader.step(), { kind: "adopt-learner", memberId: added.id });
@@ -220,21 +225,7 @@ Deno.test("an admission undone by a voter being down keeps the joiner's place an
     const leader = leaderOn(etcd, ca, live, clock);
     const j = await queue(etcd, dir, "a1", clock.t);
     await etcd.store.put(families.admission, ["queue", "a1"], { ...j, trust: "approved" });
-    await etcd.store.put(
-      families.admission,
-      CURRENT,
-      {
-        id: j.id,
-        name: j.name,
-        role: "voter",
-        step: "adding",
-        peerUrl: peerUrlOf(j),
-        cert: "CERT",
-        clientUrls: [etcd.url],
-        startedAt: clock.t,
-        progressAt: clock.t,
-      } satisfies CurrentAdmission,
-    );
+    await etcd.store.put(families.admission, CURRENT, addingOf(j, etcd, clock.t));
     // The one voter ("test") stops being live: the learner is not added, the admission undone.
     live.delete("test");
     const undone = await leader.step();
