@@ -627,6 +627,9 @@ export class Agent {
       const voting = members?.some((m) => m.name === id || m.peerUrls.includes(peer));
       // A worker has no vote to hand over; a voter waits until the leader has moved it.
       if (now?.leftAt || (members && !voting)) break;
+      if (this.#stopping) {
+        throw new ApiError(503, "stopping", "the agent is stopping; run fossora leave again after");
+      }
       if (Date.now() > deadline) {
         throw new ApiError(
           504,
