@@ -214,3 +214,16 @@ Deno.test("the admin token file is readable by root only", async () => {
   const info = await Deno.stat(`${agent.dataDir}/admin-token`);
   assert.equal((info.mode ?? 0) & 0o777, 0o600);
 });
+
+Deno.test("leave and nodes rm on a lone node say what to do and change nothing", async () => {
+  await using agent = await TestAgent.start();
+  const leave = await agent.cli("leave");
+  assert.equal(leave.code, 1);
+  assert.match(leave.stderr, /only node.*stop the agent and empty its data dir/);
+  const rm = await agent.cli("nodes", "rm", "no-such-node");
+  assert.equal(rm.code, 1);
+  assert.match(rm.stderr, /no node is named "no-such-node"; see fossora nodes/);
+  const { nodes } = await agent.json<{ nodes: { state: string }[] }>("/api/v1/nodes");
+  assert.deepEqual(nodes.map((n) => n.state), ["ready"]);
+  assert.ok(await Deno.stat(`${agent.dataDir}/membership.json`), "still a member");
+});
