@@ -164,8 +164,11 @@ Deno.test("(long) with 100 ms of round trip added, voters retune etcd one at a t
           async () => {
             const ps = await Promise.all(voters.map(etcdProcess));
             const restarting = voters.flatMap(restartSpans).some((r) => r.to === Infinity);
+            // Against the delay the relays add, not this test's own measurement: on a busy
+            // machine the two samples differ, and the timing only ever follows the tuner's.
             return !restarting &&
-              ps.every((p) => p.heartbeatMs >= rttMs && p.electionMs >= 10 * rttMs) && ps;
+              ps.every((p) => p.heartbeatMs >= ADDED_RTT_MS && p.electionMs >= 10 * ADDED_RTT_MS) &&
+              ps;
           },
           240_000,
           1000,
@@ -176,7 +179,8 @@ Deno.test("(long) with 100 ms of round trip added, voters retune etcd one at a t
             tuned.map((p, i) => `${voters[i].name} ${p.heartbeatMs}/${p.electionMs} ms`).join(", "),
         );
         for (const p of tuned) {
-          assert.ok(p.heartbeatMs < rttMs + 100, `heartbeat ${p.heartbeatMs} ≈ ${rttMs}`);
+          // About one round trip: the step's rounding and a busy machine's samples, not more.
+          assert.ok(p.heartbeatMs <= 3 * ADDED_RTT_MS, `heartbeat ${p.heartbeatMs} ≈ ${rttMs}`);
           assert.equal(p.electionMs, 10 * p.heartbeatMs);
         }
         // Restarts never overlapped: each voter's from its log line "restarting" to "runs with".
