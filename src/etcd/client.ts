@@ -13,6 +13,7 @@ import {
 } from "cockatiel";
 import { Etcd3, type IOptions, isRecoverableError } from "etcd3";
 import { ETCD_SERVER_NAME, type NodeCerts } from "./certs.ts";
+import { guardHttp2Close } from "./http2_guard.ts";
 
 /**
  * Creates a client for the given client URLs; it reconnects by itself. The library's default
@@ -22,6 +23,7 @@ import { ETCD_SERVER_NAME, type NodeCerts } from "./certs.ts";
  * are read once, here, so a missing file fails now and not on the first call.
  */
 export function connectEtcd(urls: string[], tls?: NodeCerts): Etcd3 {
+  guardHttp2Close();
   return new Etcd3({
     hosts: urls,
     dialTimeout: 3000,

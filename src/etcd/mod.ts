@@ -5,6 +5,7 @@
  */
 export { type EtcdOptions, EtcdSupervisor, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
+export { guardHttp2Close } from "./http2_guard.ts";
 export { EtcdBalancer, type EtcdBalancerOptions } from "./balancer.ts";
 export { otherPeerUrls, updatePeerUrl } from "./peer_url.ts";
 export {

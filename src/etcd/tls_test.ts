@@ -4,10 +4,12 @@ import { Etcd3 } from "etcd3";
 import { startEtcd } from "../../test/helpers/etcd.ts";
 import { createClusterCA, ensureNodeCerts, ETCD_SERVER_NAME, type NodeCerts } from "./certs.ts";
 import { connectEtcd } from "./client.ts";
+import { guardHttp2Close } from "./http2_guard.ts";
 
 /** A client that fails fast: no retries, so a refused handshake shows up as one rejection. */
 function rawClient(url: string, files: Partial<NodeCerts>): Etcd3 {
   const read = (path?: string) => path ? Buffer.from(Deno.readFileSync(path)) : undefined;
+  guardHttp2Close();
   return new Etcd3({
     hosts: [url],
     dialTimeout: 2000,

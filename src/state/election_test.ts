@@ -4,6 +4,7 @@ import { startEtcd } from "../../test/helpers/etcd.ts";
 import { waitFor } from "../../test/helpers/wait.ts";
 import { LeaderElection } from "./election.ts";
 import { Store } from "./store.ts";
+import { guardHttp2Close } from "../etcd/mod.ts";
 
 const until = (what: string, cond: () => boolean) => waitFor(what, cond, 10_000, 20);
 
@@ -27,6 +28,7 @@ Deno.test("the one campaigning node is elected and resigns on stop", async () =>
 });
 
 Deno.test("campaigns against an etcd that does not answer do not multiply", async () => {
+  guardHttp2Close();
   const client = new Etcd3({ hosts: "http://127.0.0.1:9", dialTimeout: 200 });
   const warnings: string[] = [];
   const log = {
