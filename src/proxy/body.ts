@@ -62,6 +62,18 @@ export async function relayBody(
   o: RelayOptions,
   first?: Uint8Array,
 ): Promise<RelayEnd> {
+  // The common small answer: head and whole body are here, so one write and no more.
+  if (
+    from.kind === "length" && !chunked && first && src.available >= from.length &&
+    first.length + from.length <= COPY_BELOW
+  ) {
+    const out = new Uint8Array(first.length + from.length);
+    out.set(first);
+    out.set(src.buf.subarray(src.start, src.start + from.length), first.length);
+    src.consume(from.length);
+    dst.deadline = o.now() + o.idleMs;
+    return await dst.write(out).then(() => "done" as const, () => "gone" as const);
+  }
   let pending = first;
   const emit = async (data: Uint8Array): Promise<void> => {
     const head = pending;

@@ -56,6 +56,10 @@ export class Peer {
   closed = false;
   /** Bytes read from the socket, for reading progress into deadlines. */
   received = 0;
+  /** While waiting for a request head: when it began, as the proxy counts; 0 otherwise. */
+  waitingSince = 0;
+  /** Sitting idle in a pool of backend connections. */
+  pooled = false;
   #reading: Promise<boolean> | undefined;
   #onClose: (() => void) | undefined;
   /** `buf` was lent by `relay`. */

@@ -60,7 +60,7 @@ export class UpstreamPool {
         continue;
       }
       p.deadline = Infinity;
-      pooled.delete(p);
+      p.pooled = false;
       return { peer: p, reused: true };
     }
     if (this.#stopped) throw new Error("the proxy is stopping");
@@ -104,11 +104,11 @@ export class UpstreamPool {
     p.shrink(this.#o.bufferSize);
     p.deadline = this.#o.now() + this.#o.idleMs;
     idle.push(p);
-    pooled.add(p);
+    p.pooled = true;
     // Any byte or EOF from an idle backend means the connection is done for.
     p.fill().then(() => {
-      if (!pooled.has(p)) return;
-      pooled.delete(p);
+      if (!p.pooled) return;
+      p.pooled = false;
       p.close();
       const list = this.#idle.get(t.key);
       const i = list?.indexOf(p) ?? -1;
@@ -125,5 +125,3 @@ export class UpstreamPool {
   }
 }
 
-/** Connections sitting idle in some pool. */
-const pooled = new WeakSet<Peer>();

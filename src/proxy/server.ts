@@ -133,8 +133,8 @@ export class ServiceProxy {
   readonly #relay: RelayOptions;
   readonly #tunnelRelay: RelayOptions;
   readonly #clients = new Set<Peer>();
-  /** Clients waiting for (or in the middle of) a request head, oldest first: evicted first. */
-  readonly #waiting = new Set<Peer>();
+  /** Counts the starts of waiting for a head: the client waiting longest is evicted first. */
+  #waits = 0;
   readonly #handlers = new Set<Promise<void>>();
   readonly #labels = new Map<string, { service: string; code: string }>();
   readonly #logged = new Map<string, number>();
@@ -312,9 +312,13 @@ export class ServiceProxy {
   #admit(): boolean {
     if (this.#clients.size < this.#limits.maxConnections) return true;
     this.#refused.inc({ reason: "connection_limit" });
-    const oldest = this.#waiting.values().next();
-    if (oldest.done) return false;
-    oldest.value.close();
+    // A scan, and only at the limit: a set kept in order would cost two updates a request.
+    let oldest: Peer | undefined;
+    for (const c of this.#clients) {
+      if (c.waitingSince > 0 && (!oldest || c.waitingSince < oldest.waitingSince)) oldest = c;
+    }
+    if (!oldest) return false;
+    oldest.close();
     return true;
   }
 
@@ -329,7 +333,7 @@ export class ServiceProxy {
     const l = this.#limits;
     try {
       for (let first = true;; first = false) {
-        this.#waiting.add(client);
+        client.waitingSince = ++this.#waits;
         client.deadline = this.#now() + (first ? l.headerTimeoutMs : l.keepAliveTimeoutMs);
         const before = client.received;
         let bytes: Uint8Array | null;
@@ -342,7 +346,7 @@ export class ServiceProxy {
           } else if (client.timedOut) this.#refused.inc({ reason: "header_timeout" });
           return;
         } finally {
-          this.#waiting.delete(client);
+          client.waitingSince = 0;
         }
         if (bytes === null) {
           if (client.timedOut && client.received > before) {
@@ -368,7 +372,6 @@ export class ServiceProxy {
     } finally {
       client.close();
       this.#clients.delete(client);
-      this.#waiting.delete(client);
       this.#sweeper.delete(client);
     }
   }
