@@ -124,4 +124,3 @@ export class UpstreamPool {
     this.#idle.clear();
   }
 }
-
