@@ -53,10 +53,34 @@ export class LeaderElection {
     return this.#observer?.leader() ?? (this.#leading ? this.options.value : undefined);
   }
 
-  /** Starts campaigning and observing; returns at once. */
+  /**
+   * Starts campaigning and observing; returns at once. A key this node left in the election
+   * before it was killed is deleted first: it would otherwise keep the role empty until its lease
+   * ran out (a killed scheduler that restarted was not elected again for 13 s).
+   */
   start(): void {
-    this.#campaignNow();
-    this.#observe();
+    this.#forgetOldSelf().finally(() => {
+      if (this.#stopped) return;
+      this.#campaignNow();
+      this.#observe();
+    });
+  }
+
+  async #forgetOldSelf(): Promise<void> {
+    const candidates = this.options.store.client.namespace(`${ROOT}election/${this.options.role}/`);
+    try {
+      const keys = await candidates.getAll().strings();
+      for (const [key, value] of Object.entries(keys)) {
+        if (value !== this.options.value) continue;
+        await candidates.delete().key(key);
+        this.#log.info("removed this node's key left from before a restart", {
+          role: this.options.role,
+        });
+      }
+    } catch (err) {
+      // etcd away: the old key ends with its lease, as it did before.
+      this.#log.debug("could not look for an old election key", { role: this.options.role, err });
+    }
   }
 
   /** Resigns the role if held, and stops. */
