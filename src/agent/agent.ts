@@ -150,6 +150,8 @@ export class Agent {
   #desk: JoinDesk | undefined;
   /** A worker's view of its etcd connection (a voter asks its member). */
   #clientOk = false;
+  /** Shows the node certificate to the voters' health endpoints. */
+  #healthClient: Deno.HttpClient | undefined;
   #clientProbe: ReturnType<typeof setInterval> | undefined;
   #joining = new AbortController();
   #finder: Finder | undefined;
@@ -845,6 +847,43 @@ export class Agent {
     return this.etcd ? this.etcd.healthy : this.#clientOk;
   }
 
+  /**
+   * A change to the cluster state. With etcd known unhealthy, the voters are asked first and a
+   * lost quorum is refused at once, so no write is left pending to land later; a write that fails
+   * or hangs is explained the same way.
+   */
+  async #write<T>(call: () => Promise<T>): Promise<T> {
+    const { parts } = this.#etcdOrStarting();
+    if (!this.#etcdHealthy()) {
+      const why = await this.#quorumProblem();
+      if (why) throw why;
+    }
+    return await parts.etcdCall(call, () => this.#quorumProblem());
+  }
+
+  /** `quorum_lost`, saying which voters are missing, when the voters lack a majority. */
+  async #quorumProblem(): Promise<ApiError | undefined> {
+    const parts = this.#parts;
+    const tls = this.#tls;
+    if (!parts || !tls) return undefined;
+    const voters = this.mirror.view.members()
+      .filter((m) => m.role === "voter" && m.leftAt === undefined)
+      .map((m) => ({ name: m.name, url: `https://${m.address}:${m.etcdClientPort}` }));
+    this.#healthClient ??= Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(tls.caFile)],
+      cert: await Deno.readTextFile(tls.certFile),
+      key: await Deno.readTextFile(tls.keyFile),
+    });
+    const client = this.#healthClient;
+    const health = await parts.probeVoters(
+      voters,
+      (url, signal) => fetch(url, { client, signal }),
+      1500,
+    );
+    const why = parts.quorumLost(health);
+    return why ? new ApiError(503, "quorum_lost", why) : undefined;
+  }
+
   /** Takes join requests: the desk behind the API's join routes, and the API over TLS. */
   async #serveJoins(): Promise<void> {
     if (!this.#joins) return;
@@ -1105,11 +1144,11 @@ export class Agent {
           if (conflicts.length) {
             throw new ApiError(409, "port_conflict", "a published port is taken", conflicts);
           }
-          return parts.etcdCall(() => store.applyServices(specs));
+          return this.#write(() => store.applyServices(specs));
         },
         remove: (name) => {
-          const { store, parts } = this.#etcdOrStarting();
-          return parts.etcdCall(() => store.removeService(name));
+          const { store } = this.#etcdOrStarting();
+          return this.#write(() => store.removeService(name));
         },
       },
       adminToken: this.identity.adminToken,
@@ -1258,7 +1297,7 @@ export class Agent {
       ["snapshot", () => this.#snapshots?.stop()],
       ["node", () => this.#publisher?.stop()],
       ["lease", () => this.#leased?.close()],
-      ["etcd client", () => this.client?.close()],
+      ["etcd client", () => (this.client?.close(), this.#healthClient?.close())],
       ["etcd balancer", () => this.#balancer?.stop()],
       ["etcd", () => this.etcd?.stop()],
     ];

@@ -15,6 +15,8 @@ export {
   EtcdTuner,
   measurePeers,
   otherPeerUrls,
+  probeVoters,
+  quorumLost,
   tlsHandshakeProbe,
   updatePeerUrl,
 } from "../etcd/mod.ts";
@@ -23,13 +25,32 @@ export { Scheduler } from "../scheduler/mod.ts";
 export { parseServiceFile, publishedPortConflicts } from "../spec/mod.ts";
 export { families, LeaderElection, LeasedRecords, LeaseLock, Mirror, Store } from "../state/mod.ts";
 
-/** Turns etcd's failures into an answer that says what happened and what to do. */
-export async function etcdCall<T>(call: () => Promise<T>): Promise<T> {
+/** How long an API write may wait for etcd before the answer says why it cannot be made. */
+export const ETCD_CALL_TIMEOUT_MS = 5000;
+
+/**
+ * Turns etcd's failures into an answer that says what happened and what to do. A call that
+ * fails or takes over `timeoutMs` asks `diagnose` why (the voters' quorum, say) before it
+ * answers: a write without quorum would otherwise hang for the client's retries, then say 500.
+ */
+export async function etcdCall<T>(
+  call: () => Promise<T>,
+  diagnose?: () => Promise<ApiError | undefined>,
+  timeoutMs = ETCD_CALL_TIMEOUT_MS,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EtcdTimeout(timeoutMs)), timeoutMs);
+  });
   try {
-    return await call();
+    return await Promise.race([call(), late]);
   } catch (err) {
     if (err instanceof ConflictError) throw new ApiError(409, "conflict", err.message);
-    if (err instanceof EtcdError || err instanceof BrokenCircuitError) {
+    if (
+      err instanceof EtcdError || err instanceof BrokenCircuitError || err instanceof EtcdTimeout
+    ) {
+      const why = await diagnose?.().catch(() => undefined);
+      if (why) throw why;
       throw new ApiError(
         503,
         "etcd_unavailable",
@@ -37,5 +58,13 @@ export async function etcdCall<T>(call: () => Promise<T>): Promise<T> {
       );
     }
     throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class EtcdTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms / 1000} s`);
   }
 }

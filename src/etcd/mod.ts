@@ -6,6 +6,13 @@
 export { type EtcdOptions, EtcdSupervisor, tlsArgs } from "./supervisor.ts";
 export { connectEtcd } from "./client.ts";
 export { guardHttp2Close } from "./http2_guard.ts";
+export {
+  type HealthFetch,
+  probeVoters,
+  quorumLost,
+  type VoterEndpoint,
+  type VoterHealth,
+} from "./quorum.ts";
 export { EtcdBalancer, type EtcdBalancerOptions } from "./balancer.ts";
 export { otherPeerUrls, updatePeerUrl } from "./peer_url.ts";
 export {

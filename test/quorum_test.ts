@@ -1,0 +1,79 @@
+/**
+ * Without quorum nothing can change, but everything keeps serving: three voters on three hosts
+ * (network namespaces, each with its own dockerd and agent), two of them killed. The survivor's
+ * proxy and DNS keep answering from the state they had, and a write through its API fails within
+ * seconds with `quorum_lost`, naming the voters that are missing, instead of hanging or a 500.
+ */
+import assert from "node:assert/strict";
+import { BUSYBOX_IMAGE, Hosts } from "./helpers/hosts.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const DOMAIN = "fossora.home.arpa";
+
+Deno.test("quorum lost: proxy and DNS keep serving, and a write fails within seconds with quorum_lost naming who is missing", async (t) => {
+  await using cluster = await Hosts.create(3, {
+    startAgents: false,
+    agentFlags: (h) => [`--label=box=${h.name}`],
+  });
+  const [n1, n2, n3] = cluster.hosts;
+  await n1.start();
+  const { token } = await n1.json<{ token: string }>("/api/v1/token");
+  const tokenFile = `${cluster.dir}/join-token`;
+  await Deno.writeTextFile(tokenFile, token + "\n", { mode: 0o600 });
+  const join = [`--join=${n1.address}:${n1.apiPort}`, `--token-file=${tokenFile}`];
+  for (const h of [n2, n3]) await h.start(join);
+  const service = `stays-${crypto.randomUUID().slice(0, 6)}`;
+  const host = `${service}.${DOMAIN}`;
+  const viaProxy = async () =>
+    (await n1.exec(["curl", "-s", "--max-time", "2", "-H", `Host: ${host}`, "http://127.0.0.1/"]))
+      .stdout;
+
+  await t.step("three voters, and a service on the one that will survive", async () => {
+    await waitFor("three ready voters", async () => {
+      const { nodes } = await n1.json<{ nodes: { role: string; state: string }[] }>(
+        "/api/v1/nodes",
+      );
+      return nodes.filter((n) => n.role === "voter" && n.state === "ready").length === 3;
+    }, 90_000);
+    await n1.json("/api/v1/services", {
+      method: "POST",
+      body: JSON.stringify({
+        name: service,
+        image: BUSYBOX_IMAGE,
+        ports: [{ container: 80, http: true }],
+        placement: { labels: { box: n1.name } },
+      }),
+      headers: { "content-type": "application/json" },
+    });
+    await waitFor(`${host} to answer through the proxy`, async () => {
+      return (await viaProxy()).includes("hello from fossora-test");
+    }, 60_000);
+  });
+
+  await n2.kill();
+  await n3.kill();
+
+  await t.step("a write fails within seconds with quorum_lost, saying who is missing", async () => {
+    const started = Date.now();
+    const res = await n1.fetch("/api/v1/services", {
+      method: "POST",
+      body: JSON.stringify({ name: "another", image: BUSYBOX_IMAGE }),
+      headers: { "content-type": "application/json" },
+    });
+    const tookMs = Date.now() - started;
+    const body = await res.json() as { error: { code: string; message: string } };
+    assert.equal(res.status, 503, JSON.stringify(body));
+    assert.equal(body.error.code, "quorum_lost", body.error.message);
+    assert.match(body.error.message, /changes need 2 of the 3 voters and 1 is missing/);
+    assert.match(body.error.message, new RegExp(`${n2.name}, ${n3.name} do not answer`));
+    assert.ok(tookMs < 10_000, `answered after ${tookMs} ms`);
+    console.log(`  quorum_lost after ${tookMs} ms: ${body.error.message}`);
+  });
+
+  await t.step("the proxy and DNS keep serving what they had", async () => {
+    assert.match(await viaProxy(), /hello from fossora-test/);
+    const dig = await n1.exec(["dig", "+short", "+time=2", "+tries=1", "@127.0.0.1", host, "A"]);
+    // Every node's address, as before the failure: without quorum no node can be marked down.
+    assert.ok(dig.stdout.trim().split("\n").includes(n1.address), dig.stdout);
+  });
+});
