@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
+import { readyVoters, startJoined } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 import type { NodeRecord } from "../src/state/types.ts";
 
@@ -26,25 +27,15 @@ async function shape(h: Host): Promise<Record<string, string>> {
   return Object.fromEntries((await nodesOf(h)).map((n) => [n.name, `${n.role}/${n.state}`]));
 }
 
-async function readyVoters(h: Host): Promise<string[]> {
-  return (await nodesOf(h)).filter((n) => n.role === "voter" && n.state === "ready")
-    .map((n) => n.name).sort();
-}
-
 Deno.test("control plane (long): a lost voter is replaced, returns as a worker with its containers; reinstall, nodes rm and leave", async (t) => {
   await using cluster = await Hosts.create(4, {
     startAgents: false,
     agentFlags: (h) => [`--label=box=${h.name}`],
   });
   const [n1, ...others] = cluster.hosts;
-  await n1.start();
-  const { token } = await n1.json<{ token: string }>("/api/v1/token");
-  const tokenFile = `${cluster.dir}/join-token`;
-  await Deno.writeTextFile(tokenFile, token + "\n", { mode: 0o600 });
-  const join = [`--join=${n1.address}:${n1.apiPort}`, `--token-file=${tokenFile}`];
   // One after the other, so that the roles are known: node2 a worker, node3 a voter (and node2
   // promoted with it: three voters), node4 a worker.
-  for (const h of others) await h.start(join);
+  const join = await startJoined(cluster);
 
   await t.step("four nodes make three voters and a worker", async () => {
     await waitFor("three ready voters", async () => (await readyVoters(n1)).length === 3, 60_000);

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
+import { proxyGet, readyVoters, startJoined } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const DOMAIN = "fossora.home.arpa";
@@ -19,19 +20,12 @@ interface ReplicaView {
 
 Deno.test("failover: a one-replica service answers again through another node's proxy after its node is killed", async (t) => {
   await using cluster = await Hosts.create(3, { startAgents: false });
-  const [n1, ...others] = cluster.hosts;
-  await n1.start();
-  const { token } = await n1.json<{ token: string }>("/api/v1/token");
-  const tokenFile = `${cluster.dir}/join-token`;
-  await Deno.writeTextFile(tokenFile, token + "\n", { mode: 0o600 });
-  for (const h of others) {
-    await h.start([`--join=${n1.address}:${n1.apiPort}`, `--token-file=${tokenFile}`]);
-  }
+  const [n1] = cluster.hosts;
+  await startJoined(cluster);
   const service = `moves-${crypto.randomUUID().slice(0, 6)}`;
   const host = `${service}.${DOMAIN}`;
   const answers = async (via: Host) =>
-    (await via.exec(["curl", "-s", "--max-time", "1", "-H", `Host: ${host}`, "http://127.0.0.1/"]))
-      .stdout.includes("hello from fossora-test");
+    (await proxyGet(via, host, 1)).includes("hello from fossora-test");
   const replicaNode = async (via: Host) => {
     const res = await via.fetch(`/api/v1/services/${service}`);
     if (!res.ok) return void await res.body?.cancel();
@@ -42,12 +36,7 @@ Deno.test("failover: a one-replica service answers again through another node's 
   let victim: Host | undefined;
   await t.step("three voters and the service answering", async () => {
     // Three voters, so that any one may die and the rest keep quorum.
-    await waitFor("three ready voters", async () => {
-      const { nodes } = await n1.json<{ nodes: { role: string; state: string }[] }>(
-        "/api/v1/nodes",
-      );
-      return nodes.filter((n) => n.role === "voter" && n.state === "ready").length === 3;
-    }, 90_000);
+    await waitFor("three ready voters", async () => (await readyVoters(n1)).length === 3, 90_000);
     await n1.json("/api/v1/services", {
       method: "POST",
       body: JSON.stringify({

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { BUSYBOX_IMAGE, Hosts } from "./helpers/hosts.ts";
+import { proxyGet, readyVoters, startJoined } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const DOMAIN = "fossora.home.arpa";
@@ -16,25 +17,13 @@ Deno.test("quorum lost: proxy and DNS keep serving, and a write fails within sec
     agentFlags: (h) => [`--label=box=${h.name}`],
   });
   const [n1, n2, n3] = cluster.hosts;
-  await n1.start();
-  const { token } = await n1.json<{ token: string }>("/api/v1/token");
-  const tokenFile = `${cluster.dir}/join-token`;
-  await Deno.writeTextFile(tokenFile, token + "\n", { mode: 0o600 });
-  const join = [`--join=${n1.address}:${n1.apiPort}`, `--token-file=${tokenFile}`];
-  for (const h of [n2, n3]) await h.start(join);
+  await startJoined(cluster);
   const service = `stays-${crypto.randomUUID().slice(0, 6)}`;
   const host = `${service}.${DOMAIN}`;
-  const viaProxy = async () =>
-    (await n1.exec(["curl", "-s", "--max-time", "2", "-H", `Host: ${host}`, "http://127.0.0.1/"]))
-      .stdout;
+  const viaProxy = () => proxyGet(n1, host);
 
   await t.step("three voters, and a service on the one that will survive", async () => {
-    await waitFor("three ready voters", async () => {
-      const { nodes } = await n1.json<{ nodes: { role: string; state: string }[] }>(
-        "/api/v1/nodes",
-      );
-      return nodes.filter((n) => n.role === "voter" && n.state === "ready").length === 3;
-    }, 90_000);
+    await waitFor("three ready voters", async () => (await readyVoters(n1)).length === 3, 90_000);
     await n1.json("/api/v1/services", {
       method: "POST",
       body: JSON.stringify({

@@ -1,0 +1,35 @@
+/**
+ * Small steps the multi-host tests share: a cluster joined one host at a time, its ready voters,
+ * and what a host's proxy answers.
+ * @module
+ */
+import type { Host, Hosts } from "./hosts.ts";
+
+/**
+ * Starts the first host, then each other one after the other, joining the first with its token
+ * (one at a time, so the roles are known). Returns the join flags, for starting a host again.
+ */
+export async function startJoined(cluster: Hosts): Promise<string[]> {
+  const [first, ...others] = cluster.hosts;
+  await first.start();
+  const { token } = await first.json<{ token: string }>("/api/v1/token");
+  const tokenFile = `${cluster.dir}/join-token`;
+  await Deno.writeTextFile(tokenFile, token + "\n", { mode: 0o600 });
+  const join = [`--join=${first.address}:${first.apiPort}`, `--token-file=${tokenFile}`];
+  for (const h of others) await h.start(join);
+  return join;
+}
+
+/** The names of the ready voters, as `via` sees them, sorted. */
+export async function readyVoters(via: Host): Promise<string[]> {
+  const { nodes } = await via.json<{ nodes: { name: string; role: string; state: string }[] }>(
+    "/api/v1/nodes",
+  );
+  return nodes.filter((n) => n.role === "voter" && n.state === "ready").map((n) => n.name).sort();
+}
+
+/** The body `via`'s proxy answers for `host` (curl in its namespace), "" when nothing came. */
+export async function proxyGet(via: Host, host: string, maxTimeS = 2): Promise<string> {
+  const args = ["curl", "-s", "--max-time", String(maxTimeS), "-H", `Host: ${host}`];
+  return (await via.exec([...args, "http://127.0.0.1/"])).stdout;
+}
