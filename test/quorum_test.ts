@@ -59,6 +59,14 @@ Deno.test("quorum lost: proxy and DNS keep serving, and a write fails within sec
     console.log(`  quorum_lost after ${tookMs} ms: ${body.error.message}`);
   });
 
+  await t.step("reads still answer, saying they may be out of date", async () => {
+    await waitFor("a read marked stale", async () => {
+      const res = await n1.fetch("/api/v1/services");
+      await res.body?.cancel();
+      return res.ok && /may be out of date/.test(res.headers.get("fossora-stale") ?? "");
+    }, 15_000);
+  });
+
   await t.step("the proxy and DNS keep serving what they had", async () => {
     assert.match(await viaProxy(), /hello from fossora-test/);
     const dig = await n1.exec(["dig", "+short", "+time=2", "+tries=1", "@127.0.0.1", host, "A"]);

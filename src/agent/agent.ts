@@ -866,9 +866,19 @@ export class Agent {
     const parts = this.#parts;
     const tls = this.#tls;
     if (!parts || !tls) return undefined;
-    const voters = this.mirror.view.members()
-      .filter((m) => m.role === "voter" && m.leftAt === undefined)
-      .map((m) => ({ name: m.name, url: `https://${m.address}:${m.etcdClientPort}` }));
+    // A promotion reaches the node's own record before its member record: a voter by either.
+    const view = this.mirror.view;
+    const members = new Map(view.members().map((m) => [m.id, m]));
+    const ids = new Set([
+      ...view.members().filter((m) => m.role === "voter" && m.leftAt === undefined).map((m) =>
+        m.id
+      ),
+      ...view.nodes().filter((n) => n.role === "voter").map((n) => n.id),
+    ]);
+    const voters = [...ids].flatMap((id) => {
+      const m = members.get(id);
+      return m ? [{ name: m.name, url: `https://${m.address}:${m.etcdClientPort}` }] : [];
+    });
     this.#healthClient ??= Deno.createHttpClient({
       caCerts: [await Deno.readTextFile(tls.caFile)],
       cert: await Deno.readTextFile(tls.certFile),

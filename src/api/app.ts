@@ -30,6 +30,11 @@ const OPEN_PATHS = new Set([
   "/api/v1/ca.crt",
 ]);
 
+/** Set on a read answered while this node cannot reach the cluster state (etcd). */
+export const STALE_HEADER = "Fossora-Stale";
+const STALE_NOTE = "this node cannot reach the cluster state (etcd): this is the last copy it " +
+  "saw, and may be out of date";
+
 /** Builds the API; registers its gauges in `deps.metrics`. */
 export function createApi(deps: ApiDeps): Hono {
   const log = deps.logger ?? createLogger("api");
@@ -39,6 +44,13 @@ export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
   app.use(methodNotAllowed({ app, onMethodNotAllowed: notAllowed }));
   app.use(requireToken(deps.adminToken, OPEN_PATHS));
+  app.use(async (c, next) => {
+    await next();
+    // What a read answers comes from this node's copy; without etcd it may be out of date.
+    if (c.req.method === "GET" && c.res.ok && !deps.etcdHealthy()) {
+      c.res.headers.set(STALE_HEADER, STALE_NOTE);
+    }
+  });
   addClusterRoutes(app, deps);
   addJoinRoutes(app, deps);
   addServiceRoutes(app, deps, maxBody);

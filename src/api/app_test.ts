@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "../metrics/mod.ts";
 import { createLogger } from "../util/log.ts";
-import { createApi } from "./app.ts";
+import { createApi, STALE_HEADER } from "./app.ts";
 import { MemoryStore, sampleView, testDeps } from "./fixtures.ts";
 import type { ApiDeps, LogOptions } from "./types.ts";
 
@@ -351,6 +351,21 @@ Deno.test("GET /metrics needs the token and renders the API's gauges with the re
   assert.match(text, /^fossora_replicas\{state="error"\} 0$/m);
   assert.match(text, /^fossora_etcd_healthy 0$/m);
   assert.match(text, /^fossora_node_ready 1$/m);
+});
+
+Deno.test("reads say when they may be stale (etcd out of reach); writes and errors do not", async () => {
+  const { app } = setup({ etcdHealthy: () => false });
+  const read = await app.request("/api/v1/services", { headers: AUTH });
+  assert.equal(read.status, 200);
+  assert.match(read.headers.get(STALE_HEADER) ?? "", /last copy it saw, and may be out of date/);
+  await read.body?.cancel();
+  const missing = await app.request("/api/v1/services/nope", { headers: AUTH });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.headers.get(STALE_HEADER), null);
+  await missing.body?.cancel();
+  const healthy = await setup().app.request("/api/v1/services", { headers: AUTH });
+  assert.equal(healthy.headers.get(STALE_HEADER), null);
+  await healthy.body?.cancel();
 });
 
 Deno.test("unknown routes get a 404 JSON error and wrong methods a 405 with Allow", async () => {

@@ -3,7 +3,7 @@
  * parts, `serveApi` listens with it.
  * @module
  */
-export { createApi } from "./app.ts";
+export { createApi, STALE_HEADER } from "./app.ts";
 export { serveApi, type ServeOptions } from "./serve.ts";
 export { ApiError, type ErrorBody } from "./errors.ts";
 export type { ApiDeps, ControlPlane, LogOptions, ParseServiceFile, ServiceStore } from "./types.ts";

@@ -31,6 +31,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Lines for `--debug`. */
   debug?: (line: string) => void;
+  /** Told once when the agent says its answer may be out of date (`Fossora-Stale`). */
+  stale?: (note: string) => void;
 }
 
 /** A request body. */
@@ -43,6 +45,7 @@ export interface Body {
 export class ApiClient {
   readonly baseUrl: string;
   readonly #o: ClientOptions;
+  #staleTold = false;
 
   /** Creates a client; nothing is sent until a request is made. */
   constructor(o: ClientOptions) {
@@ -64,6 +67,7 @@ export class ApiClient {
         throw this.#networkError(e, timer.timedOut());
       });
       if (!res.ok) throw this.#apiError(res, text);
+      this.#noteStale(res);
       try {
         return JSON.parse(text) as T;
       } catch {
@@ -80,11 +84,19 @@ export class ApiClient {
     try {
       const res = await this.#send("GET", path, timer.signal);
       if (!res.ok) throw this.#apiError(res, await readText(res, timer.signal).catch(() => ""));
+      this.#noteStale(res);
       if (!res.body) return new ReadableStream({ start: (c) => c.close() });
       return res.body;
     } finally {
       timer.clear();
     }
+  }
+
+  #noteStale(res: Response): void {
+    const note = res.headers.get("fossora-stale");
+    if (!note || this.#staleTold) return;
+    this.#staleTold = true;
+    this.#o.stale?.(note);
   }
 
   async #send(method: string, path: string, signal: AbortSignal, body?: Body): Promise<Response> {

@@ -153,3 +153,18 @@ Deno.test("detailLines prints path: message, and other items as JSON", () => {
   assert.deepEqual(detailLines([{ path: "a.b", message: "m" }, 3]), ["a.b: m", "3"]);
   assert.deepEqual(detailLines("nope"), []);
 });
+
+Deno.test("an answer marked stale is told once per command, and the answer is still returned", async () => {
+  const stale = () =>
+    new Response('{"nodes":[]}', { headers: { "fossora-stale": "may be out of date" } });
+  const api = startFakeApi({ "GET /api/v1/nodes": stale, "GET /api/v1/services": stale });
+  const told: string[] = [];
+  try {
+    const client = new ApiClient({ baseUrl: api.url, token, stale: (n) => told.push(n) });
+    assert.deepEqual(await client.json("GET", "/api/v1/nodes"), { nodes: [] });
+    await client.json("GET", "/api/v1/services");
+    assert.deepEqual(told, ["may be out of date"]);
+  } finally {
+    await api.close();
+  }
+});

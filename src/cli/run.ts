@@ -67,6 +67,7 @@ function context(args: Args, io: CliIo): Context {
     baseUrl: args.api ?? (io.env.FOSSORA_API || DEFAULT_API),
     token: tokenSource(args, io.env, io.readFile),
     debug: args.debug ? (line) => io.stderr(`fossora: debug: ${line}\n`) : undefined,
+    stale: (note) => io.stderr(`fossora: warning: ${note}\n`),
   });
   return { args, client, io };
 }
