@@ -6,8 +6,8 @@
  * Long (about three minutes): run it alone with `deno test -A test/control_plane_test.ts`.
  */
 import assert from "node:assert/strict";
-import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
-import { readyVoters, startJoined } from "./helpers/cluster.ts";
+import { type Host, Hosts } from "./helpers/hosts.ts";
+import { deployWeb, readyVoters, startJoined } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 import type { NodeRecord } from "../src/state/types.ts";
 
@@ -51,16 +51,7 @@ Deno.test("control plane (long): a lost voter is replaced, returns as a worker w
   let containerId = "";
 
   await t.step(`a container runs on ${victim.name}, pinned there by a label`, async () => {
-    await survivor.json("/api/v1/services", {
-      method: "POST",
-      body: JSON.stringify({
-        name: service,
-        image: BUSYBOX_IMAGE,
-        ports: [{ container: 80, http: true }],
-        placement: { labels: { box: victim.name } },
-      }),
-      headers: { "content-type": "application/json" },
-    });
+    await deployWeb(survivor, service, { labels: { box: victim.name } });
     const replica = await waitFor(`${service} running on ${victim.name}`, async () => {
       const res = await survivor.fetch(`/api/v1/services/${service}`);
       if (!res.ok) return void await res.body?.cancel();

@@ -6,8 +6,8 @@
  * (issue 8's goal is 5 s at the median, measured by the bench, not asserted here).
  */
 import assert from "node:assert/strict";
-import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
-import { proxyGet, readyVoters, startJoined } from "./helpers/cluster.ts";
+import { type Host, Hosts } from "./helpers/hosts.ts";
+import { deployWeb, proxyGet, readyVoters, startJoined } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const DOMAIN = "fossora.home.arpa";
@@ -37,15 +37,7 @@ Deno.test("failover: a one-replica service answers again through another node's 
   await t.step("three voters and the service answering", async () => {
     // Three voters, so that any one may die and the rest keep quorum.
     await waitFor("three ready voters", async () => (await readyVoters(n1)).length === 3, 90_000);
-    await n1.json("/api/v1/services", {
-      method: "POST",
-      body: JSON.stringify({
-        name: service,
-        image: BUSYBOX_IMAGE,
-        ports: [{ container: 80, http: true }],
-      }),
-      headers: { "content-type": "application/json" },
-    });
+    await deployWeb(n1, service);
     const node = await waitFor(`${service} ready`, () => replicaNode(n1), 60_000);
     victim = cluster.hosts.find((h) => h.nodeId === node || h.name === node);
     assert.ok(victim, `the replica's node ${node} is one of ours`);

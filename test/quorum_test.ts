@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { BUSYBOX_IMAGE, Hosts } from "./helpers/hosts.ts";
-import { proxyGet, readyVoters, startJoined } from "./helpers/cluster.ts";
+import { deployWeb, proxyGet, readyVoters, startJoined } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const DOMAIN = "fossora.home.arpa";
@@ -24,16 +24,7 @@ Deno.test("quorum lost: proxy and DNS keep serving, and a write fails within sec
 
   await t.step("three voters, and a service on the one that will survive", async () => {
     await waitFor("three ready voters", async () => (await readyVoters(n1)).length === 3, 90_000);
-    await n1.json("/api/v1/services", {
-      method: "POST",
-      body: JSON.stringify({
-        name: service,
-        image: BUSYBOX_IMAGE,
-        ports: [{ container: 80, http: true }],
-        placement: { labels: { box: n1.name } },
-      }),
-      headers: { "content-type": "application/json" },
-    });
+    await deployWeb(n1, service, { labels: { box: n1.name } });
     await waitFor(`${host} to answer through the proxy`, async () => {
       return (await viaProxy()).includes("hello from fossora-test");
     }, 60_000);

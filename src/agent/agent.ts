@@ -44,6 +44,7 @@ import {
   loadOrCreateCA,
   newKeyAndRequest,
   type NodeCerts,
+  nodeHttpClient,
   signNodeRequest,
 } from "../etcd/certs.ts";
 import { EtcdBalancer } from "../etcd/balancer.ts";
@@ -879,11 +880,7 @@ export class Agent {
       const m = members.get(id);
       return m ? [{ name: m.name, url: `https://${m.address}:${m.etcdClientPort}` }] : [];
     });
-    this.#healthClient ??= Deno.createHttpClient({
-      caCerts: [await Deno.readTextFile(tls.caFile)],
-      cert: await Deno.readTextFile(tls.certFile),
-      key: await Deno.readTextFile(tls.keyFile),
-    });
+    this.#healthClient ??= await nodeHttpClient(tls);
     const client = this.#healthClient;
     const health = await parts.probeVoters(
       voters,

@@ -25,6 +25,23 @@ export interface NodeCerts {
 }
 
 /**
+ * An HTTP client that trusts only the cluster CA and shows this node's certificate: what etcd's
+ * `/health` answers, with TLS on.
+ */
+export async function nodeHttpClient(tls: NodeCerts): Promise<Deno.HttpClient> {
+  const [ca, cert, key] = await Promise.all(
+    [tls.caFile, tls.certFile, tls.keyFile].map((path) =>
+      Deno.readTextFile(path).catch((err) => {
+        throw new Error(
+          `cannot read ${path} for etcd's TLS: ${err.message}; re-create the node certificates`,
+        );
+      })
+    ),
+  );
+  return Deno.createHttpClient({ caCerts: [ca], cert, key });
+}
+
+/**
  * The DNS name every etcd server certificate carries. Clients verify against it instead of an
  * IP address because Deno's `node:tls` refuses an IP as TLS server name.
  */

@@ -10,7 +10,7 @@ import { Backoff } from "../util/backoff.ts";
 import { exists } from "../util/files.ts";
 import { splitLines } from "../util/lines.ts";
 import { parseEtcdLine } from "./log_line.ts";
-import type { NodeCerts } from "./certs.ts";
+import { type NodeCerts, nodeHttpClient } from "./certs.ts";
 import { DEFAULT_TIMING, type EtcdTiming, timingProblem } from "./timing.ts";
 
 /** Options of an {@link EtcdSupervisor}. */
@@ -236,19 +236,9 @@ export class EtcdSupervisor {
   }
 
   /** With TLS, `/health` answers only a client that shows a certificate from the cluster CA. */
-  async #httpClient(): Promise<Deno.HttpClient | undefined> {
+  #httpClient(): Promise<Deno.HttpClient | undefined> {
     const tls = this.options.tls;
-    if (!tls) return undefined;
-    const [ca, cert, key] = await Promise.all(
-      [tls.caFile, tls.certFile, tls.keyFile].map((path) =>
-        Deno.readTextFile(path).catch((err) => {
-          throw new Error(
-            `cannot read ${path} for etcd's TLS: ${err.message}; re-create the node certificates`,
-          );
-        })
-      ),
-    );
-    return Deno.createHttpClient({ caCerts: [ca], cert, key });
+    return tls ? nodeHttpClient(tls) : Promise.resolve(undefined);
   }
 
   #args(): string[] {

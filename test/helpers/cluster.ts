@@ -1,9 +1,9 @@
 /**
  * Small steps the multi-host tests share: a cluster joined one host at a time, its ready voters,
- * and what a host's proxy answers.
+ * a web service deployed, and what a host's proxy answers.
  * @module
  */
-import type { Host, Hosts } from "./hosts.ts";
+import { BUSYBOX_IMAGE, type Host, type Hosts } from "./hosts.ts";
 
 /**
  * Starts the first host, then each other one after the other, joining the first with its token
@@ -32,4 +32,22 @@ export async function readyVoters(via: Host): Promise<string[]> {
 export async function proxyGet(via: Host, host: string, maxTimeS = 2): Promise<string> {
   const args = ["curl", "-s", "--max-time", String(maxTimeS), "-H", `Host: ${host}`];
   return (await via.exec([...args, "http://127.0.0.1/"])).stdout;
+}
+
+/** Deploys `name`, the test image's web server on port 80, through `via`'s API. */
+export async function deployWeb(
+  via: Host,
+  name: string,
+  placement?: { labels: Record<string, string> },
+): Promise<void> {
+  await via.json("/api/v1/services", {
+    method: "POST",
+    body: JSON.stringify({
+      name,
+      image: BUSYBOX_IMAGE,
+      ports: [{ container: 80, http: true }],
+      ...(placement ? { placement } : {}),
+    }),
+    headers: { "content-type": "application/json" },
+  });
 }

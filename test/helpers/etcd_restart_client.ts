@@ -6,36 +6,18 @@
  * @module
  */
 import { connectEtcd } from "../../src/etcd/client.ts";
-import { ensureNodeCerts, loadOrCreateCA } from "../../src/etcd/certs.ts";
-import { EtcdSupervisor } from "../../src/etcd/supervisor.ts";
-import { freePort } from "./ports.ts";
+import { startEtcd } from "./etcd.ts";
 
 const rounds = Number(Deno.args[0] ?? 10);
-const dir = await Deno.makeTempDir({ prefix: "fossora-etcd-" });
-const ca = await loadOrCreateCA(`${dir}/pki`);
-const tls = await ensureNodeCerts(`${dir}/pki`, ca, { nodeName: "n", ips: [] });
-const etcd = new EtcdSupervisor({
-  bin: "etcd",
-  dataDir: `${dir}/etcd`,
-  name: "n",
-  clientPort: freePort(),
-  peerPort: freePort(),
-  tls,
-});
-try {
-  await etcd.start();
-  for (let i = 0; i < rounds; i++) {
-    const client = connectEtcd([etcd.localClientUrl], tls);
-    try {
-      await client.put("k").value(String(i)).exec();
-      await etcd.restartWith({ heartbeatMs: 100 + 50 * (i % 2), electionMs: 1500 });
-      if (await client.get("k").string() !== String(i)) throw new Error(`round ${i}: lost k`);
-    } finally {
-      client.close();
-    }
-    console.log(`round ${i}`);
+await using etcd = await startEtcd();
+for (let i = 0; i < rounds; i++) {
+  const client = connectEtcd([etcd.url], etcd.tls);
+  try {
+    await client.put("k").value(String(i)).exec();
+    await etcd.supervisor.restartWith({ heartbeatMs: 100 + 50 * (i % 2), electionMs: 1500 });
+    if (await client.get("k").string() !== String(i)) throw new Error(`round ${i}: lost k`);
+  } finally {
+    client.close();
   }
-} finally {
-  await etcd.stop();
-  await Deno.remove(dir, { recursive: true });
+  console.log(`round ${i}`);
 }
