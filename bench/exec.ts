@@ -32,6 +32,9 @@ export function resetChildren(): void {
 
 /** Runs a command to the end or kills it at `timeoutMs`; never throws on a non-zero exit. */
 export async function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  // Deno spawns a command whose signal is already aborted and only kills it afterwards, so a
+  // quick one could still run to the end: refuse it here instead.
+  stopping.signal.throwIfAborted();
   const out = await new Deno.Command(cmd, {
     args,
     stdin: "null",
