@@ -7,6 +7,7 @@ import {
   joinSummary,
   percentile,
 } from "./cluster_report.ts";
+import type { FailoverRun } from "./failover.ts";
 import type { JoinFigures } from "./join.ts";
 import type { PerNode, ScaleFigures } from "./scale.ts";
 
@@ -136,4 +137,58 @@ Deno.test("the report shows each figure with its reference and ratio, and warns 
   assert.match(tests, /1 other test run\(s\) seen\s+! the machine was busy/);
   assert.doesNotMatch(busy, /Joining/);
   assert.equal(formatClusterReport({}), "");
+});
+
+function failoverRun(ms: number[], over: Partial<FailoverRun> = {}): FailoverRun {
+  return {
+    delayMs: 0,
+    trials: ms.map((m, i) => ({
+      victim: `node${(i % 3) + 1}`,
+      scheduler: i === 0,
+      etcdLeader: i === 1,
+      ms: m,
+      refMs: 1000,
+    })),
+    watchS: 0,
+    notReady: 0,
+    leaseLost: 0,
+    load: QUIET,
+    ...over,
+  };
+}
+
+Deno.test("the failover goals of issue 8 pass at their bounds and miss just past them", () => {
+  const { failoverP50S, failoverMaxS } = CLUSTER_GOALS;
+  const pass = (ms: number[]) =>
+    clusterVerdicts({ failover: { runs: [failoverRun(ms)] } }).map((v) => v.pass);
+  assert.deepEqual(pass([1000, failoverP50S * 1000, failoverMaxS * 1000]), [true]);
+  assert.deepEqual(pass([1000, failoverP50S * 1000 + 1, failoverMaxS * 1000]), [false]);
+  assert.deepEqual(pass([1000, 2000, failoverMaxS * 1000 + 1]), [false]);
+  assert.deepEqual(pass([]), [false]);
+  const watched = (notReady: number, leaseLost: number) =>
+    clusterVerdicts({
+      failover: { runs: [failoverRun([3000], { delayMs: 100, watchS: 600, notReady, leaseLost })] },
+    });
+  const [, quiet] = watched(0, 0);
+  assert.equal(quiet.pass, true);
+  assert.match(quiet.goal, /false alarms per hour, \+100 ms each way between nodes = 0/);
+  const [, alarm] = watched(1, 1);
+  assert.equal(alarm.pass, false);
+  assert.match(alarm.measured, /2 in 10 min \(12\.0 per hour\)/);
+});
+
+Deno.test("the failover report lists each death with what the node held, and its reference", () => {
+  const text = formatClusterReport({
+    failover: {
+      runs: [failoverRun([4000, 6000, 3000]), failoverRun([5000], { delayMs: 100, watchS: 600 })],
+    },
+  });
+  assert.match(text, /A node dies \(3 voters, the bare bridge\)/);
+  assert.match(text, /1\s+node1\s+scheduler\s+4\.00 s\s+1\.00 s\s+4\.00x/);
+  assert.match(text, /2\s+node2\s+etcd leader\s+6\.00 s/);
+  assert.match(text, /p50\s+4\.00 s\s+1\.00 s\s+4\.00x/);
+  assert.match(text, /max\s+6\.00 s/);
+  assert.match(text, /A node dies \(3 voters, 100 ms added each way between nodes\)/);
+  assert.match(text, /watched idle for 600 s: a running node left ready 0 time\(s\)/);
+  assert.match(text, /PASS\s+node death to its service answering through another node, p50/);
 });

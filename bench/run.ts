@@ -12,8 +12,10 @@
  * Flags: `--json`; `--duration=SECONDS` (the 64-connection and DNS runs; the others are shorter;
  * default 10); `--runs=N` (the load runs, each figure's best and worst ratio; default 1);
  * `--soak=SECONDS` (then a soak of mixed traffic, RssAnon sampled over time; default none);
- * `--only=PART[,PART]` (of proxy, join, scale; default all); `--trials=N` (joins one at a time,
- * default 5); `--nodes=N` (the largest cluster tried, default 50: the goal).
+ * `--only=PART[,PART]` (of proxy, join, scale, failover; default all); `--trials=N` (joins one
+ * at a time, default 5); `--nodes=N` (the largest cluster tried, default 50: the goal);
+ * `--kills=N` (node deaths per failover run, default 10: the issue's); `--watch=SECONDS` (the
+ * delayed cluster watched for false alarms, default 600).
  * @module
  */
 import { docker, TestAgent } from "../test/helpers/agent.ts";
@@ -51,6 +53,7 @@ import { soak } from "./soak.ts";
 import { parseDockerPort } from "./tools.ts";
 import { BATCH, IDLE_WINDOW_S, measureScale } from "./scale.ts";
 import { joinHosts, measureJoins } from "./join.ts";
+import { measureFailover } from "./failover.ts";
 import { measureDownloads, measureUploads } from "./transfer.ts";
 import { measureWebSocket } from "./websocket.ts";
 
@@ -75,7 +78,7 @@ const TOOLS = [
 ];
 
 /** The benchmarks `--only` picks from. */
-export const PARTS = ["proxy", "join", "scale"] as const;
+export const PARTS = ["proxy", "join", "scale", "failover"] as const;
 /** One of {@link PARTS}. */
 export type Part = typeof PARTS[number];
 
@@ -92,7 +95,14 @@ export interface Options {
   trials: number;
   /** Nodes the largest-cluster benchmark grows to (it stops early if they do not converge). */
   nodes: number;
+  /** Node deaths per failover run. */
+  kills: number;
+  /** Seconds the delayed cluster is watched for false alarms. */
+  watchS: number;
 }
+
+/** Delay the failover benchmark adds each way between nodes (issue 8: 100 ms). */
+export const FAILOVER_DELAY_MS = 100;
 
 function wholeFlag(a: string, name: string, min: number, max: number): number {
   const n = Number(a.slice(name.length + 3));
@@ -112,6 +122,8 @@ export function parseArgs(args: string[]): Options {
     parts: [...PARTS],
     trials: 5,
     nodes: 50,
+    kills: 10,
+    watchS: 600,
   };
   for (const a of args) {
     if (a === "--json") o.json = true;
@@ -120,6 +132,8 @@ export function parseArgs(args: string[]): Options {
     else if (a.startsWith("--soak=")) o.soakS = wholeFlag(a, "soak", 10, 7200);
     else if (a.startsWith("--trials=")) o.trials = wholeFlag(a, "trials", 1, 20);
     else if (a.startsWith("--nodes=")) o.nodes = wholeFlag(a, "nodes", 2, 253);
+    else if (a.startsWith("--kills=")) o.kills = wholeFlag(a, "kills", 1, 50);
+    else if (a.startsWith("--watch=")) o.watchS = wholeFlag(a, "watch", 0, 7200);
     else if (a.startsWith("--only=")) {
       const named = a.slice("--only=".length).split(",");
       const bad = named.filter((p) => !(PARTS as readonly string[]).includes(p));
@@ -132,7 +146,7 @@ export function parseArgs(args: string[]): Options {
     } else {
       throw new Error(
         `unknown argument "${a}"; use --json, --duration=SECONDS, --runs=N, --soak=SECONDS, ` +
-          "--only=PART[,PART], --trials=N, --nodes=N",
+          "--only=PART[,PART], --trials=N, --nodes=N, --kills=N, --watch=SECONDS",
       );
     }
   }
@@ -182,6 +196,11 @@ export function budgetMs(o: Options): number {
   if (o.parts.includes("scale")) {
     total += SLOT_WAIT_S + 60 + o.nodes * 2 + Math.ceil((o.nodes - 1) / BATCH) * 125 + 5 * 30 +
       90 + IDLE_WINDOW_S + 120;
+  }
+  if (o.parts.includes("failover")) {
+    // Each of the two clusters: a slot, forming, retuning (the delayed one), and per kill the
+    // answer, the reference start and the rejoin at their limits; then the watch.
+    total += 2 * (SLOT_WAIT_S + 120 + 60) + 240 + 2 * o.kills * (60 + 30 + 120 + 120) + o.watchS;
   }
   return total * 1000;
 }
@@ -563,6 +582,10 @@ async function measureAll(
   }
   if (o.parts.includes("scale")) {
     out.cluster.scale = await phase((s) => measureScale(o.nodes, s, progress));
+  }
+  if (o.parts.includes("failover")) {
+    const f = { trials: o.kills, delayMs: FAILOVER_DELAY_MS, watchS: o.watchS };
+    out.cluster.failover = await phase((s) => measureFailover(f, s, progress));
   }
   return out;
 }

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { budgetMs, parseArgs, settingsOf } from "./run.ts";
 
-const CLUSTER_DEFAULTS = { parts: ["proxy", "join", "scale"], trials: 5, nodes: 50 };
+const CLUSTER_DEFAULTS = {
+  parts: ["proxy", "join", "scale", "failover"],
+  trials: 5,
+  nodes: 50,
+  kills: 10,
+  watchS: 600,
+};
 
 Deno.test("bench flags: defaults, --json, --duration, --runs, --soak, and clear errors", () => {
   assert.deepEqual(parseArgs([]), {
@@ -26,9 +32,17 @@ Deno.test("bench flags: defaults, --json, --duration, --runs, --soak, and clear 
   assert.throws(() => parseArgs(["--fast"]), /unknown argument "--fast"/);
 });
 
-Deno.test("cluster flags: --only picks parts in their order, --trials, --nodes, clear errors", () => {
-  const o = parseArgs(["--only=scale,join", "--trials=3", "--nodes=20"]);
-  assert.deepEqual([o.parts, o.trials, o.nodes], [["join", "scale"], 3, 20]);
+Deno.test("cluster flags: --only picks parts in their order, --trials, --nodes, --kills, --watch, clear errors", () => {
+  const o = parseArgs(["--only=failover,scale,join", "--trials=3", "--nodes=20", "--kills=4"]);
+  assert.deepEqual([o.parts, o.trials, o.nodes, o.kills], [
+    ["join", "scale", "failover"],
+    3,
+    20,
+    4,
+  ]);
+  assert.equal(parseArgs(["--watch=0"]).watchS, 0);
+  assert.throws(() => parseArgs(["--kills=0"]), /--kills must be a whole number, 1\.\.50/);
+  assert.throws(() => parseArgs(["--watch=-1"]), /--watch must be a whole number/);
   assert.throws(() => parseArgs(["--only=proxy,dns"]), /one or more of proxy, join, scale/);
   assert.throws(() => parseArgs(["--only="]), /one or more of proxy, join, scale/);
   assert.throws(() => parseArgs(["--nodes=254"]), /--nodes must be a whole number, 2\.\.253/);
@@ -53,5 +67,10 @@ Deno.test("the budget grows with the runs and the soak, and covers only the part
   assert.ok(budgetMs(parseArgs(["--only=proxy", "--soak=600"])) >= one + 600_000);
   const scale = (n: number) => budgetMs(parseArgs(["--only=scale", `--nodes=${n}`]));
   assert.ok(scale(50) > scale(10) + 8 * 120_000, "each batch of five nodes adds its time limit");
-  assert.ok(budgetMs(parseArgs([])) > one + scale(50), "the default run has every part");
+  const failover = (watch: number) => budgetMs(parseArgs(["--only=failover", `--watch=${watch}`]));
+  assert.ok(failover(600) >= failover(0) + 600_000, "the watch adds its time");
+  assert.ok(
+    budgetMs(parseArgs([])) > one + scale(50) + failover(600),
+    "the default run has every part",
+  );
 });

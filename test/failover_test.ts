@@ -1,9 +1,11 @@
 /**
  * A service survives its node's death: three hosts (network namespaces, each with its own dockerd
  * and agent), a one-replica service, and the node running it killed (agent and etcd with
- * SIGKILL, its containers with `docker kill`). The replica is placed on a live node and the
- * service answers again through a surviving node's proxy; the test prints how long that took
- * (issue 8's goal is 5 s at the median, measured by the bench, not asserted here).
+ * SIGKILL). Its container keeps running, as when an agent crashes or a node's link is cut: no
+ * one routes to it once the node's lease has expired. The replica is placed on a live node and
+ * the service answers again through a surviving node's proxy; the test prints how long that took
+ * (issue 8's goal is 5 s at the median, measured by the bench with a full power cut, not asserted
+ * here). When the node comes back, it stops its old copy rather than run the service twice.
  */
 import assert from "node:assert/strict";
 import { type Host, Hosts } from "./helpers/hosts.ts";
@@ -44,16 +46,15 @@ Deno.test("failover: a one-replica service answers again through another node's 
   });
 
   const observer = cluster.hosts.find((h) => h !== victim)!;
+  const running = async (h: Host) =>
+    (await h.docker("ps", "-q", "--filter", `label=fossora.service=${service}`)).stdout.trim()
+      .split("\n").filter(Boolean);
   await t.step(
-    `${victim!.name} dies; ${observer.name}'s proxy serves the service again`,
+    `${victim!.name}'s agent and etcd die; ${observer.name}'s proxy serves the service again`,
     async () => {
       assert.ok(await answers(observer), "it answers before");
       const died = Date.now();
       await victim!.kill();
-      const ps = await victim!.docker("ps", "-q", "--filter", `label=fossora.service=${service}`);
-      for (const id of ps.stdout.trim().split("\n").filter(Boolean)) {
-        await victim!.docker("kill", id);
-      }
       await waitFor(
         "the service to answer again",
         async () => {
@@ -75,6 +76,25 @@ Deno.test("failover: a one-replica service answers again through another node's 
       console.log(
         `  answering again ${((Date.now() - died) / 1000).toFixed(1)} s after its node died`,
       );
+      assert.equal((await running(victim!)).length, 1, "the old copy ran on, unrouted");
     },
   );
+
+  await t.step(`${victim!.name} comes back and stops its old copy: one copy runs`, async () => {
+    await victim!.start();
+    await waitFor(
+      `${victim!.name} to stop its old copy`,
+      async () => (await running(victim!)).length === 0,
+      30_000,
+      200,
+    );
+    const copies = await Promise.all(cluster.hosts.map(running));
+    assert.equal(copies.flat().length, 1, `copies per host: ${JSON.stringify(copies)}`);
+    const res = await victim!.json<{ replicas: ReplicaView[] }>(`/api/v1/services/${service}`);
+    assert.deepEqual(
+      res.replicas.map((r) => r.node === victim!.name || r.node === victim!.nodeId),
+      [false],
+    );
+    assert.ok(await answers(victim!), "the service answers through the node that came back");
+  });
 });

@@ -8,6 +8,7 @@ import { Backoff } from "../util/backoff.ts";
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { ROOT } from "./keys.ts";
+import { LIVENESS_TTL_S } from "./lease.ts";
 import type { Store } from "./store.ts";
 
 /** Options of a {@link LeaderElection}. */
@@ -16,6 +17,7 @@ export interface LeaderElectionOptions {
   role: string;
   /** What this node campaigns with: its node id. */
   value: string;
+  /** Seconds the role outlives a holder that died (default {@link LIVENESS_TTL_S}). */
   ttl?: number;
   log?: Logger;
   /** Called with true when this node becomes leader, false when it stops being leader. */
@@ -38,7 +40,7 @@ export class LeaderElection {
     this.#election = new Election(
       options.store.client.namespace(ROOT),
       options.role,
-      options.ttl ?? 10,
+      options.ttl ?? LIVENESS_TTL_S,
     );
     this.#log = options.log ?? silentLogger;
   }

@@ -12,10 +12,20 @@ import type { KeyFamily } from "./keys.ts";
 import { keyOf } from "./keys.ts";
 import type { Store } from "./store.ts";
 
+/**
+ * Seconds a node's leases live without a keepalive: its node record, its replicas' statuses and
+ * its election keys. It is how long a dead node goes unnoticed, so it is most of the time a
+ * service takes to come back elsewhere (issue 8's goal: 5 s). etcd3 sends a keepalive every
+ * third of it, so a node is declared dead after about three keepalives in a row went missing;
+ * etcd raises it to one and a half election timeouts where the link is slow (the tuner lengthens
+ * those), and a new etcd leader extends every lease, so an election alone never expires one.
+ */
+export const LIVENESS_TTL_S = 3;
+
 /** Options of {@link LeasedRecords}. */
 export interface LeasedRecordsOptions {
   store: Store;
-  /** Lease time to live in seconds (default 10). */
+  /** Lease time to live in seconds (default {@link LIVENESS_TTL_S}). */
   ttl?: number;
   log?: Logger;
 }
@@ -55,7 +65,7 @@ export class LeasedRecords {
 
   async #current(): Promise<Lease> {
     if (this.#lease) return this.#lease;
-    const lease = this.options.store.client.lease(this.options.ttl ?? 10);
+    const lease = this.options.store.client.lease(this.options.ttl ?? LIVENESS_TTL_S);
     lease.on("lost", (err) => this.#onLost(lease, err));
     this.#lease = lease;
     await lease.grant();
