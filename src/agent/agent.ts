@@ -24,7 +24,7 @@ import { etcdMembership } from "../admission/membership.ts";
 import { loadMembership, type SavedMembership, saveMembership } from "../admission/saved.ts";
 import type { CurrentAdmission, Role } from "../admission/types.ts";
 import { formatJoinToken, newSecret, parseJoinToken } from "../admission/token.ts";
-import { ApiError, type ControlPlane, createApi, serveApi } from "../api/mod.ts";
+import { ApiError, type ControlPlane, createApi, type DrainAnswer, serveApi } from "../api/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
 import {
   decideFounding,
@@ -70,7 +70,9 @@ import {
   type SnapshotStorage,
   SnapshotWriter,
 } from "../state/snapshot.ts";
+import { makeEvent } from "../state/events.ts";
 import type {
+  DrainRecord,
   LeaderElection,
   LeasedRecords,
   MemberRecord,
@@ -587,6 +589,51 @@ export class Agent {
         };
       },
       leave: () => this.#leave(records, event),
+      drain: (name) => this.#drain(name, true),
+      undrain: (name) => this.#drain(name, false),
+    };
+  }
+
+  /**
+   * Drains a node (no new replicas; the scheduler moves its replicas away one at a time, each
+   * new copy ready before the old one stops) or undoes it; tells it as an event.
+   */
+  async #drain(name: string, drain: boolean): Promise<DrainAnswer> {
+    const { families } = this.#parts!;
+    const member = this.mirror.view.members().find((m) => m.name === name && !m.leftAt);
+    if (!member) {
+      throw new ApiError(
+        404,
+        "no_node",
+        `no node is named ${JSON.stringify(name)}; see fossora nodes`,
+      );
+    }
+    const was = this.mirror.view.drain(member.id) !== undefined;
+    if (was === drain) {
+      return {
+        node: name,
+        drained: drain,
+        message: drain ? `${name} is drained already` : `${name} is not drained`,
+      };
+    }
+    const record: DrainRecord = { node: member.id, since: new Date().toISOString() };
+    await this.#write(async () => {
+      if (drain) await this.store.put(families.drain, [member.id], record);
+      else await this.store.delete(families.drain, member.id);
+      const kind = drain ? "drained" : "undrained";
+      const message = drain
+        ? `${name} drained: its replicas move away, and no new ones go there`
+        : `${name} undrained: it takes replicas again`;
+      const e = makeEvent({ kind, node: name, message });
+      await this.store.put(families.events, [e.id], e);
+    });
+    return {
+      node: name,
+      drained: drain,
+      message: drain
+        ? `${name} is drained: its replicas move away one at a time, each new copy ready ` +
+          "before the old one stops"
+        : `${name} is undrained: new replicas may go there (running ones stay where they are)`,
     };
   }
 
@@ -1044,16 +1091,19 @@ export class Agent {
   }
 
   /**
-   * The replicas assigned to this node, with the spec of their generation. Between a deploy and
-   * the scheduler's next write, an assignment still names the old generation while the service
-   * already holds the new spec: the replica then keeps what it was given last.
+   * The replicas assigned to this node, or moving off it, with the spec of their generation.
+   * Between a deploy and the scheduler's next write, an assignment still names the old
+   * generation while the service already holds the new spec: the replica then keeps what it was
+   * given last.
    */
   #wanted(): WantedReplica[] {
     const out: WantedReplica[] = [];
     const next = new Map<string, WantedReplica>();
     for (const a of this.mirror.assignments.values()) {
       const svc = this.mirror.view.service(a.service);
-      if (a.node !== this.identity.id || !svc) continue;
+      // A replica moving away keeps running here until its new copy is ready (`previous`).
+      const mine = a.node === this.identity.id || a.previous === this.identity.id;
+      if (!mine || !svc) continue;
       const key = `${a.service}/${a.replica}`;
       const w = svc.generation === a.generation
         ? { service: a.service, replica: a.replica, generation: a.generation, spec: svc.spec }

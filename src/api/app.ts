@@ -16,6 +16,7 @@ import { addClusterRoutes } from "./routes/cluster.ts";
 import { addJoinRoutes } from "./routes/join.ts";
 import { addLogRoutes } from "./routes/service_logs.ts";
 import { addServiceRoutes } from "./routes/services.ts";
+import { addEventRoutes } from "./routes/events.ts";
 import type { ApiDeps } from "./types.ts";
 
 /**
@@ -55,6 +56,7 @@ export function createApi(deps: ApiDeps): Hono {
   addJoinRoutes(app, deps);
   addServiceRoutes(app, deps, maxBody);
   addLogRoutes(app, deps);
+  addEventRoutes(app, deps);
   app.notFound((c) =>
     new ApiError(
       404,

@@ -6,11 +6,19 @@
 export { createApi, STALE_HEADER } from "./app.ts";
 export { serveApi, type ServeOptions } from "./serve.ts";
 export { ApiError, type ErrorBody } from "./errors.ts";
-export type { ApiDeps, ControlPlane, LogOptions, ParseServiceFile, ServiceStore } from "./types.ts";
+export type {
+  ApiDeps,
+  ControlPlane,
+  DrainAnswer,
+  LogOptions,
+  ParseServiceFile,
+  ServiceStore,
+} from "./types.ts";
 export type { ApplyResult } from "../state/mod.ts";
 export type {
   ClusterSummary,
   MemberSummary,
+  NodeSummary,
   ReplicaSummary,
   ServiceDetail,
   ServiceState,

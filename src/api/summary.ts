@@ -4,6 +4,7 @@
  * @module
  */
 import type {
+  ClusterEvent,
   NodeRecord,
   NodeRole,
   NodeState,
@@ -66,6 +67,19 @@ export interface ServiceDetail {
   state: ServiceState;
   problem: string | null;
   replicas: ReplicaSummary[];
+  /** What happened to it (moves, and why), newest first, at most {@link SERVICE_EVENTS}. */
+  events: ClusterEvent[];
+}
+
+/** Events shown with one service. */
+export const SERVICE_EVENTS = 20;
+
+/** A row of `GET /api/v1/nodes`: the node's record, and what the scheduler does with it. */
+export interface NodeSummary extends NodeRecord {
+  /** Drained by a person: no replica is placed on it, and those it ran move away. */
+  drained: boolean;
+  /** Replicas it reports, running or not. */
+  replicas: number;
 }
 
 /** A member in `GET /api/v1/cluster`. */
@@ -227,6 +241,7 @@ export function describeService(
     problem: serviceProblem(view, record.spec.name, replicas) ??
       proxyProblem?.(record.spec.name) ?? null,
     replicas: replicas.map((r) => summarizeReplica(view, r)),
+    events: view.events(record.spec.name).slice(0, SERVICE_EVENTS),
   };
 }
 
@@ -234,7 +249,21 @@ export function describeService(
  * Every node the cluster knows: the live ones as their records say, and the admitted ones that
  * are not running now, as `down` (or `left`), with when they were last seen.
  */
-export function summarizeNodes(view: ClusterView): NodeRecord[] {
+export function summarizeNodes(view: ClusterView): NodeSummary[] {
+  const replicas = new Map<string, number>();
+  for (const svc of view.services()) {
+    for (const r of view.replicasOf(svc.spec.name)) {
+      replicas.set(r.node, (replicas.get(r.node) ?? 0) + 1);
+    }
+  }
+  return nodeRecords(view).map((n) => ({
+    ...n,
+    drained: view.drain(n.id) !== undefined,
+    replicas: replicas.get(n.id) ?? 0,
+  }));
+}
+
+function nodeRecords(view: ClusterView): NodeRecord[] {
   const live = new Map(view.nodes().map((n) => [n.id, n]));
   const out: NodeRecord[] = [];
   for (const m of view.members()) {

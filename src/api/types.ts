@@ -43,6 +43,17 @@ export interface ControlPlane {
   removeNode(name: string): Promise<{ removed: string; message: string }>;
   /** `fossora leave`: this node leaves; resolves once its membership is gone. */
   leave(): Promise<{ left: string; message: string }>;
+  /** `fossora nodes drain NAME`: no new replicas there, and its replicas move away. */
+  drain(name: string): Promise<DrainAnswer>;
+  /** `fossora nodes undrain NAME`: the node takes replicas again. */
+  undrain(name: string): Promise<DrainAnswer>;
+}
+
+/** What drain and undrain answer. */
+export interface DrainAnswer {
+  node: string;
+  drained: boolean;
+  message: string;
 }
 
 /** Everything `createApi` needs. */

@@ -3,8 +3,17 @@
  * own types, so a change of the API breaks the client at type-check time, not at run time.
  * @module
  */
-import type { ApplyResult, ClusterSummary, ServiceSummary } from "../api/mod.ts";
-import type { NodeRecord } from "../state/types.ts";
+import type {
+  ApplyResult,
+  ClusterSummary,
+  DrainAnswer,
+  NodeSummary,
+  ServiceDetail,
+  ServiceSummary,
+} from "../api/mod.ts";
+import type { ClusterEvent } from "../state/types.ts";
+
+export type { DrainAnswer, ServiceDetail };
 
 /** `GET /api/v1/services`. */
 export interface ServicesAnswer {
@@ -13,7 +22,12 @@ export interface ServicesAnswer {
 
 /** `GET /api/v1/nodes`. */
 export interface NodesAnswer {
-  nodes: NodeRecord[];
+  nodes: NodeSummary[];
+}
+
+/** `GET /api/v1/events`. */
+export interface EventsAnswer {
+  events: ClusterEvent[];
 }
 
 /** `GET /api/v1/cluster`. */

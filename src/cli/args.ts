@@ -45,10 +45,16 @@ export interface Args {
 }
 
 /** Each command's arguments; `sub` lists its subcommands and theirs (`nodes approve NAME`). */
-const ARITY: Record<Command, { names: string[]; sub?: Record<string, string[]> }> = {
+const ARITY: Record<
+  Command,
+  { names: string[]; optional?: string[]; sub?: Record<string, string[]> }
+> = {
   status: { names: [] },
-  nodes: { names: [], sub: { approve: ["NAME"], rm: ["NAME"] } },
-  services: { names: [] },
+  nodes: {
+    names: [],
+    sub: { approve: ["NAME"], rm: ["NAME"], drain: ["NAME"], undrain: ["NAME"] },
+  },
+  services: { names: [], optional: ["NAME"] },
   token: { names: [] },
   leave: { names: [] },
   deploy: { names: ["FILE"] },
@@ -155,9 +161,10 @@ function placeCommand(args: Args, words: string[]): void {
   const sub = ARITY[first].sub?.[rest[0]];
   if (sub) rest = rest.slice(1);
   const want = sub ?? ARITY[first].names;
+  const most = want.length + (sub ? 0 : ARITY[first].optional?.length ?? 0);
   if (rest.length < want.length) throw new UsageError(`missing ${want[rest.length]}`, first);
-  if (rest.length > want.length) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(rest[want.length])}`, first);
+  if (rest.length > most) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(rest[most])}`, first);
   }
 }
 

@@ -14,6 +14,8 @@ export interface CliIo {
   /** All of standard input, for `deploy -`. */
   readStdin(): Promise<Uint8Array<ArrayBuffer>>;
   now(): Date;
+  /** Resolves after `ms` (waits between polls: `nodes drain`). */
+  sleep(ms: number): Promise<void>;
   /** Calls `stop` on Ctrl-C until the returned function is called; ends `logs -f`. */
   onInterrupt(stop: () => void): () => void;
   /** Printed by `--version`. */
@@ -36,6 +38,7 @@ export function defaultIo(): CliIo {
     readFile: (path) => Deno.readFile(path),
     readStdin: async () => new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
     now: () => new Date(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     onInterrupt: (stop) => {
       Deno.addSignalListener("SIGINT", stop);
       return () => Deno.removeSignalListener("SIGINT", stop);

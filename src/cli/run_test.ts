@@ -23,6 +23,7 @@ function term(
     },
     readStdin: () => Promise.resolve(new Uint8Array(o.stdin ?? new Uint8Array())),
     now: () => NOW,
+    sleep: () => Promise.resolve(),
     onInterrupt: (stop) => {
       out.interrupt = stop;
       return () => (out.interrupt = undefined);
@@ -49,6 +50,8 @@ const NODES = {
       dnsPort: 53,
       startedAt: "2025-01-01T00:00:00.000Z",
       lastSeen: "2025-01-01T00:00:57.000Z",
+      drained: true,
+      replicas: 2,
     },
     {
       id: "n2",
@@ -65,6 +68,23 @@ const NODES = {
       dnsPort: 53,
       startedAt: "2025-01-01T00:00:00.000Z",
       lastSeen: "2025-01-01T00:00:00.000Z",
+      drained: false,
+      replicas: 0,
+    },
+  ],
+};
+
+const EVENTS = {
+  events: [
+    {
+      id: "0001735689600000-a",
+      at: "2025-01-01T00:00:00.000Z",
+      kind: "moved",
+      service: "whoami",
+      replica: 0,
+      from: "nuc",
+      to: "pi-a",
+      message: "replica 0 moved from nuc to pi-a: nuc went down",
     },
   ],
 };
@@ -122,6 +142,7 @@ function fakeCluster(extra: Parameters<typeof startFakeApi>[0] = {}): FakeApi {
     "GET /api/v1/services": () => json(SERVICES),
     "GET /api/v1/cluster": () => json(CLUSTER),
     "GET /api/v1/token": () => json({ token: "join-abc" }),
+    "GET /api/v1/events": () => json(EVENTS),
     "DELETE /api/v1/services/whoami": () => json({ removed: "whoami" }),
     "DELETE /api/v1/services/ghost": () =>
       apiError(404, "not_found", 'no service named "ghost"; list them with `fossora services`'),
@@ -142,9 +163,9 @@ Deno.test("nodes prints an aligned table with how long ago each node was seen", 
     assert.equal(r.code, 0, r.stderr);
     assert.equal(
       r.stdout,
-      "NAME  ADDRESS   ARCH   SITE    ROLE    STATE  LAST SEEN\n" +
-        "pi-a  10.0.0.1  arm64  home-a  voter   ready  3s ago\n" +
-        "nuc   10.0.0.2  amd64  home-b  worker  down   1m ago\n",
+      "NAME  ADDRESS   ARCH   SITE    ROLE    STATE           REPLICAS  LAST SEEN\n" +
+        "pi-a  10.0.0.1  arm64  home-a  voter   ready, drained  2         3s ago\n" +
+        "nuc   10.0.0.2  amd64  home-b  worker  down            0         1m ago\n",
     );
     assert.equal(r.stderr, "");
     assert.equal(api.seen[0].headers.get("authorization"), "Bearer tok");
@@ -182,7 +203,11 @@ Deno.test("--json prints the API's JSON", async () => {
       assert.deepEqual(JSON.parse(r.stdout), body);
     }
     const s = await run(api, ["--json", "status"]);
-    assert.deepEqual(JSON.parse(s.stdout), { cluster: CLUSTER, services: SERVICES.services });
+    assert.deepEqual(JSON.parse(s.stdout), {
+      cluster: CLUSTER,
+      services: SERVICES.services,
+      events: EVENTS.events,
+    });
   } finally {
     await api.close();
   }
@@ -204,6 +229,85 @@ Deno.test("status shows the cluster, this node, the leader, members and services
       r.stdout,
       /^whoami +traefik\/whoami:v1\.10 +1\/2 +pi-a +http:\/\/whoami\.home\.arpa\/$/m,
     );
+    assert.match(r.stdout, /^recent events/m);
+    assert.match(
+      r.stdout,
+      /^2025-01-01T00:00:00\.000Z +replica 0 moved from nuc to pi-a: nuc went down$/m,
+    );
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("services NAME shows where each replica runs, since when, and what happened to it", async () => {
+  const api = fakeCluster({
+    "GET /api/v1/services/whoami": () =>
+      json({
+        name: "whoami",
+        spec: { name: "whoami", image: "traefik/whoami:v1.10", replicas: 1 },
+        generation: 3,
+        url: "http://whoami.home.arpa/",
+        state: "ready",
+        problem: null,
+        replicas: [{
+          replica: 0,
+          node: "pi-a",
+          nodeId: "n1",
+          containerId: "0123456789abcdef",
+          state: "running",
+          ready: true,
+          since: "2025-01-01T00:00:40.000Z",
+          restarts: 0,
+          generation: 3,
+        }],
+        events: EVENTS.events,
+      }),
+  });
+  try {
+    const r = await run(api, ["services", "whoami"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^service +whoami \(generation 3\)$/m);
+    assert.match(r.stdout, /^replicas +1 ready of 1$/m);
+    assert.match(r.stdout, /^0 +pi-a +running +yes +20s ago +0 +0123456789ab$/m);
+    assert.match(r.stdout, /replica 0 moved from nuc to pi-a: nuc went down$/m);
+    const missing = await run(api, ["services", "ghost"]);
+    assert.equal(missing.code, 1);
+    const extra = await run(api, ["services", "a", "b"]);
+    assert.equal(extra.code, 2);
+    assert.match(extra.stderr, /unexpected argument "b"/);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("nodes drain waits until the node runs no replica, saying how many are left", async () => {
+  let polls = 0;
+  const left = [2, 2, 1, 0];
+  const api = fakeCluster({
+    "POST /api/v1/nodes/pi-a/drain": () =>
+      json({ node: "pi-a", drained: true, message: "pi-a is drained: its replicas move away" }),
+    "POST /api/v1/nodes/pi-a/undrain": () =>
+      json({ node: "pi-a", drained: false, message: "pi-a is undrained" }),
+    "GET /api/v1/nodes": () => {
+      const n = left[Math.min(polls++, left.length - 1)];
+      return json({ nodes: [{ ...NODES.nodes[0], replicas: n }, NODES.nodes[1]] });
+    },
+  });
+  try {
+    const r = await run(api, ["nodes", "drain", "pi-a"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      "pi-a is drained: its replicas move away\n" +
+        "pi-a: 2 replicas to move\n" +
+        "pi-a: 1 replica to move\n" +
+        "pi-a runs no replica now\n",
+    );
+    const u = await run(api, ["nodes", "undrain", "pi-a"]);
+    assert.deepEqual([u.code, u.stdout], [0, "pi-a is undrained\n"]);
+    const bare = await run(api, ["nodes", "drain"]);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /missing NAME/);
   } finally {
     await api.close();
   }

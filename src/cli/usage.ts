@@ -7,17 +7,19 @@ import type { Command } from "./args.ts";
 const COMMAND_USAGE: Record<Command, string> = {
   status:
     "fossora status [--json]\n  This node and the cluster at a glance: members, leader, services.",
-  nodes:
-    "fossora nodes [--history] [--json] | fossora nodes approve NAME | fossora nodes rm NAME\n" +
-    "  One row a node: name, address, arch, site, role, state, last seen. --history: the\n" +
-    "  admission log, who asked to join, each step and how it ended. approve NAME: lets in a\n" +
-    "  node that waits for approval (it came without a token from outside the tailnet).\n" +
-    "  rm NAME: forgets a node that is down for good (its etcd membership and its record).",
+  nodes: "fossora nodes [--history] [--json] | fossora nodes approve|rm|drain|undrain NAME\n" +
+    "  One row a node: name, address, arch, site, role, state, replicas, last seen. --history:\n" +
+    "  the admission log, who asked to join, each step and how it ended. approve NAME: lets in\n" +
+    "  a node that waits for approval (it came without a token from outside the tailnet).\n" +
+    "  rm NAME: forgets a node that is down for good (its etcd membership and its record).\n" +
+    "  drain NAME: moves its replicas away one at a time (each new copy ready before the old\n" +
+    "  one stops), keeps new ones off it, and waits until it runs none. undrain NAME: undoes it.",
   deploy: "fossora deploy FILE [--json]\n" +
     "  Creates or updates services from a fossora service file (YAML or JSON) or a\n" +
     "  docker-compose.yml. FILE `-` reads standard input.",
-  services:
-    "fossora services [--json]\n  One row a service: name, image, replicas running/wanted, nodes, URL.",
+  services: "fossora services [NAME] [--json]\n" +
+    "  One row a service: name, image, replicas running/wanted, nodes, URL. With NAME: that\n" +
+    "  service, where each replica runs and since when, and what happened to it (moves, why).",
   rm: "fossora rm NAME\n  Removes a service and its containers everywhere.",
   logs: "fossora logs NAME [-f|--follow] [--tail N] [--replica R]\n" +
     "  A service's container logs, from whichever node runs it. -f keeps following until Ctrl-C.",

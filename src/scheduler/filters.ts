@@ -1,57 +1,97 @@
 /**
  * Placement as a chain of small filters, after swarmkit's: each has a name and says why it
- * rejects a node, so a service that cannot be placed tells the user what is missing.
+ * rejects a node, so a service that cannot be placed, or a replica that moves, tells the user
+ * what is missing.
  * @module
  */
 import type { NodeRecord, ServiceSpec } from "../state/types.ts";
 
+/** What the filters know beyond the service and the node. */
+export interface NodeFacts {
+  /** True while a person has drained the node (by id). */
+  drained(node: string): boolean;
+}
+
+/** No node drained. */
+export const NO_FACTS: NodeFacts = { drained: () => false };
+
 /** One placement rule. */
 export interface Filter {
   name: string;
-  /** True when the node may run the service. */
-  accepts(spec: ServiceSpec, node: NodeRecord): boolean;
+  /** Why `node` may not run the service ("node2 is drained"), or undefined when it may. */
+  rejects(spec: ServiceSpec, node: NodeRecord, facts: NodeFacts): string | undefined;
   /** Why no node passed, for the user. */
   explain(spec: ServiceSpec): string;
+}
+
+function list(values: string[] | undefined): string {
+  return values?.join(" or ") ?? "";
+}
+
+function labelsOf(spec: ServiceSpec): string {
+  return Object.entries(spec.placement.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
 }
 
 /** The filters every placement goes through, in order. */
 export const FILTERS: readonly Filter[] = [
   {
     name: "ready",
-    accepts: (_spec, node) => node.state === "ready",
+    rejects: (_spec, node) => node.state === "ready" ? undefined : `${node.name} is ${node.state}`,
     explain: () => "no node is ready",
   },
   {
+    name: "drained",
+    rejects: (_spec, node, facts) => facts.drained(node.id) ? `${node.name} is drained` : undefined,
+    explain: () => "every ready node is drained (fossora nodes undrain NAME)",
+  },
+  {
     name: "arch",
-    accepts: (spec, node) =>
-      !spec.placement.arch?.length || spec.placement.arch.includes(node.arch),
-    explain: (spec) => `no ready node has arch ${spec.placement.arch?.join(" or ")}`,
+    rejects: (spec, node) =>
+      !spec.placement.arch?.length || spec.placement.arch.includes(node.arch)
+        ? undefined
+        : `${node.name} is ${node.arch}, not ${list(spec.placement.arch)}`,
+    explain: (spec) => `no ready node has arch ${list(spec.placement.arch)}`,
   },
   {
     name: "site",
-    accepts: (spec, node) =>
-      !spec.placement.sites?.length || spec.placement.sites.includes(node.site),
-    explain: (spec) => `no ready node is in site ${spec.placement.sites?.join(" or ")}`,
+    rejects: (spec, node) =>
+      !spec.placement.sites?.length || spec.placement.sites.includes(node.site)
+        ? undefined
+        : `${node.name} is in site ${node.site}, not ${list(spec.placement.sites)}`,
+    explain: (spec) => `no ready node is in site ${list(spec.placement.sites)}`,
   },
   {
     name: "labels",
-    accepts: (spec, node) =>
-      Object.entries(spec.placement.labels ?? {}).every(([k, v]) => node.labels[k] === v),
-    explain: (spec) =>
-      `no ready node has labels ${
-        Object.entries(spec.placement.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",")
-      }`,
+    rejects: (spec, node) =>
+      Object.entries(spec.placement.labels ?? {}).every(([k, v]) => node.labels[k] === v)
+        ? undefined
+        : `${node.name} lacks labels ${labelsOf(spec)}`,
+    explain: (spec) => `no ready node has labels ${labelsOf(spec)}`,
   },
 ];
+
+/** Why `node` may not run the service (the first filter that rejects it), or undefined. */
+export function rejection(
+  spec: ServiceSpec,
+  node: NodeRecord,
+  facts: NodeFacts = NO_FACTS,
+): string | undefined {
+  for (const f of FILTERS) {
+    const why = f.rejects(spec, node, facts);
+    if (why) return why;
+  }
+  return undefined;
+}
 
 /** The nodes that pass every filter, or the explanation of the first filter that left none. */
 export function eligibleNodes(
   spec: ServiceSpec,
   nodes: NodeRecord[],
+  facts: NodeFacts = NO_FACTS,
 ): { nodes: NodeRecord[]; reason?: string } {
   let left = nodes;
   for (const f of FILTERS) {
-    const next = left.filter((n) => f.accepts(spec, n));
+    const next = left.filter((n) => f.rejects(spec, n, facts) === undefined);
     if (next.length === 0) return { nodes: [], reason: f.explain(spec) };
     left = next;
   }

@@ -4,7 +4,18 @@
  * @module
  */
 import type { Assignment, NodeRecord, ServiceRecord } from "../state/types.ts";
-import { eligibleNodes } from "./filters.ts";
+import { eligibleNodes, NO_FACTS, type NodeFacts, rejection } from "./filters.ts";
+
+/** A replica placed on another node than before, and why. */
+export interface Move {
+  service: string;
+  replica: number;
+  /** Node ids. */
+  from: string;
+  to: string;
+  /** Absent when the old node is gone; else the filter's reason ("node2 is drained"). */
+  why?: string;
+}
 
 /** What the scheduler decided. */
 export interface SchedulePlan {
@@ -12,44 +23,65 @@ export interface SchedulePlan {
   remove: { service: string; replica: number }[];
   /** Services (or some of their replicas) that cannot be placed, with why. */
   unplaced: Map<string, string>;
+  moves: Move[];
 }
+
+/** What the plan needs beyond services, nodes and assignments. */
+export interface ScheduleFacts extends NodeFacts {
+  /** True when `node` reports the replica ready at that generation. */
+  ready(service: string, replica: number, node: string, generation: number): boolean;
+}
+
+/** Nothing drained, nothing ready. */
+export const NO_SCHEDULE_FACTS: ScheduleFacts = { ...NO_FACTS, ready: () => false };
 
 /**
  * Keeps every replica where it is while its node stays eligible (a replica never moves without a
  * reason), places the others on the eligible node running the fewest replicas of that service,
- * then the fewest in all, and removes what is no longer wanted.
+ * then the fewest in all, and removes what is no longer wanted. A replica on a node that is gone
+ * moves at once; one on a node that is up but no longer fits (drained, labels changed) moves
+ * make-before-break, one at a time per node: the old node keeps its copy (`previous`) until the
+ * new copy is ready.
  */
 export function planSchedule(
   services: ServiceRecord[],
   nodes: NodeRecord[],
   current: Assignment[],
+  facts: ScheduleFacts = NO_SCHEDULE_FACTS,
 ): SchedulePlan {
-  const plan: SchedulePlan = { put: [], remove: [], unplaced: new Map() };
+  const plan: SchedulePlan = { put: [], remove: [], unplaced: new Map(), moves: [] };
   const byService = new Map<string, Assignment[]>();
   for (const a of current) byService.set(a.service, [...(byService.get(a.service) ?? []), a]);
   const load = new Map<string, number>();
   for (const a of current) load.set(a.node, (load.get(a.node) ?? 0) + 1);
+  // Nodes a replica is moving off now: the next waits until that one is ready elsewhere.
+  const leaving = new Set(current.flatMap((a) => (a.previous ? [a.previous] : [])));
 
   const wanted = new Set(services.map((s) => s.spec.name));
   for (const a of current) {
     if (!wanted.has(a.service)) plan.remove.push({ service: a.service, replica: a.replica });
   }
-  for (const svc of services) {
-    placeService(svc, nodes, byService.get(svc.spec.name) ?? [], load, plan);
-  }
+  const ctx = { nodes, load, leaving, facts, plan };
+  for (const svc of services) placeService(svc, byService.get(svc.spec.name) ?? [], ctx);
   return plan;
 }
 
-function placeService(
-  svc: ServiceRecord,
-  nodes: NodeRecord[],
-  assigned: Assignment[],
-  load: Map<string, number>,
-  plan: SchedulePlan,
-): void {
+interface Context {
+  nodes: NodeRecord[];
+  load: Map<string, number>;
+  leaving: Set<string>;
+  facts: ScheduleFacts;
+  plan: SchedulePlan;
+}
+
+function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context): void {
+  const { nodes, load, leaving, facts, plan } = ctx;
   const { spec, generation } = svc;
-  const { nodes: eligible, reason } = eligibleNodes(spec, nodes);
+  const { nodes: eligible, reason } = eligibleNodes(spec, nodes, facts);
   const eligibleIds = new Set(eligible.map((n) => n.id));
+  // A node that is up and serving can keep an old copy running while its replica moves.
+  const live = new Map(nodes.filter((n) => n.state === "ready").map((n) => [n.id, n]));
+  const known = new Map(nodes.map((n) => [n.id, n]));
   const perNode = new Map<string, number>();
   for (const a of assigned) {
     if (a.replica < spec.replicas && eligibleIds.has(a.node)) {
@@ -59,7 +91,17 @@ function placeService(
   for (let replica = 0; replica < spec.replicas; replica++) {
     const existing = assigned.find((a) => a.replica === replica);
     if (existing && eligibleIds.has(existing.node)) {
-      if (existing.generation !== generation) plan.put.push({ ...existing, generation });
+      let next: Assignment = { ...existing, generation };
+      if (
+        existing.previous &&
+        (!live.has(existing.previous) ||
+          facts.ready(spec.name, replica, existing.node, existing.generation))
+      ) {
+        // The new copy serves (or the old node is gone): the old copy may stop.
+        const { previous: _, ...rest } = next;
+        next = rest;
+      }
+      if (JSON.stringify(next) !== JSON.stringify(existing)) plan.put.push(next);
       continue;
     }
     if (eligible.length === 0) {
@@ -71,10 +113,26 @@ function placeService(
       }
       continue;
     }
+    const oldNode = existing && live.get(existing.node);
+    if (existing && oldNode) {
+      // Up but no longer fitting: one replica at a time leaves a node, make-before-break.
+      if (leaving.has(existing.node)) {
+        if (existing.generation !== generation) plan.put.push({ ...existing, generation });
+        continue;
+      }
+      leaving.add(existing.node);
+    }
     const node = pick(eligible, perNode, load);
     perNode.set(node, (perNode.get(node) ?? 0) + 1);
     load.set(node, (load.get(node) ?? 0) + 1);
-    plan.put.push({ service: spec.name, replica, node, generation });
+    const a: Assignment = { service: spec.name, replica, node, generation };
+    if (existing && oldNode) a.previous = existing.node;
+    plan.put.push(a);
+    if (existing) {
+      const was = known.get(existing.node);
+      const why = was ? rejection(spec, was, facts) : undefined;
+      plan.moves.push({ service: spec.name, replica, from: existing.node, to: node, why });
+    }
   }
   for (const a of assigned) {
     if (a.replica >= spec.replicas) plan.remove.push({ service: spec.name, replica: a.replica });

@@ -52,7 +52,7 @@ Deno.test("a placed replica stays where it is and follows the new generation", (
 Deno.test("nothing changes when the assignments already match", () => {
   const current: Assignment[] = [{ service: "web", replica: 0, node: "a", generation: 1 }];
   const plan = planSchedule([service("web", 1)], [node("a")], current);
-  assert.deepEqual(plan, { put: [], remove: [], unplaced: new Map() });
+  assert.deepEqual(plan, { put: [], remove: [], unplaced: new Map(), moves: [] });
 });
 
 Deno.test("scaling down and removing a service remove their assignments", () => {
@@ -73,6 +73,75 @@ Deno.test("a replica on a node that went down moves to a ready one", () => {
     current,
   );
   assert.deepEqual(plan.put, [{ service: "web", replica: 0, node: "b", generation: 1 }]);
+  assert.deepEqual(plan.moves, [{
+    service: "web",
+    replica: 0,
+    from: "a",
+    to: "b",
+    why: "a is down",
+  }]);
+});
+
+Deno.test("a replica whose node is gone moves at once, with no old copy to wait for", () => {
+  const current: Assignment[] = [{ service: "web", replica: 0, node: "a", generation: 1 }];
+  const plan = planSchedule([service("web", 1)], [node("b")], current);
+  assert.deepEqual(plan.put, [{ service: "web", replica: 0, node: "b", generation: 1 }]);
+  assert.deepEqual(plan.moves, [{
+    service: "web",
+    replica: 0,
+    from: "a",
+    to: "b",
+    why: undefined,
+  }]);
+});
+
+const drainedA = { drained: (id: string) => id === "a", ready: () => false };
+
+Deno.test("a drained node's replicas leave one at a time, each old copy kept until the new one is ready", () => {
+  const current: Assignment[] = [
+    { service: "web", replica: 0, node: "a", generation: 1 },
+    { service: "web", replica: 1, node: "a", generation: 1 },
+  ];
+  const first = planSchedule([service("web", 2)], [node("a"), node("b")], current, drainedA);
+  assert.deepEqual(first.put, [
+    { service: "web", replica: 0, node: "b", generation: 1, previous: "a" },
+  ]);
+  assert.deepEqual(first.moves, [
+    { service: "web", replica: 0, from: "a", to: "b", why: "a is drained" },
+  ]);
+
+  const moving = [first.put[0], current[1]];
+  const waiting = planSchedule([service("web", 2)], [node("a"), node("b")], moving, drainedA);
+  assert.deepEqual(waiting.put, [], "nothing more until the new copy is ready");
+
+  const ready = { ...drainedA, ready: (_s: string, r: number, n: string) => r === 0 && n === "b" };
+  const done = planSchedule([service("web", 2)], [node("a"), node("b")], moving, ready);
+  assert.deepEqual(done.put, [{ service: "web", replica: 0, node: "b", generation: 1 }]);
+
+  const next = planSchedule(
+    [service("web", 2)],
+    [node("a"), node("b")],
+    [done.put[0], current[1]],
+    ready,
+  );
+  assert.deepEqual(next.put, [
+    { service: "web", replica: 1, node: "b", generation: 1, previous: "a" },
+  ]);
+});
+
+Deno.test("an old copy is let go when its node dies during the move", () => {
+  const moving: Assignment[] = [
+    { service: "web", replica: 0, node: "b", generation: 1, previous: "a" },
+  ];
+  const plan = planSchedule([service("web", 1)], [node("b")], moving);
+  assert.deepEqual(plan.put, [{ service: "web", replica: 0, node: "b", generation: 1 }]);
+});
+
+Deno.test("with every node drained, replicas stay where they are and the service says why", () => {
+  const current: Assignment[] = [{ service: "web", replica: 0, node: "a", generation: 1 }];
+  const plan = planSchedule([service("web", 1)], [node("a")], current, drainedA);
+  assert.deepEqual(plan.put, []);
+  assert.match(plan.unplaced.get("web")!, /every ready node is drained/);
 });
 
 Deno.test("a service no node can run says why", () => {

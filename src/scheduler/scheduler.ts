@@ -3,10 +3,17 @@
  * the assignments. Placement problems are kept for the API to show.
  * @module
  */
-import type { Mirror, Store } from "../state/mod.ts";
+import {
+  type ClusterEvent,
+  EVENTS_KEPT,
+  families,
+  makeEvent,
+  type Mirror,
+  type Store,
+} from "../state/mod.ts";
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
-import { planSchedule } from "./plan.ts";
+import { type Move, planSchedule, type ScheduleFacts } from "./plan.ts";
 
 /** Options of a {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -22,6 +29,13 @@ export class Scheduler {
   #running = false;
   #again = false;
   readonly #log: Logger;
+  /** The live nodes (id to name) at the last round this node led; undefined when it did not. */
+  #seen: Map<string, string> | undefined;
+  /**
+   * The last move told per replica: a round that runs before the mirror shows the last round's
+   * writes plans the same move again, and it should be told once.
+   */
+  readonly #told = new Map<string, string>();
 
   constructor(readonly options: SchedulerOptions) {
     this.#log = options.log ?? silentLogger;
@@ -29,7 +43,10 @@ export class Scheduler {
 
   /** Runs one round now, or right after the round in progress. */
   poke(): void {
-    if (!this.options.leading()) return;
+    if (!this.options.leading()) {
+      this.#seen = undefined;
+      return;
+    }
     if (this.#running) {
       this.#again = true;
       return;
@@ -61,11 +78,78 @@ export class Scheduler {
     }
   }
 
+  /** A node's name, from its record, else its member record (a node that is down). */
+  #name(id: string): string {
+    const view = this.options.mirror.view;
+    return view.node(id)?.name ?? view.members().find((m) => m.id === id)?.name ?? id;
+  }
+
+  #facts(): ScheduleFacts {
+    const view = this.options.mirror.view;
+    return {
+      drained: (node) => view.drain(node) !== undefined,
+      ready: (service, replica, node, generation) =>
+        view.replicasOf(service).some((r) =>
+          r.replica === replica && r.node === node && r.generation === generation && r.ready
+        ),
+    };
+  }
+
+  /** Nodes that went down or came back since the last round, as events. */
+  #nodeEvents(now: Map<string, string>): ClusterEvent[] {
+    const view = this.options.mirror.view;
+    const before = this.#seen;
+    if (!before) return [];
+    const left = new Set(view.members().filter((m) => m.leftAt).map((m) => m.id));
+    const out: ClusterEvent[] = [];
+    for (const [id, name] of before) {
+      if (!now.has(id) && !left.has(id)) {
+        out.push(makeEvent({ kind: "node-down", node: name, message: `${name} went down` }));
+      }
+    }
+    for (const [id, name] of now) {
+      if (!before.has(id) && view.members().some((m) => m.id === id && m.downAt)) {
+        out.push(makeEvent({ kind: "node-up", node: name, message: `${name} is back` }));
+      }
+    }
+    return out;
+  }
+
+  #moveEvent(m: Move): ClusterEvent {
+    const from = this.#name(m.from);
+    const to = this.#name(m.to);
+    return makeEvent({
+      kind: "moved",
+      service: m.service,
+      replica: m.replica,
+      from,
+      to,
+      message: `replica ${m.replica} moved from ${from} to ${to}: ${m.why ?? `${from} went down`}`,
+    });
+  }
+
+  /** Writes events, then deletes the oldest beyond {@link EVENTS_KEPT}. */
+  async #record(events: ClusterEvent[]): Promise<void> {
+    const { mirror, store } = this.options;
+    for (const e of events) {
+      this.#log.info(e.message, { event: e.kind, service: e.service });
+      await store.put(families.events, [e.id], e);
+    }
+    for (const old of mirror.view.events().slice(EVENTS_KEPT)) {
+      await store.delete(families.events, old.id);
+    }
+  }
+
   async #round(): Promise<void> {
     const { mirror, store } = this.options;
-    const plan = planSchedule(mirror.view.services(), mirror.view.nodes(), [
-      ...mirror.assignments.values(),
-    ]);
+    const live = new Map(mirror.view.nodes().map((n) => [n.id, n.name]));
+    const nodeEvents = this.#nodeEvents(live);
+    const plan = planSchedule(
+      mirror.view.services(),
+      mirror.view.nodes(),
+      [...mirror.assignments.values()],
+      this.#facts(),
+    );
     await this.#recordProblems(plan.unplaced);
     for (const a of plan.put) {
       await store.putAssignment(a);
@@ -74,11 +158,22 @@ export class Scheduler {
         replica: a.replica,
         node: a.node,
         generation: a.generation,
+        ...(a.previous ? { previous: a.previous } : {}),
       });
     }
     for (const r of plan.remove) {
       await store.deleteAssignment(r.service, r.replica);
       this.#log.info("unassigned", { service: r.service, replica: r.replica });
     }
+    const moves = plan.moves.filter((m) => {
+      const key = `${m.service}/${m.replica}`;
+      const move = `${m.from}>${m.to}`;
+      if (this.#told.get(key) === move) return false;
+      this.#told.set(key, move);
+      return true;
+    });
+    await this.#record([...nodeEvents, ...moves.map((m) => this.#moveEvent(m))]);
+    // Only now: a round that failed tells of these nodes again on the next one.
+    this.#seen = live;
   }
 }

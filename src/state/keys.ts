@@ -29,6 +29,10 @@ export const families = {
   placement: family("placement", 1),
   election: family("election", 1),
   certs: family("certs", 1),
+  /** `events/<id>`: what happened, newest kept (not leased). */
+  events: family("events", 1),
+  /** `drain/<node id>`: a node drained by a person (not leased). */
+  drain: family("drain", 1),
   /** `members/<node id>`: every admitted node, up or down (not leased). */
   members: family("members", 1),
   /**

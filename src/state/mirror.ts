@@ -11,7 +11,9 @@ import { families, type KeyFamily, parseKey, ROOT } from "./keys.ts";
 import { decodeValue, type Snapshot, type Store } from "./store.ts";
 import type {
   Assignment,
+  ClusterEvent,
   ClusterInfo,
+  DrainRecord,
   MemberRecord,
   NodeRecord,
   PlacementProblem,
@@ -102,6 +104,8 @@ export class Mirror {
     v.nodeMap.clear();
     v.memberMap.clear();
     v.placementMap.clear();
+    v.eventMap.clear();
+    v.drainMap.clear();
     this.assignments.clear();
     this.certs.clear();
     v.info = undefined;
@@ -135,6 +139,10 @@ export class Mirror {
       put ? v.replicaMap.set(key, value as ReplicaStatus) : v.replicaMap.delete(key);
     } else if (f === families.placement) {
       put ? v.placementMap.set(key, value as PlacementProblem) : v.placementMap.delete(key);
+    } else if (f === families.events) {
+      put ? v.eventMap.set(key, value as ClusterEvent) : v.eventMap.delete(key);
+    } else if (f === families.drain) {
+      put ? v.drainMap.set(key, value as DrainRecord) : v.drainMap.delete(key);
     } else if (f === families.assignments) {
       put ? this.assignments.set(key, value as Assignment) : this.assignments.delete(key);
     } else if (f === families.certs) {

@@ -7,6 +7,7 @@ export * from "./types.ts";
 export { families, ROOT } from "./keys.ts";
 export { type ApplyResult, ConflictError, Store, type Versioned } from "./store.ts";
 export { Mirror, type MirrorOptions } from "./mirror.ts";
+export { EVENTS_KEPT, makeEvent } from "./events.ts";
 export { LeasedRecords, LIVENESS_TTL_S } from "./lease.ts";
 export { LeaderElection } from "./election.ts";
 export { LeaseLock, type LeaseLockOptions, type LockHolder } from "./lock.ts";

@@ -125,6 +125,12 @@ export interface Assignment {
   node: string;
   /** The service generation the replica must run. */
   generation: number;
+  /**
+   * While a replica moves off a node that is still up (drained, or no longer fitting), that
+   * node: it keeps serving its copy until the copy on `node` is ready, so the move drops no
+   * request. Absent otherwise.
+   */
+  previous?: string;
 }
 
 /** What a replica's container is doing, as the runtime saw it last. */
@@ -159,6 +165,40 @@ export interface PlacementProblem {
   service: string;
   /** Why, for the user: "no ready node has arch arm64". */
   reason: string;
+  since: string;
+}
+
+/** What a {@link ClusterEvent} is about. */
+export type EventKind = "moved" | "node-down" | "node-up" | "drained" | "undrained";
+
+/**
+ * `events/<id>`: something that happened in the cluster, kept for people (`fossora services
+ * NAME`, `fossora status`, `GET /api/v1/events`). Written by the elected scheduler (moves, nodes
+ * going down and coming back) and the API (drain); the scheduler keeps the newest
+ * `EVENTS_KEPT`.
+ */
+export interface ClusterEvent {
+  /** Its key: the time in ms, zero-padded, and a random suffix, so keys sort by time. */
+  id: string;
+  /** ISO 8601. */
+  at: string;
+  kind: EventKind;
+  /** The service, for a move. */
+  service?: string;
+  replica?: number;
+  /** The node's name: the one that went down or came back, or was drained. */
+  node?: string;
+  /** A move's old and new node names. */
+  from?: string;
+  to?: string;
+  /** For people: "replica 0 moved from node2 to node1: node2 went down". */
+  message: string;
+}
+
+/** `drain/<node id>`: written by the API while a node is drained; the scheduler keeps replicas off it. */
+export interface DrainRecord {
+  node: string;
+  /** ISO 8601. */
   since: string;
 }
 

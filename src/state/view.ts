@@ -4,7 +4,9 @@
  * @module
  */
 import type {
+  ClusterEvent,
   ClusterInfo,
+  DrainRecord,
   MemberRecord,
   NodeRecord,
   PlacementProblem,
@@ -26,6 +28,10 @@ export interface ClusterView {
   members(): MemberRecord[];
   /** Why a service cannot be placed, while the scheduler says it cannot. */
   placementProblem(service: string): PlacementProblem | undefined;
+  /** The events kept, newest first; with `service`, only that service's. */
+  events(service?: string): ClusterEvent[];
+  /** The drain of a node (by id), while it is drained. */
+  drain(node: string): DrainRecord | undefined;
 }
 
 /** A view backed by plain maps; the etcd mirror fills one, and tests fill one by hand. */
@@ -37,6 +43,10 @@ export class MemoryView implements ClusterView {
   readonly nodeMap = new Map<string, NodeRecord>();
   readonly memberMap = new Map<string, MemberRecord>();
   readonly placementMap = new Map<string, PlacementProblem>();
+  /** Keyed by event id. */
+  readonly eventMap = new Map<string, ClusterEvent>();
+  /** Keyed by node id. */
+  readonly drainMap = new Map<string, DrainRecord>();
 
   cluster(): ClusterInfo | undefined {
     return this.info;
@@ -63,6 +73,14 @@ export class MemoryView implements ClusterView {
   }
   placementProblem(service: string): PlacementProblem | undefined {
     return this.placementMap.get(service);
+  }
+  events(service?: string): ClusterEvent[] {
+    return [...this.eventMap.values()]
+      .filter((e) => service === undefined || e.service === service)
+      .sort((a, b) => b.id.localeCompare(a.id));
+  }
+  drain(node: string): DrainRecord | undefined {
+    return this.drainMap.get(node);
   }
   /** Every recorded placement problem. */
   placementProblems(): PlacementProblem[] {
@@ -120,5 +138,11 @@ export class SwitchView implements ClusterView {
   }
   placementProblem(service: string): PlacementProblem | undefined {
     return this.#current.placementProblem(service);
+  }
+  events(service?: string): ClusterEvent[] {
+    return this.#current.events(service);
+  }
+  drain(node: string): DrainRecord | undefined {
+    return this.#current.drain(node);
   }
 }

@@ -11,16 +11,17 @@ export interface HttpAnswer {
   body: string;
 }
 
-/** Sends one request to 127.0.0.1:port with `Host: host`. */
+/** Sends one request to address:port (default 127.0.0.1) with `Host: host`. */
 export function httpRequest(
   port: number,
   host: string,
   path = "/",
   method = "GET",
+  address = "127.0.0.1",
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port, path, method, headers: { host }, agent: false, timeout: 5000 },
+      { host: address, port, path, method, headers: { host }, agent: false, timeout: 5000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));

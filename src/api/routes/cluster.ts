@@ -49,6 +49,14 @@ export function addClusterRoutes(app: Hono, deps: ApiDeps): void {
     async (c) => c.json(await controlPlane().removeNode(c.req.param("name"))),
   );
   app.post("/api/v1/leave", async (c) => c.json(await controlPlane().leave()));
+  app.post(
+    "/api/v1/nodes/:name/drain",
+    async (c) => c.json(await controlPlane().drain(c.req.param("name"))),
+  );
+  app.post(
+    "/api/v1/nodes/:name/undrain",
+    async (c) => c.json(await controlPlane().undrain(c.req.param("name"))),
+  );
   app.get("/api/v1/admission", async (c) => {
     if (!deps.admissionLog) {
       throw new ApiError(503, "starting", "the agent is still starting; try again in a moment");

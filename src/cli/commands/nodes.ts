@@ -2,17 +2,67 @@
  * `fossora nodes`: one row a node.
  * @module
  */
-import type { NodesAnswer } from "../api_types.ts";
+import type { DrainAnswer, NodesAnswer } from "../api_types.ts";
 import { type Context, printJson } from "../context.ts";
 import { ago, formatTable } from "../table.ts";
-import type { NodeRecord } from "../../state/types.ts";
+import type { NodeSummary } from "../../api/mod.ts";
 
-/** The nodes table: NAME ADDRESS ARCH SITE ROLE STATE LAST SEEN. */
-export function nodesTable(nodes: NodeRecord[], now: Date): string {
+/** The nodes table: NAME ADDRESS ARCH SITE ROLE STATE REPLICAS LAST SEEN. */
+export function nodesTable(nodes: NodeSummary[], now: Date): string {
   return formatTable(
-    ["NAME", "ADDRESS", "ARCH", "SITE", "ROLE", "STATE", "LAST SEEN"],
-    nodes.map((n) => [n.name, n.address, n.arch, n.site, n.role, n.state, ago(n.lastSeen, now)]),
+    ["NAME", "ADDRESS", "ARCH", "SITE", "ROLE", "STATE", "REPLICAS", "LAST SEEN"],
+    nodes.map((n) => [
+      n.name,
+      n.address,
+      n.arch,
+      n.site,
+      n.role,
+      n.drained ? `${n.state}, drained` : n.state,
+      String(n.replicas ?? "-"),
+      ago(n.lastSeen, now),
+    ]),
   );
+}
+
+/** How long `nodes drain` waits for the node's replicas to move before it gives up waiting. */
+export const DRAIN_WAIT_MS = 10 * 60_000;
+const DRAIN_POLL_MS = 1000;
+
+/**
+ * Runs `fossora nodes drain NAME` (or `undrain`): a drain then waits until the node runs no
+ * replica, saying how many are left as the number changes.
+ */
+async function drain(ctx: Context, name: string, on: boolean): Promise<number> {
+  const answer = await ctx.client.json<DrainAnswer>(
+    "POST",
+    `/api/v1/nodes/${encodeURIComponent(name)}/${on ? "drain" : "undrain"}`,
+  );
+  if (ctx.args.json) {
+    printJson(ctx, answer);
+    return 0;
+  }
+  ctx.io.stdout(`${answer.message}\n`);
+  if (!on) return 0;
+  const until = ctx.io.now().getTime() + DRAIN_WAIT_MS;
+  let told: number | undefined;
+  while (true) {
+    const { nodes } = await ctx.client.json<NodesAnswer>("GET", "/api/v1/nodes");
+    const left = nodes.find((n) => n.name === name)?.replicas ?? 0;
+    if (left === 0) {
+      ctx.io.stdout(`${name} runs no replica now\n`);
+      return 0;
+    }
+    if (left !== told) ctx.io.stdout(`${name}: ${left} replica${left === 1 ? "" : "s"} to move\n`);
+    told = left;
+    if (ctx.io.now().getTime() > until) {
+      ctx.io.stderr(
+        `fossora: ${name} still runs ${left} replica(s) after ${DRAIN_WAIT_MS / 60_000} min: ` +
+          "see why with `fossora services` (a service with nowhere else to go stays)\n",
+      );
+      return 1;
+    }
+    await ctx.io.sleep(DRAIN_POLL_MS);
+  }
 }
 
 /** One admission log line, as the API answers it. */
@@ -56,6 +106,10 @@ export async function nodes(ctx: Context): Promise<number> {
     if (ctx.args.json) printJson(ctx, answer);
     else ctx.io.stdout(`${answer.message}\n`);
     return 0;
+  }
+  const sub = ctx.args.positionals[0];
+  if (sub === "drain" || sub === "undrain") {
+    return await drain(ctx, ctx.args.positionals[1], sub === "drain");
   }
   if (ctx.args.positionals[0] === "approve") {
     const name = ctx.args.positionals[1];

@@ -2,13 +2,20 @@
  * `fossora status`: this node and the cluster at a glance.
  * @module
  */
-import type { ClusterAnswer, ServicesAnswer } from "../api_types.ts";
+import type { ClusterAnswer, EventsAnswer, ServicesAnswer } from "../api_types.ts";
 import { type Context, printJson } from "../context.ts";
 import { formatRows, formatTable } from "../table.ts";
-import { servicesTable } from "./services.ts";
+import { eventsTable, servicesTable } from "./services.ts";
 
-/** The status text: cluster, this node, leader, members, then services. */
-export function statusText(cluster: ClusterAnswer, services: ServicesAnswer): string {
+/** Events `fossora status` shows. */
+export const STATUS_EVENTS = 10;
+
+/** The status text: cluster, this node, leader, members, services, then what happened lately. */
+export function statusText(
+  cluster: ClusterAnswer,
+  services: ServicesAnswer,
+  events?: EventsAnswer,
+): string {
   const head = formatRows([
     ["cluster", `${cluster.id ?? "(not formed yet)"} (domain ${cluster.domain})`],
     ["node", `${cluster.node.name} (fossora ${cluster.version})`],
@@ -22,16 +29,25 @@ export function statusText(cluster: ClusterAnswer, services: ServicesAnswer): st
     ["MEMBER", "ADDRESS", "ROLE", "STATE", "LEADER"],
     cluster.members.map((m) => [m.name, m.address, m.role, m.state, m.leader ? "*" : ""]),
   );
-  return `${head}${warnings}\n${members}\n${servicesTable(services.services)}`;
+  const recent = events?.events.length
+    ? `\nrecent events (fossora services NAME shows a service's own):\n${
+      eventsTable(events.events)
+    }`
+    : "";
+  return `${head}${warnings}\n${members}\n${servicesTable(services.services)}${recent}`;
 }
 
 /** Runs `fossora status`. */
 export async function status(ctx: Context): Promise<number> {
-  const [cluster, services] = await Promise.all([
+  const [cluster, services, events] = await Promise.all([
     ctx.client.json<ClusterAnswer>("GET", "/api/v1/cluster"),
     ctx.client.json<ServicesAnswer>("GET", "/api/v1/services"),
+    // An agent from before events has no such route: status goes on without them.
+    ctx.client.json<EventsAnswer>("GET", `/api/v1/events?limit=${STATUS_EVENTS}`)
+      .catch(() => undefined),
   ]);
-  if (ctx.args.json) printJson(ctx, { cluster, services: services.services });
-  else ctx.io.stdout(statusText(cluster, services));
+  if (ctx.args.json) {
+    printJson(ctx, { cluster, services: services.services, events: events?.events ?? [] });
+  } else ctx.io.stdout(statusText(cluster, services, events));
   return 0;
 }
