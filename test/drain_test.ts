@@ -14,6 +14,38 @@ import { BUSYBOX_IMAGE } from "./helpers/hosts.ts";
 
 const DOMAIN = "fossora.home.arpa";
 
+/** Requests through `via`'s proxy every 20 ms while `during` runs, and a second after. */
+async function underLoad(
+  via: Host,
+  host: string,
+  during: () => Promise<void>,
+): Promise<{ failures: string[]; requests: number }> {
+  let stop = false;
+  const failures: string[] = [];
+  let requests = 0;
+  const load = (async () => {
+    while (!stop) {
+      try {
+        const r = await httpRequest(80, host, "/", "GET", via.address);
+        if (r.status !== 200) failures.push(`${r.status} ${r.body.slice(0, 100)}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+      requests++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    await during();
+    // A little longer, so a copy stopped late would show as failures too.
+    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    stop = true;
+    await load;
+  }
+  return { failures, requests };
+}
+
 interface ServiceView {
   replicas: { node: string; ready: boolean; replica: number }[];
   events: { kind: string; message: string }[];
@@ -53,22 +85,7 @@ Deno.test("drain moves a node's replicas away with no failed request, and undrai
   await t.step(
     `drain ${drained!.name}: every request through ${observer.name} answers`,
     async () => {
-      let stop = false;
-      const failures: string[] = [];
-      let requests = 0;
-      const load = (async () => {
-        while (!stop) {
-          try {
-            const r = await httpRequest(80, `${service}.${DOMAIN}`, "/", "GET", observer.address);
-            if (r.status !== 200) failures.push(`${r.status} ${r.body.slice(0, 100)}`);
-          } catch (err) {
-            failures.push(String(err));
-          }
-          requests++;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })();
-      try {
+      const { failures, requests } = await underLoad(observer, `${service}.${DOMAIN}`, async () => {
         const r = await observer.cli("nodes", "drain", drained!.name);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, new RegExp(`${drained!.name} runs no replica now`));
@@ -76,12 +93,7 @@ Deno.test("drain moves a node's replicas away with no failed request, and undrai
         const after = (await show(n1)).replicas.filter((x) => x.ready).map((x) => x.node);
         assert.equal(after.length, 2, `two replicas serve: ${after}`);
         assert.ok(!after.includes(drained!.name));
-        // A little longer, so a copy stopped late would show as failures too.
-        await new Promise((r) => setTimeout(r, 1000));
-      } finally {
-        stop = true;
-        await load;
-      }
+      });
       assert.ok(requests > 50, `only ${requests} requests`);
       assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed`);
       console.log(`  ${requests} requests during the drain, none failed`);
@@ -132,4 +144,27 @@ Deno.test("drain moves a node's replicas away with no failed request, and undrai
       60_000,
     );
   });
+
+  await t.step(
+    `${drained!.name} leaves: its replica moves first, with no failed request`,
+    async () => {
+      const { failures, requests } = await underLoad(observer, `${service}.${DOMAIN}`, async () => {
+        const r = await drained!.cli("leave");
+        assert.equal(r.code, 0, r.stderr);
+        await drained!.ended;
+        const ready = (await show(observer)).replicas.filter((x) => x.ready).map((x) => x.node);
+        assert.equal(ready.length, 3, `three replicas serve: ${ready}`);
+        assert.ok(!ready.includes(drained!.name));
+      });
+      assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed`);
+      console.log(`  ${requests} requests during the leave, none failed`);
+      const copies = await drained!.docker(
+        "ps",
+        "-q",
+        "--filter",
+        `label=fossora.service=${service}`,
+      );
+      assert.equal(copies.stdout.trim(), "", "the node that left runs no copy");
+    },
+  );
 });

@@ -638,10 +638,10 @@ export class Agent {
   }
 
   /**
-   * Leaves the cluster: this node's record is marked leaving, the leader moves its vote to
+   * Leaves the cluster: this node is drained (its replicas move away, each new copy ready
+   * before the old one stops), its record is marked leaving, the leader moves its vote to
    * another node (keeping the voter count) and removes it, and then this node forgets the
-   * cluster. Moving its replicas away first belongs to the scheduler (a later issue): it hooks in
-   * here, before the vote goes.
+   * cluster.
    */
   async #leave(
     records: () => Promise<MemberRecord[]>,
@@ -663,6 +663,7 @@ export class Agent {
           "agent and empty its data dir",
       );
     }
+    await this.#drainForLeave();
     if (!mine.leaving) {
       await this.store.put(families.members, [id], { ...mine, leaving: true });
       await event(mine, "leaving", "asked on this node (fossora leave)");
@@ -696,6 +697,8 @@ export class Agent {
       await this.store.put(families.members, [id], { ...now, leftAt: Date.now() });
       await event(now, "left", "its membership is removed");
     }
+    // A machine that joins again with this identity is not drained.
+    await this.store.delete(families.drain, id).catch(() => {});
     // The answer goes out first; then the agent stops and forgets the cluster.
     setTimeout(() => this.#left.resolve(), 200);
     return {
@@ -703,6 +706,32 @@ export class Agent {
       message: "this node left the cluster; its agent stops now and forgets the cluster " +
         "(its containers keep running); started again, it looks for a cluster to join",
     };
+  }
+
+  /**
+   * Drains this node and waits until no replica is assigned to it, or {@link LEAVE_DRAIN_MS}
+   * have passed: a service with nowhere else to go (placement) stays, and the leave goes on.
+   */
+  async #drainForLeave(): Promise<void> {
+    if (!this.mirror.view.drain(this.identity.id)) await this.#drain(this.identity.name, true);
+    const id = this.identity.id;
+    // Assigned here, or still running here (an old copy stops after its new one is ready).
+    const mine = () => [
+      ...[...this.mirror.assignments.values()].filter((a) => a.node === id || a.previous === id),
+      ...this.mirror.view.services().flatMap((s) =>
+        this.mirror.view.replicasOf(s.spec.name).filter((r) => r.node === id)
+      ),
+    ];
+    const deadline = Date.now() + LEAVE_DRAIN_MS;
+    while (mine().length && Date.now() < deadline && !this.#stopping) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const left = mine();
+    if (left.length) {
+      this.log.warn("leaving with replicas that could not move", {
+        replicas: left.map((a) => `${a.service}/${a.replica}`),
+      });
+    }
   }
 
   /** After a leave: what tied this node to the cluster goes; its identity stays. */
@@ -1384,6 +1413,8 @@ const DISCOVERY_WINDOW_MS = 4000;
 /** How long past the window a new node waits for a lone node with a smaller id to found, ms. */
 const FOUNDER_PATIENCE_MS = 20_000;
 
+/** How long a leave waits for this node's replicas to move away, ms. */
+const LEAVE_DRAIN_MS = 120_000;
 /** How long `fossora leave` waits for the cluster to take this node's vote, ms. */
 const LEAVE_TIMEOUT_MS = 90_000;
 

@@ -25,8 +25,9 @@ const COMMAND_USAGE: Record<Command, string> = {
     "  A service's container logs, from whichever node runs it. -f keeps following until Ctrl-C.",
   token: "fossora token [--json]\n  Prints the cluster's join token and the line to add a machine.",
   leave: "fossora leave [--json]\n" +
-    "  This node leaves the cluster: its vote (if it has one) goes to another node first, then\n" +
-    "  its membership is removed and its agent stops and forgets the cluster.",
+    "  This node leaves the cluster: it is drained (its replicas move to other nodes, each new\n" +
+    "  copy ready before the old one stops), its vote (if it has one) goes to another node,\n" +
+    "  then its membership is removed and its agent stops and forgets the cluster.",
 };
 
 const GLOBAL_FLAGS = `Flags of the client commands:

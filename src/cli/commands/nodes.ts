@@ -83,12 +83,13 @@ export function historyTable(events: AdmissionEvent[]): string {
 
 /** Runs `fossora leave`: waits until the cluster has taken this node's vote and let it go. */
 export async function leave(ctx: Context): Promise<number> {
-  // The agent answers once the cluster has moved this node's vote: up to 90 s.
+  // The agent answers once its replicas have moved (up to 2 min) and the cluster has moved
+  // this node's vote (up to 90 s).
   const answer = await ctx.client.json<{ left: string; message: string }>(
     "POST",
     "/api/v1/leave",
     undefined,
-    { timeoutMs: 120_000 },
+    { timeoutMs: 240_000 },
   );
   if (ctx.args.json) printJson(ctx, answer);
   else ctx.io.stdout(`${answer.left}: ${answer.message}\n`);
