@@ -24,7 +24,14 @@ import { etcdMembership } from "../admission/membership.ts";
 import { loadMembership, type SavedMembership, saveMembership } from "../admission/saved.ts";
 import type { CurrentAdmission, Role } from "../admission/types.ts";
 import { formatJoinToken, newSecret, parseJoinToken } from "../admission/token.ts";
-import { ApiError, type ControlPlane, createApi, type DrainAnswer, serveApi } from "../api/mod.ts";
+import {
+  ApiError,
+  type ControlPlane,
+  createApi,
+  type DrainAnswer,
+  type LogOptions,
+  serveApi,
+} from "../api/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
 import {
   decideFounding,
@@ -154,7 +161,10 @@ export class Agent {
   /** A worker's view of its etcd connection (a voter asks its member). */
   #clientOk = false;
   /** Shows the node certificate to the voters' health endpoints. */
+  /** With the node's certificate: etcd's /health of the voters, other nodes' TLS API. */
   #healthClient: Deno.HttpClient | undefined;
+  /** The token other nodes show when they ask this one for a replica's logs. */
+  #peerToken: string | undefined;
   #clientProbe: ReturnType<typeof setInterval> | undefined;
   #joining = new AbortController();
   #finder: Finder | undefined;
@@ -672,8 +682,20 @@ export class Agent {
     const deadline = Date.now() + LEAVE_TIMEOUT_MS;
     const membership = this.#joins!.membership;
     const peer = this.#member().peerUrl;
+    // When its member is removed, this node's etcd client moves to the other voters: for a
+    // moment its calls fail, and they are tried again until the deadline.
+    const retried = async <T>(call: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await call();
+        } catch (err) {
+          if (Date.now() > deadline || this.#stopping) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    };
     for (;;) {
-      const now = (await records()).find((r) => r.id === id);
+      const now = (await records().catch(() => undefined))?.find((r) => r.id === id);
       const members = await membership.list().catch(() => undefined);
       const voting = members?.some((m) => m.name === id || m.peerUrls.includes(peer));
       // A worker has no vote to hand over; a voter waits until the leader has moved it.
@@ -692,10 +714,10 @@ export class Agent {
       await new Promise((r) => setTimeout(r, 500));
     }
     await this.#changeRole(() => this.#becomeWorker("it left the cluster"));
-    const now = (await records()).find((r) => r.id === id) ?? mine;
+    const now = (await retried(records)).find((r) => r.id === id) ?? mine;
     if (!now.leftAt) {
-      await this.store.put(families.members, [id], { ...now, leftAt: Date.now() });
-      await event(now, "left", "its membership is removed");
+      await retried(() => this.store.put(families.members, [id], { ...now, leftAt: Date.now() }));
+      await retried(() => event(now, "left", "its membership is removed"));
     }
     // A machine that joins again with this identity is not drained.
     await this.store.delete(families.drain, id).catch(() => {});
@@ -732,6 +754,59 @@ export class Agent {
         replicas: left.map((a) => `${a.service}/${a.replica}`),
       });
     }
+  }
+
+  /**
+   * A replica's logs from the node that runs it: its API over TLS (the cluster CA vouches for
+   * it), with the cluster's peer token, asking for that node's own copy only.
+   */
+  async #remoteLogs(
+    service: string,
+    replica: number,
+    node: string,
+    opts: LogOptions,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const n = this.mirror.view.node(node);
+    const where = n?.name ?? node;
+    if (!n?.apiTlsPort || !this.#tls) {
+      throw new ApiError(
+        502,
+        "node_unreachable",
+        n
+          ? `replica ${replica} of ${service} runs on ${where}, whose agent is too old to share logs`
+          : `replica ${replica} of ${service} runs on ${where}, which is down`,
+      );
+    }
+    this.#peerToken ??= await this.#etcdOrStarting().parts.etcdCall(() => this.store.peerToken());
+    this.#healthClient ??= await nodeHttpClient(this.#tls);
+    const q = new URLSearchParams({ replica: String(replica), local: "1" });
+    if (opts.follow) q.set("follow", "1");
+    if (opts.tail !== undefined) q.set("tail", String(opts.tail));
+    const url = `https://${n.address}:${n.apiTlsPort}/api/v1/services/` +
+      `${encodeURIComponent(service)}/logs?${q}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        client: this.#healthClient,
+        headers: { authorization: `Bearer ${this.#peerToken}` },
+        signal: opts.signal,
+      });
+    } catch (err) {
+      throw new ApiError(
+        502,
+        "node_unreachable",
+        `cannot reach ${where}: ${(err as Error).message}`,
+      );
+    }
+    if (!res.ok || !res.body) {
+      const body = await res.json().catch(() => undefined);
+      throw new ApiError(
+        502,
+        "logs_unavailable",
+        `${where} answered ${res.status}: ${body?.error?.message ?? "no logs"}`,
+      );
+    }
+    return res.body;
   }
 
   /** After a leave: what tied this node to the cluster goes; its identity stays. */
@@ -984,6 +1059,10 @@ export class Agent {
     });
     this.#apiTlsFinished = served.finished;
     this.endpoints = { ...this.endpoints, apiTls: served.port };
+    await this.#publisher?.setApiTlsPort(served.port).catch((err) =>
+      this.log.warn("cannot publish the API's TLS port; other nodes cannot read logs here", { err })
+    );
+    this.#peerToken = await this.store.peerToken().catch(() => undefined);
     this.#desk = new JoinDesk({
       store: () => this.store,
       nodeName: this.identity.name,
@@ -1253,13 +1332,13 @@ export class Agent {
       },
       joinAddress: () => `${c.advertiseAddr}:${this.endpoints.api}`,
       joinToken: async () => (await this.#etcdOrStarting().store.joinToken()) ?? "",
+      peerToken: () => this.#peerToken,
       logs: (service, replica, node, opts) => {
         if (node !== this.identity.id) {
-          throw new ApiError(
-            502,
-            "not_local",
-            `replica ${replica} of ${service} runs on another node; ask that node`,
-          );
+          if (opts.local) {
+            throw new ApiError(404, "not_here", `replica ${replica} of ${service} is not here`);
+          }
+          return this.#remoteLogs(service, replica, node, opts);
         }
         const { runtime } = this;
         const loaded = this.#runtimeModule;

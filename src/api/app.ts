@@ -36,6 +36,9 @@ export const STALE_HEADER = "Fossora-Stale";
 const STALE_NOTE = "this node cannot reach the cluster state (etcd): this is the last copy it " +
   "saw, and may be out of date";
 
+/** What another node may ask with the peer token: a replica's logs. */
+const PEER_PATHS = /^\/api\/v1\/services\/[^/]+\/logs$/;
+
 /** Builds the API; registers its gauges in `deps.metrics`. */
 export function createApi(deps: ApiDeps): Hono {
   const log = deps.logger ?? createLogger("api");
@@ -44,7 +47,10 @@ export function createApi(deps: ApiDeps): Hono {
 
   const app = new Hono();
   app.use(methodNotAllowed({ app, onMethodNotAllowed: notAllowed }));
-  app.use(requireToken(deps.adminToken, OPEN_PATHS));
+  app.use(requireToken(deps.adminToken, OPEN_PATHS, {
+    token: () => deps.peerToken?.(),
+    paths: PEER_PATHS,
+  }));
   app.use(async (c, next) => {
     await next();
     // What a read answers comes from this node's copy; without etcd it may be out of date.

@@ -40,11 +40,28 @@ export function unauthorized(message = UNAUTHORIZED_MESSAGE): ApiError {
   return new ApiError(401, "unauthorized", message, [], { "WWW-Authenticate": "Bearer" });
 }
 
-/** Middleware that refuses requests without the admin token, except on `open` paths. */
-export function requireToken(adminToken: string, open: Set<string>): MiddlewareHandler {
+/** A second token, taken on some paths only (nodes asking each other). */
+export interface PeerAccess {
+  token(): string | undefined;
+  paths: RegExp;
+}
+
+/**
+ * Middleware that refuses requests without the admin token, except on `open` paths and, with
+ * the peer token, on the peer's paths.
+ */
+export function requireToken(
+  adminToken: string,
+  open: Set<string>,
+  peer?: PeerAccess,
+): MiddlewareHandler {
   return async (c, next) => {
     if (open.has(c.req.path)) return await next();
-    if (!isAuthorized(c.req.header("authorization"), adminToken)) throw unauthorized();
-    await next();
+    const header = c.req.header("authorization");
+    if (isAuthorized(header, adminToken)) return await next();
+    if (peer && peer.paths.test(c.req.path) && isAuthorized(header, peer.token() ?? "")) {
+      return await next();
+    }
+    throw unauthorized();
   };
 }

@@ -108,3 +108,33 @@ Deno.test("drain and undrain go to the control plane and answer what it says", a
   assert.equal(anon.status, 401);
   await anon.body?.cancel();
 });
+
+Deno.test("the peer token opens a replica's logs and nothing else; local=1 reads only this node's", async () => {
+  const asked: string[] = [];
+  let peer: string | undefined;
+  const app = createApi(testDeps(sampleView(), {
+    peerToken: () => peer,
+    logs: (service, replica, node, opts) => {
+      asked.push(`${service}/${replica}@${node}${opts.local ? " local" : ""}`);
+      return Promise.resolve(ReadableStream.from([new TextEncoder().encode("a line\n")]));
+    },
+  }));
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+  // No peer token yet: an empty one opens nothing.
+  const before = await app.request("/api/v1/services/whoami/logs", { headers: as("") });
+  assert.equal(before.status, 401);
+  await before.body?.cancel();
+  peer = "peer-secret";
+  const logs = await app.request("/api/v1/services/whoami/logs?local=1", {
+    headers: as("peer-secret"),
+  });
+  assert.equal(logs.status, 200);
+  assert.equal(await logs.text(), "a line\n");
+  // whoami runs on n1 (this node) and n2: asked locally, only n1's replica is read.
+  assert.deepEqual(asked, ["whoami/0@n1 local"]);
+  for (const path of ["/api/v1/services", "/api/v1/token", "/api/v1/nodes/pi-b/drain"]) {
+    const res = await app.request(path, { method: "GET", headers: as("peer-secret") });
+    assert.equal(res.status, 401, path);
+    await res.body?.cancel();
+  }
+});

@@ -29,6 +29,8 @@ export interface LogOptions {
   tail?: number;
   /** Aborted when the client goes away or the server stops; the stream must end then. */
   signal: AbortSignal;
+  /** Asked by another node: only a replica on this node may answer, never one forwarded. */
+  local?: boolean;
 }
 
 /** Reads a service file (JSON, YAML or compose) into specs, or every problem found in it. */
@@ -79,7 +81,15 @@ export interface ApiDeps {
   admissionLog?(): Promise<AdmissionEvent[]>;
   /** `host:port` a new machine joins through (this node's address and API port). */
   joinAddress?(): string;
-  /** One replica's container log as UTF-8 lines (node is the node id that runs it). */
+  /**
+   * The token another node sends when it asks this one for a replica's logs; accepted on that
+   * route only. Undefined until this node is a member.
+   */
+  peerToken?(): string | undefined;
+  /**
+   * One replica's container log as UTF-8 lines (node is the node id that runs it): read here,
+   * or asked of that node.
+   */
   logs(
     service: string,
     replica: number,

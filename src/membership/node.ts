@@ -70,6 +70,13 @@ export class NodePublisher {
     await this.#publish();
   }
 
+  /** The API's TLS port is known (it serves once this node is a member). */
+  async setApiTlsPort(port: number): Promise<void> {
+    if (this.options.record.apiTlsPort === port) return;
+    this.options.record.apiTlsPort = port;
+    await this.#publish();
+  }
+
   /** Stops refreshing; the record disappears with the lease. */
   stop(): void {
     clearInterval(this.#timer);

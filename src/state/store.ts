@@ -142,6 +142,21 @@ export class Store {
   }
 
   /**
+   * The token nodes show each other when one asks another for what only it has (a replica's
+   * logs): made by the first node that needs it. Only etcd's clients (nodes, with a cluster
+   * certificate) can read it; no API shows it.
+   */
+  async peerToken(): Promise<string> {
+    const stored = await this.get<string>(families.cluster, "peer-token");
+    if (stored) return stored.value;
+    const bytes = crypto.getRandomValues(new Uint8Array(32));
+    const token = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    await this.putIf(families.cluster, ["peer-token"], 0, token);
+    // Whichever node wrote first, every node uses what is stored.
+    return (await this.get<string>(families.cluster, "peer-token"))!.value;
+  }
+
+  /**
    * Creates or updates services in one transaction: all of them or none. A spec equal to the
    * stored one keeps its generation; a changed one gets the next.
    */

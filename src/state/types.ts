@@ -83,6 +83,11 @@ export interface NodeRecord {
   state: NodeState;
   version: string;
   apiPort: number;
+  /**
+   * The API over TLS with the cluster CA, where other nodes ask for what only this node has (a
+   * replica's logs); absent until it serves, and in records of agents from before it.
+   */
+  apiTlsPort?: number;
   httpPort: number;
   dnsPort: number;
   startedAt: string;

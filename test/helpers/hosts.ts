@@ -719,6 +719,17 @@ export class Host {
     });
   }
 
+  /** Starts `fossora ARGS` against this node without waiting (`logs -f`); kill it when done. */
+  cliSpawn(...args: string[]): Deno.ChildProcess {
+    return new Deno.Command(DENO, {
+      args: ["run", "-A", MAIN, ...args],
+      env: { FOSSORA_API: this.api, FOSSORA_DATA_DIR: this.dataDir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  }
+
   /**
    * Stops the agent, its etcd, its containers, dockerd and the delay relay, in that order, each step going on when
    * another failed; returns what went wrong. For {@link Hosts.dispose}.

@@ -19,13 +19,16 @@ export function addLogRoutes(app: Hono, deps: ApiDeps): void {
     const follow = queryFlag(c.req.query("follow"));
     const tail = queryCount("tail", c.req.query("tail"));
     const only = queryCount("replica", c.req.query("replica"));
-    const replicas = pickReplicas(deps.view.replicasOf(name), name, only);
+    // `local=1`: another node asks for what runs here, so nothing is asked further.
+    const local = queryFlag(c.req.query("local"));
+    const candidates = deps.view.replicasOf(name).filter((r) => !local || r.node === deps.nodeId);
+    const replicas = pickReplicas(candidates, name, only);
 
     const stop = new AbortController();
     c.req.raw.signal.addEventListener("abort", () => stop.abort(), { once: true });
     const opened = await Promise.allSettled(
       replicas.map((r) =>
-        deps.logs(name, r.replica, r.node, { follow, tail, signal: stop.signal })
+        deps.logs(name, r.replica, r.node, { follow, tail, signal: stop.signal, local })
       ),
     );
     const prefixOf = (r: ReplicaStatus) => replicas.length > 1 ? `[replica ${r.replica}] ` : "";
