@@ -111,9 +111,9 @@ Deno.test("drain and undrain go to the control plane and answer what it says", a
 
 Deno.test("the peer token opens a replica's logs and nothing else; local=1 reads only this node's", async () => {
   const asked: string[] = [];
-  let peer: string | undefined;
+  const peer: { token?: string } = {};
   const app = createApi(testDeps(sampleView(), {
-    peerToken: () => peer,
+    peerToken: () => peer.token,
     logs: (service, replica, node, opts) => {
       asked.push(`${service}/${replica}@${node}${opts.local ? " local" : ""}`);
       return Promise.resolve(ReadableStream.from([new TextEncoder().encode("a line\n")]));
@@ -124,7 +124,7 @@ Deno.test("the peer token opens a replica's logs and nothing else; local=1 reads
   const before = await app.request("/api/v1/services/whoami/logs", { headers: as("") });
   assert.equal(before.status, 401);
   await before.body?.cancel();
-  peer = "peer-secret";
+  peer.token = "peer-secret";
   const logs = await app.request("/api/v1/services/whoami/logs?local=1", {
     headers: as("peer-secret"),
   });
