@@ -69,7 +69,7 @@ import {
   ServiceProxy,
   TcpForwarder,
 } from "../proxy/mod.ts";
-import type { Runtime, WantedReplica } from "../runtime/mod.ts";
+import type { FenceWatchdog, Runtime, WantedReplica } from "../runtime/mod.ts";
 import type { Scheduler } from "../scheduler/mod.ts";
 import {
   loadSnapshot,
@@ -78,6 +78,7 @@ import {
   SnapshotWriter,
 } from "../state/snapshot.ts";
 import { makeEvent } from "../state/events.ts";
+import { LIVENESS_TTL_S } from "../state/lease.ts";
 import type {
   DrainRecord,
   LeaderElection,
@@ -184,6 +185,16 @@ export class Agent {
   #serving = false;
   #stopping = false;
   #rescheduler: ReturnType<typeof setInterval> | undefined;
+  /** Checks the node's lease for {@link FENCE_AFTER_MS} and retries claims. */
+  #fenceTimer: ReturnType<typeof setInterval> | undefined;
+  /** Services with volumes whose lock this node holds: only those may run here. */
+  readonly #claimed = new Set<string>();
+  /** Kills this node's services with volumes if the agent ends without stopping them. */
+  #watchdog: FenceWatchdog | undefined;
+  /** Claims being asked of etcd now. */
+  readonly #claiming = new Set<string>();
+  /** True while this node has lost contact with etcd for long enough to stop what runs once. */
+  #fenced = false;
   #lastWanted = new Map<string, WantedReplica>();
   endpoints: AgentEndpoints = { api: 0, http: 0, dns: 0 };
   readonly #left = Promise.withResolvers<void>();
@@ -349,7 +360,12 @@ export class Agent {
     }
     this.log.info("cluster", { id: info.id });
     this.#mdns?.setClusterId(info.id);
-    this.#leased = new LeasedRecords({ store: this.store, log: this.log.child("lease") });
+    this.#leased = new LeasedRecords({
+      store: this.store,
+      log: this.log.child("lease"),
+      // The lease expired: the locks of services with volumes may be other nodes' by now.
+      onLost: () => void this.#fence("this node's lease expired"),
+    });
     this.#publisher = new NodePublisher({
       leased: this.#leased,
       log: this.log.child("node"),
@@ -450,6 +466,7 @@ export class Agent {
       this.#scheduler.poke();
       this.#tcp?.sync();
     }, 10_000);
+    this.#fenceTimer = setInterval(() => this.#checkFence(), 250);
   }
 
   /**
@@ -1181,7 +1198,7 @@ export class Agent {
   async #startRuntime(): Promise<void> {
     const id = this.identity.id;
     const { families } = this.#parts ??= await import("./parts.ts");
-    const { createDockerApi, Runtime } = this.#runtimeModule ??= await import(
+    const { createDockerApi, Runtime, startFenceWatchdog } = this.#runtimeModule ??= await import(
       "../runtime/mod.ts"
     );
     this.runtime = new Runtime({
@@ -1194,6 +1211,18 @@ export class Agent {
       forget: (service, replica) =>
         this.#leased.delete(families.replicas, [id, service, String(replica)]),
     });
+    try {
+      this.#watchdog = startFenceWatchdog(id, this.config.dockerHost);
+    } catch (err) {
+      this.log.warn(
+        "no watchdog for services with volumes (is the docker client installed?): if this " +
+          "agent crashes, they may run on two nodes until it is back",
+        { err },
+      );
+    }
+    // A service with volumes still running from before a restart keeps its container: its
+    // lock is this node's, taken over before the runtime first looks (a few seconds at most).
+    await Promise.race([this.#syncClaims(), new Promise((r) => setTimeout(r, 5000))]);
     this.#updateWanted();
     await this.runtime.start();
   }
@@ -1212,6 +1241,10 @@ export class Agent {
       // A replica moving away keeps running here until its new copy is ready (`previous`).
       const mine = a.node === this.identity.id || a.previous === this.identity.id;
       if (!mine || !svc) continue;
+      // A service with volumes runs only where its lock is held, and not while fenced.
+      if (svc.spec.volumes.length > 0 && (this.#fenced || !this.#claimed.has(a.service))) {
+        continue;
+      }
       const key = `${a.service}/${a.replica}`;
       const w = svc.generation === a.generation
         ? { service: a.service, replica: a.replica, generation: a.generation, spec: svc.spec }
@@ -1224,6 +1257,88 @@ export class Agent {
     return out;
   }
 
+  /**
+   * Services with volumes that should run here: assigned to this node. The lock of each is
+   * claimed before it may start (a copy elsewhere holds it until it has stopped); the lock of
+   * one that no longer runs here is released.
+   */
+  #syncClaims(): Promise<void> {
+    if (!this.#leased || !this.#parts || this.#fenced) return Promise.resolve();
+    const attempts: Promise<void>[] = [];
+    const { families } = this.#parts;
+    const id = this.identity.id;
+    const wanted = new Set(
+      [...this.mirror.assignments.values()]
+        .filter((a) => a.node === id && this.mirror.view.service(a.service)?.spec.volumes.length)
+        .map((a) => a.service),
+    );
+    for (const service of wanted) {
+      if (this.#claimed.has(service) || this.#claiming.has(service)) continue;
+      this.#claiming.add(service);
+      const claim = { node: id, since: new Date().toISOString() };
+      attempts.push(
+        this.#leased.claim(families.locks, [service], claim).then((held) => {
+          if (!held || this.#fenced) return;
+          this.#claimed.add(service);
+          this.log.info("holds the lock of a service with volumes; starting it", { service });
+          this.#updateWanted();
+        })
+          .catch((err) => this.log.debug("cannot claim a service's lock yet", { service, err }))
+          .finally(() => this.#claiming.delete(service)),
+      );
+    }
+    const running = new Set(this.runtime?.status().map((r) => r.service) ?? []);
+    for (const service of this.#claimed) {
+      if (wanted.has(service) || running.has(service)) continue;
+      this.#claimed.delete(service);
+      this.#leased.release(families.locks, [service]).catch((err) =>
+        this.log.warn("cannot release a service's lock; it ends with this node's lease", {
+          service,
+          err,
+        })
+      );
+    }
+    return Promise.all(attempts).then(() => {});
+  }
+
+  /**
+   * Stops every service with volumes here at once: this node cannot prove it still holds their
+   * locks, and another node may start them as soon as its lease expires.
+   */
+  async #fence(why: string): Promise<void> {
+    const stateful = [...this.#claimed];
+    this.#claimed.clear();
+    if (!this.#fenced) {
+      this.#fenced = true;
+      this.log.warn("stopping the services with volumes here: " + why, { services: stateful });
+    }
+    this.#updateWanted();
+    await Promise.all(stateful.map((s) => this.runtime?.kill(s)));
+  }
+
+  /** Kills every container of a service with volumes here (the agent stops). */
+  async #killStateful(): Promise<void> {
+    const stateful = this.view.services().filter((s) => s.spec.volumes.length > 0);
+    await Promise.all(stateful.map((s) => this.runtime?.kill(s.spec.name)));
+  }
+
+  /**
+   * Fences when etcd has not confirmed this node's lease for {@link FENCE_AFTER_MS} (it may
+   * expire soon, and the service start elsewhere); lifts the fence once it confirms again.
+   */
+  #checkFence(): void {
+    const since = this.#leased?.sinceRenewedMs() ?? 0;
+    if (since > FENCE_AFTER_MS) {
+      if (!this.#fenced) {
+        void this.#fence(`no word from etcd for ${(since / 1000).toFixed(1)} s`);
+      }
+    } else if (this.#fenced) {
+      this.#fenced = false;
+      this.log.info("in contact with the cluster again; services with volumes may start here");
+    }
+    void this.#syncClaims();
+  }
+
   #updateWanted(): void {
     try {
       this.runtime.setWanted(this.#wanted());
@@ -1233,6 +1348,7 @@ export class Agent {
   }
 
   #onStateChange(): void {
+    void this.#syncClaims();
     this.#snapshots?.changed();
     this.#useCertificate(this.mirror?.certs.get(PROXY_CERT));
     this.#scheduler?.poke();
@@ -1438,6 +1554,7 @@ export class Agent {
     await sdNotify("STOPPING=1");
     this.log.info("stopping");
     clearInterval(this.#rescheduler);
+    clearInterval(this.#fenceTimer);
     clearInterval(this.#clientProbe);
     this.#joining.abort(new Error("the agent is stopping"));
     const steps: [string, () => unknown][] = [
@@ -1453,6 +1570,9 @@ export class Agent {
       ["tcp", () => this.#tcp?.stop()],
       ["certs", () => this.#certs?.stop()],
       ["runtime", () => this.runtime?.stop()],
+      // Before the lease goes (and with it their locks): another node may start them then.
+      ["services with volumes", () => this.#killStateful()],
+      ["watchdog", () => this.#watchdog?.close()],
       ["etcd timing", () => this.#tuner?.stop()],
       ["admission", () => this.#admission?.stop()],
       ["role", () => this.#follower?.stop()],
@@ -1491,6 +1611,13 @@ const DISCOVERY_WINDOW_MS = 4000;
 
 /** How long past the window a new node waits for a lone node with a smaller id to found, ms. */
 const FOUNDER_PATIENCE_MS = 20_000;
+
+/**
+ * A node that has not heard etcd confirm its lease for this long stops its services with
+ * volumes: two thirds of the lease's time to live, so they are stopped before the lease can
+ * expire and the service start on another node.
+ */
+const FENCE_AFTER_MS = (LIVENESS_TTL_S * 1000 * 2) / 3;
 
 /** How long a leave waits for this node's replicas to move away, ms. */
 const LEAVE_DRAIN_MS = 120_000;

@@ -30,6 +30,8 @@ export const LABEL = {
   service: "fossora.service",
   replica: "fossora.replica",
   generation: "fossora.generation",
+  /** On the containers of a service with volumes: it must never run twice (watchdog.ts). */
+  once: "fossora.once",
 } as const;
 
 /** The labels that select this node's containers. */
@@ -44,6 +46,7 @@ export function containerLabels(w: WantedReplica, nodeId: string): Record<string
     [LABEL.service]: w.service,
     [LABEL.replica]: String(w.replica),
     [LABEL.generation]: String(w.generation),
+    ...(w.spec.volumes.length > 0 ? { [LABEL.once]: "true" } : {}),
   };
 }
 

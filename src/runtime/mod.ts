@@ -26,3 +26,4 @@ export {
 } from "./docker.ts";
 export { type Probe, tcpProbe } from "./probe.ts";
 export { demuxLogs } from "./logs.ts";
+export { type FenceWatchdog, startFenceWatchdog, watchdogScript } from "./watchdog.ts";

@@ -314,6 +314,24 @@ export class Runtime {
     return demuxLogs(await this.#o.docker.logs(c.id, { ...opts, tail }));
   }
 
+  /**
+   * Kills every container of `service` on this node at once (no grace period): a node that lost
+   * contact with the cluster fences a service that must never run twice, before another node
+   * may start it. The next pass removes them if they are no longer wanted.
+   */
+  async kill(service: string): Promise<void> {
+    const found = await this.#o.docker.list({
+      ...ownerLabels(this.#o.nodeId),
+      [LABEL.service]: service,
+    });
+    if (found.length === 0) return;
+    await Promise.all(found.map((c) => this.#o.docker.stop(c.id, 0).catch(() => {})));
+    this.#log.warn("killed the containers of a service that must run in one place", {
+      service,
+      containers: found.length,
+    });
+  }
+
   /** Asks for a pass; passes never overlap, and a request during one runs another after it. */
   #kick(): void {
     if (!this.#running) return;

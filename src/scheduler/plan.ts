@@ -41,7 +41,8 @@ export const NO_SCHEDULE_FACTS: ScheduleFacts = { ...NO_FACTS, ready: () => fals
  * then the fewest in all, and removes what is no longer wanted. A replica on a node that is gone
  * moves at once; one on a node that is up but no longer fits (drained, labels changed) moves
  * make-before-break, one at a time per node: the old node keeps its copy (`previous`) until the
- * new copy is ready.
+ * new copy is ready. A service with volumes moves break-before-make: its new copy starts only
+ * once the old one has stopped and released its lock (see the agent).
  */
 export function planSchedule(
   services: ServiceRecord[],
@@ -126,7 +127,8 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
     perNode.set(node, (perNode.get(node) ?? 0) + 1);
     load.set(node, (load.get(node) ?? 0) + 1);
     const a: Assignment = { service: spec.name, replica, node, generation };
-    if (existing && oldNode) a.previous = existing.node;
+    // A service with volumes runs once: the new copy waits for the old one's lock instead.
+    if (existing && oldNode && spec.volumes.length === 0) a.previous = existing.node;
     plan.put.push(a);
     if (existing) {
       const was = known.get(existing.node);

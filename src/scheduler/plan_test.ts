@@ -170,3 +170,10 @@ Deno.test("a placed replica stays where it is when no node is eligible at all", 
   assert.deepEqual(plan.put, []);
   assert.equal(plan.unplaced.get("web"), "no node is ready");
 });
+
+Deno.test("a service with volumes leaves a drained node break-before-make: no old copy is kept", () => {
+  const current: Assignment[] = [{ service: "db", replica: 0, node: "a", generation: 1 }];
+  const db = service("db", 1, 1, { volumes: [{ name: "data", path: "/data" }] });
+  const plan = planSchedule([db], [node("a"), node("b")], current, drainedA);
+  assert.deepEqual(plan.put, [{ service: "db", replica: 0, node: "b", generation: 1 }]);
+});

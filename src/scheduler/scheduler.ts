@@ -124,7 +124,11 @@ export class Scheduler {
       replica: m.replica,
       from,
       to,
-      message: `replica ${m.replica} moved from ${from} to ${to}: ${m.why ?? `${from} went down`}`,
+      message: `replica ${m.replica} moved from ${from} to ${to}: ${m.why ?? `${from} went down`}` +
+        (this.options.mirror.view.service(m.service)?.spec.volumes.length
+          ? `; its volumes did not follow: it starts with ${to}'s copy of them, and ` +
+            `${from}'s stay there`
+          : ""),
     });
   }
 

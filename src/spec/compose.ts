@@ -186,6 +186,9 @@ function composeService(key: string, def: unknown, ctx: Context): Checked | unde
     namePath: name === undefined ? "" : path,
     portPaths: ports.paths,
     volumePaths: volumes.paths,
+    replicasPath: extension.replicas !== undefined
+      ? extension.replicasPath
+      : keyPath(keyPath(path, "deploy"), "replicas"),
   };
   checkWithinService(checked, problems);
   return checked;

@@ -681,7 +681,7 @@ services:
     environment:
       - TZ=Europe/Paris
     volumes: ["html:/usr/share/nginx/html"]
-    deploy: { replicas: 2 }
+    deploy: { replicas: 1 }
   db:
     image: postgres:16
     environment: { POSTGRES_PASSWORD: secret, PGPORT: 5432 }
@@ -696,7 +696,7 @@ volumes:
     name: "web",
     image: "nginx:1.25",
     command: ["nginx", "-g", "daemon off;"],
-    replicas: 2,
+    replicas: 1,
     ports: [{ container: 80, http: true }],
     env: { TZ: "Europe/Paris" },
     volumes: [{ name: "html", path: "/usr/share/nginx/html" }],

@@ -65,6 +65,8 @@ export interface Checked {
   portPaths: PortPaths[];
   /** One entry per `spec.volumes` item: where its path was written. */
   volumePaths: string[];
+  /** Where the replica count was written, when it was. */
+  replicasPath?: string;
 }
 
 /**
@@ -110,6 +112,7 @@ export function validateService(raw: unknown, path: string, out: Problems): Chec
     namePath: name ? keyPath(path, "name") : "",
     portPaths: ports.paths,
     volumePaths: volumes.paths,
+    replicasPath: keyPath(path, "replicas"),
   };
   checkWithinService(checked, out);
   return checked;
@@ -311,6 +314,16 @@ export function checkWithinService(checked: Checked, out: Problems): void {
       });
     }
   });
+  const { replicas, volumes } = checked.spec;
+  if (volumes.length > 0 && replicas > 1) {
+    // Two copies writing one volume each would diverge, and on one node would corrupt it.
+    out.push({
+      path: checked.replicasPath ?? checked.volumePaths[0],
+      message: `a service with volumes runs one copy at a time, so that its data is never ` +
+        `written twice; set replicas to 1 (it moves to another node if its node dies), or ` +
+        `split what can run many times into a service without volumes`,
+    });
+  }
   const seen = new Map<string, string>();
   checked.spec.volumes.forEach((volume, i) => {
     const key = normalizePath(volume.path);

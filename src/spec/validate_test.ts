@@ -20,7 +20,27 @@ Deno.test("a minimal service gets every default", () => {
     namePath: "name",
     portPaths: [],
     volumePaths: [],
+    replicasPath: "replicas",
   });
+});
+
+Deno.test("a service with volumes runs one copy: more replicas are refused, saying why", () => {
+  const out: Problems = [];
+  validateService(
+    { name: "db", image: "postgres:16", replicas: 2, volumes: [{ name: "data", path: "/data" }] },
+    "services[0]",
+    out,
+  );
+  assert.equal(out.length, 1);
+  assert.equal(out[0].path, "services[0].replicas");
+  assert.match(out[0].message, /runs one copy at a time.*set replicas to 1/);
+  const one: Problems = [];
+  validateService(
+    { name: "db", image: "postgres:16", replicas: 1, volumes: [{ name: "data", path: "/data" }] },
+    "",
+    one,
+  );
+  assert.deepEqual(one, []);
 });
 
 Deno.test("problems are collected across every field, under the given path", () => {

@@ -31,6 +31,11 @@ export const families = {
   certs: family("certs", 1),
   /** `events/<id>`: what happened, newest kept (not leased). */
   events: family("events", 1),
+  /**
+   * `locks/<service>`: the node running a service with volumes holds it on its lease; a copy
+   * starts only where it is held, so two never run at once.
+   */
+  locks: family("locks", 1),
   /** `drain/<node id>`: a node drained by a person (not leased). */
   drain: family("drain", 1),
   /** `members/<node id>`: every admitted node, up or down (not leased). */

@@ -28,6 +28,13 @@ export interface LeasedRecordsOptions {
   /** Lease time to live in seconds (default {@link LIVENESS_TTL_S}). */
   ttl?: number;
   log?: Logger;
+  /**
+   * Called when the lease was found expired: every claim made on it is gone (another node may
+   * hold it now), and the records are being written again on a new lease.
+   */
+  onLost?: () => void;
+  /** A monotonic clock in ms (default `performance.now`). */
+  now?: () => number;
 }
 
 /** Writes records on one lease and rewrites them on a new lease when it is lost. */
@@ -37,9 +44,58 @@ export class LeasedRecords {
   readonly #log: Logger;
   #closed = false;
   #renewing: Promise<void> | undefined;
+  /** When etcd last confirmed the lease (granted or kept alive), by {@link LeasedRecordsOptions.now}. */
+  #renewedAt: number;
+  readonly #now: () => number;
 
   constructor(readonly options: LeasedRecordsOptions) {
     this.#log = options.log ?? silentLogger;
+    this.#now = options.now ?? (() => performance.now());
+    this.#renewedAt = this.#now();
+  }
+
+  /**
+   * How long ago etcd last confirmed the lease. Past the lease's time to live, etcd may have let
+   * it expire: claims made on it may be another node's by then.
+   */
+  sinceRenewedMs(): number {
+    return this.#now() - this.#renewedAt;
+  }
+
+  /**
+   * Creates a record on the lease only if no one holds it, for what must run in one place at a
+   * time (a service with volumes). True when this lease holds it, now or already. A claim is
+   * not written again when the lease is lost: it is claimed anew, and may be someone else's.
+   */
+  async claim(f: KeyFamily, ids: string[], value: { node: string }): Promise<boolean> {
+    const key = keyOf(f, ...ids);
+    const lease = await this.#current();
+    const id = await lease.grant();
+    const client = this.options.store.client;
+    const put = () => client.put(key).value(JSON.stringify(value)).lease(id);
+    const res = await client.if(key, "Create", "==", 0).then(put()).else(client.get(key)).commit();
+    if (res.succeeded) return true;
+    const held = res.responses[0]?.response_range?.kvs[0];
+    if (!held) return false;
+    if (String(held.lease) === String(id)) return true;
+    // Held by this node before its agent restarted (a lease not yet expired): still this node's.
+    let owner: unknown;
+    try {
+      owner = JSON.parse(held.value.toString()).node;
+    } catch { /* not a claim of ours */ }
+    if (owner !== value.node) return false;
+    const taken = await client.if(key, "Mod", "==", Number(held.mod_revision)).then(put()).commit();
+    return taken.succeeded;
+  }
+
+  /** Deletes a claim if this lease holds it. */
+  async release(f: KeyFamily, ids: string[]): Promise<void> {
+    const lease = this.#lease;
+    if (!lease) return;
+    const id = await lease.grant();
+    const key = keyOf(f, ...ids);
+    const client = this.options.store.client;
+    await client.if(key, "Lease", "==", id).then(client.delete().key(key)).commit();
   }
 
   /** Writes (or rewrites) a record on the lease. */
@@ -67,8 +123,12 @@ export class LeasedRecords {
     if (this.#lease) return this.#lease;
     const lease = this.options.store.client.lease(this.options.ttl ?? LIVENESS_TTL_S);
     lease.on("lost", (err) => this.#onLost(lease, err));
+    lease.on("keepaliveSucceeded", () => {
+      if (this.#lease === lease) this.#renewedAt = this.#now();
+    });
     this.#lease = lease;
     await lease.grant();
+    this.#renewedAt = this.#now();
     return lease;
   }
 
@@ -76,6 +136,7 @@ export class LeasedRecords {
     if (this.#closed || this.#lease !== lease) return;
     this.#log.warn("lease lost; writing this node's records again", { err });
     this.#lease = undefined;
+    this.options.onLost?.();
     this.#renewing ??= this.#rewriteAll().finally(() => this.#renewing = undefined);
   }
 
