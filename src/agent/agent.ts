@@ -1228,10 +1228,9 @@ export class Agent {
   }
 
   /**
-   * The replicas assigned to this node, or moving off it, with the spec of their generation.
-   * Between a deploy and the scheduler's next write, an assignment still names the old
-   * generation while the service already holds the new spec: the replica then keeps what it was
-   * given last.
+   * The replicas assigned to this node, or moving off it, with the spec of their generation:
+   * the service's, or the one before it for a replica an update has not rolled yet; else what
+   * the replica was given last.
    */
   #wanted(): WantedReplica[] {
     const out: WantedReplica[] = [];
@@ -1246,8 +1245,13 @@ export class Agent {
         continue;
       }
       const key = `${a.service}/${a.replica}`;
-      const w = svc.generation === a.generation
-        ? { service: a.service, replica: a.replica, generation: a.generation, spec: svc.spec }
+      const spec = svc.generation === a.generation
+        ? svc.spec
+        : svc.previous?.generation === a.generation
+        ? svc.previous.spec
+        : undefined;
+      const w = spec
+        ? { service: a.service, replica: a.replica, generation: a.generation, spec }
         : this.#lastWanted.get(key);
       if (!w) continue;
       next.set(key, w);

@@ -171,7 +171,16 @@ export function serviceProblem(
   const placement = view.placementProblem(name);
   if (placement) return `cannot be placed: ${placement.reason}`;
   const failing = replicas.find((r) => (r.state === "error" || r.state === "exited") && r.message);
-  return failing ? `replica ${failing.replica}: ${failing.message}` : null;
+  if (!failing) return null;
+  const generation = view.service(name)?.generation;
+  const older = replicas.filter((r) => r.ready && r.generation < (generation ?? 0));
+  if (failing.generation === generation && older.length > 0) {
+    // A roll waits for each new replica: a new generation that fails stops it right there.
+    return `the update to generation ${generation} is stopped: replica ${failing.replica} ` +
+      `does not start (${failing.message}); ${older.length} replica(s) of generation ` +
+      `${older[0].generation} keep serving. Deploy a fixed spec to go on.`;
+  }
+  return `replica ${failing.replica}: ${failing.message}`;
 }
 
 function nodeName(view: ClusterView, id: string): string {

@@ -77,6 +77,11 @@ export interface RuntimeOptions {
   /** Seconds a container gets to stop before it is killed; default 10. */
   stopGraceSeconds?: number;
   /**
+   * How long a ready container is shown not ready before it is stopped, so that proxies stop
+   * sending it requests first; default 1000.
+   */
+  withdrawMs?: number;
+  /**
    * Most ms `stop()` waits for steps under way after cancelling them; default 3000. Cancelled
    * Docker calls end at once, so this only bounds a caller's report/forget that hangs.
    */
@@ -592,9 +597,23 @@ export class Runtime {
 
   async #remove(a: Extract<Action, { kind: "remove" }>): Promise<void> {
     this.#log.info("removing container", { replica: a.key, id: a.container, reason: a.reason });
+    await this.#withdraw(a.key, a.container);
     const grace = this.#o.stopGraceSeconds ?? 10;
     await this.#call("docker stop", (s) => this.#o.docker.stop(a.container, grace, s));
     await this.#call("docker rm", (s) => this.#o.docker.remove(a.container, s));
+  }
+
+  /**
+   * Before a ready container stops, says it is not ready and waits `withdrawMs`: every node's
+   * proxy takes it out of its routing first, so no request is sent to a container going away.
+   */
+  async #withdraw(key: string, container: string): Promise<void> {
+    const current = this.#current.get(key);
+    if (!current?.ready || current.containerId !== container) return;
+    const { node: _n, address: _a, since: _s, ...observed } = current;
+    this.#updateMemory(key, (m) => ({ ...m, ready: undefined }));
+    await this.#publish(key, { ...observed, ready: false });
+    await this.#sleep(this.#o.withdrawMs ?? 1000);
   }
 
   async #forget(a: Extract<Action, { kind: "forget" }>): Promise<void> {

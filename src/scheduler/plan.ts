@@ -89,10 +89,23 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
       perNode.set(a.node, (perNode.get(a.node) ?? 0) + 1);
     }
   }
+  // A new generation rolls one replica at a time: the next waits until every replica already
+  // at it is ready, so a generation that never becomes ready stops the roll with the old
+  // replicas still serving.
+  let rollSlot = !assigned.some((a) =>
+    a.replica < spec.replicas && a.generation === generation &&
+    !facts.ready(spec.name, a.replica, a.node, generation)
+  );
+  const nextGeneration = (a: Assignment): number => {
+    if (a.generation === generation) return generation;
+    if (!rollSlot) return a.generation;
+    rollSlot = false;
+    return generation;
+  };
   for (let replica = 0; replica < spec.replicas; replica++) {
     const existing = assigned.find((a) => a.replica === replica);
     if (existing && eligibleIds.has(existing.node)) {
-      let next: Assignment = { ...existing, generation };
+      let next: Assignment = { ...existing, generation: nextGeneration(existing) };
       if (
         existing.previous &&
         (!live.has(existing.previous) ||
@@ -109,7 +122,7 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
       // With nowhere better to go, a placed replica stays: its node may only have blinked
       // (a lost lease), and removing it would stop a container that may well be serving.
       plan.unplaced.set(spec.name, reason ?? "no eligible node");
-      if (existing && existing.generation !== generation) {
+      if (existing && nextGeneration(existing) !== existing.generation) {
         plan.put.push({ ...existing, generation });
       }
       continue;
@@ -118,7 +131,9 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
     if (existing && oldNode) {
       // Up but no longer fitting: one replica at a time leaves a node, make-before-break.
       if (leaving.has(existing.node)) {
-        if (existing.generation !== generation) plan.put.push({ ...existing, generation });
+        if (nextGeneration(existing) !== existing.generation) {
+          plan.put.push({ ...existing, generation });
+        }
         continue;
       }
       leaving.add(existing.node);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Assignment, NodeRecord, ServiceRecord, ServiceSpec } from "../state/types.ts";
-import { planSchedule } from "./plan.ts";
+import { NO_SCHEDULE_FACTS, planSchedule } from "./plan.ts";
 
 function node(id: string, over: Partial<NodeRecord> = {}): NodeRecord {
   return {
@@ -47,6 +47,34 @@ Deno.test("a placed replica stays where it is and follows the new generation", (
   const current: Assignment[] = [{ service: "web", replica: 0, node: "b", generation: 1 }];
   const plan = planSchedule([service("web", 1, 2)], [node("a"), node("b")], current);
   assert.deepEqual(plan.put, [{ service: "web", replica: 0, node: "b", generation: 2 }]);
+});
+
+Deno.test("a new generation rolls one replica at a time, each after the one before is ready", () => {
+  const at = (gen: number): Assignment[] =>
+    [0, 1, 2].map((r) => ({
+      service: "web",
+      replica: r,
+      node: ["a", "b", "c"][r],
+      generation: gen,
+    }));
+  const nodes = [node("a"), node("b"), node("c")];
+  const first = planSchedule([service("web", 3, 2)], nodes, at(1));
+  assert.deepEqual(first.put, [{ service: "web", replica: 0, node: "a", generation: 2 }]);
+
+  const rolling = [first.put[0], ...at(1).slice(1)];
+  const notReady = { ...NO_SCHEDULE_FACTS, ready: () => false };
+  assert.deepEqual(
+    planSchedule([service("web", 3, 2)], nodes, rolling, notReady).put,
+    [],
+    "a replica of the new generation that is not ready stops the roll",
+  );
+  const ready = {
+    ...NO_SCHEDULE_FACTS,
+    ready: (_s: string, r: number, _n: string, g: number) => r === 0 && g === 2,
+  };
+  assert.deepEqual(planSchedule([service("web", 3, 2)], nodes, rolling, ready).put, [
+    { service: "web", replica: 1, node: "b", generation: 2 },
+  ]);
 });
 
 Deno.test("nothing changes when the assignments already match", () => {

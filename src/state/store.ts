@@ -268,7 +268,15 @@ function planApply(
       result: { name: spec.name, generation: old.generation, created: false, changed: false },
     };
   }
-  const generation = sameContainers(old.spec, spec) ? old.generation : old.generation + 1;
-  const record = { spec, generation, createdAt: old.createdAt, updatedAt: stamp };
+  const bumped = !sameContainers(old.spec, spec);
+  const generation = bumped ? old.generation + 1 : old.generation;
+  const previous = bumped ? { generation: old.generation, spec: old.spec } : old.previous;
+  const record: ServiceRecord = {
+    spec,
+    generation,
+    createdAt: old.createdAt,
+    updatedAt: stamp,
+    ...(previous ? { previous } : {}),
+  };
   return { result: { name: spec.name, generation, created: false, changed: true }, record };
 }

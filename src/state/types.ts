@@ -58,6 +58,11 @@ export interface ServiceRecord {
   generation: number;
   createdAt: string;
   updatedAt: string;
+  /**
+   * The generation before this one, which replicas not yet rolled still run (an update rolls
+   * one replica at a time, and a generation that never becomes ready stops the roll).
+   */
+  previous?: { generation: number; spec: ServiceSpec };
 }
 
 /** A node's role in the etcd cluster. */

@@ -1,0 +1,117 @@
+/**
+ * An update rolls a service's replicas one at a time, each new one ready before the next old one
+ * stops: a real agent, a three-replica web service, and requests through the proxy every 20 ms
+ * while its spec changes (none fails); then an update to an image that cannot start, which
+ * stops the roll after its first replica, keeps the old ones serving, and says why.
+ */
+import assert from "node:assert/strict";
+import { TestAgent } from "./helpers/agent.ts";
+import { httpRequest } from "./helpers/http.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+interface Detail {
+  generation: number;
+  problem: string | null;
+  replicas: { replica: number; generation: number; ready: boolean; state: string }[];
+}
+
+Deno.test("an update rolls one replica at a time with no failed request, and a broken one stops with the old replicas serving", async (t) => {
+  await using agent = await TestAgent.start();
+  const name = `roll-${crypto.randomUUID().slice(0, 6)}`;
+  const host = `${name}.${agent.domain}`;
+  const deploy = async (image: string, version: string) => {
+    const res = await agent.fetch("/api/v1/services", {
+      method: "POST",
+      body: JSON.stringify({
+        name,
+        image,
+        replicas: 3,
+        env: { VERSION: version },
+        ports: [{ container: 80, http: true }],
+      }),
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(res.status, 200, await res.text());
+  };
+  const detail = async () =>
+    (await (await agent.fetch(`/api/v1/services/${name}`)).json()) as Detail;
+
+  await t.step("three replicas serve", async () => {
+    await deploy("fossora-test/busybox:1", "1");
+    await waitFor(
+      "three ready replicas",
+      async () => (await detail()).replicas.filter((r) => r.ready).length === 3,
+      60_000,
+    );
+  });
+
+  await t.step("a new generation rolls with every request answered", async () => {
+    let stop = false;
+    const failures: string[] = [];
+    let requests = 0;
+    // Which generations were ready together: a roll shows old and new side by side.
+    const mixes = new Set<string>();
+    const load = (async () => {
+      while (!stop) {
+        try {
+          const r = await httpRequest(agent.ports.http, host);
+          if (r.status !== 200) failures.push(`${r.status} ${r.body.slice(0, 80)}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+        requests++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      await deploy("fossora-test/busybox:1", "2");
+      await waitFor(
+        "every replica at generation 2 and ready",
+        async () => {
+          const d = await detail();
+          const ready = d.replicas.filter((r) => r.ready);
+          mixes.add([...new Set(ready.map((r) => r.generation))].sort().join("+"));
+          return ready.length === 3 && ready.every((r) => r.generation === 2);
+        },
+        90_000,
+        100,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      stop = true;
+      await load;
+    }
+    console.log(`  ${requests} requests during the roll, ${failures.length} failed`);
+    assert.deepEqual(failures, []);
+    assert.ok(mixes.has("1+2"), `old and new served side by side: ${[...mixes]}`);
+  });
+
+  await t.step(
+    "an image that cannot start stops the roll; the old replicas keep serving",
+    async () => {
+      await deploy("fossora-test/no-such-image:1", "3");
+      const d = await waitFor(
+        "the roll to stop with a reason",
+        async () => {
+          const d = await detail();
+          return d.problem?.includes("update to generation 3 is stopped") && d;
+        },
+        90_000,
+        200,
+      );
+      console.log(`  problem: ${d.problem}`);
+      // Give a wrong roll time to go further: it must not.
+      await new Promise((r) => setTimeout(r, 3000));
+      const after = await detail();
+      const old = after.replicas.filter((r) => r.ready && r.generation === 2);
+      assert.equal(
+        old.length,
+        2,
+        `two old replicas still serve: ${JSON.stringify(after.replicas)}`,
+      );
+      assert.equal(after.replicas.filter((r) => r.generation === 3).length, 1);
+      const r = await httpRequest(agent.ports.http, host);
+      assert.equal(r.status, 200);
+    },
+  );
+});
