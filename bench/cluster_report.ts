@@ -114,6 +114,13 @@ export function clusterVerdicts(f: ClusterFigures): Verdict[] {
       pass: r.trials.length > 0 && p50 <= CLUSTER_GOALS.failoverP50S * 1000 &&
         max <= CLUSTER_GOALS.failoverMaxS * 1000,
     });
+    if (r.roll) {
+      out.push({
+        goal: `requests failed during a rolling update of a ${r.roll.replicas}-replica service = 0`,
+        measured: `${r.roll.failed} of ${r.roll.requests} (rolled in ${s(r.roll.ms)})`,
+        pass: r.roll.failed === 0,
+      });
+    }
     if (r.watchS) {
       const alarms = r.notReady + r.leaseLost;
       out.push({
@@ -279,6 +286,13 @@ function failoverSection(r: FailoverRun): string[] {
     "  fossora: from the power cut (agent and etcd SIGKILLed, containers killed) until a",
     "  surviving node's proxy answers from a replica elsewhere; docker run: the same image",
     "  started by hand on a surviving node until it answers (the floor of any failover)",
+    ...(r.roll
+      ? [
+        `  rolling update of ${r.roll.replicas} replicas under load (a request every 10 ms ` +
+        `through a node's proxy): ${r.roll.failed} of ${r.roll.requests} failed, rolled in ` +
+        s(r.roll.ms),
+      ]
+      : []),
     ...(r.watchS
       ? [
         `  watched idle for ${r.watchS} s: a running node left ready ${r.notReady} time(s), ` +

@@ -190,5 +190,15 @@ Deno.test("the failover report lists each death with what the node held, and its
   assert.match(text, /max\s+6\.00 s/);
   assert.match(text, /A node dies \(3 voters, 100 ms added each way between nodes\)/);
   assert.match(text, /watched idle for 600 s: a running node left ready 0 time\(s\)/);
+  const rolled = formatClusterReport({
+    failover: {
+      runs: [failoverRun([3000], { roll: { replicas: 3, requests: 900, failed: 2, ms: 30_000 } })],
+    },
+  });
+  assert.match(
+    rolled,
+    /rolling update of 3 replicas under load .*: 2 of 900 failed, rolled in 30\.00 s/,
+  );
+  assert.match(rolled, /MISS\s+requests failed during a rolling update of a 3-replica service = 0/);
   assert.match(text, /PASS\s+node death to its service answering through another node, p50/);
 });

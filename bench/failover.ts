@@ -14,12 +14,15 @@
  *   image with its port published, until it answers over HTTP. That is the floor any failover
  *   pays (starting the container); fossora's time adds noticing the death (the node's lease,
  *   `LIVENESS_TTL_S`), scheduling, and every proxy learning the new replica.
+ * - A rolling update (bare bridge): a three-replica service rolled to a new generation while
+ *   requests go through a node's proxy every 10 ms; every failed request counts (goal 0).
  * - False alarms: with the delay, the three nodes left alone for `watchS` seconds while every
  *   host's view of the nodes is sampled every 500 ms; a node that leaves `ready` while it runs,
  *   or an agent that logs a lost lease, is a false alarm.
  * @module
  */
 import { BUSYBOX_IMAGE, type Host, Hosts } from "../test/helpers/hosts.ts";
+import { httpRequest } from "../test/helpers/http.ts";
 import { deployWeb, proxyGet, readyVoters, startJoined } from "../test/helpers/cluster.ts";
 import { waitFor } from "../test/helpers/wait.ts";
 import { listNodes } from "./members.ts";
@@ -50,6 +53,15 @@ export interface FailoverTrial {
   refMs: number;
 }
 
+/** A rolling update of a three-replica service under load through a node's proxy. */
+export interface RollFigures {
+  replicas: number;
+  requests: number;
+  failed: number;
+  /** From the deploy until every replica was ready at the new generation. */
+  ms: number;
+}
+
 /** One cluster's figures. */
 export interface FailoverRun {
   /** Delay added each way between hosts (0 on the bare bridge). */
@@ -61,6 +73,8 @@ export interface FailoverRun {
   notReady: number;
   /** "lease lost" lines the agents logged while watched. */
   leaseLost: number;
+  /** On the bare bridge only. */
+  roll?: RollFigures;
   load: Load;
 }
 
@@ -205,6 +219,53 @@ async function watchNodes(
   return { notReady, leaseLost };
 }
 
+/** Rolls a three-replica service to a new generation while requests go through `via` every 10 ms. */
+async function measureRoll(cluster: Hosts, via: Host): Promise<RollFigures> {
+  const name = "rolled";
+  const replicas = 3;
+  const deploy = (version: string) =>
+    cluster.hosts[0].json("/api/v1/services", {
+      method: "POST",
+      body: JSON.stringify({
+        name,
+        image: BUSYBOX_IMAGE,
+        replicas,
+        env: { VERSION: version },
+        ports: [{ container: 80, http: true }],
+      }),
+      headers: { "content-type": "application/json" },
+    });
+  const atGeneration = async (g: number) => {
+    const { replicas: rs } = await via.json<
+      { replicas: { ready: boolean; generation: number }[] }
+    >(`/api/v1/services/${name}`);
+    return rs.filter((r) => r.ready && r.generation === g).length === replicas;
+  };
+  await deploy("1");
+  await waitFor("three ready replicas", () => atGeneration(1), 60_000, 200);
+  let stop = false;
+  let requests = 0;
+  let failed = 0;
+  const load = (async () => {
+    while (!stop) {
+      const r = await httpRequest(80, `${name}.${DOMAIN}`, "/", "GET", via.address)
+        .catch(() => undefined);
+      requests++;
+      if (r?.status !== 200) failed++;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const t0 = performance.now();
+  try {
+    await deploy("2");
+    await waitFor("every replica rolled", () => atGeneration(2), 180_000, 100);
+  } finally {
+    stop = true;
+    await load;
+  }
+  return { replicas, requests, failed, ms: performance.now() - t0 };
+}
+
 async function oneCluster(
   o: FailoverOptions,
   delayMs: number,
@@ -268,6 +329,15 @@ async function oneCluster(
     );
   }
 
+  let roll: RollFigures | undefined;
+  if (!delayMs) {
+    progress(`${label}: a rolling update of a 3-replica service under load`);
+    roll = await measureRoll(cluster, cluster.hosts[1]);
+    progress(
+      `${label}: rolled in ${(roll.ms / 1000).toFixed(1)} s; ${roll.failed} of ` +
+        `${roll.requests} requests failed`,
+    );
+  }
   let alarms = { notReady: 0, leaseLost: 0 };
   if (delayMs && o.watchS) {
     progress(`${label}: watching the idle cluster for false alarms for ${o.watchS} s`);
@@ -278,6 +348,7 @@ async function oneCluster(
     trials,
     watchS: delayMs ? o.watchS : 0,
     ...alarms,
+    ...(roll ? { roll } : {}),
     load: await watch.stop(),
   };
 }

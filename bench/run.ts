@@ -199,8 +199,9 @@ export function budgetMs(o: Options): number {
   }
   if (o.parts.includes("failover")) {
     // Each of the two clusters: a slot, forming, retuning (the delayed one), and per kill the
-    // answer, the reference start and the rejoin at their limits; then the watch.
-    total += 2 * (SLOT_WAIT_S + 120 + 60) + 240 + 2 * o.kills * (60 + 30 + 120 + 120) + o.watchS;
+    // answer, the reference start and the rejoin at their limits; the roll; then the watch.
+    total += 2 * (SLOT_WAIT_S + 120 + 60) + 240 + 2 * o.kills * (60 + 30 + 120 + 120) +
+      (60 + 180) + o.watchS;
   }
   return total * 1000;
 }
