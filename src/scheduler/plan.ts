@@ -37,8 +37,8 @@ export const NO_SCHEDULE_FACTS: ScheduleFacts = { ...NO_FACTS, ready: () => fals
 
 /**
  * Keeps every replica where it is while its node stays eligible (a replica never moves without a
- * reason), places the others on the eligible node running the fewest replicas of that service,
- * then the fewest in all, and removes what is no longer wanted. A replica on a node that is gone
+ * reason), places the others spread across sites, then nodes, then on the node with the fewest
+ * replicas in all, and removes what is no longer wanted. A replica on a node that is gone
  * moves at once; one on a node that is up but no longer fits (drained, labels changed) moves
  * make-before-break, one at a time per node: the old node keeps its copy (`previous`) until the
  * new copy is ready. A service with volumes moves break-before-make: its new copy starts only
@@ -89,6 +89,11 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
       perNode.set(a.node, (perNode.get(a.node) ?? 0) + 1);
     }
   }
+  const siteOf = new Map(nodes.map((n) => [n.id, n.site]));
+  const perSite = new Map<string, number>();
+  for (const [id, n] of perNode) {
+    perSite.set(siteOf.get(id)!, (perSite.get(siteOf.get(id)!) ?? 0) + n);
+  }
   // A new generation rolls one replica at a time: the next waits until every replica already
   // at it is ready, so a generation that never becomes ready stops the roll with the old
   // replicas still serving.
@@ -138,8 +143,10 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
       }
       leaving.add(existing.node);
     }
-    const node = pick(eligible, perNode, load);
+    const node = pick(eligible, perSite, perNode, load);
     perNode.set(node, (perNode.get(node) ?? 0) + 1);
+    const site = siteOf.get(node)!;
+    perSite.set(site, (perSite.get(site) ?? 0) + 1);
     load.set(node, (load.get(node) ?? 0) + 1);
     const a: Assignment = { service: spec.name, replica, node, generation };
     // A service with volumes runs once: the new copy waits for the old one's lock instead.
@@ -156,17 +163,25 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
   }
 }
 
+/**
+ * The node for a new replica: spread across sites first (a house that loses power takes one
+ * site), then across nodes, then the node with the fewest replicas of all services.
+ */
 function pick(
   eligible: NodeRecord[],
+  perSite: Map<string, number>,
   perNode: Map<string, number>,
   load: Map<string, number>,
 ): string {
-  const score = (id: string) => [perNode.get(id) ?? 0, load.get(id) ?? 0];
-  return eligible
-    .map((n) => n.id)
+  const score = (n: NodeRecord) => [
+    perSite.get(n.site) ?? 0,
+    perNode.get(n.id) ?? 0,
+    load.get(n.id) ?? 0,
+  ];
+  return [...eligible]
     .sort((a, b) => {
-      const [sa, la] = score(a);
-      const [sb, lb] = score(b);
-      return sa - sb || la - lb || a.localeCompare(b);
-    })[0];
+      const [xa, ya, za] = score(a);
+      const [xb, yb, zb] = score(b);
+      return xa - xb || ya - yb || za - zb || a.id.localeCompare(b.id);
+    })[0].id;
 }

@@ -205,3 +205,22 @@ Deno.test("a service with volumes leaves a drained node break-before-make: no ol
   const plan = planSchedule([db], [node("a"), node("b")], current, drainedA);
   assert.deepEqual(plan.put, [{ service: "db", replica: 0, node: "b", generation: 1 }]);
 });
+
+Deno.test("replicas spread across sites first, then nodes, then the least loaded node", () => {
+  const nodes = [
+    node("a1", { site: "home-a" }),
+    node("a2", { site: "home-a" }),
+    node("b1", { site: "home-b" }),
+  ];
+  const plan = planSchedule([service("web", 2)], nodes, []);
+  assert.deepEqual(plan.put.map((a) => a.node).sort(), ["a1", "b1"], "one per site");
+  const three = planSchedule([service("web", 3)], nodes, []);
+  assert.deepEqual(three.put.map((a) => a.node).sort(), ["a1", "a2", "b1"]);
+  const busy: Assignment[] = [{ service: "other", replica: 0, node: "a1", generation: 1 }];
+  const loaded = planSchedule([service("other", 1), service("web", 2)], nodes, busy);
+  assert.deepEqual(
+    loaded.put.filter((a) => a.service === "web").map((a) => a.node).sort(),
+    ["a2", "b1"],
+    "within a site, the node with fewer replicas in all",
+  );
+});
