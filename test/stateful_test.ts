@@ -108,6 +108,7 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
 
   const sampler = new CopySampler(cluster.hosts, service);
   const byName = (name: string) => cluster.hosts.find((h) => h.name === name)!;
+  const running = () => waitFor("one copy running", () => sampler.holder() ?? false, 30_000, 100);
   try {
     let holder: Host | undefined;
     await t.step("one copy runs", async () => {
@@ -166,7 +167,7 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
         sampler.samples.filter((s) => s.at >= back).every((s) => s.running[cutOff!.name] === 0),
         `${cutOff!.name} started a copy after its link came back`,
       );
-      const events = await byName(sampler.holder()!).json<
+      const events = await byName(await running()).json<
         { events: { message: string }[] }
       >(`/api/v1/services/${service}`);
       assert.match(
@@ -178,7 +179,7 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
     await t.step(
       "the agent running it is killed: its watchdog stops the copy, another node starts it",
       async () => {
-        const now = byName(sampler.holder()!);
+        const now = byName(await running());
         const t0 = Date.now();
         await now.kill();
         const fenced = await sampler.when(

@@ -39,7 +39,10 @@ import {
   ForeignClusters,
   LocalApiClient,
   MdnsDiscovery,
+  SplitDnsKeeper,
   tailnetJoinerTrust,
+  tailscaleAdvertiseAddr,
+  TailscaleApi,
 } from "../discovery/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
@@ -78,7 +81,6 @@ import {
   SnapshotWriter,
 } from "../state/snapshot.ts";
 import { makeEvent } from "../state/events.ts";
-import { LIVENESS_TTL_S } from "../state/lease.ts";
 import type {
   DrainRecord,
   LeaderElection,
@@ -171,6 +173,8 @@ export class Agent {
   #finder: Finder | undefined;
   #mdns: MdnsDiscovery | undefined;
   #tailscale: LocalApiClient | undefined;
+  /** Keeps tailnet split DNS for the domain at the ready nodes (with an API key). */
+  #splitDns: SplitDnsKeeper | undefined;
   #foreign: ForeignClusters | undefined;
   /** What the join desk needs, once the control plane is up. */
   #joins:
@@ -187,6 +191,8 @@ export class Agent {
   #rescheduler: ReturnType<typeof setInterval> | undefined;
   /** Checks the node's lease for {@link FENCE_AFTER_MS} and retries claims. */
   #fenceTimer: ReturnType<typeof setInterval> | undefined;
+  /** The locks of services with volumes, on their own longer lease (see LOCK_TTL_S). */
+  #locks!: LeasedRecords;
   /** Services with volumes whose lock this node holds: only those may run here. */
   readonly #claimed = new Set<string>();
   /** Kills this node's services with volumes if the agent ends without stopping them. */
@@ -360,11 +366,13 @@ export class Agent {
     }
     this.log.info("cluster", { id: info.id });
     this.#mdns?.setClusterId(info.id);
-    this.#leased = new LeasedRecords({
+    this.#leased = new LeasedRecords({ store: this.store, log: this.log.child("lease") });
+    this.#locks = new LeasedRecords({
       store: this.store,
-      log: this.log.child("lease"),
+      ttl: LOCK_TTL_S,
+      log: this.log.child("locks"),
       // The lease expired: the locks of services with volumes may be other nodes' by now.
-      onLost: () => void this.#fence("this node's lease expired"),
+      onLost: () => void this.#fence("the lease of its locks expired"),
     });
     this.#publisher = new NodePublisher({
       leased: this.#leased,
@@ -374,6 +382,7 @@ export class Agent {
         id: this.identity.id,
         name: this.identity.name,
         address: c.advertiseAddr,
+        ...await this.#tailnetAddress(),
         arch: dockerArch(),
         site: c.site,
         labels: c.labels,
@@ -401,12 +410,25 @@ export class Agent {
       leading: () => this.#election.leading,
       log: this.log.child("scheduler"),
     });
+    if (c.tailscaleApiKey) {
+      this.#splitDns = new SplitDnsKeeper({
+        api: new TailscaleApi(c.tailscaleApiKey, c.tailscaleApiUrl),
+        domain: c.domain,
+        addresses: () =>
+          this.mirror.view.nodes().flatMap((n) =>
+            n.state === "ready" && n.tailnetAddress ? [n.tailnetAddress] : []
+          ),
+        leading: () => this.#election.leading,
+        log: this.log.child("split-dns"),
+      });
+    }
     this.#election = new LeaderElection({
       store: this.store,
       role: "scheduler",
       value: this.identity.id,
       log: this.log.child("election"),
       onChange: () => {
+        this.#splitDns?.poke();
         this.#scheduler.poke();
         void this.#certs?.poke();
         this.#admission?.poke();
@@ -1267,7 +1289,7 @@ export class Agent {
    * one that no longer runs here is released.
    */
   #syncClaims(): Promise<void> {
-    if (!this.#leased || !this.#parts || this.#fenced) return Promise.resolve();
+    if (!this.#locks || !this.#parts || this.#fenced) return Promise.resolve();
     const attempts: Promise<void>[] = [];
     const { families } = this.#parts;
     const id = this.identity.id;
@@ -1281,7 +1303,7 @@ export class Agent {
       this.#claiming.add(service);
       const claim = { node: id, since: new Date().toISOString() };
       attempts.push(
-        this.#leased.claim(families.locks, [service], claim).then((held) => {
+        this.#locks.claim(families.locks, [service], claim).then((held) => {
           if (!held || this.#fenced) return;
           this.#claimed.add(service);
           this.log.info("holds the lock of a service with volumes; starting it", { service });
@@ -1295,7 +1317,7 @@ export class Agent {
     for (const service of this.#claimed) {
       if (wanted.has(service) || running.has(service)) continue;
       this.#claimed.delete(service);
-      this.#leased.release(families.locks, [service]).catch((err) =>
+      this.#locks.release(families.locks, [service]).catch((err) =>
         this.log.warn("cannot release a service's lock; it ends with this node's lease", {
           service,
           err,
@@ -1320,6 +1342,18 @@ export class Agent {
     await Promise.all(stateful.map((s) => this.runtime?.kill(s)));
   }
 
+  /**
+   * This node's Tailscale IPv4 for its record, from tailscaled when it runs, else the advertise
+   * address when it is one (100.64.0.0/10); nothing when neither.
+   */
+  async #tailnetAddress(): Promise<{ tailnetAddress?: string }> {
+    const status = await this.#tailscale?.status({ peers: false }).catch(() => undefined);
+    const fromTailscaled = status && tailscaleAdvertiseAddr(status);
+    if (fromTailscaled) return { tailnetAddress: fromTailscaled };
+    const [a, b] = this.config.advertiseAddr.split(".").map(Number);
+    return a === 100 && b >= 64 && b < 128 ? { tailnetAddress: this.config.advertiseAddr } : {};
+  }
+
   /** Kills every container of a service with volumes here (the agent stops). */
   async #killStateful(): Promise<void> {
     const stateful = this.view.services().filter((s) => s.spec.volumes.length > 0);
@@ -1331,7 +1365,7 @@ export class Agent {
    * expire soon, and the service start elsewhere); lifts the fence once it confirms again.
    */
   #checkFence(): void {
-    const since = this.#leased?.sinceRenewedMs() ?? 0;
+    const since = this.#locks?.sinceRenewedMs() ?? 0;
     if (since > FENCE_AFTER_MS) {
       if (!this.#fenced) {
         void this.#fence(`no word from etcd for ${(since / 1000).toFixed(1)} s`);
@@ -1353,6 +1387,7 @@ export class Agent {
 
   #onStateChange(): void {
     void this.#syncClaims();
+    this.#splitDns?.poke();
     this.#snapshots?.changed();
     this.#useCertificate(this.mirror?.certs.get(PROXY_CERT));
     this.#scheduler?.poke();
@@ -1567,7 +1602,7 @@ export class Agent {
         "discovery",
         () => Promise.all([this.#mdns?.stop(), this.#finder?.stop(), this.#foreign?.stop()]),
       ],
-      ["tailscale", () => this.#tailscale?.close()],
+      ["tailscale", () => (this.#splitDns?.stop(), this.#tailscale?.close())],
       ["api", () => (this.#api.abort(), Promise.all([this.#apiFinished, this.#apiTlsFinished]))],
       ["dns", () => this.#dns?.stop()],
       ["proxy", () => this.#proxy?.stop()],
@@ -1586,6 +1621,7 @@ export class Agent {
       ["snapshot", () => this.#snapshots?.stop()],
       ["node", () => this.#publisher?.stop()],
       ["lease", () => this.#leased?.close()],
+      ["locks", () => this.#locks?.close()],
       ["etcd client", () => (this.client?.close(), this.#healthClient?.close())],
       ["etcd balancer", () => this.#balancer?.stop()],
       ["etcd", () => this.etcd?.stop()],
@@ -1617,11 +1653,18 @@ const DISCOVERY_WINDOW_MS = 4000;
 const FOUNDER_PATIENCE_MS = 20_000;
 
 /**
- * A node that has not heard etcd confirm its lease for this long stops its services with
+ * Seconds the locks of services with volumes outlive a node that stopped renewing them. Longer
+ * than a node's liveness (3 s): an etcd election (a second or two without keepalives) must not
+ * make healthy nodes stop their databases; such a service moves after about this long.
+ */
+const LOCK_TTL_S = 10;
+
+/**
+ * A node that has not heard etcd confirm its locks' lease for this long stops its services with
  * volumes: two thirds of the lease's time to live, so they are stopped before the lease can
  * expire and the service start on another node.
  */
-const FENCE_AFTER_MS = (LIVENESS_TTL_S * 1000 * 2) / 3;
+const FENCE_AFTER_MS = (LOCK_TTL_S * 1000 * 2) / 3;
 
 /** How long a leave waits for this node's replicas to move away, ms. */
 const LEAVE_DRAIN_MS = 120_000;

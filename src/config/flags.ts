@@ -182,6 +182,21 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     help: "tailscaled's LocalAPI socket",
   },
   {
+    name: "tailscale-api-key-file",
+    kind: "string",
+    arg: "PATH",
+    default: "none",
+    help:
+      "a Tailscale API access token, to keep tailnet split DNS for DOMAIN pointed at the ready nodes",
+  },
+  {
+    name: "tailscale-api-url",
+    kind: "string",
+    arg: "URL",
+    default: "https://api.tailscale.com",
+    help: "where the Tailscale API answers",
+  },
+  {
     name: "tailscale-tag",
     kind: "string",
     arg: "TAG",

@@ -5,6 +5,7 @@
  */
 import { ConfigError, InvalidValue } from "./error.ts";
 import { fromArgv, fromEnv, fromToml, type Raw, type RawSettings } from "./sources.ts";
+import { TAILSCALE_API_URL } from "../discovery/split_dns.ts";
 import {
   nameFromHostname,
   parseBindAddr,
@@ -12,6 +13,7 @@ import {
   parseDnsLabel,
   parseDnsName,
   parseDockerHost,
+  parseHttpUrl,
   parseIPv4,
   parseJoin,
   parseLabels,
@@ -62,6 +64,11 @@ export interface AgentConfig {
   tailscaleSocket: string;
   /** A tailnet tag whose machines join without a token, besides the tailnet owner's. */
   tailscaleTag?: string;
+  /** A Tailscale API access token (read from tailscaleApiKeyFile): keeps tailnet split DNS. */
+  tailscaleApiKey?: string;
+  tailscaleApiKeyFile?: string;
+  /** Where the Tailscale API answers. */
+  tailscaleApiUrl: string;
   /** Most etcd voters: 1, 3, 5 or 7. */
   maxVoters: number;
   /** Seconds between a voter's measurements of its etcd peers for timing; 0 turns tuning off. */
@@ -163,6 +170,27 @@ function loadToken(pick: Pick, readFile: ReadFile) {
   return { token, tokenFile };
 }
 
+/** The Tailscale API access token from its file: one word, or a clear error. */
+function loadTailscaleApiKey(pick: Pick, readFile: ReadFile) {
+  const raw = pick("tailscale-api-key-file");
+  if (!raw) return {};
+  const file = check("tailscale-api-key-file", raw, parseNonEmpty);
+  const text = readVia(readFile, "tailscale-api-key-file", raw, file);
+  const where = `config: tailscale-api-key-file (from ${raw.origin}): ${JSON.stringify(file)}`;
+  if (text === undefined) {
+    throw new ConfigError(`${where} does not exist; create it (mode 600) or fix the path`);
+  }
+  const key = text.trim();
+  if (!/^\S+$/.test(key)) {
+    throw new ConfigError(
+      `${where} must hold only a Tailscale API access token (tskey-api-…); it is ${
+        key ? "more than one word" : "empty"
+      }`,
+    );
+  }
+  return { tailscaleApiKey: key, tailscaleApiKeyFile: file };
+}
+
 /**
  * The agent's configuration. Flag beats environment (`FOSSORA_*`) beats config file beats
  * default. Throws ConfigError (one line naming the key and reason) on any unknown or bad value.
@@ -208,6 +236,8 @@ export function loadConfig(
       () => "/var/run/tailscale/tailscaled.sock",
     ),
     ...optional("tailscaleTag", "tailscale-tag", pick("tailscale-tag"), parseTailscaleTag),
+    ...loadTailscaleApiKey(pick, readFile),
+    tailscaleApiUrl: setting(pick, "tailscale-api-url", parseHttpUrl, () => TAILSCALE_API_URL),
     maxVoters: setting(pick, "max-voters", parseMaxVoters, num(5)),
     etcdTuneInterval: setting(pick, "etcd-tune-interval", parseTuneInterval, num(60)),
     configFile: file.path,

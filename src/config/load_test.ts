@@ -47,6 +47,7 @@ Deno.test("defaults apply when nothing is set and the default config file is mis
     site: "default",
     labels: {},
     tailscaleSocket: "/var/run/tailscale/tailscaled.sock",
+    tailscaleApiUrl: "https://api.tailscale.com",
     maxVoters: 5,
     etcdTuneInterval: 60,
     configFile: DEFAULT_CONFIG_FILE,
@@ -125,6 +126,8 @@ site = "house-b"
 label = { disk = "ssd" }
 tailscale-socket = "/run/ts.sock"
 tailscale-tag = "tag:fossora"
+tailscale-api-key-file = "/etc/fossora/ts-api-key"
+tailscale-api-url = "http://127.0.0.1:9000"
 max-voters = 3
 etcd-tune-interval = 30
 debug = true
@@ -132,7 +135,10 @@ debug = true
 [image]
 hostname = "ignored-by-the-agent"
 `;
-  const got = load(["--config=/c.toml"], {}, { "/c.toml": toml });
+  const got = load(["--config=/c.toml"], {}, {
+    "/c.toml": toml,
+    "/etc/fossora/ts-api-key": "tskey-api-abc\n",
+  });
   assert.deepEqual(got, {
     dataDir: "/srv/f",
     name: "pi-1",
@@ -156,6 +162,9 @@ hostname = "ignored-by-the-agent"
     labels: { disk: "ssd" },
     tailscaleSocket: "/run/ts.sock",
     tailscaleTag: "tag:fossora",
+    tailscaleApiKey: "tskey-api-abc",
+    tailscaleApiKeyFile: "/etc/fossora/ts-api-key",
+    tailscaleApiUrl: "http://127.0.0.1:9000",
     maxVoters: 3,
     etcdTuneInterval: 30,
     configFile: "/c.toml",
@@ -391,4 +400,18 @@ Deno.test("the default name is the host name made into a DNS label", () => {
   assert.equal(name("--weird--"), "weird");
   assert.equal(name("é"), "node");
   assert.equal(name("a".repeat(80)), "a".repeat(63));
+});
+
+Deno.test("the Tailscale API key file must exist and hold one token; the URL must be http(s)", () => {
+  assert.throws(
+    () => load(["--tailscale-api-key-file=/nope"]),
+    /tailscale-api-key-file .*"\/nope" does not exist; create it \(mode 600\)/,
+  );
+  assert.throws(
+    () => load(["--tailscale-api-key-file=/k"], {}, { "/k": "two words" }),
+    /must hold only a Tailscale API access token .* more than one word/,
+  );
+  assert.throws(() => load(["--tailscale-api-key-file=/k"], {}, { "/k": "\n" }), /it is empty/);
+  assert.throws(() => load(["--tailscale-api-url=ftp://x"]), /expected an http\(s\) URL/);
+  assert.throws(() => load(["--tailscale-api-url=https://u:p@x"]), /without credentials/);
 });

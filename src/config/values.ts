@@ -165,6 +165,20 @@ export function parseTuneInterval(s: string | number): number {
 }
 
 /** `--tailscale-tag`: `tag:` and a name, as Tailscale spells tags. */
+/** An http or https URL without credentials (the Tailscale API's base). */
+export function parseHttpUrl(s: string): string {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    throw new InvalidValue(`expected a URL such as https://api.tailscale.com, got ${quote(s)}`);
+  }
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password) {
+    throw new InvalidValue(`expected an http(s) URL without credentials, got ${quote(s)}`);
+  }
+  return s;
+}
+
 export function parseTailscaleTag(s: string): string {
   if (/^tag:[A-Za-z][A-Za-z0-9-]{0,99}$/.test(s)) return s;
   throw new InvalidValue(`expected a tailnet tag such as tag:fossora, got ${quote(s)}`);

@@ -28,6 +28,7 @@ export {
   type MdnsDiscoveryOptions,
 } from "./mdns.ts";
 export { httpHealthProbe, probeFossora } from "./probe.ts";
+export { SplitDnsKeeper, TailscaleApi } from "./split_dns.ts";
 export { DEFAULT_TAILSCALE_SOCKET, LocalApiClient, TailscaleError } from "./tailscale.ts";
 export {
   checkTailscaleTag,

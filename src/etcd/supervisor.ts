@@ -264,6 +264,9 @@ export class EtcdSupervisor {
       "--logger=zap",
       "--log-level=warn",
       "--auto-compaction-retention=1h",
+      // A member cut off for a while comes back without forcing an election (etcd 3.5's
+      // default; 3.4, Debian's, has it off): every node's lease keepalives would stall on it.
+      "--pre-vote=true",
       ...(this.#timing.heartbeatMs ? [`--heartbeat-interval=${this.#timing.heartbeatMs}`] : []),
       ...(this.#timing.electionMs ? [`--election-timeout=${this.#timing.electionMs}`] : []),
       ...tlsArgs(this.options.tls),

@@ -55,11 +55,12 @@ export class LeasedRecords {
   }
 
   /**
-   * How long ago etcd last confirmed the lease. Past the lease's time to live, etcd may have let
-   * it expire: claims made on it may be another node's by then.
+   * How long ago etcd last confirmed the lease (0 before there is one). Past the lease's time to
+   * live, etcd may have let it expire: claims made on it may be another node's by then.
    */
   sinceRenewedMs(): number {
-    return this.#now() - this.#renewedAt;
+    // No lease yet (nothing written or claimed): nothing can have expired.
+    return this.#lease ? this.#now() - this.#renewedAt : 0;
   }
 
   /**

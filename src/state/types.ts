@@ -81,6 +81,8 @@ export interface NodeRecord {
    * answers as AAAA records; absent in records written before agents knew them.
    */
   addresses6?: string[];
+  /** This node's Tailscale IPv4, when tailscaled runs: tailnet split DNS points there. */
+  tailnetAddress?: string;
   arch: string;
   site: string;
   labels: Record<string, string>;
