@@ -383,6 +383,7 @@ export class Agent {
         name: this.identity.name,
         address: c.advertiseAddr,
         ...await this.#tailnetAddress(),
+        capacity: { cpus: navigator.hardwareConcurrency, memory: Deno.systemMemoryInfo().total },
         arch: dockerArch(),
         site: c.site,
         labels: c.labels,

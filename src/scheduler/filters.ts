@@ -4,12 +4,14 @@
  * what is missing.
  * @module
  */
-import type { NodeRecord, ServiceSpec } from "../state/types.ts";
+import type { NodeRecord, Resources, ServiceSpec } from "../state/types.ts";
 
 /** What the filters know beyond the service and the node. */
 export interface NodeFacts {
   /** True while a person has drained the node (by id). */
   drained(node: string): boolean;
+  /** What the node has left for one more replica; undefined when unknown (no check). */
+  left?(node: NodeRecord): Resources | undefined;
 }
 
 /** No node drained. */
@@ -26,6 +28,16 @@ export interface Filter {
 
 function list(values: string[] | undefined): string {
   return values?.join(" or ") ?? "";
+}
+
+/** "1.5 CPUs and 512 MiB", of what is set. */
+function amount(r: Resources): string {
+  const parts = [];
+  if (r.cpus !== undefined) parts.push(`${Math.max(0, Math.round(r.cpus * 100) / 100)} CPUs`);
+  if (r.memory !== undefined) {
+    parts.push(`${Math.max(0, Math.round(r.memory / 1024 ** 2))} MiB`);
+  }
+  return parts.join(" and ");
 }
 
 function labelsOf(spec: ServiceSpec): string {
@@ -67,6 +79,22 @@ export const FILTERS: readonly Filter[] = [
         ? undefined
         : `${node.name} lacks labels ${labelsOf(spec)}`,
     explain: (spec) => `no ready node has labels ${labelsOf(spec)}`,
+  },
+  {
+    name: "resources",
+    rejects: (spec, node, facts) => {
+      const ask = spec.resources;
+      const left = ask && facts.left?.(node);
+      if (!ask || !left) return undefined;
+      const short = (ask.cpus ?? 0) > (left.cpus ?? Infinity) + 1e-9 ||
+        (ask.memory ?? 0) > (left.memory ?? Infinity);
+      if (!short) return undefined;
+      const shown = { cpus: ask.cpus && left.cpus, memory: ask.memory && left.memory };
+      return `${node.name} has ${amount(shown)} left, and a replica asks for ${amount(ask)}`;
+    },
+    explain: (spec) =>
+      `no ready node has ${amount(spec.resources ?? {})} left for another replica; add a node, ` +
+      "or ask for less (resources)",
   },
 ];
 

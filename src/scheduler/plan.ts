@@ -3,7 +3,7 @@
  * make. Pure, so it is tested without etcd.
  * @module
  */
-import type { Assignment, NodeRecord, ServiceRecord } from "../state/types.ts";
+import type { Assignment, NodeRecord, Resources, ServiceRecord } from "../state/types.ts";
 import { eligibleNodes, NO_FACTS, type NodeFacts, rejection } from "./filters.ts";
 
 /** A replica placed on another node than before, and why. */
@@ -62,9 +62,26 @@ export function planSchedule(
   for (const a of current) {
     if (!wanted.has(a.service)) plan.remove.push({ service: a.service, replica: a.replica });
   }
-  const ctx = { nodes, load, leaving, facts, plan };
+  // What the replicas placed so far reserve on each node.
+  const specs = new Map(services.map((s) => [s.spec.name, s.spec]));
+  const used = new Map<string, Required<Resources>>();
+  for (const a of current) {
+    const spec = specs.get(a.service);
+    if (spec && a.replica < spec.replicas) reserve(used, a.node, spec.resources);
+  }
+  const left = (n: NodeRecord): Resources | undefined => {
+    if (!n.capacity) return undefined;
+    const u = used.get(n.id) ?? { cpus: 0, memory: 0 };
+    return { cpus: n.capacity.cpus - u.cpus, memory: n.capacity.memory - u.memory };
+  };
+  const ctx = { nodes, load, leaving, facts: { ...facts, left }, used, plan };
   for (const svc of services) placeService(svc, byService.get(svc.spec.name) ?? [], ctx);
   return plan;
+}
+
+function reserve(used: Map<string, Required<Resources>>, node: string, r?: Resources): void {
+  const u = used.get(node) ?? { cpus: 0, memory: 0 };
+  used.set(node, { cpus: u.cpus + (r?.cpus ?? 0), memory: u.memory + (r?.memory ?? 0) });
 }
 
 interface Context {
@@ -72,13 +89,16 @@ interface Context {
   load: Map<string, number>;
   leaving: Set<string>;
   facts: ScheduleFacts;
+  used: Map<string, Required<Resources>>;
   plan: SchedulePlan;
 }
 
 function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context): void {
-  const { nodes, load, leaving, facts, plan } = ctx;
+  const { nodes, load, leaving, facts, used, plan } = ctx;
   const { spec, generation } = svc;
-  const { nodes: eligible, reason } = eligibleNodes(spec, nodes, facts);
+  // Where a replica may stay: resources are left out, a placed replica already has its share
+  // (a replica never moves for them). A new one goes where they are left too.
+  const { nodes: eligible, reason } = eligibleNodes(spec, nodes, { ...facts, left: undefined });
   const eligibleIds = new Set(eligible.map((n) => n.id));
   // A node that is up and serving can keep an old copy running while its replica moves.
   const live = new Map(nodes.filter((n) => n.state === "ready").map((n) => [n.id, n]));
@@ -143,7 +163,16 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
       }
       leaving.add(existing.node);
     }
-    const node = pick(eligible, perSite, perNode, load);
+    const fit = eligibleNodes(spec, nodes, facts);
+    if (fit.nodes.length === 0) {
+      plan.unplaced.set(spec.name, fit.reason ?? "no eligible node");
+      if (existing && nextGeneration(existing) !== existing.generation) {
+        plan.put.push({ ...existing, generation });
+      }
+      continue;
+    }
+    const node = pick(fit.nodes, perSite, perNode, load);
+    reserve(used, node, spec.resources);
     perNode.set(node, (perNode.get(node) ?? 0) + 1);
     const site = siteOf.get(node)!;
     perSite.set(site, (perSite.get(site) ?? 0) + 1);

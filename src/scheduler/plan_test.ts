@@ -224,3 +224,25 @@ Deno.test("replicas spread across sites first, then nodes, then the least loaded
     "within a site, the node with fewer replicas in all",
   );
 });
+
+Deno.test("a replica goes only where the resources it asks for are left, and the reason names them", () => {
+  const GiB = 1024 ** 3;
+  const capacity = { cpus: 4, memory: 4 * GiB };
+  const nodes = [node("a", { capacity }), node("b", { capacity: { cpus: 1, memory: 8 * GiB } })];
+  const big = service("big", 2, 1, { resources: { cpus: 2, memory: GiB } });
+  const plan = planSchedule([big], nodes, []);
+  assert.deepEqual(plan.put.map((x) => x.node), ["a", "a"], "b has 1 CPU: both go to a");
+
+  const third = service("big", 3, 1, { resources: { cpus: 2, memory: GiB } });
+  const placed = plan.put;
+  const more = planSchedule([third], nodes, placed);
+  assert.deepEqual(more.put, []);
+  assert.match(more.unplaced.get("big")!, /no ready node has 2 CPUs and 1024 MiB left/);
+
+  // Placed replicas stay where they are, even when what they ask for grew.
+  const grown = service("big", 2, 1, { resources: { cpus: 3 } });
+  assert.deepEqual(planSchedule([grown], nodes, placed).put, []);
+  // A node that does not say what it has takes anything.
+  const plain = planSchedule([third], [node("c")], []);
+  assert.equal(plain.put.length, 3);
+});

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Placement } from "../state/types.ts";
+import type { Placement, Resources } from "../state/types.ts";
 import { isDnsLabel } from "../util/names.ts";
 import { imageReferenceProblem } from "./image.ts";
 import {
@@ -355,4 +355,64 @@ function checkLabels(
     if (text !== undefined) setOwn(labels, key, text);
   }
   return labels;
+}
+
+const MEMORY_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** Memory as Docker and compose write it (`512M`, `1.5g`, `256MiB`, bytes), binary units. */
+export function parseMemory(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value > 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = m ? MEMORY_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) return undefined;
+  const bytes = Math.round(Number(m[1]) * unit);
+  return bytes > 0 ? bytes : undefined;
+}
+
+/** `resources: { cpus: 0.5, memory: 512M }`: what each replica reserves for scheduling. */
+export function checkResources(value: unknown, path: string, out: Problems): Resources | undefined {
+  if (!isMapping(value)) {
+    out.push({
+      path,
+      message: expected("a mapping with cpus and memory, e.g. {cpus: 0.5, memory: 512M}", value),
+    });
+    return undefined;
+  }
+  unknownKeys(value, ["cpus", "memory"], path, out);
+  const resources: Resources = {};
+  if (value.cpus !== undefined) {
+    const cpus = typeof value.cpus === "string" ? Number(value.cpus) : value.cpus;
+    if (typeof cpus !== "number" || !Number.isFinite(cpus) || cpus <= 0 || cpus > 1024) {
+      out.push({
+        path: keyPath(path, "cpus"),
+        message: expected("a number of CPUs above 0, e.g. 0.5", value.cpus),
+      });
+    } else resources.cpus = cpus;
+  }
+  if (value.memory !== undefined) {
+    const memory = parseMemory(value.memory);
+    if (memory === undefined) {
+      out.push({
+        path: keyPath(path, "memory"),
+        message: expected("memory such as 512M, 1G or a number of bytes", value.memory),
+      });
+    } else resources.memory = memory;
+  }
+  return resources;
 }

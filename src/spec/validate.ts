@@ -15,6 +15,7 @@ import {
   checkPlacement,
   checkPortNumber,
   checkReplicas,
+  checkResources,
   checkStringish,
   checkVolumeName,
   checkVolumePath,
@@ -41,6 +42,7 @@ export const SERVICE_KEYS: readonly string[] = [
   "env",
   "volumes",
   "placement",
+  "resources",
 ];
 
 /** The keys a port may have. */
@@ -106,6 +108,9 @@ export function validateService(raw: unknown, path: string, out: Problems): Chec
     placement: raw.placement === undefined
       ? {}
       : checkPlacement(raw.placement, keyPath(path, "placement"), out) ?? {},
+    ...(raw.resources === undefined
+      ? {}
+      : { resources: checkResources(raw.resources, keyPath(path, "resources"), out) }),
   };
   const checked = {
     spec,

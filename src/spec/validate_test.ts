@@ -169,3 +169,25 @@ Deno.test("httpsRedirect is kept on the HTTP port and refused on the others, und
     });
   }
 });
+
+Deno.test("resources take CPUs and memory as Docker writes them, and say what is wrong", () => {
+  const ok: Problems = [];
+  const checked = validateService(
+    { name: "db", image: "postgres:16", resources: { cpus: 0.5, memory: "512M" } },
+    "",
+    ok,
+  );
+  assert.deepEqual(ok, []);
+  assert.deepEqual(checked?.spec.resources, { cpus: 0.5, memory: 512 * 1024 ** 2 });
+  const bad: Problems = [];
+  validateService(
+    { name: "db", image: "postgres:16", resources: { cpus: -1, memory: "lots", disk: 1 } },
+    "",
+    bad,
+  );
+  assert.deepEqual(bad.map((p) => p.path).sort(), [
+    "resources.cpus",
+    "resources.disk",
+    "resources.memory",
+  ]);
+});

@@ -237,7 +237,7 @@ function sameContainers(a: ServiceSpec, b: ServiceSpec): boolean {
 
 /** The part of a spec its containers are made from. */
 function containerFields(spec: ServiceSpec): unknown {
-  const { replicas: _r, placement: _p, ports, ...rest } = spec;
+  const { replicas: _r, placement: _p, resources: _x, ports, ...rest } = spec;
   return { ...rest, ports: ports.map(({ httpsRedirect: _h, ...port }) => port) };
 }
 

@@ -36,6 +36,14 @@ export interface Placement {
   labels?: Record<string, string>;
 }
 
+/** What one replica reserves on its node: the scheduler places it only where this is left. */
+export interface Resources {
+  /** CPUs (cores), e.g. 0.5. */
+  cpus?: number;
+  /** Memory in bytes. */
+  memory?: number;
+}
+
 /** A service as the user wrote it, after validation and defaults. */
 export interface ServiceSpec {
   /** DNS label: [a-z0-9-], 1..63, no leading or trailing dash. Unique in the cluster. */
@@ -49,6 +57,8 @@ export interface ServiceSpec {
   env: Record<string, string>;
   volumes: VolumeSpec[];
   placement: Placement;
+  /** Reserved by each replica; absent means nothing. Not a container setting. */
+  resources?: Resources;
 }
 
 /** `services/<name>`: written by the API. */
@@ -83,6 +93,8 @@ export interface NodeRecord {
   addresses6?: string[];
   /** This node's Tailscale IPv4, when tailscaled runs: tailnet split DNS points there. */
   tailnetAddress?: string;
+  /** What the machine has (CPUs, memory in bytes); absent in records of older agents. */
+  capacity?: { cpus: number; memory: number };
   arch: string;
   site: string;
   labels: Record<string, string>;
