@@ -16,7 +16,8 @@ interface Invalid {
   problems: Problem[];
 }
 
-const KNOWN = "known keys are name, image, command, replicas, ports, env, volumes, placement, resources";
+const KNOWN =
+  "known keys are name, image, command, replicas, ports, env, volumes, placement, resources";
 const ONE = "name: web\nimage: nginx:1.25\n";
 
 const INVALID: Invalid[] = [
