@@ -8,8 +8,8 @@
  * printed; FOSSORA_CHAOS_SEED replays a run, FOSSORA_CHAOS_ROUNDS changes its length.
  */
 import assert from "node:assert/strict";
-import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
-import { proxyGet, readyVoters, startJoined } from "./helpers/cluster.ts";
+import { BUSYBOX_IMAGE, Hosts } from "./helpers/hosts.ts";
+import { proxyGet, readyVoters, runningCopies, setLink, startJoined } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const DOMAIN = "fossora.home.arpa";
@@ -28,25 +28,6 @@ function random(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-async function ip(...args: string[]): Promise<void> {
-  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-async function running(h: Host, service: string): Promise<number> {
-  const r = await h.docker(
-    "ps",
-    "-q",
-    "--filter",
-    `label=fossora.service=${service}`,
-    "--filter",
-    "status=running",
-  );
-  return r.stdout.trim().split("\n").filter(Boolean).length;
 }
 
 Deno.test(`(long) chaos: ${ROUNDS} rounds of kill -9, link cuts and restarts; after each, every service answers, none lost or doubled, three voters`, async (t) => {
@@ -87,7 +68,7 @@ Deno.test(`(long) chaos: ${ROUNDS} rounds of kill -9, link cuts and restarts; af
       }
     }
     for (const [service, n] of Object.entries(want)) {
-      const copies = await Promise.all(cluster.hosts.map((h) => running(h, service)));
+      const copies = await Promise.all(cluster.hosts.map((h) => runningCopies(h, service)));
       const total = copies.reduce((a, b) => a + b, 0);
       if (total !== n) return `${service} runs ${total} copies (${copies.join("/")}), wants ${n}`;
       for (const h of cluster.hosts) {
@@ -115,9 +96,9 @@ Deno.test(`(long) chaos: ${ROUNDS} rounds of kill -9, link cuts and restarts; af
         await new Promise((r) => setTimeout(r, pauseMs));
         await victim.start();
       } else if (fault === "cut") {
-        await ip("link", "set", victim.veth, "down");
+        await setLink(victim, false);
         await new Promise((r) => setTimeout(r, pauseMs));
-        await ip("link", "set", victim.veth, "up");
+        await setLink(victim, true);
       } else {
         await victim.stop();
         await new Promise((r) => setTimeout(r, pauseMs));

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
-import { readyVoters, startJoined } from "./helpers/cluster.ts";
+import { readyVoters, runningCopies, setLink, startJoined } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 interface Sample {
@@ -27,17 +27,7 @@ class CopySampler {
     this.#done = (async () => {
       while (!this.#stop) {
         const at = Date.now();
-        const counts = await Promise.all(hosts.map(async (h) => {
-          const r = await h.docker(
-            "ps",
-            "-q",
-            "--filter",
-            `label=fossora.service=${service}`,
-            "--filter",
-            "status=running",
-          );
-          return r.stdout.trim().split("\n").filter(Boolean).length;
-        }));
+        const counts = await Promise.all(hosts.map((h) => runningCopies(h, service)));
         this.samples.push({
           at,
           running: Object.fromEntries(hosts.map((h, i) => [h.name, counts[i]])),
@@ -67,13 +57,6 @@ class CopySampler {
   async stop(): Promise<void> {
     this.#stop = true;
     await this.#done;
-  }
-}
-
-async function ip(...args: string[]): Promise<void> {
-  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
 }
 
@@ -128,7 +111,7 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
       async () => {
         cutOff = holder!;
         const t0 = Date.now();
-        await ip("link", "set", cutOff.veth, "down");
+        await setLink(cutOff, false);
         const fenced = await sampler.when(
           `${cutOff.name} to stop its copy`,
           t0,
@@ -148,7 +131,7 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
     );
 
     await t.step("the link comes back: the node that was cut off starts nothing", async () => {
-      await ip("link", "set", cutOff!.veth, "up");
+      await setLink(cutOff!, true);
       const back = Date.now();
       await waitFor(
         `${cutOff!.name} in the cluster again`,

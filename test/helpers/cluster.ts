@@ -51,3 +51,25 @@ export async function deployWeb(
     headers: { "content-type": "application/json" },
   });
 }
+
+/** How many containers of `service` run on `h`'s dockerd. */
+export async function runningCopies(h: Host, service: string): Promise<number> {
+  const r = await h.docker(
+    "ps",
+    "-q",
+    "--filter",
+    `label=fossora.service=${service}`,
+    "--filter",
+    "status=running",
+  );
+  return r.stdout.trim().split("\n").filter(Boolean).length;
+}
+
+/** Cuts (`up` false) or restores `h`'s link to the bridge, as a pulled cable would. */
+export async function setLink(h: Host, up: boolean): Promise<void> {
+  const args = ["link", "set", h.veth, up ? "up" : "down"];
+  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
