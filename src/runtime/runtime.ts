@@ -70,6 +70,11 @@ export interface RuntimeOptions {
   clearTimer?: (id: TimerId) => void;
   /** Full resync period in ms; default 5000. */
   resyncMs?: number;
+  /**
+   * How often ready replicas with an HTTP port are probed between passes, so one that stops
+   * answering leaves every node's routing within a second or two; default 1000, 0 for never.
+   */
+  readyProbeMs?: number;
   /** Readiness probe of a published port on this node's address; default `tcpProbe`. */
   probe?: Probe;
   /** Probe period in ms while a replica is running but not ready; default 500. */
@@ -134,6 +139,7 @@ export class Runtime {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #setTimer: (fn: () => void, ms: number) => TimerId;
+  #readyTimer: TimerId | undefined;
   readonly #clearTimer: (id: TimerId) => void;
   readonly #resyncMs: number;
   readonly #probeMs: number;
@@ -242,8 +248,36 @@ export class Runtime {
     this.#halt = new AbortController();
     this.#events = new AbortController();
     this.#watcher = this.#watchEvents(this.#events.signal);
+    this.#watchReady();
     this.#kick();
     await this.#pass;
+  }
+
+  /**
+   * Probes the ready replicas' HTTP ports every `readyProbeMs`; one that does not answer gets a
+   * pass at once, which probes it again and reports it not ready if it still does not.
+   */
+  #watchReady(): void {
+    const every = this.#o.readyProbeMs ?? 1000;
+    if (every <= 0) return;
+    const host = probeHost(this.#o.address);
+    const tick = async () => {
+      this.#readyTimer = undefined;
+      if (!this.#running) return;
+      const failed: string[] = [];
+      await Promise.all(this.#wanted.map(async (w) => {
+        const key = replicaKey(w.service, w.replica);
+        const s = this.#current.get(key);
+        const port = httpPort(w);
+        const hostPort = port === undefined ? undefined : s?.ports[String(port)];
+        if (!s?.ready || hostPort === undefined) return;
+        if (!(await this.#probe(hostPort, host))) failed.push(key);
+      }));
+      for (const key of failed) this.#lastProbe.delete(key);
+      if (failed.length) this.#kick();
+      if (this.#running) this.#readyTimer = this.#setTimer(() => void tick(), every);
+    };
+    this.#readyTimer = this.#setTimer(() => void tick(), every);
   }
 
   /**
@@ -256,6 +290,8 @@ export class Runtime {
     this.#running = false;
     if (this.#timer !== undefined) this.#clearTimer(this.#timer);
     this.#timer = undefined;
+    if (this.#readyTimer !== undefined) this.#clearTimer(this.#readyTimer);
+    this.#readyTimer = undefined;
     this.#events?.abort();
     this.#halt?.abort();
     for (const wake of [...this.#wakers]) wake();

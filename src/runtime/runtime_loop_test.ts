@@ -65,7 +65,7 @@ class FakeDocker implements DockerApi {
       error: "",
       startedAt: 0,
       finishedAt: 0,
-      ports: {},
+      ports: { "80": 32768 },
     });
     return Promise.resolve(id);
   }
@@ -161,7 +161,7 @@ function setup(over: Partial<RuntimeOptions> = {}) {
 }
 
 Deno.test("a broken event stream is reconnected with growing backoff", async () => {
-  const { docker, delays, rt } = setup();
+  const { docker, delays, rt } = setup({ readyProbeMs: 0 });
   docker.eventMode = "fail";
   await rt.start();
   try {
@@ -470,6 +470,23 @@ Deno.test("a leftover container with this node's labels is adopted on a name con
     const [s] = await waitFor("running", () => rt.status()[0]?.state === "running" && rt.status());
     assert.equal(s.containerId, id);
     assert.equal(docker.containers.size, 1);
+  } finally {
+    await rt.stop();
+  }
+});
+
+Deno.test("a ready replica that stops answering is reported not ready within a probe period or two", async () => {
+  let answers = true;
+  const { reports, rt } = setup({ readyProbeMs: 20, probe: () => Promise.resolve(answers) });
+  const w = want();
+  rt.setWanted([{ ...w, spec: { ...w.spec, ports: [{ container: 80, http: true }] } }]);
+  await rt.start();
+  try {
+    await waitFor("ready", () => rt.status()[0]?.ready === true);
+    answers = false;
+    await waitFor("reported not ready", () => reports.at(-1)?.ready === false);
+    answers = true;
+    await waitFor("ready again", () => reports.at(-1)?.ready === true);
   } finally {
     await rt.stop();
   }
