@@ -36,7 +36,7 @@ import {
 } from "./plan.ts";
 import { type Probe, tcpProbe } from "./probe.ts";
 import { sameWanted } from "./same.ts";
-import { describe, httpPort, type Observation, sameStatus } from "./status.ts";
+import { describe, httpPort, type Observation, RUNNING_READY_MS, sameStatus } from "./status.ts";
 import { checkWanted, type Rejected } from "./validate.ts";
 
 /** A timer handle, as setTimeout returns it. */
@@ -423,11 +423,17 @@ export class Runtime {
     this.#memory = observe({ wanted, actual, memory: this.#memory, now });
     const notReady = await this.#probeAll(wanted, actual, now, settled);
     const groups = byReplica(actual);
+    // When a replica without an HTTP port will have run long enough to be ready.
+    let readyAt: number | undefined;
     for (const w of wanted) {
       const key = replicaKey(w.service, w.replica);
       if (!settled(key)) continue;
       const c = pickContainer(w, groups.get(key) ?? []);
-      await this.#publish(key, describe(w, c, this.#memory.get(key)));
+      const obs = describe(w, c, this.#memory.get(key), undefined, now);
+      if (c?.running && !obs.ready && httpPort(w) === undefined) {
+        readyAt = Math.min(readyAt ?? Infinity, c.startedAt + RUNNING_READY_MS);
+      }
+      await this.#publish(key, obs);
     }
     const p = plan({ wanted, actual, memory: this.#memory, now });
     if (!this.#running) return;
@@ -436,6 +442,7 @@ export class Runtime {
     let next = this.#now() + this.#resyncMs;
     if (p.wakeAt !== undefined) next = Math.min(next, p.wakeAt);
     if (notReady) next = Math.min(next, this.#now() + this.#probeMs);
+    if (readyAt !== undefined) next = Math.min(next, readyAt);
     this.#schedule(next);
   }
 

@@ -26,14 +26,22 @@ function specPorts(w: WantedReplica, c: Observed): Record<string, number> {
 }
 
 /**
+ * A replica without an HTTP port to check is ready once its container has run this long: one
+ * that dies at start (a crash loop) never looks ready to a roll or a published port.
+ */
+export const RUNNING_READY_MS = 3000;
+
+/**
  * The observable status of a wanted replica. `down` is the reason Docker could not be asked at
- * all; then nothing is known about the container and the replica is in error.
+ * all; then nothing is known about the container and the replica is in error. `now` (ms since
+ * the epoch, as Docker's times) tells whether a replica without an HTTP port has run long enough.
  */
 export function describe(
   w: WantedReplica,
   c: Observed | undefined,
   mem: ReplicaMemory | undefined,
   down?: string,
+  now = Infinity,
 ): Observation {
   const base = {
     service: w.service,
@@ -52,8 +60,10 @@ export function describe(
   }
   const known = { ...base, containerId: c.id, ports: specPorts(w, c) };
   if (c.running) {
-    const ready = httpPort(w) === undefined || mem?.ready === c.id;
-    const state: ReplicaState = ready ? "running" : "starting";
+    const checked = httpPort(w) !== undefined;
+    const ready = checked ? mem?.ready === c.id : now - c.startedAt >= RUNNING_READY_MS;
+    // Without a port to check, it runs (and says so) before it has run long enough to count.
+    const state: ReplicaState = ready || !checked ? "running" : "starting";
     return c.status === "paused"
       ? { ...known, state: "starting", message: "paused" }
       : { ...known, state, ready };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Observed, WantedReplica } from "./labels.ts";
 import { freshMemory, type ReplicaMemory } from "./plan.ts";
-import { describe, sameStatus } from "./status.ts";
+import { describe, RUNNING_READY_MS, sameStatus } from "./status.ts";
 
 function want(http = true): WantedReplica {
   return {
@@ -84,10 +84,13 @@ Deno.test("a running container whose http port answered is running and ready", (
   assert.deepEqual(s.ports, { "80": 32768, "9000": 32769 }, "only the spec's ports");
 });
 
-Deno.test("a running container without http port is ready at once", () => {
-  const s = describe(want(false), running(), mem());
-  assert.equal(s.state, "running");
-  assert.equal(s.ready, true);
+Deno.test("a running container without http port is ready once it has run a few seconds", () => {
+  const c = running({ startedAt: 10_000 });
+  const early = describe(want(false), c, mem(), undefined, 10_000 + RUNNING_READY_MS - 1);
+  assert.equal(early.state, "running");
+  assert.equal(early.ready, false, "a container that may be crash-looping is not ready yet");
+  const later = describe(want(false), c, mem(), undefined, 10_000 + RUNNING_READY_MS);
+  assert.equal(later.ready, true);
 });
 
 Deno.test("an exited container reports its exit code", () => {
