@@ -174,6 +174,16 @@ Deno.test("drain moves a node's replicas away with no failed request, and undrai
     assert.match(status.stdout, new RegExp(`${drained!.name} drained`));
   });
 
+  await t.step("draining a node that does not exist says so and changes nothing", async () => {
+    const r = await observer.cli("nodes", "drain", "ghost");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no node is named "ghost"; see fossora nodes/);
+    const { nodes } = await observer.json<{ nodes: { drained: boolean; name: string }[] }>(
+      "/api/v1/nodes",
+    );
+    assert.deepEqual(nodes.filter((n) => n.drained).map((n) => n.name), [drained!.name]);
+  });
+
   await t.step("undrain: a new replica may go to the node again", async () => {
     const r = await observer.cli("nodes", "undrain", drained!.name);
     assert.equal(r.code, 0, r.stderr);
