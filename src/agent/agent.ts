@@ -682,7 +682,7 @@ export class Agent {
       drained: drain,
       message: drain
         ? `${name} is drained: its replicas move away one at a time, each new copy ready ` +
-          "before the old one stops"
+          "before the old one stops (a service with volumes stops first, then starts elsewhere)"
         : `${name} is undrained: new replicas may go there (running ones stay where they are)`,
     };
   }
