@@ -1,15 +1,22 @@
 /**
  * A service with volumes never runs twice (issue 8, point 5). Three hosts (network namespaces,
  * each with its own dockerd and agent) and a one-copy service with a volume, while every
- * host's running copies are sampled every 100 ms: its node's link is cut (it stops its copy
- * itself before its lease can expire; another node starts it only after), the link comes back
- * (the node that was cut off starts nothing), and the node now running it has its agent and
- * etcd killed with SIGKILL while its container runs on (the agent's watchdog kills it). At no
- * sample do two copies run.
+ * host's running copies are sampled every 100 ms: its node, made etcd's leader first, has its
+ * link cut (it stops its copy itself before its lease can expire; another node starts it only
+ * after), the link comes back (the node that was cut off starts nothing), and the node now
+ * running it has its agent and etcd killed with SIGKILL while its container runs on (the
+ * agent's watchdog kills it). At no sample do two copies run.
  */
 import assert from "node:assert/strict";
 import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
-import { readyVoters, runningCopies, setLink, startJoined } from "./helpers/cluster.ts";
+import {
+  moveEtcdLeader,
+  readyVoters,
+  runningCopies,
+  setLink,
+  settledMembers,
+  startJoined,
+} from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 interface Sample {
@@ -83,6 +90,7 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
 
   await t.step("two copies of a service with volumes are refused, saying why", async () => {
     await waitFor("three ready voters", async () => (await readyVoters(n1)).length === 3, 90_000);
+    await waitFor("three settled etcd voters", () => settledMembers(cluster.hosts), 60_000, 500);
     const res = await post(n1, spec(2));
     assert.equal(res.status, 400);
     const body = await res.json();
@@ -107,9 +115,20 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
 
     let cutOff: Host | undefined;
     await t.step(
-      "its node's link is cut: it stops its copy, then another node starts it",
+      "its node, etcd's leader, has its link cut: it stops its copy, then another node starts it",
       async () => {
         cutOff = holder!;
+        // It also leads etcd: the hardest node to lose (the others must elect, and their
+        // clients must notice that their connections to it hang).
+        await waitFor(
+          `${cutOff.name} to lead etcd`,
+          async () => {
+            await moveEtcdLeader(cluster.hosts, cutOff!);
+            return true;
+          },
+          20_000,
+          500,
+        );
         const t0 = Date.now();
         await setLink(cutOff, false);
         const fenced = await sampler.when(

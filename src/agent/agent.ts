@@ -1314,9 +1314,10 @@ export class Agent {
           .finally(() => this.#claiming.delete(service)),
       );
     }
-    const running = new Set(this.runtime?.status().map((r) => r.service) ?? []);
     for (const service of this.#claimed) {
-      if (wanted.has(service) || running.has(service)) continue;
+      // Released only once its container is gone, not when it stops being wanted: a stop
+      // takes its grace period, and the next node must not start before it has ended.
+      if (wanted.has(service) || this.runtime?.holds(service) !== false) continue;
       this.#claimed.delete(service);
       this.#locks.release(families.locks, [service]).catch((err) =>
         this.log.warn("cannot release a service's lock; it ends with this node's lease", {

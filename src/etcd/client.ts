@@ -50,6 +50,19 @@ export function connectEtcd(urls: string[], tls?: NodeCerts): Etcd3 {
 }
 
 /**
+ * HTTP/2 pings every 2 s, and a connection that does not answer one within 2 s is dropped and
+ * dialled again. Without them a connection to a voter whose link was cut (no reset, unlike a
+ * crash) hangs until TCP gives up, minutes later: every call of the agent waits on it, its
+ * leases expire, and the node drops out while its own member is fine. etcd must allow pings
+ * that often (`--grpc-keepalive-min-time`, see the supervisor).
+ */
+const KEEPALIVE = {
+  "grpc.keepalive_time_ms": 2000,
+  "grpc.keepalive_timeout_ms": 2000,
+  "grpc.keepalive_permit_without_calls": 1,
+};
+
+/**
  * grpc-js wants Buffers (a Uint8Array is refused), and under Deno it cannot check a server
  * by IP address, so every etcd certificate carries {@link ETCD_SERVER_NAME} and the client
  * verifies that name whatever address it dials.
@@ -64,6 +77,7 @@ function tlsOptions(tls: NodeCerts): Pick<IOptions, "credentials" | "grpcOptions
     grpcOptions: {
       "grpc.ssl_target_name_override": ETCD_SERVER_NAME,
       "grpc.default_authority": ETCD_SERVER_NAME,
+      ...KEEPALIVE,
     },
   };
 }

@@ -267,6 +267,9 @@ export class EtcdSupervisor {
       // A member cut off for a while comes back without forcing an election (etcd 3.5's
       // default; 3.4, Debian's, has it off): every node's lease keepalives would stall on it.
       "--pre-vote=true",
+      // The agent's client pings every 2 s to notice a voter cut off (see client.ts); etcd's
+      // default would answer pings that often with GOAWAY.
+      "--grpc-keepalive-min-time=1s",
       ...(this.#timing.heartbeatMs ? [`--heartbeat-interval=${this.#timing.heartbeatMs}`] : []),
       ...(this.#timing.electionMs ? [`--election-timeout=${this.#timing.electionMs}`] : []),
       ...tlsArgs(this.options.tls),

@@ -356,6 +356,15 @@ export class Runtime {
   }
 
   /**
+   * True while this node has, or may still have, a container of `service`: a replica is known
+   * here until its containers are gone and it is forgotten, stopping ones included.
+   */
+  holds(service: string): boolean {
+    for (const s of this.#current.values()) if (s.service === service) return true;
+    return false;
+  }
+
+  /**
    * Kills every container of `service` on this node at once (no grace period): a node that lost
    * contact with the cluster fences a service that must never run twice, before another node
    * may start it. The next pass removes them if they are no longer wanted.

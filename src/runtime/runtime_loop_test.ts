@@ -491,3 +491,19 @@ Deno.test("a ready replica that stops answering is reported not ready within a p
     await rt.stop();
   }
 });
+
+Deno.test("holds says whether a service may still have a container here, until it is forgotten", async () => {
+  const { rt } = setup({ readyProbeMs: 0 });
+  rt.setWanted([want()]);
+  await rt.start();
+  try {
+    await waitFor("running", () => rt.status()[0]?.state === "running");
+    assert.equal(rt.holds("web"), true);
+    assert.equal(rt.holds("other"), false);
+    rt.setWanted([]);
+    assert.equal(rt.holds("web"), true, "unwanted is not gone: its container may still stop");
+    await waitFor("forgotten", () => !rt.holds("web"));
+  } finally {
+    await rt.stop();
+  }
+});

@@ -73,3 +73,65 @@ export async function setLink(h: Host, up: boolean): Promise<void> {
     throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
 }
+
+/** `POST` to a host's etcd JSON gateway with its node certificate; the parsed answer, if any. */
+async function etcdGateway(h: Host, path: string, body: unknown = {}): Promise<unknown> {
+  const pki = `${h.dataDir}/pki`;
+  const r = await h.exec([
+    "curl",
+    "-s",
+    "--max-time",
+    "3",
+    "--cacert",
+    `${pki}/ca.crt`,
+    "--cert",
+    `${pki}/node.crt`,
+    "--key",
+    `${pki}/node.key`,
+    "-d",
+    JSON.stringify(body),
+    `https://${h.address}:${h.etcdClientPort}${path}`,
+  ]);
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    return undefined;
+  }
+}
+
+interface MemberStatus {
+  header?: { member_id?: string };
+  leader?: string;
+  isLearner?: boolean;
+  raftAppliedIndex?: string;
+}
+
+/** Makes `to`'s etcd member the leader (etcd's leadership transfer), for faults that need it. */
+export async function moveEtcdLeader(hosts: Host[], to: Host): Promise<void> {
+  const statuses = await Promise.all(
+    hosts.map((h) => etcdGateway(h, "/v3/maintenance/status") as Promise<MemberStatus>),
+  );
+  const target = statuses[hosts.indexOf(to)]?.header?.member_id;
+  const leaderId = statuses.find((s) => s?.leader)?.leader;
+  if (!target || !leaderId) throw new Error("cannot tell etcd's members apart");
+  if (leaderId === target) return;
+  const leader = hosts[statuses.findIndex((s) => s?.header?.member_id === leaderId)];
+  await etcdGateway(leader, "/v3/maintenance/transfer-leadership", { targetID: target });
+  const now = (await etcdGateway(to, "/v3/maintenance/status")) as MemberStatus | undefined;
+  if (now?.leader !== target) throw new Error(`${to.name} did not become etcd's leader`);
+}
+
+/**
+ * True once every host's etcd member answers, none is a learner, and all name the same leader
+ * with their applied logs close: a voter just promoted that has not caught up yet cannot vote,
+ * and a fault then would leave the others without quorum.
+ */
+export async function settledMembers(hosts: Host[]): Promise<boolean> {
+  const statuses = await Promise.all(
+    hosts.map((h) => etcdGateway(h, "/v3/maintenance/status") as Promise<MemberStatus>),
+  );
+  if (statuses.some((s) => !s?.leader || s.isLearner)) return false;
+  const applied = statuses.map((s) => Number(s!.raftAppliedIndex ?? 0));
+  return new Set(statuses.map((s) => s!.leader)).size === 1 &&
+    Math.max(...applied) - Math.min(...applied) <= 5;
+}
