@@ -6,7 +6,7 @@
  * @module
  */
 import { BrokenCircuitError } from "cockatiel";
-import { EtcdError } from "etcd3";
+import { EtcdError, GRPCGenericError } from "etcd3";
 import { ApiError } from "../api/mod.ts";
 import { ConflictError } from "../state/mod.ts";
 
@@ -46,8 +46,11 @@ export async function etcdCall<T>(
     return await Promise.race([call(), late]);
   } catch (err) {
     if (err instanceof ConflictError) throw new ApiError(409, "conflict", err.message);
+    // A dropped connection (the keepalive gives up on a voter that went away) fails as a gRPC
+    // error, not an EtcdError: both mean the state could not be reached.
     if (
-      err instanceof EtcdError || err instanceof BrokenCircuitError || err instanceof EtcdTimeout
+      err instanceof EtcdError || err instanceof GRPCGenericError ||
+      err instanceof BrokenCircuitError || err instanceof EtcdTimeout
     ) {
       const why = await diagnose?.().catch(() => undefined);
       if (why) throw why;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { GRPCUnavailableError } from "etcd3";
 import { ApiError } from "../api/mod.ts";
 import { ConflictError } from "../state/mod.ts";
 import { etcdCall } from "./parts.ts";
@@ -35,4 +36,17 @@ Deno.test("a conflict is 409 and other errors pass through; a quick answer is re
   const other = new TypeError("a bug");
   assert.equal(await etcdCall(() => Promise.reject(other)).catch((e) => e), other);
   assert.equal(await etcdCall(() => Promise.resolve(42)), 42);
+});
+
+Deno.test("a dropped gRPC connection is diagnosed like an etcd failure, not answered with a 500", async () => {
+  const dropped = () =>
+    Promise.reject(new GRPCUnavailableError("14 UNAVAILABLE: Connection dropped"));
+  const lost = await etcdCall(
+    dropped,
+    () => Promise.resolve(new ApiError(503, "quorum_lost", "two voters are missing")),
+  ).catch((e) => e);
+  assert.equal(lost.code, "quorum_lost");
+  const unknown = await etcdCall(dropped, () => Promise.resolve(undefined)).catch((e) => e);
+  assert.equal(unknown.code, "etcd_unavailable");
+  assert.match(unknown.message, /Connection dropped; try again in a few seconds/);
 });
