@@ -4,8 +4,10 @@
  * host's running copies are sampled every 100 ms: its node, made etcd's leader first, has its
  * link cut (it stops its copy itself before its lease can expire; another node starts it only
  * after), the link comes back (the node that was cut off starts nothing), and the node now
- * running it has its agent and etcd killed with SIGKILL while its container runs on (the
- * agent's watchdog kills it). At no sample do two copies run.
+ * running it has its link cut just long enough to stop its copy (its lock, still its own, is let go
+ * once the link is back), and the node then running it has its agent and etcd killed with
+ * SIGKILL while its container runs on (the agent's watchdog kills it). At no sample do two
+ * copies run.
  */
 import assert from "node:assert/strict";
 import { BUSYBOX_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
@@ -155,8 +157,9 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
       await waitFor(
         `${cutOff!.name} in the cluster again`,
         async () => {
-          const { nodes } = await n1.json<{ nodes: { name: string; state: string }[] }>(
-            cutOff === n1 ? "/api/v1/nodes" : "/api/v1/nodes",
+          const other = cluster.hosts.find((h) => h !== cutOff)!;
+          const { nodes } = await other.json<{ nodes: { name: string; state: string }[] }>(
+            "/api/v1/nodes",
           );
           return nodes.find((n) => n.name === cutOff!.name)?.state === "ready";
         },
@@ -177,6 +180,51 @@ Deno.test("a service with volumes never runs twice: a cut-off node stops it itse
         /its volumes did not follow/,
       );
     });
+
+    await t.step(
+      "a cut just long enough to stop the copy: the lock, still its node's, is let go when the link is back",
+      async () => {
+        const now = byName(await running());
+        const t0 = Date.now();
+        await setLink(now, false);
+        const other = cluster.hosts.find((h) => h !== now)!;
+        try {
+          // Back as soon as it has stopped its copy and the service was moved away (its 3 s
+          // lease expired): its lock's 10 s lease has seconds left.
+          await sampler.when(`${now.name} to stop its copy`, t0, (s) => s.running[now.name] === 0);
+          await waitFor(
+            `the service moved away from ${now.name}`,
+            async () => {
+              const { events } = await other.json<{ events: { message: string; at: string }[] }>(
+                `/api/v1/services/${service}`,
+              );
+              return events.some((e) =>
+                Date.parse(e.at) >= t0 && e.message.includes(`moved from ${now.name}`)
+              );
+            },
+            20_000,
+            100,
+          );
+        } finally {
+          await setLink(now, true);
+        }
+        const back = Date.now();
+        const again = await sampler.when(
+          "one copy running again",
+          back,
+          (s) => Object.values(s.running).reduce((a, b) => a + b, 0) === 1,
+        );
+        const where = Object.entries(again.running).find(([, n]) => n === 1)![0];
+        assert.notEqual(where, now.name, "the service was moved away while its node was down");
+        const expired = now.output.some((l) =>
+          Date.parse(l.slice(0, 24)) >= t0 && l.includes("agent.locks: lease lost")
+        );
+        console.log(
+          `  it ran again on ${where} ${((again.at - back) / 1000).toFixed(1)} s after the link ` +
+            `came back (its lock's lease ${expired ? "expired" : "lived on"})`,
+        );
+      },
+    );
 
     await t.step(
       "the agent running it is killed: its watchdog stops the copy, another node starts it",

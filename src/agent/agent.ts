@@ -199,8 +199,12 @@ export class Agent {
   #watchdog: FenceWatchdog | undefined;
   /** Claims being asked of etcd now. */
   readonly #claiming = new Set<string>();
+  /** Locks being released now. */
+  readonly #releasing = new Set<string>();
   /** True while this node has lost contact with etcd for long enough to stop what runs once. */
   #fenced = false;
+  /** Reading the state afresh before the fence is lifted. */
+  #unfencing: Promise<void> | undefined;
   #lastWanted = new Map<string, WantedReplica>();
   endpoints: AgentEndpoints = { api: 0, http: 0, dns: 0 };
   readonly #left = Promise.withResolvers<void>();
@@ -372,7 +376,7 @@ export class Agent {
       ttl: LOCK_TTL_S,
       log: this.log.child("locks"),
       // The lease expired: the locks of services with volumes may be other nodes' by now.
-      onLost: () => void this.#fence("the lease of its locks expired"),
+      onLost: () => void this.#fence("the lease of its locks expired", true),
     });
     this.#publisher = new NodePublisher({
       leased: this.#leased,
@@ -1318,13 +1322,14 @@ export class Agent {
       // Released only once its container is gone, not when it stops being wanted: a stop
       // takes its grace period, and the next node must not start before it has ended.
       if (wanted.has(service) || this.runtime?.holds(service) !== false) continue;
-      this.#claimed.delete(service);
-      this.#locks.release(families.locks, [service]).catch((err) =>
-        this.log.warn("cannot release a service's lock; it ends with this node's lease", {
-          service,
-          err,
-        })
-      );
+      if (this.#releasing.has(service)) continue;
+      this.#releasing.add(service);
+      // Forgotten only once etcd confirms: this node keeps its lease alive, so a lock whose
+      // release failed would otherwise keep the service from starting anywhere.
+      this.#locks.release(families.locks, [service])
+        .then(() => this.#claimed.delete(service))
+        .catch((err) => this.log.warn("cannot release a service's lock yet", { service, err }))
+        .finally(() => this.#releasing.delete(service));
     }
     return Promise.all(attempts).then(() => {});
   }
@@ -1333,9 +1338,11 @@ export class Agent {
    * Stops every service with volumes here at once: this node cannot prove it still holds their
    * locks, and another node may start them as soon as its lease expires.
    */
-  async #fence(why: string): Promise<void> {
+  async #fence(why: string, locksLost = false): Promise<void> {
     const stateful = [...this.#claimed];
-    this.#claimed.clear();
+    // Without word from etcd the locks are still this node's until their lease expires, and
+    // must be released once the link is back (the service may have been moved meanwhile).
+    if (locksLost) this.#claimed.clear();
     if (!this.#fenced) {
       this.#fenced = true;
       this.log.warn("stopping the services with volumes here: " + why, { services: stateful });
@@ -1373,10 +1380,24 @@ export class Agent {
         void this.#fence(`no word from etcd for ${(since / 1000).toFixed(1)} s`);
       }
     } else if (this.#fenced) {
-      this.#fenced = false;
-      this.log.info("in contact with the cluster again; services with volumes may start here");
+      this.#unfence();
     }
     void this.#syncClaims();
+  }
+
+  /**
+   * Lifts the fence once the state is read afresh: until the watch catches up, the copy may
+   * still show a service here that was moved away meanwhile, and it would start again here.
+   */
+  #unfence(): void {
+    this.#unfencing ??= this.mirror.resync().then(() => {
+      if (!this.#fenced || (this.#locks?.sinceRenewedMs() ?? 0) > FENCE_AFTER_MS) return;
+      this.#fenced = false;
+      this.log.info("in contact with the cluster again; services with volumes may start here");
+      this.#updateWanted();
+      void this.#syncClaims();
+    }).catch((err) => this.log.debug("cannot read the cluster state yet", { err }))
+      .finally(() => this.#unfencing = undefined);
   }
 
   #updateWanted(): void {

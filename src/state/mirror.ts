@@ -74,6 +74,14 @@ export class Mirror {
     this.#watcher = undefined;
   }
 
+  /**
+   * Reads everything again now, for whoever must act on the current state and not on what was
+   * seen before a partition (the watch may still be catching up). Throws when the read fails.
+   */
+  resync(): Promise<void> {
+    return this.#resyncOnce();
+  }
+
   /** One resync at a time: a slow one (etcd away) must not pile up watchers behind it. */
   #resyncOnce(): Promise<void> {
     this.#resyncing ??= this.#resync().finally(() => this.#resyncing = undefined);
