@@ -16,6 +16,7 @@
  * | `volumes: ["data:/data"]`, `"data:/data:rw"`, `{type: volume, source: data, target: /data}` | `{name: data, path: /data}`; `data` must be declared under the top-level `volumes` |
  * | `volumes` bind mounts (`./x:/x`, `/host:/x`), anonymous volumes, tmpfs, `:ro` | a problem: fossora keeps named read-write volumes only |
  * | `deploy.replicas` | `replicas` (default 1) |
+ * | `healthcheck: {test, interval, timeout, start_period, retries, disable}` | `healthcheck` (`startPeriod`; a string `test` becomes `["CMD-SHELL", test]`, `disable: true` becomes `test: ["NONE"]`) |
  * | `x-fossora: {http: 8080}` | makes container port 8080 the http port (adding it when `ports` lacks it); `http: false` means no http port |
  * | `x-fossora: {https_redirect: true}` | `httpsRedirect: true` on the http port: `http://NAME.DOMAIN/` redirects to `https://`; a problem when the service has no http port |
  * | `x-fossora: {placement: {...}, replicas: N}` | `placement` and `replicas`, as in a fossora service |
@@ -57,10 +58,25 @@ import {
   type Problems,
   unknownKeys,
 } from "./problems.ts";
-import { type Checked, checkWithinService, type PortPaths, readCommand } from "./validate.ts";
+import {
+  type Checked,
+  checkWithinService,
+  type PortPaths,
+  readCommand,
+  readHealthcheck,
+} from "./validate.ts";
 
 /** The keys of a compose service that fossora reads. */
-const SERVICE_KEYS = ["image", "command", "environment", "ports", "volumes", "deploy", "x-fossora"];
+const SERVICE_KEYS = [
+  "image",
+  "command",
+  "environment",
+  "ports",
+  "volumes",
+  "deploy",
+  "healthcheck",
+  "x-fossora",
+];
 
 /** The fossora settings a compose service may carry under `x-fossora`. */
 const EXTENSION_KEYS = ["http", "https_redirect", "placement", "replicas"];
@@ -176,6 +192,13 @@ function composeService(key: string, def: unknown, ctx: Context): Checked | unde
       : composeEnvironment(def.environment, keyPath(path, "environment"), problems),
     volumes: [],
     placement: extension.placement ?? {},
+    ...readHealthcheck(
+      def.healthcheck,
+      keyPath(path, "healthcheck"),
+      problems,
+      "compose",
+      composeString,
+    ),
   };
   const ports = readPorts(def.ports, extension, keyPath(path, "ports"), ctx.out);
   spec.ports = ports.ports;

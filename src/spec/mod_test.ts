@@ -17,7 +17,7 @@ interface Invalid {
 }
 
 const KNOWN =
-  "known keys are name, image, command, replicas, ports, env, volumes, placement, resources";
+  "known keys are name, image, command, replicas, ports, env, volumes, placement, resources, healthcheck";
 const ONE = "name: web\nimage: nginx:1.25\n";
 
 const INVALID: Invalid[] = [
@@ -356,7 +356,7 @@ const INVALID: Invalid[] = [
     }],
   },
   {
-    name: "compose depends_on and healthcheck",
+    name: "compose depends_on, and a healthcheck without test",
     input: "services:\n  web:\n    image: nginx\n    depends_on: [db]\n    healthcheck: {}\n" +
       "  db:\n    image: postgres\n",
     problems: [
@@ -366,8 +366,8 @@ const INVALID: Invalid[] = [
           "fossora does not understand this compose key; remove it (fossora starts services independently; let the service retry what it needs)",
       },
       {
-        path: "services.web.healthcheck",
-        message: "fossora does not understand this compose key; remove it",
+        path: "services.web.healthcheck.test",
+        message: 'is missing; give the command, e.g. ["CMD", "curl", "-f", "http://localhost/"]',
       },
     ],
   },

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { PortSpec, ServiceSpec, VolumeSpec } from "../state/types.ts";
+import type { Healthcheck, PortSpec, ServiceSpec, VolumeSpec } from "../state/types.ts";
 import {
   checkBoolean,
   checkCommand,
@@ -22,6 +22,7 @@ import {
   normalizePath,
   setOwn,
 } from "./fields.ts";
+import { checkHealthcheck, type StringReader } from "./healthcheck.ts";
 import {
   entries,
   expected,
@@ -43,6 +44,7 @@ export const SERVICE_KEYS: readonly string[] = [
   "volumes",
   "placement",
   "resources",
+  "healthcheck",
 ];
 
 /** The keys a port may have. */
@@ -111,6 +113,7 @@ export function validateService(raw: unknown, path: string, out: Problems): Chec
     ...(raw.resources === undefined
       ? {}
       : { resources: checkResources(raw.resources, keyPath(path, "resources"), out) }),
+    ...readHealthcheck(raw.healthcheck, keyPath(path, "healthcheck"), out, "fossora"),
   };
   const checked = {
     spec,
@@ -136,6 +139,19 @@ export function readCommand(
   if (value === undefined) return {};
   const command = check(value, path, out);
   return command === undefined ? {} : { command };
+}
+
+/** `{ healthcheck }` when a valid one is given, else nothing (see {@link readCommand}). */
+export function readHealthcheck(
+  value: unknown,
+  path: string,
+  out: Problems,
+  form: "fossora" | "compose",
+  read?: StringReader,
+): { healthcheck?: Healthcheck } {
+  if (value === undefined) return {};
+  const healthcheck = checkHealthcheck(value, path, out, form, read);
+  return healthcheck === undefined ? {} : { healthcheck };
 }
 
 function required(

@@ -59,6 +59,22 @@ export interface ServiceSpec {
   placement: Placement;
   /** Reserved by each replica; absent means nothing. Not a container setting. */
   resources?: Resources;
+  /** Docker's health check; a replica with one is ready only while healthy. */
+  healthcheck?: Healthcheck;
+}
+
+/**
+ * A container health check as Docker runs it. Durations are kept as written (Go's syntax:
+ * `30s`, `1m30s`, `500ms`) so a spec read back deploys unchanged; absent ones are Docker's.
+ */
+export interface Healthcheck {
+  /** `["CMD", program, ...args]`, `["CMD-SHELL", command]`, or `["NONE"]`: the image's off. */
+  test: string[];
+  interval?: string;
+  timeout?: string;
+  startPeriod?: string;
+  /** Failures in a row before the container is unhealthy. */
+  retries?: number;
 }
 
 /** `services/<name>`: written by the API. */
