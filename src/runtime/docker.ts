@@ -6,6 +6,8 @@
  */
 import Docker from "dockerode";
 import { Buffer } from "node:buffer";
+import type { Healthcheck } from "../state/mod.ts";
+import { parseDuration } from "../spec/mod.ts";
 import { CancelledError, untilAborted } from "./abort.ts";
 
 /** A container as the runtime needs to see it (from `docker inspect`). */
@@ -27,6 +29,15 @@ export interface ContainerState {
   finishedAt: number;
   /** Container TCP port (as a string) -> published host port. */
   ports: Record<string, number>;
+  /** Its health check's verdict, when it has one (the image's or the spec's). */
+  health?: ContainerHealth;
+}
+
+/** Docker's `State.Health`, in short. */
+export interface ContainerHealth {
+  status: "starting" | "healthy" | "unhealthy";
+  /** What the last check printed, trimmed and shortened. */
+  output: string;
 }
 
 /** What the runtime asks Docker to create. */
@@ -46,6 +57,8 @@ export interface CreateOptions {
   hostIp: string;
   /** Docker named volumes mounted at container paths. */
   mounts: { volume: string; path: string }[];
+  /** Replaces the image's health check when present. */
+  healthcheck?: Healthcheck;
 }
 
 /** One container event; the runtime only needs to know that something happened. */
@@ -259,6 +272,32 @@ function toState(info: Docker.ContainerInspectInfo): ContainerState {
     startedAt: parseTime(info.State.StartedAt),
     finishedAt: parseTime(info.State.FinishedAt),
     ports: hostPorts(info.NetworkSettings?.Ports as PortMap),
+    ...health(info.State.Health),
+  };
+}
+
+/** What a health check's output may add to a replica's message. */
+const HEALTH_OUTPUT_CHARS = 200;
+
+function health(h: Docker.ContainerInspectInfo["State"]["Health"]): { health?: ContainerHealth } {
+  const status = h?.Status;
+  if (status !== "starting" && status !== "healthy" && status !== "unhealthy") return {};
+  const last = (h?.Log ?? []).at(-1)?.Output?.trim() ?? "";
+  const output = last.length > HEALTH_OUTPUT_CHARS
+    ? `${last.slice(0, HEALTH_OUTPUT_CHARS)}…`
+    : last;
+  return { health: { status, output } };
+}
+
+/** The spec's check in Docker's terms: durations in nanoseconds, 0 for the image's or default. */
+function dockerHealthcheck(h: Healthcheck): Docker.HealthConfig {
+  const ns = (d: string | undefined) => Math.round((d ? parseDuration(d) ?? 0 : 0) * 1e6);
+  return {
+    Test: h.test,
+    Interval: ns(h.interval),
+    Timeout: ns(h.timeout),
+    StartPeriod: ns(h.startPeriod),
+    Retries: h.retries ?? 0,
   };
 }
 
@@ -415,6 +454,7 @@ class DockerodeApi implements DockerApi {
           Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
           Labels: o.labels,
           ExposedPorts: exposed,
+          ...(o.healthcheck ? { Healthcheck: dockerHealthcheck(o.healthcheck) } : {}),
           HostConfig: {
             PortBindings: bindings,
             Mounts: o.mounts.map((m) => ({ Type: "volume", Source: m.volume, Target: m.path })),

@@ -439,7 +439,7 @@ export class Runtime {
       if (!settled(key)) continue;
       const c = pickContainer(w, groups.get(key) ?? []);
       const obs = describe(w, c, this.#memory.get(key), undefined, now);
-      if (c?.running && !obs.ready && httpPort(w) === undefined) {
+      if (c?.running && !obs.ready && !c.health && httpPort(w) === undefined) {
         readyAt = Math.min(readyAt ?? Infinity, c.startedAt + RUNNING_READY_MS);
       }
       await this.#publish(key, obs);
@@ -611,6 +611,7 @@ export class Runtime {
       ports: w.spec.ports.map((p) => p.container),
       hostIp: this.#o.address,
       mounts: w.spec.volumes.map((v) => ({ volume: volumeName(w.service, v.name), path: v.path })),
+      ...(w.spec.healthcheck ? { healthcheck: w.spec.healthcheck } : {}),
     };
     const create = () => this.#call("docker create", (s) => docker.create(options, s));
     try {
@@ -714,7 +715,10 @@ export class Runtime {
         const events = await this.#o.docker.events(ownerLabels(this.#o.nodeId), signal);
         // Whatever happened while disconnected was missed: look now.
         this.#kick();
-        for await (const _ of events) this.#kick();
+        for await (const ev of events) {
+          // A health check runs as an exec every interval; only its verdict matters here.
+          if (!ev.action.startsWith("exec_")) this.#kick();
+        }
         if (!this.#running) return;
         this.#log.warn("docker event stream ended, reconnecting");
       } catch (err) {

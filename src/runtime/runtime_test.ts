@@ -597,3 +597,48 @@ Deno.test("stop between create and start leaves a container the next runtime ado
     assert.equal(left, created);
   });
 });
+
+Deno.test("a health check gates readiness on the real engine: ready once healthy, an unhealthy one says why", async () => {
+  await inWorld(async (w) => {
+    const late = spec(w.service(), {
+      command: ["sh", "-c", "(sleep 2; touch /tmp/ok) & exec httpd -f -p 80 -h /www"],
+      healthcheck: { test: ["CMD-SHELL", "test -f /tmp/ok"], interval: "200ms", retries: 1 },
+    });
+    const sick = spec(w.service(), {
+      ports: [],
+      healthcheck: {
+        test: ["CMD", "sh", "-c", "echo no database; exit 1"],
+        interval: "200ms",
+        retries: 1,
+      },
+    });
+    const rt = w.runtime();
+    rt.setWanted([...wanted(late), ...wanted(sick)]);
+    await rt.start();
+    const waiting = await waitFor(
+      "the late one to wait for its check",
+      () =>
+        w.reports.find((r) => r.service === late.name && r.containerId && r.state === "starting"),
+    );
+    assert.equal(waiting.message, "waiting for its health check to pass");
+    assert.equal(waiting.ready, false);
+    const up = await waitFor(
+      "the late one ready",
+      () => rt.status().find((r) => r.service === late.name && r.state === "running" && r.ready),
+    );
+    // Its HTTP port answered long before: the check held it back.
+    assert.ok(Date.parse(up.since) - Date.parse(waiting.since) >= 1500);
+    const info = JSON.parse(await docker("inspect", up.containerId!))[0];
+    assert.deepEqual(info.Config.Healthcheck, {
+      Test: ["CMD-SHELL", "test -f /tmp/ok"],
+      Interval: 200_000_000,
+      Retries: 1,
+    });
+    const failing = await waitFor(
+      "the sick one unhealthy",
+      () => rt.status().find((r) => r.service === sick.name && r.state === "error"),
+    );
+    assert.equal(failing.message, "unhealthy: no database");
+    assert.ok(w.reports.filter((r) => r.service === sick.name).every((r) => !r.ready));
+  });
+});

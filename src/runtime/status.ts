@@ -26,8 +26,8 @@ function specPorts(w: WantedReplica, c: Observed): Record<string, number> {
 }
 
 /**
- * A replica without an HTTP port to check is ready once its container has run this long: one
- * that dies at start (a crash loop) never looks ready to a roll or a published port.
+ * A replica without a health check or an HTTP port is ready once its container has run this
+ * long: one that dies at start (a crash loop) never looks ready to a roll or a published port.
  */
 export const RUNNING_READY_MS = 3000;
 
@@ -59,6 +59,18 @@ export function describe(
     return { ...base, state: "pending" };
   }
   const known = { ...base, containerId: c.id, ports: specPorts(w, c) };
+  if (c.running && c.health && c.status !== "paused") {
+    // Its health check decides, and an HTTP port must answer too.
+    if (c.health.status === "unhealthy") {
+      const why = c.health.output || "its health check failed";
+      return { ...known, state: "error", message: `unhealthy: ${why}` };
+    }
+    const ready = c.health.status === "healthy" &&
+      (httpPort(w) === undefined || mem?.ready === c.id);
+    return ready
+      ? { ...known, state: "running", ready }
+      : { ...known, state: "starting", message: "waiting for its health check to pass" };
+  }
   if (c.running) {
     const checked = httpPort(w) !== undefined;
     const ready = checked ? mem?.ready === c.id : now - c.startedAt >= RUNNING_READY_MS;

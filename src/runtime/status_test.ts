@@ -125,3 +125,29 @@ Deno.test("sameStatus compares every reported field", () => {
   assert.ok(!sameStatus(a, { ...a, state: "exited", exitCode: 1 }));
   assert.ok(!sameStatus(a, { ...a, message: "x" }));
 });
+
+Deno.test("with a health check, a replica is ready only while healthy and its HTTP port answers", () => {
+  const health = (status: "starting" | "healthy" | "unhealthy", output = "") =>
+    running({ health: { status, output } });
+  const probed = mem({ ready: "c1" });
+  const starting = describe(want(), health("starting"), probed);
+  assert.equal(starting.state, "starting");
+  assert.equal(starting.ready, false);
+  assert.equal(starting.message, "waiting for its health check to pass");
+  const healthy = describe(want(), health("healthy"), probed);
+  assert.equal(healthy.state, "running");
+  assert.equal(healthy.ready, true);
+  // Healthy, but the HTTP port has not answered yet.
+  assert.equal(describe(want(), health("healthy"), mem()).ready, false);
+  // Without an HTTP port the check alone decides, and running long is not enough.
+  assert.equal(describe(want(false), health("healthy"), mem(), undefined, 1e12).ready, true);
+  assert.equal(describe(want(false), health("starting"), mem(), undefined, 1e12).ready, false);
+  const sick = describe(want(), health("unhealthy", "curl: (7) Failed to connect"), probed);
+  assert.equal(sick.state, "error");
+  assert.equal(sick.ready, false);
+  assert.equal(sick.message, "unhealthy: curl: (7) Failed to connect");
+  assert.equal(
+    describe(want(), health("unhealthy"), probed).message,
+    "unhealthy: its health check failed",
+  );
+});
