@@ -2,7 +2,8 @@
  * An update rolls a service's replicas one at a time, each new one ready before the next old one
  * stops: a real agent, a three-replica web service, and requests through the proxy every 20 ms
  * while its spec changes (none fails); then an update to an image that cannot start, which
- * stops the roll after its first replica, keeps the old ones serving, and says why.
+ * stops the roll after its first replica, keeps the old ones serving, and says why; and the
+ * same for an update whose health check fails.
  */
 import assert from "node:assert/strict";
 import { TestAgent } from "./helpers/agent.ts";
@@ -112,6 +113,54 @@ Deno.test("an update rolls one replica at a time with no failed request, and a b
       assert.equal(after.replicas.filter((r) => r.generation === 3).length, 1);
       const r = await httpRequest(agent.ports.http, host);
       assert.equal(r.status, 200);
+    },
+  );
+
+  await t.step(
+    "a new generation whose health check fails stops the roll the same way, saying what it printed",
+    async () => {
+      const other = `${name}-hc`;
+      const deployChecked = async (healthcheck: Record<string, unknown>) => {
+        const res = await agent.fetch("/api/v1/services", {
+          method: "POST",
+          body: JSON.stringify({
+            name: other,
+            image: "fossora-test/busybox:1",
+            replicas: 2,
+            ports: [{ container: 80, http: true }],
+            healthcheck: { interval: "200ms", retries: 2, ...healthcheck },
+          }),
+          headers: { "content-type": "application/json" },
+        });
+        assert.equal(res.status, 200, await res.text());
+      };
+      const otherDetail = async () =>
+        (await (await agent.fetch(`/api/v1/services/${other}`)).json()) as Detail;
+      await deployChecked({ test: ["CMD", "true"] });
+      await waitFor(
+        "two healthy replicas",
+        async () => (await otherDetail()).replicas.filter((r) => r.ready).length === 2,
+        60_000,
+      );
+      await deployChecked({ test: ["CMD-SHELL", "echo migrations pending; exit 1"] });
+      const d = await waitFor(
+        "the roll to stop with the check's output",
+        async () => {
+          const d = await otherDetail();
+          return d.problem?.includes("update to generation 2 is stopped") && d;
+        },
+        60_000,
+        200,
+      );
+      console.log(`  problem: ${d.problem}`);
+      assert.match(d.problem!, /replica 0 fails its health check \(migrations pending\)/);
+      await new Promise((r) => setTimeout(r, 2000));
+      const after = await otherDetail();
+      assert.equal(after.replicas.filter((r) => r.ready && r.generation === 1).length, 1);
+      assert.equal(
+        (await httpRequest(agent.ports.http, `${other}.${agent.domain}`)).status,
+        200,
+      );
     },
   );
 });

@@ -176,12 +176,19 @@ export function serviceProblem(
   const older = replicas.filter((r) => r.ready && r.generation < (generation ?? 0));
   if (failing.generation === generation && older.length > 0) {
     // A roll waits for each new replica: a new generation that fails stops it right there.
+    const message = failing.message ?? "";
+    const what = message.startsWith(UNHEALTHY)
+      ? `fails its health check (${message.slice(UNHEALTHY.length)})`
+      : `does not start (${message})`;
     return `the update to generation ${generation} is stopped: replica ${failing.replica} ` +
-      `does not start (${failing.message}); ${older.length} replica(s) of generation ` +
+      `${what}; ${older.length} replica(s) of generation ` +
       `${older[0].generation} keep serving. Deploy a fixed spec to go on.`;
   }
   return `replica ${failing.replica}: ${failing.message}`;
 }
+
+/** How the runtime begins the message of a replica whose health check fails. */
+const UNHEALTHY = "unhealthy: ";
 
 function nodeName(view: ClusterView, id: string): string {
   return view.node(id)?.name ?? id;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   describeService,
   resilienceOf,
+  serviceProblem,
   serviceState,
   summarizeCluster,
   summarizeNodes,
@@ -170,4 +171,26 @@ Deno.test("nodes: the live ones as they say, admitted ones that are not running 
     "pi-c voter down 2026-01-02T00:00:00.000Z",
     "pi-d voter left 2026-01-03T00:00:00.000Z",
   ]);
+});
+
+Deno.test("a stopped roll says which new replica fails and how: it does not start, or fails its health check", () => {
+  const view = sampleView();
+  const record = { ...view.service("whoami")!, generation: 2 };
+  view.serviceMap.set("whoami", record);
+  const old = replica("whoami", 1, "n2");
+  const problem = (message: string) =>
+    serviceProblem(view, "whoami", [
+      replica("whoami", 0, "n1", { generation: 2, state: "error", ready: false, message }),
+      old,
+    ]);
+  assert.equal(
+    problem("pull access denied for example/whoami"),
+    "the update to generation 2 is stopped: replica 0 does not start (pull access denied for " +
+      "example/whoami); 1 replica(s) of generation 1 keep serving. Deploy a fixed spec to go on.",
+  );
+  assert.equal(
+    problem("unhealthy: migrations pending"),
+    "the update to generation 2 is stopped: replica 0 fails its health check (migrations " +
+      "pending); 1 replica(s) of generation 1 keep serving. Deploy a fixed spec to go on.",
+  );
 });
