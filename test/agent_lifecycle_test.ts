@@ -3,7 +3,9 @@
  * start-up with one line, a missing image reported where the user looks, and its metrics.
  */
 import assert from "node:assert/strict";
+import { dockerArch } from "../src/membership/mod.ts";
 import { TestAgent } from "./helpers/agent.ts";
+import { foreignImage } from "./helpers/images.ts";
 import { freePort } from "./helpers/ports.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -208,4 +210,26 @@ Deno.test("logs?follow=1 streams a container's new lines as they are written", a
   const ticks = seen.map((l) => Number(l.replace("tick-", "")));
   assert.equal(ticks.length >= 4, true, seen.join("|"));
   assert.deepEqual(ticks.slice(1), ticks.slice(1).map((_, i) => ticks[1] + i), "consecutive lines");
+});
+
+Deno.test("an image built only for another architecture is not placed, and the service says why", async () => {
+  await using agent = await TestAgent.start();
+  const image = await foreignImage(dockerArch() === "arm64" ? "amd64" : "arm64");
+  const other = image.includes("arm64") ? "arm64" : "amd64";
+  await agent.json("/api/v1/services", {
+    method: "POST",
+    body: JSON.stringify({ name: "foreign", image }),
+    headers: { "content-type": "application/json" },
+  });
+  const problem = await waitFor("the placement problem", async () => {
+    const svc = await agent.json<{ problem: string | null }>("/api/v1/services/foreign");
+    return svc.problem ?? undefined;
+  });
+  assert.equal(
+    problem,
+    `cannot be placed: the image ${image} is built for ${other} and no ready node is; add such ` +
+      "a node, or use an image built for your nodes too",
+  );
+  const svc = await agent.json<{ replicas: unknown[] }>("/api/v1/services/foreign");
+  assert.deepEqual(svc.replicas, [], "nothing was started that could not run");
 });

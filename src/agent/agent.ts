@@ -73,7 +73,7 @@ import {
   TcpForwarder,
 } from "../proxy/mod.ts";
 import type { FenceWatchdog, Runtime, WantedReplica } from "../runtime/mod.ts";
-import type { Scheduler } from "../scheduler/mod.ts";
+import type { ImagePlatforms, Scheduler } from "../scheduler/mod.ts";
 import {
   loadSnapshot,
   snapshotFile,
@@ -141,6 +141,8 @@ export class Agent {
   #publisher!: NodePublisher;
   #election!: LeaderElection;
   #scheduler!: Scheduler;
+  /** The platforms of services' images, for the scheduler's filters. */
+  #platforms: ImagePlatforms | undefined;
   #proxy!: ServiceProxy;
   #dns!: DnsServer;
   #tcp: TcpForwarder | undefined;
@@ -413,6 +415,10 @@ export class Agent {
       store: this.store,
       mirror: this.mirror,
       leading: () => this.#election.leading,
+      platforms: {
+        get: (image) => this.#platforms?.get(image),
+        pending: (image) => this.#platforms?.pending(image) ?? false,
+      },
       log: this.log.child("scheduler"),
     });
     if (c.tailscaleApiKey) {
@@ -1228,8 +1234,14 @@ export class Agent {
     const { createDockerApi, Runtime, startFenceWatchdog } = this.#runtimeModule ??= await import(
       "../runtime/mod.ts"
     );
+    const docker = createDockerApi(this.config.dockerHost);
+    this.#platforms = new this.#parts.ImagePlatforms({
+      lookup: (image, signal) => docker.platforms(image, signal),
+      onLearned: () => this.#scheduler?.poke(),
+      log: this.log.child("platforms"),
+    });
     this.runtime = new Runtime({
-      docker: createDockerApi(this.config.dockerHost),
+      docker,
       nodeId: id,
       address: this.config.advertiseAddr,
       log: this.log.child("runtime"),
@@ -1631,7 +1643,7 @@ export class Agent {
       ["proxy", () => this.#proxy?.stop()],
       ["tcp", () => this.#tcp?.stop()],
       ["certs", () => this.#certs?.stop()],
-      ["runtime", () => this.runtime?.stop()],
+      ["runtime", () => (this.#platforms?.close(), this.runtime?.stop())],
       // Before the lease goes (and with it their locks): another node may start them then.
       ["services with volumes", () => this.#killStateful()],
       ["watchdog", () => this.#watchdog?.close()],

@@ -21,7 +21,7 @@ export {
   updatePeerUrl,
 } from "../etcd/mod.ts";
 export { dockerArch, NodePublisher } from "../membership/mod.ts";
-export { Scheduler } from "../scheduler/mod.ts";
+export { ImagePlatforms, Scheduler } from "../scheduler/mod.ts";
 export { parseServiceFile, publishedPortConflicts } from "../spec/mod.ts";
 export { families, LeaderElection, LeasedRecords, LeaseLock, Mirror, Store } from "../state/mod.ts";
 

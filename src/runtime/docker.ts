@@ -97,6 +97,11 @@ export interface DockerApi {
   /** One container by id or name; undefined when it does not exist. */
   inspect(idOrName: string, signal?: AbortSignal): Promise<ContainerState | undefined>;
   hasImage(image: string, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * The platforms an image is built for (`linux/arm64`…): the registry's list, else, for an
+   * image built or loaded here (no registry digest), the one it has; undefined when unknown.
+   */
+  platforms(image: string, signal?: AbortSignal): Promise<string[] | undefined>;
   /** Pulls an image; rejects with Docker's message when the pull fails. */
   pull(image: string, signal?: AbortSignal): Promise<void>;
   /** Creates a named volume, or keeps it when it exists. */
@@ -394,6 +399,40 @@ class DockerodeApi implements DockerApi {
         signal,
       );
       return toState(info);
+    } catch (err) {
+      if (err instanceof DockerError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async platforms(image: string, signal?: AbortSignal): Promise<string[] | undefined> {
+    try {
+      const found = await withDeadline(
+        "docker distribution inspect",
+        Math.min(this.t.call, 10_000),
+        (abortSignal) =>
+          this.docker.getImage(image).distribution({ abortSignal } as Record<string, unknown>),
+        signal,
+      ) as { Platforms?: { os?: string; architecture?: string }[] };
+      const list = (found.Platforms ?? []).flatMap((p) =>
+        p.os && p.architecture && p.os !== "unknown" ? [`${p.os}/${p.architecture}`] : []
+      );
+      if (list.length > 0) return [...new Set(list)];
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      // No registry (offline, a private image, a local one): what is here may tell.
+    }
+    try {
+      const info = await withDeadline(
+        "docker image inspect",
+        this.t.call,
+        (abortSignal) =>
+          this.docker.getImage(image).inspect({ abortSignal } as Record<string, unknown>),
+        signal,
+      );
+      // A pulled image may be built for more platforms than the one pulled here.
+      if (info.RepoDigests?.length || !info.Os || !info.Architecture) return undefined;
+      return [`${info.Os}/${info.Architecture}`];
     } catch (err) {
       if (err instanceof DockerError && err.status === 404) return undefined;
       throw err;

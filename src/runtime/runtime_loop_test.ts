@@ -44,6 +44,9 @@ class FakeDocker implements DockerApi {
     this.#check();
     return Promise.resolve(true);
   }
+  platforms(): Promise<string[] | undefined> {
+    return Promise.resolve(undefined);
+  }
   pull(_image: string, _signal?: AbortSignal): Promise<void> {
     return Promise.resolve();
   }

@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type { ReplicaStatus, ServiceSpec } from "../state/types.ts";
+import { dockerArch } from "../membership/mod.ts";
+import { foreignImage } from "../../test/helpers/images.ts";
 import { createDockerApi, type DockerApi } from "./docker.ts";
 import type { WantedReplica } from "./labels.ts";
 import { tcpProbe } from "./probe.ts";
@@ -61,6 +63,7 @@ function bind(api: DockerApi): DockerApi {
     list: (l, s) => api.list(l, s),
     inspect: (i, s) => api.inspect(i, s),
     hasImage: (i, s) => api.hasImage(i, s),
+    platforms: (i, s) => api.platforms(i, s),
     pull: (i, s) => api.pull(i, s),
     ensureVolume: (n, l, s) => api.ensureVolume(n, l, s),
     create: (o, s) => api.create(o, s),
@@ -641,4 +644,13 @@ Deno.test("a health check gates readiness on the real engine: ready once healthy
     assert.equal(failing.message, "unhealthy: no database");
     assert.ok(w.reports.filter((r) => r.service === sick.name).every((r) => !r.ready));
   });
+});
+
+Deno.test("an image's platforms: an image loaded here is built for what its config says; an unknown one is unknown", async () => {
+  const api = createDockerApi(SOCKET);
+  // No registry here: the local image answers, since it was loaded, not pulled.
+  assert.deepEqual(await api.platforms(IMAGE), [`linux/${dockerArch()}`]);
+  const arm = await foreignImage("arm64");
+  assert.deepEqual(await api.platforms(arm), ["linux/arm64"]);
+  assert.equal(await api.platforms(`fossora-test/nowhere-${rand()}:1`), undefined);
 });

@@ -5,6 +5,7 @@
  * @module
  */
 import type { NodeRecord, Resources, ServiceSpec } from "../state/types.ts";
+import { linuxArches } from "./platforms.ts";
 
 /** What the filters know beyond the service and the node. */
 export interface NodeFacts {
@@ -12,6 +13,10 @@ export interface NodeFacts {
   drained(node: string): boolean;
   /** What the node has left for one more replica; undefined when unknown (no check). */
   left?(node: NodeRecord): Resources | undefined;
+  /** The platforms an image is built for (`linux/arm64`); undefined when unknown (no check). */
+  platforms?(image: string): string[] | undefined;
+  /** True while the image's platforms are being looked up for the first time. */
+  platformsPending?(image: string): boolean;
 }
 
 /** No node drained. */
@@ -23,7 +28,14 @@ export interface Filter {
   /** Why `node` may not run the service ("node2 is drained"), or undefined when it may. */
   rejects(spec: ServiceSpec, node: NodeRecord, facts: NodeFacts): string | undefined;
   /** Why no node passed, for the user. */
-  explain(spec: ServiceSpec): string;
+  explain(spec: ServiceSpec, facts: NodeFacts): string;
+}
+
+/** The architectures the service's image runs on; undefined when unknown or any. */
+function imageArches(spec: ServiceSpec, facts: NodeFacts): string[] | undefined {
+  const platforms = facts.platforms?.(spec.image);
+  const arches = platforms && linuxArches(platforms);
+  return arches?.length ? arches : undefined;
 }
 
 function list(values: string[] | undefined): string {
@@ -63,6 +75,18 @@ export const FILTERS: readonly Filter[] = [
         ? undefined
         : `${node.name} is ${node.arch}, not ${list(spec.placement.arch)}`,
     explain: (spec) => `no ready node has arch ${list(spec.placement.arch)}`,
+  },
+  {
+    name: "image",
+    rejects: (spec, node, facts) => {
+      const arches = imageArches(spec, facts);
+      return !arches || arches.includes(node.arch)
+        ? undefined
+        : `${node.name} is ${node.arch}, and the image ${spec.image} is built for ${list(arches)}`;
+    },
+    explain: (spec, facts) =>
+      `the image ${spec.image} is built for ${list(imageArches(spec, facts))} and no ready ` +
+      "node is; add such a node, or use an image built for your nodes too",
   },
   {
     name: "site",
@@ -120,7 +144,7 @@ export function eligibleNodes(
   let left = nodes;
   for (const f of FILTERS) {
     const next = left.filter((n) => f.rejects(spec, n, facts) === undefined);
-    if (next.length === 0) return { nodes: [], reason: f.explain(spec) };
+    if (next.length === 0) return { nodes: [], reason: f.explain(spec, facts) };
     left = next;
   }
   return { nodes: left };

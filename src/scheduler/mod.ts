@@ -5,4 +5,5 @@
  */
 export { eligibleNodes, type Filter, FILTERS } from "./filters.ts";
 export { planSchedule, type SchedulePlan } from "./plan.ts";
+export { ImagePlatforms, type ImagePlatformsOptions, type PlatformLookup } from "./platforms.ts";
 export { Scheduler, type SchedulerOptions } from "./scheduler.ts";

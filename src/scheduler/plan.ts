@@ -96,6 +96,10 @@ interface Context {
 function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context): void {
   const { nodes, load, leaving, facts, used, plan } = ctx;
   const { spec, generation } = svc;
+  // A new service or generation waits (briefly) to learn which platforms its image is built
+  // for, rather than start where it cannot run; replicas already placed move without waiting.
+  const placing = assigned.length === 0 || assigned.some((a) => a.generation !== generation);
+  if (placing && facts.platformsPending?.(spec.image)) return;
   // Where a replica may stay: resources are left out, a placed replica already has its share
   // (a replica never moves for them). A new one goes where they are left too.
   const { nodes: eligible, reason } = eligibleNodes(spec, nodes, { ...facts, left: undefined });

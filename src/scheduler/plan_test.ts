@@ -182,6 +182,58 @@ Deno.test("a service no node can run says why", () => {
   assert.equal(plan.unplaced.get("web"), "no ready node has arch arm64");
 });
 
+Deno.test("a replica goes only to nodes of an arch its image is built for, and the reason names both", () => {
+  const facts = (platforms?: string[]) => ({
+    ...NO_SCHEDULE_FACTS,
+    platforms: (image: string) => (image === "i" ? platforms : undefined),
+  });
+  const nodes = [node("pi", { arch: "arm64" }), node("pc", { arch: "amd64" })];
+  const web = [service("web", 2)];
+  const both = planSchedule(web, nodes, [], facts(["linux/amd64", "linux/arm64"]));
+  assert.deepEqual(both.put.map((a) => a.node).sort(), ["pc", "pi"]);
+  const armOnly = planSchedule(web, nodes, [], facts(["linux/arm64", "unknown/unknown"]));
+  assert.deepEqual(armOnly.put.map((a) => a.node), ["pi", "pi"]);
+  // Unknown platforms (no registry, not looked up yet) restrict nothing.
+  assert.equal(planSchedule(web, nodes, [], facts(undefined)).put.length, 2);
+  const none = planSchedule(web, [node("pc")], [], facts(["linux/arm/v7", "linux/arm64"]));
+  assert.equal(
+    none.unplaced.get("web"),
+    "the image i is built for arm or arm64 and no ready node is; add such a node, or use an " +
+      "image built for your nodes too",
+  );
+  // A placed replica whose image turns out not to run there moves, saying why.
+  const moved = planSchedule(
+    web,
+    nodes,
+    [
+      { service: "web", replica: 0, node: "pc", generation: 1 },
+      { service: "web", replica: 1, node: "pi", generation: 1 },
+    ],
+    facts(["linux/arm64"]),
+  );
+  assert.deepEqual(moved.moves.map((m) => [m.from, m.to, m.why]), [
+    ["pc", "pi", "pc is amd64, and the image i is built for arm64"],
+  ]);
+});
+
+Deno.test("a new service waits while its image's platforms are first looked up; a move does not", () => {
+  const facts = { ...NO_SCHEDULE_FACTS, platformsPending: () => true };
+  const waiting = planSchedule([service("web", 1)], [node("a")], [], facts);
+  assert.deepEqual(waiting.put, []);
+  assert.equal(waiting.unplaced.size, 0, "waiting is not a problem to show");
+  const current: Assignment[] = [{ service: "web", replica: 0, node: "gone", generation: 1 }];
+  const moved = planSchedule([service("web", 1)], [node("a")], current, facts);
+  assert.deepEqual(moved.put.map((a) => a.node), ["a"]);
+  // A new generation waits too: it may name another image.
+  const roll = planSchedule(
+    [service("web", 1, 2)],
+    [node("a")],
+    [{ ...current[0], node: "a" }],
+    facts,
+  );
+  assert.deepEqual(roll.put, []);
+});
+
 Deno.test("labels and sites narrow the nodes", () => {
   const plan = planSchedule(
     [service("web", 1, 1, { placement: { sites: ["home-b"], labels: { disk: "ssd" } } })],

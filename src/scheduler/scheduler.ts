@@ -14,6 +14,7 @@ import {
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { type Move, planSchedule, type ScheduleFacts } from "./plan.ts";
+import type { ImagePlatforms } from "./platforms.ts";
 
 /** Options of a {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -21,6 +22,8 @@ export interface SchedulerOptions {
   mirror: Mirror;
   /** True while this node holds the scheduler role. */
   leading: () => boolean;
+  /** The platforms of services' images, learned in the background. */
+  platforms?: Pick<ImagePlatforms, "get" | "pending">;
   log?: Logger;
 }
 
@@ -88,6 +91,8 @@ export class Scheduler {
     const view = this.options.mirror.view;
     return {
       drained: (node) => view.drain(node) !== undefined,
+      platforms: (image) => this.options.platforms?.get(image),
+      platformsPending: (image) => this.options.platforms?.pending(image) ?? false,
       ready: (service, replica, node, generation) =>
         view.replicasOf(service).some((r) =>
           r.replica === replica && r.node === node && r.generation === generation && r.ready
