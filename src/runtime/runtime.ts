@@ -77,7 +77,7 @@ export interface RuntimeOptions {
   readyProbeMs?: number;
   /** Readiness probe of a published port on this node's address; default `tcpProbe`. */
   probe?: Probe;
-  /** Probe period in ms while a replica is running but not ready; default 500. */
+  /** Probe period in ms while a replica is running but not ready; default 200. */
   probeMs?: number;
   /** Seconds a container gets to stop before it is killed; default 10. */
   stopGraceSeconds?: number;
@@ -156,6 +156,8 @@ export class Runtime {
   /** What each wanted replica looks like now, and what was last reported successfully. */
   #current = new Map<string, ReplicaStatus>();
   #reported = new Map<string, ReplicaStatus>();
+  /** The last report of each replica under way, which the next one waits for. */
+  readonly #reports = new Map<string, Promise<void>>();
   #lastProbe = new Map<string, number>();
 
   #running = false;
@@ -192,7 +194,7 @@ export class Runtime {
     this.#setTimer = o.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.#clearTimer = o.clearTimer ?? ((id) => clearTimeout(id));
     this.#resyncMs = o.resyncMs ?? 5_000;
-    this.#probeMs = o.probeMs ?? 500;
+    this.#probeMs = o.probeMs ?? 200;
     this.#probe = o.probe ?? ((port, host) => tcpProbe(port, 1_000, host));
   }
 
@@ -434,6 +436,7 @@ export class Runtime {
     const groups = byReplica(actual);
     // When a replica without an HTTP port will have run long enough to be ready.
     let readyAt: number | undefined;
+    const reports: Promise<void>[] = [];
     for (const w of wanted) {
       const key = replicaKey(w.service, w.replica);
       if (!settled(key)) continue;
@@ -442,12 +445,17 @@ export class Runtime {
       if (c?.running && !obs.ready && !c.health && httpPort(w) === undefined) {
         readyAt = Math.min(readyAt ?? Infinity, c.startedAt + RUNNING_READY_MS);
       }
-      await this.#publish(key, obs);
+      reports.push(this.#publish(key, obs));
     }
     const p = plan({ wanted, actual, memory: this.#memory, now });
-    if (!this.#running) return;
+    // The steps start without waiting for the reports: over a slow link each is a round trip
+    // to etcd's leader, and a replica moving here after a node died would wait for them.
     // A set-aside replica's containers are left alone: what it should run is unknown.
-    this.#launch(p.actions.filter((a) => settled(a.key) && !this.#rejected.has(a.key)));
+    if (this.#running) {
+      this.#launch(p.actions.filter((a) => settled(a.key) && !this.#rejected.has(a.key)));
+    }
+    await Promise.all(reports);
+    if (!this.#running) return;
     let next = this.#now() + this.#resyncMs;
     if (p.wakeAt !== undefined) next = Math.min(next, p.wakeAt);
     if (notReady) next = Math.min(next, this.#now() + this.#probeMs);
@@ -670,6 +678,8 @@ export class Runtime {
   }
 
   async #forget(a: Extract<Action, { kind: "forget" }>): Promise<void> {
+    // After its last report, which would otherwise write the status back.
+    await this.#reports.get(a.key);
     await this.#o.forget(a.service, a.replica);
     this.#memory.delete(a.key);
     this.#current.delete(a.key);
@@ -679,7 +689,11 @@ export class Runtime {
   }
 
   /** Records the replica's status and reports it when it differs from the last report. */
-  async #publish(key: string, obs: Observation): Promise<void> {
+  /**
+   * Reports a replica's status unless it is the one last reported. Reports of one replica go
+   * out in the order they were made, so a pass need not wait for its own before acting.
+   */
+  #publish(key: string, obs: Observation): Promise<void> {
     const last = this.#current.get(key);
     const status: ReplicaStatus = {
       ...obs,
@@ -688,14 +702,22 @@ export class Runtime {
       since: last?.state === obs.state ? last.since : new Date(this.#now()).toISOString(),
     };
     this.#current.set(key, status);
-    const reported = this.#reported.get(key);
-    if (reported && sameStatus(reported, obs)) return;
-    try {
-      await this.#o.report(status);
-      this.#reported.set(key, status);
-    } catch (err) {
-      this.#log.warn("report failed, will retry", { replica: key, error: errorMessage(err) });
-    }
+    const send = async () => {
+      const reported = this.#reported.get(key);
+      if (reported && sameStatus(reported, obs)) return;
+      try {
+        await this.#o.report(status);
+        this.#reported.set(key, status);
+      } catch (err) {
+        this.#log.warn("report failed, will retry", { replica: key, error: errorMessage(err) });
+      }
+    };
+    const sent = (this.#reports.get(key) ?? Promise.resolve()).then(send);
+    this.#reports.set(key, sent);
+    void sent.then(() => {
+      if (this.#reports.get(key) === sent) this.#reports.delete(key);
+    });
+    return sent;
   }
 
   #schedule(at: number): void {

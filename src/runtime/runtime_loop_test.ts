@@ -510,3 +510,38 @@ Deno.test("holds says whether a service may still have a container here, until i
     await rt.stop();
   }
 });
+
+Deno.test("a replica starts without waiting for its reports, which still arrive in order", async () => {
+  const sent: string[] = [];
+  let release!: () => void;
+  const slow = new Promise<void>((r) => (release = r));
+  const { docker, rt } = setup({
+    // The first report hangs like a write over a slow link.
+    report: async (s) => {
+      if (sent.length === 0) {
+        sent.push(`${s.state} (slow)`);
+        await slow;
+        return;
+      }
+      sent.push(s.state);
+    },
+  });
+  rt.setWanted([want()]);
+  // The first pass ends only once its reports are in.
+  const started = rt.start();
+  try {
+    await waitFor(
+      "the container created while the first report hangs",
+      () => docker.containers.size === 1,
+    );
+    assert.deepEqual(sent, ["pending (slow)"]);
+    release();
+    await waitFor("running reported after pending", () => sent.includes("running"));
+    assert.equal(sent[0], "pending (slow)");
+    assert.equal(sent.at(-1), "running");
+  } finally {
+    release();
+    await started;
+    await rt.stop();
+  }
+});
