@@ -147,7 +147,7 @@ Deno.test("an update rolls one replica at a time with no failed request, and a b
         "the roll to stop with the check's output",
         async () => {
           const d = await otherDetail();
-          return d.problem?.includes("update to generation 2 is stopped") && d;
+          return d.problem?.includes("update to generation 2 is stopped: replica 0 fails") && d;
         },
         60_000,
         200,

@@ -36,6 +36,8 @@ export type Action =
   | { kind: "create"; key: string; wanted: WantedReplica }
   | { kind: "start"; key: string; container: string; restart: boolean; crashes: number }
   | { kind: "remove"; key: string; container: string; reason: string }
+  /** Stops a running container that its health check calls unhealthy; it restarts as exited. */
+  | { kind: "stop"; key: string; container: string; reason: string }
   | { kind: "forget"; key: string; service: string; replica: number };
 
 /** The steps to take now, and when to look again if nothing else happens. */
@@ -146,6 +148,11 @@ function planWanted(
     if (actions.length > 0) return { actions };
     return { actions: [{ kind: "create", key, wanted: w }] };
   }
+  if (keep.running && keep.health?.status === "unhealthy") {
+    // As Swarm replaces an unhealthy task: stopped, it restarts with the backoff of an exit.
+    const why = keep.health.output || "its health check failed";
+    return { actions: [...actions, { kind: "stop", key, container: keep.id, reason: why }] };
+  }
   if (keep.running || !["created", "exited"].includes(keep.status)) return { actions };
   if (keep.status === "created") {
     const start: Action = {
@@ -175,8 +182,9 @@ function planWanted(
 
 /**
  * The next steps toward wanted: create and start missing replicas, replace other generations
- * (old one removed first), restart exited containers with backoff, remove what is no longer
- * wanted, and forget a replica once it is unwanted and its containers are gone.
+ * (old one removed first), restart exited containers with backoff, stop unhealthy ones (which
+ * then restart as exited ones do), remove what is no longer wanted, and forget a replica once it
+ * is unwanted and its containers are gone.
  */
 export function plan(input: PlanInput): Plan {
   const groups = byReplica(input.actual);

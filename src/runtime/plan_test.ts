@@ -328,3 +328,25 @@ Deno.test("observe remembers unwanted containers so they are forgotten after rem
   const p = plan(input({ memory: out }));
   assert.deepEqual(kinds(p.actions), ["forget old/3"]);
 });
+
+Deno.test("an unhealthy container is stopped, saying why, and then restarts as an exited one", () => {
+  const sick = container({ health: { status: "unhealthy", output: "no database" } });
+  const p = plan(input({ wanted: [want()], actual: [sick] }));
+  assert.deepEqual(p.actions, [{
+    kind: "stop",
+    key: "web/0",
+    container: "c1",
+    reason: "no database",
+  }]);
+  // Starting or healthy ones are left alone.
+  for (const status of ["starting", "healthy"] as const) {
+    const c = container({ health: { status, output: "" } });
+    assert.deepEqual(plan(input({ wanted: [want()], actual: [c] })).actions, []);
+  }
+  // Once stopped it is an exited container: restarted with the usual backoff.
+  const stopped = exited({ health: { status: "unhealthy", output: "no database" } });
+  const memory = observe(input({ wanted: [want()], actual: [stopped], now: T0 }));
+  assert.deepEqual(plan(input({ wanted: [want()], actual: [stopped], memory })).actions, []);
+  const due = plan(input({ wanted: [want()], actual: [stopped], memory, now: T0 + 1_000 }));
+  assert.deepEqual(kinds(due.actions), ["start web/0 c1"]);
+});

@@ -538,6 +538,7 @@ export class Runtime {
         if (a.kind === "create") await this.#create(key, a.wanted);
         else if (a.kind === "start") await this.#start(key, a);
         else if (a.kind === "remove") await this.#remove(a);
+        else if (a.kind === "stop") await this.#stopUnhealthy(a);
         else await this.#forget(a);
       }
       this.#updateMemory(key, (m) => ({ ...m, failure: undefined }));
@@ -654,6 +655,16 @@ export class Runtime {
     if (a.restart) {
       this.#updateMemory(key, (m) => ({ ...m, restarts: m.restarts + 1, crashes: a.crashes }));
     }
+  }
+
+  async #stopUnhealthy(a: Extract<Action, { kind: "stop" }>): Promise<void> {
+    this.#log.warn("stopping an unhealthy container; it restarts", {
+      replica: a.key,
+      id: a.container,
+      check: a.reason,
+    });
+    const grace = this.#o.stopGraceSeconds ?? 10;
+    await this.#call("docker stop", (s) => this.#o.docker.stop(a.container, grace, s));
   }
 
   async #remove(a: Extract<Action, { kind: "remove" }>): Promise<void> {

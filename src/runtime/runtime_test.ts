@@ -654,3 +654,28 @@ Deno.test("an image's platforms: an image loaded here is built for what its conf
   assert.deepEqual(await api.platforms(arm), ["linux/arm64"]);
   assert.equal(await api.platforms(`fossora-test/nowhere-${rand()}:1`), undefined);
 });
+
+Deno.test("an unhealthy container is stopped and restarted on the real engine, its restarts counted", async () => {
+  await inWorld(async (w) => {
+    // Healthy for its first seconds, then unhealthy: the restart makes it healthy again.
+    const flaky = spec(w.service(), {
+      ports: [],
+      command: ["sh", "-c", "touch /tmp/ok; (sleep 2; rm /tmp/ok) & exec sleep 600"],
+      healthcheck: { test: ["CMD-SHELL", "test -f /tmp/ok"], interval: "200ms", retries: 1 },
+    });
+    const rt = w.runtime();
+    rt.setWanted(wanted(flaky));
+    await rt.start();
+    const first = await waitFor("healthy", () => ready(rt, 1));
+    const again = await waitFor(
+      "restarted after it turned unhealthy",
+      () => rt.status().find((r) => r.restarts >= 1 && r.ready),
+      30_000,
+    );
+    assert.equal(again.containerId, first[0].containerId, "the same container, restarted");
+    assert.ok(
+      w.reports.some((r) => r.state === "error" && r.message?.startsWith("unhealthy: ")),
+      "it was shown unhealthy before its restart",
+    );
+  });
+});

@@ -82,7 +82,10 @@ export function describe(
   }
   if (failure) return { ...known, state: "error", message: failure.message };
   if (c.status === "exited") {
-    const message = c.error || `exited with code ${c.exitCode}`;
+    // Stopped for failing its health check (and about to restart): that is the news.
+    const message = c.health?.status === "unhealthy"
+      ? `unhealthy: ${c.health.output || "its health check failed"}`
+      : c.error || `exited with code ${c.exitCode}`;
     return { ...known, state: "exited", exitCode: c.exitCode, message };
   }
   return { ...known, state: "starting" };

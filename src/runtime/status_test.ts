@@ -150,4 +150,17 @@ Deno.test("with a health check, a replica is ready only while healthy and its HT
     describe(want(), health("unhealthy"), probed).message,
     "unhealthy: its health check failed",
   );
+  // Stopped for it, it still says why while it waits to restart.
+  const stopped = describe(
+    want(),
+    running({
+      status: "exited",
+      running: false,
+      exitCode: 137,
+      health: { status: "unhealthy", output: "no database" },
+    }),
+    probed,
+  );
+  assert.equal(stopped.state, "exited");
+  assert.equal(stopped.message, "unhealthy: no database");
 });
