@@ -699,10 +699,10 @@ export class Runtime {
     this.#doneSeq.delete(a.key);
   }
 
-  /** Records the replica's status and reports it when it differs from the last report. */
   /**
-   * Reports a replica's status unless it is the one last reported. Reports of one replica go
-   * out in the order they were made, so a pass need not wait for its own before acting.
+   * Records the replica's status and reports it unless it is the one last reported. Reports of
+   * one replica go out in the order they were made, so a pass need not wait for its own before
+   * acting.
    */
   #publish(key: string, obs: Observation): Promise<void> {
     const last = this.#current.get(key);
