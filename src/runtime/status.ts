@@ -4,6 +4,7 @@
  * @module
  */
 import type { ReplicaState, ReplicaStatus } from "../state/types.ts";
+import type { ContainerHealth } from "./docker.ts";
 import type { Observed, WantedReplica } from "./labels.ts";
 import type { ReplicaMemory } from "./plan.ts";
 
@@ -62,8 +63,7 @@ export function describe(
   if (c.running && c.health && c.status !== "paused") {
     // Its health check decides, and an HTTP port must answer too.
     if (c.health.status === "unhealthy") {
-      const why = c.health.output || "its health check failed";
-      return { ...known, state: "error", message: `unhealthy: ${why}` };
+      return { ...known, state: "error", message: unhealthy(c.health) };
     }
     const ready = c.health.status === "healthy" &&
       (httpPort(w) === undefined || mem?.ready === c.id);
@@ -84,11 +84,16 @@ export function describe(
   if (c.status === "exited") {
     // Stopped for failing its health check (and about to restart): that is the news.
     const message = c.health?.status === "unhealthy"
-      ? `unhealthy: ${c.health.output || "its health check failed"}`
+      ? unhealthy(c.health)
       : c.error || `exited with code ${c.exitCode}`;
     return { ...known, state: "exited", exitCode: c.exitCode, message };
   }
   return { ...known, state: "starting" };
+}
+
+/** The message of a replica its health check calls unhealthy (the API's summary reads it). */
+function unhealthy(health: ContainerHealth): string {
+  return `unhealthy: ${health.output || "its health check failed"}`;
 }
 
 /** True when two statuses differ only in `since` (so there is nothing to report). */
