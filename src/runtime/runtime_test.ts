@@ -605,7 +605,13 @@ Deno.test("a health check gates readiness on the real engine: ready once healthy
   await inWorld(async (w) => {
     const late = spec(w.service(), {
       command: ["sh", "-c", "(sleep 2; touch /tmp/ok) & exec httpd -f -p 80 -h /www"],
-      healthcheck: { test: ["CMD-SHELL", "test -f /tmp/ok"], interval: "200ms", retries: 1 },
+      // Its start period covers the 2 s it needs: failures then do not make it unhealthy.
+      healthcheck: {
+        test: ["CMD-SHELL", "test -f /tmp/ok"],
+        interval: "200ms",
+        retries: 1,
+        startPeriod: "10s",
+      },
     });
     const sick = spec(w.service(), {
       ports: [],
@@ -635,6 +641,7 @@ Deno.test("a health check gates readiness on the real engine: ready once healthy
     assert.deepEqual(info.Config.Healthcheck, {
       Test: ["CMD-SHELL", "test -f /tmp/ok"],
       Interval: 200_000_000,
+      StartPeriod: 10_000_000_000,
       Retries: 1,
     });
     const failing = await waitFor(
