@@ -20,22 +20,25 @@ Deno.test("an update rolls one replica at a time with no failed request, and a b
   await using agent = await TestAgent.start();
   const name = `roll-${crypto.randomUUID().slice(0, 6)}`;
   const host = `${name}.${agent.domain}`;
-  const deploy = async (image: string, version: string) => {
+  const post = async (spec: Record<string, unknown>) => {
     const res = await agent.fetch("/api/v1/services", {
       method: "POST",
-      body: JSON.stringify({
-        name,
-        image,
-        replicas: 3,
-        env: { VERSION: version },
-        ports: [{ container: 80, http: true }],
-      }),
+      body: JSON.stringify(spec),
       headers: { "content-type": "application/json" },
     });
     assert.equal(res.status, 200, await res.text());
   };
-  const detail = async () =>
-    (await (await agent.fetch(`/api/v1/services/${name}`)).json()) as Detail;
+  const detailOf = async (service: string) =>
+    (await (await agent.fetch(`/api/v1/services/${service}`)).json()) as Detail;
+  const deploy = (image: string, version: string) =>
+    post({
+      name,
+      image,
+      replicas: 3,
+      env: { VERSION: version },
+      ports: [{ container: 80, http: true }],
+    });
+  const detail = () => detailOf(name);
 
   await t.step("three replicas serve", async () => {
     await deploy("fossora-test/busybox:1", "1");
@@ -120,22 +123,15 @@ Deno.test("an update rolls one replica at a time with no failed request, and a b
     "a new generation whose health check fails stops the roll the same way, saying what it printed",
     async () => {
       const other = `${name}-hc`;
-      const deployChecked = async (healthcheck: Record<string, unknown>) => {
-        const res = await agent.fetch("/api/v1/services", {
-          method: "POST",
-          body: JSON.stringify({
-            name: other,
-            image: "fossora-test/busybox:1",
-            replicas: 2,
-            ports: [{ container: 80, http: true }],
-            healthcheck: { interval: "200ms", retries: 2, ...healthcheck },
-          }),
-          headers: { "content-type": "application/json" },
+      const deployChecked = (healthcheck: Record<string, unknown>) =>
+        post({
+          name: other,
+          image: "fossora-test/busybox:1",
+          replicas: 2,
+          ports: [{ container: 80, http: true }],
+          healthcheck: { interval: "200ms", retries: 2, ...healthcheck },
         });
-        assert.equal(res.status, 200, await res.text());
-      };
-      const otherDetail = async () =>
-        (await (await agent.fetch(`/api/v1/services/${other}`)).json()) as Detail;
+      const otherDetail = () => detailOf(other);
       await deployChecked({ test: ["CMD", "true"] });
       await waitFor(
         "two healthy replicas",

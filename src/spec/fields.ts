@@ -173,7 +173,8 @@ export function checkPortNumber(value: unknown, path: string, out: Problems): nu
   return checkInteger(value, 1, MAX_PORT, path, out);
 }
 
-function checkInteger(
+/** Checks an integer from `min` to `max`; returns it when valid. */
+export function checkInteger(
   value: unknown,
   min: number,
   max: number,

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Healthcheck } from "../state/types.ts";
+import { checkBoolean, checkInteger } from "./fields.ts";
 import { expected, indexPath, isMapping, keyPath, type Problems, unknownKeys } from "./problems.ts";
 
 /** Reads one string of the check (compose interpolates it; fossora's form takes it as is). */
@@ -75,9 +76,7 @@ export function checkHealthcheck(
     });
   }
   unknownKeys(raw, form === "compose" ? [...known, "start_interval"] : known, path, out);
-  if (raw.disable !== undefined && raw.disable !== true && raw.disable !== false) {
-    out.push({ path: keyPath(path, "disable"), message: expected("true or false", raw.disable) });
-  }
+  if (raw.disable !== undefined) checkBoolean(raw.disable, keyPath(path, "disable"), out);
   if (raw.disable === true) {
     if (raw.test !== undefined) {
       out.push({ path: keyPath(path, "test"), message: "is given with disable: true; keep one" });
@@ -109,13 +108,8 @@ export function checkHealthcheck(
     } else check[field] = text;
   }
   if (raw.retries !== undefined) {
-    const r = raw.retries;
-    if (typeof r !== "number" || !Number.isInteger(r) || r < 0 || r > 1000) {
-      out.push({
-        path: keyPath(path, "retries"),
-        message: expected("an integer from 0 to 1000", r),
-      });
-    } else check.retries = r;
+    const retries = checkInteger(raw.retries, 0, 1000, keyPath(path, "retries"), out);
+    if (retries !== undefined) check.retries = retries;
   }
   return out.length === before ? check : undefined;
 }
