@@ -8,6 +8,7 @@ import {
   ConsecutiveBreaker,
   ExponentialBackoff,
   handleWhen,
+  isBrokenCircuitError,
   retry,
   wrap,
 } from "cockatiel";
@@ -18,7 +19,10 @@ import { guardHttp2Close } from "./http2_guard.ts";
 /**
  * Creates a client for the given client URLs; it reconnects by itself. The library's default
  * breaker stays open for 5 s after three failures, which outlasts a restarted local member by
- * far: ours probes again after 500 ms, and each call retries with backoff for about 3 s.
+ * far: ours probes again after 500 ms, and each call retries with backoff for about 3 s. A call
+ * that finds the breaker open retries too: one dropped connection fails every call and stream
+ * on it at once (five failures in a row), and the call that came next would fail with nothing
+ * wrong any more.
  * With `tls`, the client shows this node's certificate and trusts only the cluster CA; the files
  * are read once, here, so a missing file fails now and not on the first call.
  */
@@ -40,7 +44,7 @@ export function connectEtcd(urls: string[], tls?: NodeCerts): Etcd3 {
       // factory.
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }).next(),
       global: wrap(
-        retry(handleWhen(isRecoverableError), {
+        retry(handleWhen((err) => isRecoverableError(err) || isBrokenCircuitError(err)), {
           maxAttempts: 6,
           backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }),
         }),
