@@ -14,8 +14,8 @@ import {
   readyVoters,
   runningCopies,
   setLink,
-  settledMembers,
   startJoined,
+  unsettledMembers,
 } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -67,7 +67,8 @@ Deno.test(`(long) chaos: ${ROUNDS} rounds of kill -9, link cuts and restarts; af
   /** Why the cluster is not whole yet, or "" when it is. */
   const problem = async (): Promise<string> => {
     // A fault right after a promotion could leave the others without quorum (see the helper).
-    if (!(await settledMembers(cluster.hosts))) return "etcd members not settled";
+    const members = await unsettledMembers(cluster.hosts);
+    if (members) return `etcd members not settled: ${members}`;
     const voters = await readyVoters(n1).catch(() => []);
     if (voters.length !== 3) {
       for (const h of cluster.hosts) {
@@ -121,6 +122,10 @@ Deno.test(`(long) chaos: ${ROUNDS} rounds of kill -9, link cuts and restarts; af
         SETTLE_MS,
         500,
       ).catch((err) => {
+        // What each agent said last: the hosts' logs go with the harness.
+        for (const h of cluster.hosts) {
+          console.error(`--- ${h.name}, last lines:\n${h.output.slice(-60).join("\n")}`);
+        }
         throw new Error(`${err.message}; last seen: ${last}`);
       });
       took.push(Date.now() - t0);

@@ -63,6 +63,7 @@ import { EtcdSupervisor } from "../etcd/supervisor.ts";
 import type { EtcdTuner } from "../etcd/tuner.ts";
 import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
 import type { NodePublisher } from "../membership/mod.ts";
+import { Beacon, DEAD_AFTER_MS, Detector, type Verdict } from "../liveness/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import {
   CertIssuer,
@@ -90,9 +91,11 @@ import type {
   ServingCert,
   Store,
 } from "../state/mod.ts";
+import { revokeLiveness } from "../state/revoke.ts";
 import { SwitchView } from "../state/view.ts";
 import { exists, readTextFileIfExists, writeFileAtomic } from "../util/files.ts";
 import type { Logger } from "../util/log.ts";
+import { Backoff } from "../util/backoff.ts";
 import { sdNotify } from "../util/notify.ts";
 import { VERSION } from "../version.ts";
 
@@ -193,6 +196,10 @@ export class Agent {
   #rescheduler: ReturnType<typeof setInterval> | undefined;
   /** Checks the node's lease for {@link FENCE_AFTER_MS} and retries claims. */
   #fenceTimer: ReturnType<typeof setInterval> | undefined;
+  /** Heartbeats with the other nodes; undefined until etcd is read, or when UDP is unavailable. */
+  #beacon: Beacon | undefined;
+  /** Nodes whose liveness is being revoked now. */
+  readonly #revoking = new Set<string>();
   /** The locks of services with volumes, on their own longer lease (see LOCK_TTL_S). */
   #locks!: LeasedRecords;
   /** Services with volumes whose lock this node holds: only those may run here. */
@@ -500,6 +507,80 @@ export class Agent {
       this.#tcp?.sync();
     }, 10_000);
     this.#fenceTimer = setInterval(() => this.#checkFence(), 250);
+    void this.#startHeartbeats();
+  }
+
+  /**
+   * Heartbeats with the other nodes over UDP, on the API's port number. A peer that stops is
+   * found dead in about {@link DEAD_AFTER_MS} when another node agrees, and its liveness leases
+   * are revoked: its replicas move and a role it held is free without waiting for the leases,
+   * which a slow link or an etcd election stretches. Without UDP the leases still decide.
+   */
+  async #startHeartbeats(): Promise<void> {
+    const log = this.log.child("heartbeat");
+    const c = this.config;
+    const self = this.identity.id;
+    let key: Uint8Array | undefined;
+    const detector = new Detector({ self, deadAfterMs: DEAD_AFTER_MS });
+    try {
+      this.#beacon = new Beacon({
+        self,
+        hostname: c.bindAddr,
+        port: c.apiPort,
+        detector,
+        key: () => key,
+        peers: () =>
+          this.mirror.view.members().filter((m) => m.id !== self && m.leftAt === undefined)
+            .map((m) => ({ id: m.id, hostname: m.address, port: m.apiPort })),
+        onRound: () => {
+          detector.keepOnly(this.mirror.view.members().map((m) => m.id));
+          const live = this.mirror.view.nodes().map((n) => n.id);
+          for (const verdict of detector.dead(live)) this.#revokeDead(verdict, detector, log);
+        },
+        log,
+      });
+    } catch (err) {
+      log.warn(
+        `cannot receive heartbeats on UDP port ${c.apiPort}; a dead node is found when its ` +
+          "lease expires, seconds later. Free the port (or open it in the firewall)",
+        { err },
+      );
+      return;
+    }
+    if (this.#stopping) return void this.#beacon.close();
+    this.#beacon.start();
+    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
+    while (!key && !this.#stopping) {
+      try {
+        key = new TextEncoder().encode(await this.store.peerToken());
+      } catch (err) {
+        const delay = backoff.next(Date.now());
+        log.debug("cannot read the peer token yet", { err, delay });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  #revokeDead(verdict: Verdict, detector: Detector, log: Logger): void {
+    const { node } = verdict;
+    if (this.#revoking.has(node)) return;
+    this.#revoking.add(node);
+    const name = this.mirror.view.nodes().find((n) => n.id === node)?.name ?? node;
+    revokeLiveness(this.store, node).then((revoked) => {
+      detector.settle(node);
+      if (!revoked) return;
+      const agreed = verdict.confirmedBy.map((id) =>
+        this.mirror.view.members().find((m) => m.id === id)?.name ?? id
+      );
+      log.warn("node sends no heartbeats; its leases are revoked so its replicas move now", {
+        node: name,
+        silentMs: verdict.silentMs,
+        agreed: agreed.join(","),
+      });
+    }).catch((err) => {
+      // Tried again next round (etcd electing a leader after the dead node was its leader).
+      log.warn("cannot revoke a dead node's leases yet", { node: name, err });
+    }).finally(() => this.#revoking.delete(node));
   }
 
   /**
@@ -1654,6 +1735,8 @@ export class Agent {
       ["mirror", () => this.mirror?.stop()],
       // After the mirror, so the last state it saw is the one saved.
       ["snapshot", () => this.#snapshots?.stop()],
+      // Late: peers would call this node dead meanwhile, and move what it still serves.
+      ["heartbeats", () => this.#beacon?.close()],
       ["node", () => this.#publisher?.stop()],
       ["lease", () => this.#leased?.close()],
       ["locks", () => this.#locks?.close()],

@@ -10,6 +10,7 @@ export { Mirror, type MirrorOptions } from "./mirror.ts";
 export { EVENTS_KEPT, makeEvent } from "./events.ts";
 export { LeasedRecords, LIVENESS_TTL_S } from "./lease.ts";
 export { LeaderElection } from "./election.ts";
+export { revokeLiveness } from "./revoke.ts";
 export { LeaseLock, type LeaseLockOptions, type LockHolder } from "./lock.ts";
 export { type ClusterView, MemoryView, SwitchView } from "./view.ts";
 export {

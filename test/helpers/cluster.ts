@@ -127,11 +127,25 @@ export async function moveEtcdLeader(hosts: Host[], to: Host): Promise<void> {
  * and a fault then would leave the others without quorum.
  */
 export async function settledMembers(hosts: Host[]): Promise<boolean> {
+  return (await unsettledMembers(hosts)) === "";
+}
+
+/** Why the members are not settled (see {@link settledMembers}), or "" when they are. */
+export async function unsettledMembers(hosts: Host[]): Promise<string> {
   const statuses = await Promise.all(
     hosts.map((h) => etcdGateway(h, "/v3/maintenance/status") as Promise<MemberStatus>),
   );
-  if (statuses.some((s) => !s?.leader || s.isLearner)) return false;
+  const silent = hosts.filter((_, i) => !statuses[i]?.leader);
+  if (silent.length) return `no leader known to ${silent.map((h) => h.name).join(", ")}`;
+  const learners = hosts.filter((_, i) => statuses[i]!.isLearner);
+  if (learners.length) return `learners: ${learners.map((h) => h.name).join(", ")}`;
+  const leaders = statuses.map((s) => s!.leader);
+  if (new Set(leaders).size !== 1) {
+    return `leaders differ: ${hosts.map((h, i) => `${h.name}→${leaders[i]}`).join(", ")}`;
+  }
   const applied = statuses.map((s) => Number(s!.raftAppliedIndex ?? 0));
-  return new Set(statuses.map((s) => s!.leader)).size === 1 &&
-    Math.max(...applied) - Math.min(...applied) <= 5;
+  if (Math.max(...applied) - Math.min(...applied) > 5) {
+    return `applied indexes apart: ${hosts.map((h, i) => `${h.name} ${applied[i]}`).join(", ")}`;
+  }
+  return "";
 }

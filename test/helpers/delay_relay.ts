@@ -6,10 +6,14 @@
  * stream is passed on after the same delay as a half-close, and the connection is closed once
  * both directions ended or either failed.
  *
+ * {@link UdpDelayRelay} does the same for datagrams one way (the nodes' heartbeats): each is
+ * sent on after the delay, from the relay's own socket, and nothing comes back through it.
+ *
  * In a test: `await using relay = DelayRelay.start({ port: 0, target, delayMs: 50 })`.
  * As a program, for a network namespace the test process is not in (the hosts harness):
- * `deno run -A test/helpers/delay_relay.ts --delay MS --map PORT=HOST:PORT ...` listens on
- * 0.0.0.0:PORT for each map, prints `ready` once all listen, and ends on SIGTERM or SIGINT.
+ * `deno run -A test/helpers/delay_relay.ts --delay MS --map PORT=HOST:PORT ...
+ * [--udp-map PORT=HOST:PORT ...]` listens on 0.0.0.0:PORT for each map, prints `ready` once all
+ * listen, and ends on SIGTERM or SIGINT.
  * @module
  */
 import { closeQuietly, writeAll } from "../../src/util/conn.ts";
@@ -87,6 +91,66 @@ export class DelayRelay implements AsyncDisposable {
     const open = [...this.#connections];
     for (const c of open) c.abort();
     await Promise.all(open.map((c) => c.done));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** A one-way UDP relay that holds every datagram `delayMs`; see the module's documentation. */
+export class UdpDelayRelay implements AsyncDisposable {
+  readonly #conn: Deno.DatagramConn;
+  readonly #receiving: Promise<void>;
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+
+  private constructor(readonly options: DelayRelayOptions) {
+    this.#conn = Deno.listenDatagram({
+      transport: "udp",
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port,
+    });
+    this.#receiving = this.#receive();
+  }
+
+  /** Listens at once; datagrams are relayed until {@link close}. */
+  static start(options: DelayRelayOptions): UdpDelayRelay {
+    return new UdpDelayRelay(options);
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return (this.#conn.addr as Deno.NetAddr).port;
+  }
+
+  async #receive(): Promise<void> {
+    const to = { transport: "udp" as const, ...this.options.target };
+    while (!this.#closed) {
+      let data: Uint8Array;
+      try {
+        [data] = await this.#conn.receive();
+      } catch {
+        if (this.#closed) return;
+        continue;
+      }
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#conn.send(data, to).catch(() => {});
+      }, this.options.delayMs);
+      this.#timers.add(timer);
+    }
+  }
+
+  /** Stops; datagrams still held are dropped. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    try {
+      this.#conn.close();
+    } catch { /* closed */ }
+    await this.#receiving;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -218,17 +282,26 @@ export function parseMap(text: string): { port: number; target: RelayTarget } {
 function main(args: string[]): void {
   let delayMs = NaN;
   const maps: { port: number; target: RelayTarget }[] = [];
+  const udpMaps: { port: number; target: RelayTarget }[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--delay") delayMs = Number(args[++i]);
     else if (args[i] === "--map") maps.push(parseMap(args[++i] ?? ""));
+    else if (args[i] === "--udp-map") udpMaps.push(parseMap(args[++i] ?? ""));
     else throw new Error(`unknown argument ${args[i]}`);
   }
-  if (!(delayMs >= 0) || maps.length === 0) {
-    throw new Error("usage: delay_relay.ts --delay MS --map PORT=HOST:PORT [--map ...]");
+  if (!(delayMs >= 0) || maps.length + udpMaps.length === 0) {
+    throw new Error(
+      "usage: delay_relay.ts --delay MS --map PORT=HOST:PORT [--map ...] [--udp-map PORT=HOST:PORT ...]",
+    );
   }
-  const relays = maps.map((m) =>
-    DelayRelay.start({ hostname: "0.0.0.0", port: m.port, target: m.target, delayMs })
-  );
+  const relays: { close(): Promise<void> }[] = [
+    ...maps.map((m) =>
+      DelayRelay.start({ hostname: "0.0.0.0", port: m.port, target: m.target, delayMs })
+    ),
+    ...udpMaps.map((m) =>
+      UdpDelayRelay.start({ hostname: "0.0.0.0", port: m.port, target: m.target, delayMs })
+    ),
+  ];
   const stop = async () => {
     await Promise.all(relays.map((r) => r.close()));
     Deno.exit(0);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { closeQuietly, writeAll } from "../../src/util/conn.ts";
-import { DelayRelay, parseMap } from "./delay_relay.ts";
+import { DelayRelay, parseMap, UdpDelayRelay } from "./delay_relay.ts";
 import { freePort } from "./ports.ts";
 
 /** A TCP echo server on loopback; `using` closes it and every connection it took. */
@@ -168,4 +168,29 @@ Deno.test("a --map that is not PORT=HOST:PORT says what to give", () => {
     target: { hostname: "127.0.0.1", port: 2380 },
   });
   assert.throws(() => parseMap("2380"), /give LISTEN_PORT=HOST:PORT/);
+});
+
+Deno.test("the UDP relay passes each datagram on after the delay, in order", async () => {
+  const sink = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const target = { hostname: "127.0.0.1", port: (sink.addr as Deno.NetAddr).port };
+  await using relay = UdpDelayRelay.start({ port: 0, target, delayMs: 150 });
+  const sender = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    const sent = performance.now();
+    for (const text of ["one", "two"]) {
+      await sender.send(new TextEncoder().encode(text), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port: relay.port,
+      });
+    }
+    const got: string[] = [];
+    for (let i = 0; i < 2; i++) got.push(new TextDecoder().decode((await sink.receive())[0]));
+    const ms = performance.now() - sent;
+    assert.deepEqual(got, ["one", "two"]);
+    assert.ok(ms >= 150, `arrived after ${ms} ms`);
+  } finally {
+    sender.close();
+    sink.close();
+  }
 });

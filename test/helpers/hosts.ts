@@ -21,8 +21,8 @@
  * Agents get only the flags that make them a host of this harness (data dir, name, advertise
  * address, docker host, `--discovery=none`) and whatever the test adds, which wins over those.
  *
- * With `delayMs`, traffic from outside a host to its etcd peer, etcd client and API ports has
- * that much latency added each way, as between two houses (this kernel has no netem): a relay
+ * With `delayMs`, traffic from outside a host to its etcd peer, etcd client and API ports (and
+ * the heartbeats, UDP on the API's port number) has that much latency added each way, as between two houses (this kernel has no netem): a relay
  * in the host's namespace (`delay_relay.ts`) holds every chunk, and a netfilter REDIRECT on
  * `eth0` sends those ports to it. The agents' flags and advertised URLs stay as they are. The
  * relay dials the port on loopback, so these servers see such connections come from 127.0.0.1:
@@ -422,6 +422,7 @@ export class Host {
     if (this.#relay) return;
     const ports = [...new Set([this.etcdPeerPort, this.etcdClientPort, this.apiPort])];
     const maps = ports.map((port, i) => ({ port, relay: RELAY_PORT_BASE + i }));
+    const udpRelay = RELAY_PORT_BASE + ports.length;
     const log = `${this.dir}/relay.log`;
     const cmd = [
       ...this.#inNetns(),
@@ -432,6 +433,9 @@ export class Host {
       "--delay",
       String(delayMs),
       ...maps.flatMap((m) => ["--map", `${m.relay}=127.0.0.1:${m.port}`]),
+      // The nodes' heartbeats: UDP on the API's port number.
+      "--udp-map",
+      `${udpRelay}=127.0.0.1:${this.apiPort}`,
     ];
     this.#relay = new Deno.Command("sh", {
       args: ["-c", 'exec "$@" >>"$0" 2>&1', log, ...cmd],
@@ -447,7 +451,11 @@ export class Host {
       if (exited) throw new GiveUp(`${this.name}'s delay relay exited:\n${text}`);
       return /^ready$/m.test(text);
     }, 30_000);
-    for (const m of maps) {
+    const rules = [
+      ...maps.map((m) => ({ ...m, proto: "tcp" })),
+      { port: this.apiPort, relay: udpRelay, proto: "udp" },
+    ];
+    for (const m of rules) {
       await must([
         ...this.#inNetns().slice(1),
         "iptables",
@@ -460,7 +468,7 @@ export class Host {
         "-i",
         "eth0",
         "-p",
-        "tcp",
+        m.proto,
         "--dport",
         String(m.port),
         "-j",
