@@ -1,8 +1,9 @@
 /**
  * Issue 8's failover figures, on three hosts of the one-machine harness (network namespaces on a
  * bridge, each with its own dockerd and agent, all voters), run twice: on the bare bridge, then
- * with the harness's delay relays adding `delayMs` each way to etcd and API traffic between
- * hosts (etcd's timing retuned to it, `--etcd-tune-interval=5`, before anything is measured).
+ * with the harness's delay relays adding `delayMs` each way to etcd, API and heartbeat traffic
+ * between hosts (etcd's timing retuned to it, `--etcd-tune-interval=5`, before anything is
+ * measured).
  *
  * - A trial: a one-replica web service runs on some node; that node dies as in a power cut (its
  *   agent and etcd SIGKILLed, its containers `docker kill`ed); the time until another node's
@@ -12,8 +13,9 @@
  *   etcd's leader: both are noted).
  * - The reference, measured in the same trial on a surviving host: `docker run` of the same
  *   image with its port published, until it answers over HTTP. That is the floor any failover
- *   pays (starting the container); fossora's time adds noticing the death (the node's lease,
- *   `LIVENESS_TTL_S`), scheduling, and every proxy learning the new replica.
+ *   pays (starting the container); fossora's time adds noticing the death (the heartbeats'
+ *   `DEAD_AFTER_MS`, or the node's lease, `LIVENESS_TTL_S`), scheduling, and every proxy
+ *   learning the new replica.
  * - A rolling update (bare bridge): a three-replica service rolled to a new generation while
  *   requests go through a node's proxy every 10 ms; every failed request counts (goal 0).
  * - False alarms: with the delay, the three nodes left alone for `watchS` seconds while every

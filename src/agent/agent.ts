@@ -72,6 +72,7 @@ import {
   ListenError,
   ServiceProxy,
   TcpForwarder,
+  UdpForwarder,
 } from "../proxy/mod.ts";
 import type { FenceWatchdog, Runtime, WantedReplica } from "../runtime/mod.ts";
 import type { ImagePlatforms, Scheduler } from "../scheduler/mod.ts";
@@ -149,6 +150,7 @@ export class Agent {
   #proxy!: ServiceProxy;
   #dns!: DnsServer;
   #tcp: TcpForwarder | undefined;
+  #udp: UdpForwarder | undefined;
   #ca: ClusterCA | undefined;
   #certs: CertIssuer | undefined;
   #api = new AbortController();
@@ -480,7 +482,11 @@ export class Agent {
     });
     await this.mirror.start();
     this.view.use(this.mirror.view);
+    // As soon as there are peers to send to: the other nodes judge this one by its heartbeats
+    // only once they have heard it since its record appeared.
+    void this.#startHeartbeats();
     this.#tcp?.sync();
+    this.#udp?.sync();
     this.#election.start();
     this.#certs.start();
     this.#admission.start();
@@ -505,9 +511,10 @@ export class Agent {
     this.#rescheduler = setInterval(() => {
       this.#scheduler.poke();
       this.#tcp?.sync();
+      this.#udp?.sync();
+      this.#udp?.sync();
     }, 10_000);
     this.#fenceTimer = setInterval(() => this.#checkFence(), 250);
-    void this.#startHeartbeats();
   }
 
   /**
@@ -1509,6 +1516,7 @@ export class Agent {
     this.#scheduler?.poke();
     if (this.runtime) this.#updateWanted();
     this.#tcp?.sync();
+    this.#udp?.sync();
   }
 
   /**
@@ -1567,6 +1575,14 @@ export class Agent {
       log: this.log.child("tcp"),
     });
     this.#tcp.sync();
+    this.#udp = new UdpForwarder({
+      view,
+      hostname: c.bindAddr,
+      reservedPorts: [...this.#reservedUdpPorts().keys()],
+      metrics: this.metrics,
+      log: this.log.child("udp"),
+    });
+    this.#udp.sync();
     const app = createApi({
       view,
       services: {
@@ -1576,6 +1592,7 @@ export class Agent {
             specs,
             view.services(),
             this.#reservedPorts(),
+            this.#reservedUdpPorts(),
           );
           if (conflicts.length) {
             throw new ApiError(409, "port_conflict", "a published port is taken", conflicts);
@@ -1702,6 +1719,12 @@ export class Agent {
     ]);
   }
 
+  /** The UDP ports this agent uses (DNS, heartbeats), which no service may publish. */
+  #reservedUdpPorts(): Map<number, string> {
+    const c = this.config;
+    return new Map([[c.dnsPort, "DNS"], [c.apiPort, "heartbeat"]]);
+  }
+
   /** Stops every part in reverse order. Containers keep running. */
   async stop(): Promise<void> {
     this.#stopping = true;
@@ -1723,6 +1746,7 @@ export class Agent {
       ["dns", () => this.#dns?.stop()],
       ["proxy", () => this.#proxy?.stop()],
       ["tcp", () => this.#tcp?.stop()],
+      ["udp", () => this.#udp?.stop()],
       ["certs", () => this.#certs?.stop()],
       ["runtime", () => (this.#platforms?.close(), this.runtime?.stop())],
       // Before the lease goes (and with it their locks): another node may start them then.

@@ -11,6 +11,7 @@ function trio(deadAfterMs = 500) {
   const beacons = new Map<string, Beacon>();
   for (const id of ids) {
     const detector = new Detector({ self: id, deadAfterMs });
+    detector.dead(ids); // every node has a record from the start
     beacons.set(
       id,
       new Beacon({

@@ -3,12 +3,13 @@
  * fact and without waiting for their etcd leases, which a slow link or an etcd election
  * stretches (a new etcd leader extends every lease by its whole time to live).
  *
- * A peer is called dead only when this node heard it before and then nothing for `deadAfterMs`,
- * and the other nodes agree: at least one that this node hears says it has not heard that peer
- * for as long either, and none says it has. So one node whose own link is bad, or a peer whose
- * heartbeats never arrive (a firewall, an older agent), is left to the lease. A peer acted on is
- * not called dead again until it has been heard again: a node that lives on behind a lost link
- * is acted on once, not every few seconds.
+ * A peer is called dead only when this node heard it since it last became a candidate (its node
+ * record appeared) and then nothing for `deadAfterMs`, and the other nodes agree: at least one
+ * that this node hears says it has not heard that peer for as long either, and none says it has.
+ * So one node whose own link is bad, a peer whose heartbeats never arrive (a firewall, an older
+ * agent) and a restarted peer not sending yet are left to the lease. A peer acted on is not
+ * called dead again until it has been heard again: a node that lives on behind a lost link is
+ * acted on once, not every few seconds.
  * @module
  */
 import type { Heartbeat } from "./heartbeat.ts";
@@ -55,6 +56,8 @@ export class Detector {
   readonly #reports = new Map<string, Report>();
   /** Peers acted on, not to be called dead again until heard again. */
   readonly #settled = new Set<string>();
+  /** Candidate → since when it has been one without a break. */
+  readonly #candidateSince = new Map<string, number>();
 
   constructor(readonly options: DetectorOptions) {
     this.#now = options.now ?? (() => performance.now());
@@ -84,14 +87,24 @@ export class Detector {
     return out;
   }
 
-  /** The peers among `candidates` that are dead, by the rule of the module. */
+  /**
+   * The peers among `candidates` (the nodes with a live record) that are dead, by the rule of
+   * the module. Called every round: a node missing from one call and back in the next is a new
+   * candidate.
+   */
   dead(candidates: Iterable<string>): Verdict[] {
     const now = this.#now();
     const out: Verdict[] = [];
-    for (const node of candidates) {
+    const current = new Set(candidates);
+    for (const id of this.#candidateSince.keys()) {
+      if (!current.has(id)) this.#candidateSince.delete(id);
+    }
+    for (const node of current) {
+      if (!this.#candidateSince.has(node)) this.#candidateSince.set(node, now);
       if (node === this.options.self || this.#settled.has(node)) continue;
       const at = this.#heardAt.get(node);
-      if (at === undefined || now - at < this.options.deadAfterMs) continue;
+      if (at === undefined || at < this.#candidateSince.get(node)!) continue;
+      if (now - at < this.options.deadAfterMs) continue;
       const confirmedBy: string[] = [];
       let alive = false;
       for (const [peer, r] of this.#reports) {

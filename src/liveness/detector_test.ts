@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { Detector } from "./detector.ts";
 
-/** A detector for node `a` on a clock the test moves. */
+/** A detector for node `a` on a clock the test moves; b and c have records from the start. */
 function setup(deadAfterMs = 2000) {
   let now = 0;
   const d = new Detector({ self: "a", deadAfterMs, now: () => now });
+  d.dead(["b", "c"]);
   const seqs = new Map<string, number>();
   const hear = (from: string, heard: Record<string, number> = {}) => {
     const seq = (seqs.get(from) ?? 0) + 1;
@@ -93,4 +94,22 @@ Deno.test("the report says how long ago each peer was heard, and forgets former 
   assert.deepEqual(d.report(), { b: 1000, c: 700 });
   d.keepOnly(["c"]);
   assert.deepEqual(d.report(), { c: 700 });
+});
+
+Deno.test("a restarted peer is not judged by the silence before its record came back", () => {
+  const { d, hear, at } = setup();
+  hear("b");
+  hear("c", { b: 0 });
+  at(1000);
+  assert.deepEqual(d.dead(["c"]), [], "b's record is gone (stopped)");
+  at(5000);
+  hear("c", { b: 5000 });
+  assert.deepEqual(d.dead(["b", "c"]), [], "b's record is back, b not heard since");
+  at(9000);
+  hear("c", { b: 9000 });
+  assert.deepEqual(d.dead(["b", "c"]), [], "still not heard: its lease decides");
+  hear("b");
+  at(11_500);
+  hear("c", { b: 2500 });
+  assert.deepEqual(d.dead(["b", "c"]).map((v) => v.node), ["b"], "heard, then silent");
 });

@@ -26,3 +26,4 @@ export {
   TcpForwarder,
   type TcpForwarderOptions,
 } from "./tcp.ts";
+export { UDP_DATAGRAMS_METRIC, UdpForwarder, type UdpForwarderOptions } from "./udp.ts";

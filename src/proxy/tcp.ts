@@ -6,7 +6,7 @@
  * @module
  */
 import { Counter, type Registry } from "../metrics/mod.ts";
-import type { ReplicaStatus, ServiceRecord } from "../state/types.ts";
+import { portKey, type ReplicaStatus, type ServiceRecord } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
 import { closeQuietly, connectWithin, denoConnect, splice, type TcpConnect } from "../util/conn.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
@@ -42,6 +42,7 @@ export interface TcpForwarderOptions {
 export interface PortOwner {
   service: string;
   container: number;
+  protocol?: "udp";
 }
 
 /** A published port that is not served, and why. */
@@ -69,12 +70,14 @@ interface Listening {
 }
 
 /**
- * Which service serves each published port. Services are taken in name order, so when two
- * publish the same port the first name wins; reserved and out-of-range ports are refused.
+ * Which service serves each published port of `protocol`. Services are taken in name order, so
+ * when two publish the same port the first name wins; reserved and out-of-range ports are
+ * refused.
  */
 export function assignPorts(
   services: ServiceRecord[],
   reserved: ReadonlySet<number>,
+  protocol: "tcp" | "udp" = "tcp",
 ): { owners: Map<number, PortOwner>; conflicts: PortConflict[] } {
   const owners = new Map<number, PortOwner>();
   const conflicts: PortConflict[] = [];
@@ -82,28 +85,37 @@ export function assignPorts(
   for (const { spec } of sorted) {
     for (const p of spec.ports) {
       const port = p.published;
-      if (port === undefined) continue;
+      if (port === undefined || (p.protocol ?? "tcp") !== protocol) continue;
       const service = spec.name;
       const owner = owners.get(port);
       if (!validPort(port)) {
-        conflicts.push({ port, service, reason: "it is not a TCP port (1..65535)" });
+        conflicts.push({ port, service, reason: "it is not a port number (1..65535)" });
       } else if (reserved.has(port)) {
         conflicts.push({ port, service, reason: "the agent itself uses it" });
       } else if (owner && owner.service !== service) {
         conflicts.push({ port, service, reason: `service ${owner.service} publishes it too` });
       } else if (!owner) {
-        owners.set(port, { service, container: p.container });
+        owners.set(port, {
+          service,
+          container: p.container,
+          ...(p.protocol && { protocol: p.protocol }),
+        });
       }
     }
   }
   return { owners, conflicts };
 }
 
-/** The ready replicas that publish `container` on their node, in view order. */
-export function backendsOf(replicas: ReplicaStatus[], container: number): TcpBackend[] {
+/** The ready replicas that publish the container port on their node, in view order. */
+export function backendsOf(
+  replicas: ReplicaStatus[],
+  container: number,
+  protocol?: "udp",
+): TcpBackend[] {
   const out: TcpBackend[] = [];
+  const key = portKey({ container, protocol });
   for (const r of replicas) {
-    const port = r.ready ? r.ports[String(container)] : undefined;
+    const port = r.ready ? r.ports[key] : undefined;
     if (port !== undefined && validPort(port) && r.address) {
       out.push({ key: `${r.address}:${port}`, host: r.address, port });
     }
@@ -390,11 +402,13 @@ export class TcpForwarder {
   }
 }
 
-function validPort(p: number): boolean {
+/** A whole port number, 1..65535. */
+export function validPort(p: number): boolean {
   return Number.isInteger(p) && p >= 1 && p <= 65535;
 }
 
-function hintFor(err: unknown): string {
+/** What to do about a port that cannot be listened on. */
+export function hintFor(err: unknown): string {
   if (err instanceof Deno.errors.AddrInUse) {
     return "another program uses this port; stop it or publish another port";
   }

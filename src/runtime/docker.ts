@@ -7,6 +7,7 @@
 import Docker from "dockerode";
 import { Buffer } from "node:buffer";
 import type { Healthcheck } from "../state/mod.ts";
+import { portKey } from "../state/types.ts";
 import { parseDuration } from "../spec/mod.ts";
 import { CancelledError, untilAborted } from "./abort.ts";
 
@@ -48,8 +49,8 @@ export interface CreateOptions {
   cmd?: string[];
   env: Record<string, string>;
   labels: Record<string, string>;
-  /** Container TCP ports, each published on a random host port on `hostIp`. */
-  ports: number[];
+  /** Container ports, each published on a random host port on `hostIp`. */
+  ports: { container: number; protocol?: "udp" }[];
   /**
    * The host address ports are published on: the node's address, so a replica is reachable
    * there (by other nodes' proxies) and not on every interface. "0.0.0.0" means every one.
@@ -256,10 +257,12 @@ function hostPorts(ports: PortMap): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, bindings] of Object.entries(ports ?? {})) {
     const [port, proto] = key.split("/");
-    if (proto !== "tcp" || !bindings?.length) continue;
+    if ((proto !== "tcp" && proto !== "udp") || !bindings?.length) continue;
     const b = bindings.find((x) => !x.HostIp.includes(":")) ?? bindings[0];
     const n = Number(b.HostPort);
-    if (n > 0) out[port] = n;
+    if (n > 0) {
+      out[portKey({ container: Number(port), protocol: proto === "udp" ? "udp" : undefined })] = n;
+    }
   }
   return out;
 }
@@ -479,8 +482,9 @@ class DockerodeApi implements DockerApi {
     const exposed: Record<string, Record<string, never>> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const p of o.ports) {
-      exposed[`${p}/tcp`] = {};
-      bindings[`${p}/tcp`] = [{ HostIp: o.hostIp, HostPort: "" }];
+      const key = `${p.container}/${p.protocol ?? "tcp"}`;
+      exposed[key] = {};
+      bindings[key] = [{ HostIp: o.hostIp, HostPort: "" }];
     }
     const c = await withDeadline(
       "docker create",

@@ -617,7 +617,7 @@ export class Runtime {
       cmd: w.spec.command,
       env: w.spec.env,
       labels: containerLabels(w, this.#o.nodeId),
-      ports: w.spec.ports.map((p) => p.container),
+      ports: w.spec.ports.map((p) => ({ container: p.container, protocol: p.protocol })),
       hostIp: this.#o.address,
       mounts: w.spec.volumes.map((v) => ({ volume: volumeName(w.service, v.name), path: v.path })),
       ...(w.spec.healthcheck ? { healthcheck: w.spec.healthcheck } : {}),

@@ -3,7 +3,7 @@
  * memory, plus the comparison that decides whether a change is worth reporting.
  * @module
  */
-import type { ReplicaState, ReplicaStatus } from "../state/types.ts";
+import { portKey, type ReplicaState, type ReplicaStatus } from "../state/types.ts";
 import type { ContainerHealth } from "./docker.ts";
 import type { Observed, WantedReplica } from "./labels.ts";
 import type { ReplicaMemory } from "./plan.ts";
@@ -20,8 +20,8 @@ export function httpPort(w: WantedReplica): number | undefined {
 function specPorts(w: WantedReplica, c: Observed): Record<string, number> {
   const out: Record<string, number> = {};
   for (const p of w.spec.ports) {
-    const host = c.ports[String(p.container)];
-    if (host) out[String(p.container)] = host;
+    const host = c.ports[portKey(p)];
+    if (host) out[portKey(p)] = host;
   }
   return out;
 }

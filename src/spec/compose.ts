@@ -12,7 +12,7 @@
  * | `environment: {K: v}` or `[K=v]` | `env: {K: "v"}`; a key without value is a problem (fossora has no shell to take it from) |
  * | `ports: ["80"]` (container port only) | the first such port becomes the http port, `{container: 80, http: true}`, served at `http://NAME.DOMAIN/`; later ones stay container ports (with a warning) |
  * | `ports: ["8080:80"]`, `"8080:80/tcp"`, `"0.0.0.0:8080:80"`, `{target: 80, published: 8080}` | `{container: 80, http: false, published: 8080}` |
- * | `ports` with udp, a range, or a host address other than 0.0.0.0 / :: | a problem |
+ * | `ports` with a range, a host address other than 0.0.0.0 / ::, or udp without a host port | a problem |
  * | `volumes: ["data:/data"]`, `"data:/data:rw"`, `{type: volume, source: data, target: /data}` | `{name: data, path: /data}`; `data` must be declared under the top-level `volumes` |
  * | `volumes` bind mounts (`./x:/x`, `/host:/x`), anonymous volumes, tmpfs, `:ro` | a problem: fossora keeps named read-write volumes only |
  * | `deploy.replicas` | `replicas` (default 1) |
@@ -323,11 +323,11 @@ function readPorts(
     out.problems.push({ path, message: expected('a list of ports such as ["8080:80"]', value) });
   }
   const httpPort = extension.http ??
-    read.find(({ entry }) => entry.published === undefined)?.entry.container;
+    read.find(({ entry }) => entry.published === undefined && !entry.protocol)?.entry.container;
   const found: { ports: PortSpec[]; paths: PortPaths[] } = { ports: [], paths: [] };
   let httpTaken = false;
   for (const { entry, at } of read) {
-    const http: boolean = !httpTaken && entry.container === httpPort;
+    const http: boolean = !httpTaken && entry.container === httpPort && !entry.protocol;
     httpTaken ||= http;
     if (!http && entry.published === undefined) {
       out.warnings.push({
@@ -340,10 +340,14 @@ function readPorts(
     }
     const port: PortSpec = { container: entry.container, http };
     if (entry.published !== undefined) port.published = entry.published;
+    if (entry.protocol) port.protocol = entry.protocol;
     found.ports.push(port);
     found.paths.push({ container: at, http: at, published: at });
   }
-  if (typeof httpPort === "number" && !read.some(({ entry }) => entry.container === httpPort)) {
+  if (
+    typeof httpPort === "number" &&
+    !read.some(({ entry }) => entry.container === httpPort && !entry.protocol)
+  ) {
     found.ports.push({ container: httpPort, http: true });
     const at = extension.httpPath;
     found.paths.push({ container: at, http: at, published: at });

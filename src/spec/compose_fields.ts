@@ -180,10 +180,11 @@ function addVariable(
   if (done !== undefined) setOwn(env, key, done);
 }
 
-/** A compose port entry read: its container port, and the host port when it has one. */
+/** A compose port entry read: its container port, the host port when it has one, and UDP. */
 export interface ComposePort {
   container: number;
   published?: number;
+  protocol?: "udp";
 }
 
 /**
@@ -210,7 +211,7 @@ function wrap(container: number | undefined): ComposePort | undefined {
 function shortPort(text: string, path: string, out: Problems): ComposePort | undefined {
   const before = out.length;
   const slash = text.lastIndexOf("/");
-  if (slash >= 0) checkProtocol(text.slice(slash + 1), path, out);
+  const protocol = slash >= 0 ? checkProtocol(text.slice(slash + 1), path, out) : "tcp";
   const body = slash >= 0 ? text.slice(0, slash) : text;
   const { address, rest } = splitAddress(body);
   const parts = rest.split(":");
@@ -231,7 +232,27 @@ function shortPort(text: string, path: string, out: Problems): ComposePort | und
     ? portText(parts[0], "host", text, path, out)
     : undefined;
   if (out.length > before || container === undefined) return undefined;
-  return host === undefined ? { container } : { container, published: host };
+  const port = host === undefined ? { container } : { container, published: host };
+  return withProtocol(port, protocol, path, out);
+}
+
+/** Marks a UDP entry, which must have a host port: only the routing mesh reaches it. */
+function withProtocol(
+  port: ComposePort,
+  protocol: "tcp" | "udp" | undefined,
+  path: string,
+  out: Problems,
+): ComposePort | undefined {
+  if (protocol !== "udp") return port;
+  if (port.published === undefined) {
+    out.push({
+      path,
+      message:
+        `UDP port ${port.container} has no host port; write "${port.container}:${port.container}/udp" to publish it on every node`,
+    });
+    return undefined;
+  }
+  return { ...port, protocol: "udp" };
 }
 
 /** Splits `IP:HOST:CONTAINER` (IPv6 in brackets) into its address and the rest. */
@@ -265,14 +286,10 @@ function portText(
   return number;
 }
 
-function checkProtocol(protocol: unknown, path: string, out: Problems): void {
-  if (protocol === "tcp") return;
-  out.push({
-    path,
-    message: protocol === "udp"
-      ? "udp ports are not supported: fossora forwards TCP only; remove this port"
-      : `${expected("the protocol tcp", protocol)}; fossora forwards TCP only`,
-  });
+function checkProtocol(protocol: unknown, path: string, out: Problems): "tcp" | "udp" | undefined {
+  if (protocol === "tcp" || protocol === "udp") return protocol;
+  out.push({ path, message: expected("the protocol tcp or udp", protocol) });
+  return undefined;
 }
 
 /**
@@ -303,7 +320,9 @@ function longPort(
       notUnderstood(path, key, out);
     }
   }
-  if (value.protocol !== undefined) checkProtocol(value.protocol, keyPath(path, "protocol"), out);
+  const protocol = value.protocol === undefined
+    ? "tcp"
+    : checkProtocol(value.protocol, keyPath(path, "protocol"), out);
   if (value.host_ip !== undefined) checkHostAddress(value.host_ip, keyPath(path, "host_ip"), out);
   const container = value.target === undefined
     ? void out.push({
@@ -315,7 +334,8 @@ function longPort(
     ? undefined
     : checkPortNumber(numeric(value.published), keyPath(path, "published"), out);
   if (out.length > before || container === undefined) return undefined;
-  return published === undefined ? { container } : { container, published };
+  const port = published === undefined ? { container } : { container, published };
+  return withProtocol(port, protocol, keyPath(path, "protocol"), out);
 }
 
 /** Compose lets `published` be a string ("8080"); read digits as the number they are. */

@@ -91,6 +91,12 @@ Deno.test("port entries in every compose form", () => {
     published: 8080,
   });
   assert.deepEqual(read({ target: 443 }), { container: 443 });
+  assert.deepEqual(read("5353:53/udp"), { container: 53, published: 5353, protocol: "udp" });
+  assert.deepEqual(read({ target: 53, published: 53, protocol: "udp" }), {
+    container: 53,
+    published: 53,
+    protocol: "udp",
+  });
   assert.deepEqual(out, []);
 });
 
@@ -101,12 +107,12 @@ Deno.test("port entries fossora cannot honour are refused with a reason", () => 
       "p",
       "binds host address 127.0.0.1, but fossora publishes ports on every node's address: remove the address to publish it on every node, or remove this port to keep it unpublished",
     ],
-    ["53/udp", "p", "udp ports are not supported: fossora forwards TCP only; remove this port"],
     [
-      "80/sctp",
+      "53/udp",
       "p",
-      'expected the protocol tcp, found a string ("sctp"); fossora forwards TCP only',
+      'UDP port 53 has no host port; write "53:53/udp" to publish it on every node',
     ],
+    ["80/sctp", "p", 'expected the protocol tcp or udp, found a string ("sctp")'],
     ["3000-3005", "p", "'3000-3005' uses a port range; fossora needs one entry per port"],
     ["http", "p", "'http' has container port 'http'; a port is an integer from 1 to 65535"],
     ["99999:80", "p", "'99999:80' has host port '99999'; a port is an integer from 1 to 65535"],
@@ -120,7 +126,7 @@ Deno.test("port entries fossora cannot honour are refused with a reason", () => 
     [
       { target: 80, protocol: "udp" },
       "p.protocol",
-      "udp ports are not supported: fossora forwards TCP only; remove this port",
+      'UDP port 80 has no host port; write "80:80/udp" to publish it on every node',
     ],
     [
       true,

@@ -41,3 +41,26 @@ Deno.test("the agent's own ports cannot be published", () => {
   assert.deepEqual(problems.map((p) => p.path), ["[1].ports[0].published"]);
   assert.match(problems[0].message, /agent's proxy port/);
 });
+
+Deno.test("TCP and UDP ports of one number are two ports; a UDP port the agent uses is refused", () => {
+  const udp = (name: string, published: number): ServiceSpec => ({
+    ...spec(name),
+    ports: [{ container: 53, http: false, published, protocol: "udp" }],
+  });
+  const reservedUdp = new Map([[53, "DNS"]]);
+  assert.deepEqual(
+    publishedPortConflicts([udp("dns", 25565)], [record(spec("a", 25565))], reserved, reservedUdp),
+    [],
+  );
+  assert.deepEqual(
+    publishedPortConflicts([udp("dns", 5353)], [record(udp("m", 5353))], reserved, reservedUdp),
+    [{
+      path: "ports[0].published",
+      message: "UDP port 5353 is already published by service m; pick another port",
+    }],
+  );
+  assert.deepEqual(publishedPortConflicts([udp("dns", 53)], [], reserved, reservedUdp), [{
+    path: "ports[0].published",
+    message: "UDP port 53 is the agent's DNS port; pick another port",
+  }]);
+});

@@ -113,7 +113,8 @@ const INVALID: Invalid[] = [
     problems: [
       {
         path: "ports[0].port",
-        message: "unknown key 'port'; known keys are container, http, published, httpsRedirect",
+        message:
+          "unknown key 'port'; known keys are container, http, published, protocol, httpsRedirect",
       },
       { path: "ports[0].container", message: "is missing; give the port inside the container" },
     ],
@@ -391,10 +392,10 @@ const INVALID: Invalid[] = [
   },
   {
     name: "compose udp port",
-    input: "services:\n  dns:\n    image: coredns/coredns\n    ports: [53:53/udp]\n",
+    input: "services:\n  dns:\n    image: coredns/coredns\n    ports: [53/udp]\n",
     problems: [{
       path: "services.dns.ports[0]",
-      message: "udp ports are not supported: fossora forwards TCP only; remove this port",
+      message: 'UDP port 53 has no host port; write "53:53/udp" to publish it on every node',
     }],
   },
   {

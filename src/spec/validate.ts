@@ -22,6 +22,7 @@ import {
   normalizePath,
   setOwn,
 } from "./fields.ts";
+import { publishedKey } from "./conflicts.ts";
 import { checkHealthcheck, type StringReader } from "./healthcheck.ts";
 import {
   entries,
@@ -48,7 +49,13 @@ export const SERVICE_KEYS: readonly string[] = [
 ];
 
 /** The keys a port may have. */
-const PORT_KEYS: readonly string[] = ["container", "http", "published", "httpsRedirect"];
+const PORT_KEYS: readonly string[] = [
+  "container",
+  "http",
+  "published",
+  "protocol",
+  "httpsRedirect",
+];
 
 /** Why `httpsRedirect` is refused on a port that is not the HTTP port. */
 const HTTPS_REDIRECT_NOT_HTTP = "only the HTTP port (http: true) can redirect to https";
@@ -223,13 +230,51 @@ function checkPort(item: unknown, path: string, out: Problems): PortSpec | undef
   const redirect = item.httpsRedirect === undefined
     ? false
     : checkHttpsRedirect(item.httpsRedirect, http, keyPath(path, "httpsRedirect"), out);
+  const protocol = item.protocol === undefined
+    ? "tcp"
+    : checkProtocol(item.protocol, { http, published: item.published }, path, out);
   if (container === undefined || http === undefined || redirect === undefined) return undefined;
   if (item.published !== undefined && published === undefined) return undefined;
+  if (protocol === undefined) return undefined;
   const port: PortSpec = { container, http };
   if (published !== undefined) port.published = published;
+  // Stored only for UDP: a TCP port stays exactly as it was written before UDP existed.
+  if (protocol === "udp") port.protocol = "udp";
   // Stored only when true: a spec that does not ask for it stays exactly as it was.
   if (redirect) port.httpsRedirect = true;
   return port;
+}
+
+/**
+ * Checks a port's `protocol`: `tcp` or `udp`; a UDP port is published (only the routing mesh
+ * reaches it) and is not the http port (HTTP is TCP).
+ */
+function checkProtocol(
+  value: unknown,
+  port: { http: boolean | undefined; published: unknown },
+  path: string,
+  out: Problems,
+): "tcp" | "udp" | undefined {
+  const at = keyPath(path, "protocol");
+  if (value !== "tcp" && value !== "udp") {
+    out.push({ path: at, message: expected("tcp or udp", value) });
+    return undefined;
+  }
+  if (value === "udp" && port.http === true) {
+    out.push({
+      path: at,
+      message: "the http port is TCP; serve UDP on another port entry with published",
+    });
+    return undefined;
+  }
+  if (value === "udp" && port.published === undefined) {
+    out.push({
+      path: at,
+      message: "a UDP port is reached only where it is published; add published: PORT",
+    });
+    return undefined;
+  }
+  return value;
 }
 
 /**
@@ -317,13 +362,15 @@ export function checkWithinService(checked: Checked, out: Problems): void {
   const firstHttp = ports.findIndex((port) => port.http);
   ports.forEach((port, i) => {
     const paths = checked.portPaths[i];
-    const earlier = ports.findIndex((other) => other.container === port.container);
+    const earlier = ports.findIndex((other) =>
+      other.container === port.container && other.protocol === port.protocol
+    );
     if (earlier < i) {
       out.push({
         path: paths.container,
-        message: `container port ${port.container} is already listed at ${
-          checked.portPaths[earlier].container
-        }; list each port once`,
+        message: `container port ${port.container}${
+          port.protocol === "udp" ? "/udp" : ""
+        } is already listed at ${checked.portPaths[earlier].container}; list each port once`,
       });
     }
     if (port.http && firstHttp < i) {
@@ -363,7 +410,7 @@ export function checkWithinService(checked: Checked, out: Problems): void {
 /** The rules across the file: service names are unique, and so are published ports. */
 export function checkAcrossServices(services: Checked[], out: Problems): void {
   const names = new Map<string, string>();
-  const published = new Map<number, string>();
+  const published = new Map<string, string>();
   for (const checked of services) {
     const { name } = checked.spec;
     if (checked.namePath !== "") {
@@ -380,15 +427,16 @@ export function checkAcrossServices(services: Checked[], out: Problems): void {
     checked.spec.ports.forEach((port, i) => {
       if (port.published === undefined) return;
       const path = checked.portPaths[i].published;
-      const earlier = published.get(port.published);
+      const earlier = published.get(publishedKey(port));
       if (earlier !== undefined) {
         out.push({
           path,
-          message:
-            `published port ${port.published} is already used at ${earlier}; every published port is unique in the cluster`,
+          message: `published ${
+            port.protocol === "udp" ? "UDP port" : "port"
+          } ${port.published} is already used at ${earlier}; every published port is unique in the cluster`,
         });
       } else {
-        published.set(port.published, path);
+        published.set(publishedKey(port), path);
       }
     });
   }

@@ -191,3 +191,52 @@ Deno.test("resources take CPUs and memory as Docker writes them, and say what is
     "resources.memory",
   ]);
 });
+
+Deno.test("a UDP port is published and not http; TCP and UDP of one number are two ports", () => {
+  const out: Problems = [];
+  const checked = validateService(
+    {
+      name: "dns",
+      image: "x",
+      ports: [
+        { container: 53, published: 5353, protocol: "udp" },
+        { container: 53, published: 5353 },
+        { container: 80, published: 8080, protocol: "tcp" },
+      ],
+    },
+    "",
+    out,
+  );
+  assert.deepEqual(out, []);
+  assert.deepEqual(checked?.spec.ports, [
+    { container: 53, http: false, published: 5353, protocol: "udp" },
+    { container: 53, http: false, published: 5353 },
+    { container: 80, http: false, published: 8080 },
+  ], "tcp is stored as no protocol");
+  const bad = (port: unknown) => {
+    const problems: Problems = [];
+    validateService({ name: "a", image: "x", ports: [port] }, "", problems);
+    return problems.map((p) => `${p.path}: ${p.message}`);
+  };
+  assert.deepEqual(bad({ container: 53, protocol: "udp" }), [
+    "ports[0].protocol: a UDP port is reached only where it is published; add published: PORT",
+  ]);
+  assert.deepEqual(bad({ container: 53, http: true, published: 53, protocol: "udp" }), [
+    "ports[0].protocol: the http port is TCP; serve UDP on another port entry with published",
+  ]);
+  assert.match(bad({ container: 53, published: 53, protocol: "sctp" })[0], /tcp or udp/);
+  const twice: Problems = [];
+  validateService(
+    {
+      name: "a",
+      image: "x",
+      ports: [
+        { container: 53, published: 1053, protocol: "udp" },
+        { container: 53, published: 2053, protocol: "udp" },
+      ],
+    },
+    "",
+    twice,
+  );
+  assert.match(twice[0].message, /container port 53\/udp is already listed at ports\[0\]/);
+});

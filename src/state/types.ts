@@ -10,8 +10,16 @@ export interface PortSpec {
   container: number;
   /** Served at `http://NAME.DOMAIN/` by every node's proxy. At most one port of a service. */
   http: boolean;
-  /** TCP port every node forwards to a live replica, 1..65535, unique in the cluster. */
+  /**
+   * Port every node forwards to a live replica (the routing mesh), 1..65535, unique in the
+   * cluster for its protocol.
+   */
   published?: number;
+  /**
+   * `udp` for a UDP port, which must be published and cannot be the http port; absent means
+   * TCP. Stored only for UDP, so specs written before it stay as they were.
+   */
+  protocol?: "udp";
   /**
    * Only on the `http: true` port: `http://NAME.DOMAIN/` answers with a redirect to
    * `https://NAME.DOMAIN/`. Absent means false (http:// is served as well); stored only when
@@ -192,7 +200,10 @@ export interface ReplicaStatus {
   message?: string;
   /** Address of the node where the container's ports are published. */
   address: string;
-  /** Container port (as a string) -> host port on `address`. */
+  /**
+   * Container port -> host port on `address`, keyed by {@link portKey}: `"80"` for TCP,
+   * `"53/udp"` for UDP.
+   */
   ports: Record<string, number>;
   /** Times the runtime restarted this container after it exited. */
   restarts: number;
@@ -262,4 +273,12 @@ export interface ServingCert {
   /** ISO 8601. */
   notAfter: string;
   issuedAt: string;
+}
+
+/**
+ * How a container port is keyed in a replica's `ports`: the number for TCP (as before UDP
+ * existed), `NUMBER/udp` for UDP.
+ */
+export function portKey(p: { container: number; protocol?: "udp" }): string {
+  return p.protocol === "udp" ? `${p.container}/udp` : String(p.container);
 }
