@@ -200,6 +200,8 @@ export class Agent {
   #fenceTimer: ReturnType<typeof setInterval> | undefined;
   /** Heartbeats with the other nodes; undefined until etcd is read, or when UDP is unavailable. */
   #beacon: Beacon | undefined;
+  /** Whom this node hears, from the heartbeats. */
+  #detector: Detector | undefined;
   /** Nodes whose liveness is being revoked now. */
   readonly #revoking = new Set<string>();
   /** The locks of services with volumes, on their own longer lease (see LOCK_TTL_S). */
@@ -528,7 +530,7 @@ export class Agent {
     const c = this.config;
     const self = this.identity.id;
     let key: Uint8Array | undefined;
-    const detector = new Detector({ self, deadAfterMs: DEAD_AFTER_MS });
+    const detector = this.#detector = new Detector({ self, deadAfterMs: DEAD_AFTER_MS });
     try {
       this.#beacon = new Beacon({
         self,
@@ -1562,6 +1564,9 @@ export class Agent {
       hostname: c.bindAddr,
       metrics: this.metrics,
       log: this.log.child("dns"),
+      // Without quorum no record of a dead node is dropped; this node still stops naming one
+      // it no longer hears.
+      silent: () => this.#detector?.silent() ?? new Set(),
     });
     await explain(this.#dns.start(), {
       inUse: `DNS cannot listen on ${c.bindAddr}:${c.dnsPort}: the port is taken; ` +

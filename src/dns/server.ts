@@ -56,6 +56,8 @@ export interface DnsOptions {
   rescanMs?: number;
   /** UDP implementation; default "auto" (batched system calls where FFI allows, else Deno's). */
   udp?: UdpKind | "auto";
+  /** Nodes not heard from lately, left out of answers (see {@link Zone.silent}). */
+  silent?: () => ReadonlySet<string>;
 }
 
 /** Name of the query counter. */
@@ -116,7 +118,7 @@ export class DnsServer {
       : new Counter(QUERIES_METRIC, "");
     this.#answerer = new Answerer({
       view: o.view,
-      zone: { apex, ttl },
+      zone: { apex, ttl, silent: o.silent },
       queries,
       log: this.#log,
       now: o.now ?? Date.now,

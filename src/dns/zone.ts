@@ -32,6 +32,11 @@ export interface Resolution {
 export interface Zone {
   apex: string;
   ttl: number;
+  /**
+   * Ids of nodes this node has stopped hearing (their heartbeats): left out of answers while
+   * their records stay, as when etcd has no quorum to drop them. Never leaves out every node.
+   */
+  silent?: () => ReadonlySet<string>;
 }
 
 /** Normalises a domain as the zone apex: lower-case, without dots at either end. */
@@ -67,7 +72,11 @@ function answerService(view: ClusterView, zone: Zone, label: string, type: numbe
     // `node.DOMAIN` exists as the parent of node names even when no service has that name.
     return negative(view, zone, label === NODE_LABEL ? RCODE.NOERROR : RCODE.NXDOMAIN);
   }
-  return positive(view, zone, addressRecords(`${label}.${zone.apex}`, readyNodes(view), type));
+  return positive(
+    view,
+    zone,
+    addressRecords(`${label}.${zone.apex}`, readyNodes(view, zone), type),
+  );
 }
 
 function answerNode(view: ClusterView, zone: Zone, label: string, type: number): Resolution {
@@ -141,7 +150,7 @@ function negative(view: ClusterView, zone: Zone, rcode: number): Resolution {
 }
 
 function soa(view: ClusterView, zone: Zone): Record {
-  const first = readyNodes(view)[0];
+  const first = readyNodes(view, zone)[0];
   return {
     type: TYPE.SOA,
     name: zone.apex,
@@ -154,7 +163,7 @@ function soa(view: ClusterView, zone: Zone): Record {
 }
 
 function nameServers(view: ClusterView, zone: Zone): { ns: Record; glue: Record[] }[] {
-  return readyNodes(view).map((n) => {
+  return readyNodes(view, zone).map((n) => {
     const target = nodeName(n, zone);
     return {
       ns: { type: TYPE.NS, name: zone.apex, target },
@@ -167,7 +176,15 @@ function nodeName(node: NodeRecord, zone: Zone): string {
   return `${node.name.toLowerCase()}.${NODE_LABEL}.${zone.apex}`;
 }
 
-/** Nodes that serve traffic now, and whose names can be written as a DNS label. */
-function readyNodes(view: ClusterView): NodeRecord[] {
-  return view.nodes().filter((n) => n.state === "ready" && isDnsLabel(n.name.toLowerCase()));
+/**
+ * Nodes that serve traffic now, and whose names can be written as a DNS label; those the zone
+ * says are silent are left out, unless that would leave none (an answer that may work is better
+ * than no answer).
+ */
+function readyNodes(view: ClusterView, zone: Zone): NodeRecord[] {
+  const ready = view.nodes().filter((n) => n.state === "ready" && isDnsLabel(n.name.toLowerCase()));
+  const silent = zone.silent?.();
+  if (!silent?.size) return ready;
+  const heard = ready.filter((n) => !silent.has(n.id));
+  return heard.length ? heard : ready;
 }

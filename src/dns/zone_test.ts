@@ -140,3 +140,13 @@ Deno.test("the NS glue carries each name server's A and AAAA records", () => {
     "beta.node.fossora.home.arpa 28",
   ]);
 });
+
+Deno.test("nodes this node no longer hears are left out of answers, but never every node", () => {
+  const view = sampleView();
+  const quiet = (ids: string[]) => ({ ...zone, silent: () => new Set(ids) });
+  const a = (z: typeof zone) =>
+    addresses(resolve(view, z, "web.fossora.home.arpa", TYPE.A).reply.answers);
+  assert.deepEqual(a(quiet(["id-Beta"])), ["10.0.0.1"]);
+  assert.deepEqual(a(quiet(["id-alpha", "id-Beta"])), ["10.0.0.1", "10.0.0.2"], "none heard: all");
+  assert.deepEqual(a(quiet([])), ["10.0.0.1", "10.0.0.2"]);
+});

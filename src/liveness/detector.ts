@@ -121,6 +121,19 @@ export class Detector {
     return out;
   }
 
+  /**
+   * Peers heard before and not for `deadAfterMs`, by this node alone: good enough to leave them
+   * out of this node's own answers (DNS), not to act on for the cluster.
+   */
+  silent(): Set<string> {
+    const now = this.#now();
+    const out = new Set<string>();
+    for (const [id, at] of this.#heardAt) {
+      if (now - at >= this.options.deadAfterMs) out.add(id);
+    }
+    return out;
+  }
+
   /** Marks a peer acted on: not dead again until it is heard again. */
   settle(node: string): void {
     this.#settled.add(node);

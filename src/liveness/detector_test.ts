@@ -113,3 +113,12 @@ Deno.test("a restarted peer is not judged by the silence before its record came 
   hear("c", { b: 2500 });
   assert.deepEqual(d.dead(["b", "c"]).map((v) => v.node), ["b"], "heard, then silent");
 });
+
+Deno.test("silent lists peers this node alone has not heard lately, without asking the others", () => {
+  const { d, hear, at } = setup();
+  hear("b");
+  at(1000);
+  hear("c");
+  at(2500);
+  assert.deepEqual([...d.silent()], ["b"]);
+});
