@@ -29,22 +29,36 @@ export { families, LeaderElection, LeasedRecords, LeaseLock, Mirror, Store } fro
 export const ETCD_CALL_TIMEOUT_MS = 5000;
 
 /**
+ * How long an API write waits before it also asks why etcd is slow (a lost quorum, say). Not
+ * much less: a busy machine makes writes slow and the voters' health checks slow with them.
+ */
+export const ETCD_CALL_SLOW_MS = 2000;
+
+/**
  * Turns etcd's failures into an answer that says what happened and what to do. A call that
  * fails or takes over `timeoutMs` asks `diagnose` why (the voters' quorum, say) before it
  * answers: a write without quorum would otherwise hang for the client's retries, then say 500.
+ * A call still pending after `slowMs` asks at once, and a problem found then is the answer.
  */
 export async function etcdCall<T>(
   call: () => Promise<T>,
   diagnose?: () => Promise<ApiError | undefined>,
   timeoutMs = ETCD_CALL_TIMEOUT_MS,
+  slowMs = ETCD_CALL_SLOW_MS,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let slow: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new EtcdTimeout(timeoutMs)), timeoutMs);
   });
+  const early = new Promise<never>((_, reject) => {
+    if (!diagnose) return;
+    slow = setTimeout(() => diagnose().then((why) => why && reject(why), () => {}), slowMs);
+  });
   try {
-    return await Promise.race([call(), late]);
+    return await Promise.race([call(), late, early]);
   } catch (err) {
+    if (err instanceof ApiError) throw err;
     if (err instanceof ConflictError) throw new ApiError(409, "conflict", err.message);
     // A dropped connection (the keepalive gives up on a voter that went away) fails as a gRPC
     // error, not an EtcdError: both mean the state could not be reached.
@@ -63,6 +77,7 @@ export async function etcdCall<T>(
     throw err;
   } finally {
     clearTimeout(timer);
+    clearTimeout(slow);
   }
 }
 

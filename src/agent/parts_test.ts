@@ -50,3 +50,21 @@ Deno.test("a dropped gRPC connection is diagnosed like an etcd failure, not answ
   assert.equal(unknown.code, "etcd_unavailable");
   assert.match(unknown.message, /Connection dropped; try again in a few seconds/);
 });
+
+Deno.test("a call still pending after slowMs is answered at once when diagnose finds a problem", async () => {
+  const started = Date.now();
+  const err = await etcdCall(
+    never,
+    () => Promise.resolve(new ApiError(503, "quorum_lost", "two voters are missing")),
+    10_000,
+    50,
+  ).catch((e) => e);
+  assert.equal(err.code, "quorum_lost");
+  assert.ok(Date.now() - started < 5000, "not after the timeout");
+  // Nothing found: the call goes on, and its answer is the answer.
+  let done: (v: number) => void = () => {};
+  const slowCall = () => new Promise<number>((r) => done = r);
+  const answer = etcdCall(slowCall, () => Promise.resolve(undefined), 10_000, 20);
+  setTimeout(() => done(7), 100);
+  assert.equal(await answer, 7);
+});

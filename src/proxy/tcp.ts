@@ -365,20 +365,7 @@ export class TcpForwarder {
   }
 
   #reportConflicts(conflicts: PortConflict[]): void {
-    const seen = new Set<string>();
-    for (const c of conflicts) {
-      const key = `${c.port}/${c.service}/${c.reason}`;
-      seen.add(key);
-      if (!this.#conflicts.has(key)) {
-        this.#log.warn("published port not served", {
-          port: c.port,
-          service: c.service,
-          reason: c.reason,
-          hint: "publish another port in the service file",
-        });
-      }
-    }
-    this.#conflicts = seen;
+    this.#conflicts = logNewConflicts(this.#conflicts, conflicts, this.#log, "published port");
   }
 
   /** Drops per-service state of services that no longer publish a port. */
@@ -400,6 +387,32 @@ export class TcpForwarder {
     this.#conns.delete(conn);
     closeQuietly(conn);
   }
+}
+
+/**
+ * Logs the conflicts not logged by the last call (`before`), so a sync after every view change
+ * does not repeat them; returns what to pass as `before` next time.
+ */
+export function logNewConflicts(
+  before: ReadonlySet<string>,
+  conflicts: PortConflict[],
+  log: Logger,
+  what: string,
+): Set<string> {
+  const seen = new Set<string>();
+  for (const c of conflicts) {
+    const key = `${c.port}/${c.service}/${c.reason}`;
+    seen.add(key);
+    if (!before.has(key)) {
+      log.warn(`${what} not served`, {
+        port: c.port,
+        service: c.service,
+        reason: c.reason,
+        hint: "publish another port in the service file",
+      });
+    }
+  }
+  return seen;
 }
 
 /** A whole port number, 1..65535. */

@@ -16,6 +16,7 @@ import {
   assignPorts,
   backendsOf,
   hintFor,
+  logNewConflicts,
   type PortConflict,
   type PortOwner,
   type TcpBackend,
@@ -318,19 +319,6 @@ export class UdpForwarder {
   }
 
   #reportConflicts(conflicts: PortConflict[]): void {
-    const seen = new Set<string>();
-    for (const c of conflicts) {
-      const key = `${c.port}/${c.service}/${c.reason}`;
-      seen.add(key);
-      if (!this.#conflicts.has(key)) {
-        this.#log.warn("published UDP port not served", {
-          port: c.port,
-          service: c.service,
-          reason: c.reason,
-          hint: "publish another port in the service file",
-        });
-      }
-    }
-    this.#conflicts = seen;
+    this.#conflicts = logNewConflicts(this.#conflicts, conflicts, this.#log, "published UDP port");
   }
 }
