@@ -202,8 +202,9 @@ export class Agent {
   #beacon: Beacon | undefined;
   /** Whom this node hears, from the heartbeats. */
   #detector: Detector | undefined;
-  /** Nodes whose liveness is being revoked now. */
+  /** Nodes whose liveness is being revoked now, and those whose last revoke failed. */
   readonly #revoking = new Set<string>();
+  readonly #revokeFailing = new Set<string>();
   /** The locks of services with volumes, on their own longer lease (see LOCK_TTL_S). */
   #locks!: LeasedRecords;
   /** Services with volumes whose lock this node holds: only those may run here. */
@@ -577,6 +578,7 @@ export class Agent {
     const name = this.mirror.view.nodes().find((n) => n.id === node)?.name ?? node;
     revokeLiveness(this.store, node).then((revoked) => {
       detector.settle(node);
+      this.#revokeFailing.delete(node);
       if (!revoked) return;
       const agreed = verdict.confirmedBy.map((id) =>
         this.mirror.view.members().find((m) => m.id === id)?.name ?? id
@@ -587,8 +589,11 @@ export class Agent {
         agreed: agreed.join(","),
       });
     }).catch((err) => {
-      // Tried again next round (etcd electing a leader after the dead node was its leader).
-      log.warn("cannot revoke a dead node's leases yet", { node: name, err });
+      // Tried again next round (etcd electing a leader after the dead node was its leader);
+      // said once a failure streak, since without quorum it fails until quorum is back.
+      const first = !this.#revokeFailing.has(node);
+      this.#revokeFailing.add(node);
+      log[first ? "warn" : "debug"]("cannot revoke a dead node's leases yet", { node: name, err });
     }).finally(() => this.#revoking.delete(node));
   }
 
