@@ -545,7 +545,10 @@ export class Agent {
         onRound: () => {
           detector.keepOnly(this.mirror.view.members().map((m) => m.id));
           const live = this.mirror.view.nodes().map((n) => n.id);
-          for (const verdict of detector.dead(live)) this.#revokeDead(verdict, detector, log);
+          const verdicts = detector.dead(live);
+          // A node that etcd has not confirmed lately may be the one cut off: it judges nobody.
+          if (this.#leased.sinceRenewedMs() > JUDGE_RENEWED_MS) return;
+          for (const verdict of verdicts) this.#revokeDead(verdict, detector, log);
         },
         log,
       });
@@ -1817,6 +1820,12 @@ const LOCK_TTL_S = 10;
  * expire and the service start on another node.
  */
 const FENCE_AFTER_MS = (LOCK_TTL_S * 1000 * 2) / 3;
+
+/**
+ * A node acts on its heartbeat verdicts only while etcd has renewed its own lease within this
+ * long (two keepalives): one that is cut off, or whose etcd is electing a leader, waits.
+ */
+const JUDGE_RENEWED_MS = 2000;
 
 /** How long a leave waits for this node's replicas to move away, ms. */
 const LEAVE_DRAIN_MS = 120_000;

@@ -35,6 +35,8 @@ export interface ServiceSummary {
   url: string | null;
   /** Published TCP ports. */
   published: number[];
+  /** Published UDP ports. */
+  publishedUdp: number[];
   state: ServiceState;
   /** What keeps the service from running as wanted, in words; null when nothing does. */
   problem: string | null;
@@ -216,7 +218,12 @@ export function summarizeService(
     ready: replicas.filter((r) => r.ready).length,
     nodes,
     url: serviceUrl(spec, domain),
-    published: spec.ports.flatMap((p) => (p.published === undefined ? [] : [p.published])),
+    published: spec.ports.flatMap((p) =>
+      p.published === undefined || p.protocol === "udp" ? [] : [p.published]
+    ),
+    publishedUdp: spec.ports.flatMap((p) =>
+      p.published === undefined || p.protocol !== "udp" ? [] : [p.published]
+    ),
     state: serviceState(spec.replicas, replicas),
     problem: serviceProblem(view, spec.name, replicas) ?? proxyProblem?.(spec.name) ?? null,
   };

@@ -42,9 +42,21 @@ Deno.test("summarizeService counts replicas, names nodes and gives the URL of an
     nodes: ["pi-a", "pi-b"],
     url: "http://whoami.home.test/",
     published: [],
+    publishedUdp: [],
     state: "ready",
     problem: null,
   });
+});
+
+Deno.test("a published UDP port is listed apart from the TCP ones", () => {
+  const view = sampleView();
+  const mc = view.service("mc")!;
+  mc.spec.ports = [
+    { container: 25565, http: false, published: 25565 },
+    { container: 19132, http: false, published: 19132, protocol: "udp" },
+  ];
+  const s = summarizeService(view, mc, "home.test");
+  assert.deepEqual([s.published, s.publishedUdp], [[25565], [19132]]);
 });
 
 Deno.test("summarizeService lists published ports and no URL for a service without HTTP", () => {
@@ -52,6 +64,7 @@ Deno.test("summarizeService lists published ports and no URL for a service witho
   const s = summarizeService(view, view.service("mc")!, "home.test");
   assert.equal(s.url, null);
   assert.deepEqual(s.published, [25565]);
+  assert.deepEqual(s.publishedUdp, []);
   assert.equal(s.running, 0);
   assert.equal(s.state, "failing");
 });

@@ -113,6 +113,7 @@ const SERVICES = {
       nodes: [],
       url: null,
       published: [25565],
+      publishedUdp: [19132],
       state: "pending",
     },
   ],
@@ -183,7 +184,7 @@ Deno.test("services prints running/wanted, nodes and the URL or published ports"
       r.stdout,
       "NAME    IMAGE                  REPLICAS  NODES  URL\n" +
         "whoami  traefik/whoami:v1.10   1/2       pi-a   http://whoami.home.arpa/\n" +
-        "mc      itzg/minecraft-server  0/1       -      tcp:25565\n",
+        "mc      itzg/minecraft-server  0/1       -      tcp:25565,udp:19132\n",
     );
   } finally {
     await api.close();

@@ -4,8 +4,9 @@
  * stretches (a new etcd leader extends every lease by its whole time to live).
  *
  * A peer is called dead only when this node heard it since it last became a candidate (its node
- * record appeared) and then nothing for `deadAfterMs`, and the other nodes agree: at least one
- * that this node hears says it has not heard that peer for as long either, and none says it has.
+ * record appeared) and then nothing for `deadAfterMs`, and the other nodes agree: in the reports
+ * of the last `deadAfterMs / 2`, at least one says it had not heard that peer for that long when
+ * it sent its report, and none says it had.
  * So one node whose own link is bad, a peer whose heartbeats never arrive (a firewall, an older
  * agent) and a restarted peer not sending yet are left to the lease. A peer acted on is not
  * called dead again until it has been heard again: a node that lives on behind a lost link is
@@ -105,13 +106,17 @@ export class Detector {
       const at = this.#heardAt.get(node);
       if (at === undefined || at < this.#candidateSince.get(node)!) continue;
       if (now - at < this.options.deadAfterMs) continue;
+      // An opinion counts only while it is recent, and says what its sender saw when it sent
+      // it: a report from before the silence began cannot confirm the silence (a node cut off
+      // from everyone would otherwise find the others dead on the reports it last got).
+      const half = this.options.deadAfterMs / 2;
       const confirmedBy: string[] = [];
       let alive = false;
       for (const [peer, r] of this.#reports) {
-        if (peer === node || now - r.at >= this.options.deadAfterMs) continue;
+        if (peer === node || now - r.at > half) continue;
         const ms = r.heard[node];
         if (ms === undefined) continue;
-        if (now - (r.at - ms) < this.options.deadAfterMs) alive = true;
+        if (ms < half) alive = true;
         else confirmedBy.push(peer);
       }
       if (!alive && confirmedBy.length > 0) {

@@ -122,3 +122,15 @@ Deno.test("silent lists peers this node alone has not heard lately, without aski
   at(2500);
   assert.deepEqual([...d.silent()], ["b"]);
 });
+
+Deno.test("a report sent before the silence began does not confirm it: a node cut off judges nobody", () => {
+  const { d, hear, at } = setup();
+  hear("b");
+  at(150);
+  // c's last report before this node's link went: it had heard b 150 ms before.
+  hear("c", { b: 150 });
+  at(2100);
+  assert.deepEqual(d.dead(["b", "c"]), [], "b and c both silent, c's opinion is old");
+  at(10_000);
+  assert.deepEqual(d.dead(["b", "c"]), []);
+});

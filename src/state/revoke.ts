@@ -10,11 +10,21 @@ import { families, keyOf, ROOT } from "./keys.ts";
 import type { Store } from "./store.ts";
 
 /**
+ * How long one revoke may take. A verdict is only as good as the moment it was made: a revoke
+ * still pending seconds later (etcd unreachable) must fail, not land on a node that lived on.
+ */
+export const REVOKE_TIMEOUT_MS = 3000;
+
+/**
  * Revokes the liveness leases of node `id`; resolves to how many were revoked (0 when they had
  * already expired). A node that was alive after all takes a new lease and writes its records
  * again, as after any lost lease.
  */
-export async function revokeLiveness(store: Store, id: string): Promise<number> {
+export async function revokeLiveness(
+  store: Store,
+  id: string,
+  timeoutMs = REVOKE_TIMEOUT_MS,
+): Promise<number> {
   const client = store.client;
   const leases = new Set<string>();
   const [record, elections] = await Promise.all([
@@ -27,7 +37,9 @@ export async function revokeLiveness(store: Store, id: string): Promise<number> 
   let revoked = 0;
   for (const lease of leases) {
     try {
-      await client.leaseClient.leaseRevoke({ ID: lease });
+      await client.leaseClient.leaseRevoke({ ID: lease }, {
+        deadline: new Date(Date.now() + timeoutMs),
+      });
       revoked++;
     } catch (err) {
       // Expired meanwhile: as good as revoked.

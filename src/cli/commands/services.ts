@@ -52,7 +52,7 @@ export function servicesTable(services: ServiceSummary[]): string {
       s.image,
       `${s.running}/${s.replicas}`,
       s.nodes.join(",") || "-",
-      s.url ?? (s.published.length ? s.published.map((p) => `tcp:${p}`).join(",") : "-"),
+      s.url ?? publishedPorts(s),
     ]),
   ) + (problems.length ? "\n" + problems.join("") : "");
 }
@@ -73,4 +73,13 @@ export async function services(ctx: Context): Promise<number> {
   if (ctx.args.json) printJson(ctx, answer);
   else ctx.io.stdout(servicesTable(answer.services));
   return 0;
+}
+
+/** `tcp:25565,udp:9999` for a service reached only on published ports; `-` for none. */
+function publishedPorts(s: { published: number[]; publishedUdp?: number[] }): string {
+  const ports = [
+    ...s.published.map((p) => `tcp:${p}`),
+    ...(s.publishedUdp ?? []).map((p) => `udp:${p}`),
+  ];
+  return ports.length ? ports.join(",") : "-";
 }

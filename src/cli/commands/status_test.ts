@@ -52,6 +52,7 @@ Deno.test("servicesTable shows - for a service on no node and without URL or por
     nodes: [],
     url: null,
     published: [],
+    publishedUdp: [],
     state: "stopped",
     problem: null,
   }]);
@@ -69,6 +70,7 @@ Deno.test("servicesTable lists what keeps a service from running below the table
     nodes: [],
     url: null,
     published: [],
+    publishedUdp: [],
     state: "pending",
     problem: "cannot be placed: no ready node has arch arm64",
   }]);
