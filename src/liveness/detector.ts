@@ -4,10 +4,10 @@
  * stretches (a new etcd leader extends every lease by its whole time to live).
  *
  * A peer is called dead only when this node heard it since it last became a candidate (its node
- * record appeared) and then nothing for `deadAfterMs`, and the other nodes agree: in the reports
- * of the last `deadAfterMs / 2`, at least one says it had not heard that peer for that long when
- * it sent its report, and none says it had.
- * So one node whose own link is bad, a peer whose heartbeats never arrive (a firewall, an older
+ * record appeared) and then nothing for `deadAfterMs`, and the other nodes agree: among the
+ * reports received in the last `deadAfterMs / 2`, at least one says that when it was sent its
+ * sender had not heard that peer for `deadAfterMs / 2`, and none says it had. So one node whose
+ * own link is bad, a peer whose heartbeats never arrive (a firewall, an older
  * agent) and a restarted peer not sending yet are left to the lease. A peer acted on is not
  * called dead again until it has been heard again: a node that lives on behind a lost link is
  * acted on once, not every few seconds.
