@@ -3,7 +3,7 @@ import type { ReplicaStatus, ServiceRecord } from "../state/types.ts";
 import { MemoryView } from "../state/view.ts";
 import { waitFor } from "../../test/helpers/wait.ts";
 import { closedPort, replica, service } from "./test_util.ts";
-import { UdpForwarder } from "./udp.ts";
+import { UdpForwarder, type UdpForwarderOptions } from "./udp.ts";
 
 const LOOPBACK = "127.0.0.1";
 const enc = new TextEncoder();
@@ -65,13 +65,22 @@ function client() {
   };
 }
 
-Deno.test("a published UDP port forwards each client to a ready replica and brings its replies back", async () => {
-  const a = echo("a");
+/** A forwarder on loopback for one service, `dns`, publishing container port 53 over UDP. */
+function forwarder(
+  replicas: ReplicaStatus[],
+  extra: Partial<UdpForwarderOptions> = {},
+) {
   const published = closedPort();
   const view = new MemoryView();
   view.serviceMap.set("dns", udpService("dns", published));
-  view.putReplica(udpReplica("dns", 0, a.port));
-  const fwd = new UdpForwarder({ view, hostname: LOOPBACK });
+  for (const r of replicas) view.putReplica(r);
+  const fwd = new UdpForwarder({ view, hostname: LOOPBACK, ...extra });
+  return { published, view, fwd };
+}
+
+Deno.test("a published UDP port forwards each client to a ready replica and brings its replies back", async () => {
+  const a = echo("a");
+  const { published, fwd } = forwarder([udpReplica("dns", 0, a.port)]);
   const c = client();
   try {
     fwd.sync();
@@ -90,11 +99,7 @@ Deno.test("a published UDP port forwards each client to a ready replica and brin
 Deno.test("when its replica stops being ready, a client's next datagram goes to a live one", async () => {
   const a = echo("a");
   const b = echo("b");
-  const published = closedPort();
-  const view = new MemoryView();
-  view.serviceMap.set("dns", udpService("dns", published));
-  view.putReplica(udpReplica("dns", 0, a.port));
-  const fwd = new UdpForwarder({ view, hostname: LOOPBACK });
+  const { published, view, fwd } = forwarder([udpReplica("dns", 0, a.port)]);
   const c = client();
   try {
     fwd.sync();
@@ -112,10 +117,7 @@ Deno.test("when its replica stops being ready, a client's next datagram goes to 
 });
 
 Deno.test("without a ready replica datagrams are dropped and counted; the port stays open", async () => {
-  const published = closedPort();
-  const view = new MemoryView();
-  view.serviceMap.set("dns", udpService("dns", published));
-  const fwd = new UdpForwarder({ view, hostname: LOOPBACK });
+  const { published, view, fwd } = forwarder([]);
   const c = client();
   const a = echo("a");
   try {
@@ -133,14 +135,8 @@ Deno.test("without a ready replica datagrams are dropped and counted; the port s
 
 Deno.test("sessions are bounded: past the limit the least recently used goes; idle ones end", async () => {
   const a = echo("a");
-  const published = closedPort();
-  const view = new MemoryView();
-  view.serviceMap.set("dns", udpService("dns", published));
-  view.putReplica(udpReplica("dns", 0, a.port));
   let now = 0;
-  const fwd = new UdpForwarder({
-    view,
-    hostname: LOOPBACK,
+  const { published, fwd } = forwarder([udpReplica("dns", 0, a.port)], {
     maxSessions: 2,
     idleMs: 50,
     now: () => now,
