@@ -54,7 +54,10 @@ export interface Resources {
 
 /** A service as the user wrote it, after validation and defaults. */
 export interface ServiceSpec {
-  /** DNS label: [a-z0-9-], 1..63, no leading or trailing dash. Unique in the cluster. */
+  /**
+   * DNS label: [a-z0-9-], 1..63, no leading or trailing dash; `SERVICE.STACK` (two labels) for
+   * a service of a stack. Unique in the cluster.
+   */
   name: string;
   image: string;
   /** Replaces the image's CMD when present. */
@@ -69,6 +72,111 @@ export interface ServiceSpec {
   resources?: Resources;
   /** Docker's health check; a replica with one is ready only while healthy. */
   healthcheck?: Healthcheck;
+  /**
+   * The stack (a deployed compose file) this service belongs to; then `name` is
+   * `SERVICE.STACK`, where SERVICE is its compose name, which the stack's other containers
+   * reach it by. Absent for a plain service.
+   */
+  stack?: string;
+  /** Host paths mounted into the container: it runs only on nodes that have every `source`. */
+  binds?: BindSpec[];
+  /** Host devices given to the container: it runs only on nodes that have every `host`. */
+  devices?: DeviceSpec[];
+  /**
+   * The container runs in the node's network namespace (`network_mode: host`): at most one
+   * replica a node, its container ports are ports of the node, and the proxy reaches it at the
+   * node's address. Stored only when true.
+   */
+  hostNetwork?: boolean;
+  /** Services of the same stack (by compose name) that must be up before this one starts. */
+  dependsOn?: Dependency[];
+  /** Docker settings of the container, passed on as Docker applies them. */
+  container?: ContainerOptions;
+}
+
+/** A host path (file or directory) bind-mounted into the container. */
+export interface BindSpec {
+  /** Absolute path on the node. */
+  source: string;
+  /** Absolute path inside the container. */
+  path: string;
+  /** Stored only when true. */
+  readOnly?: boolean;
+}
+
+/** A host device given to the container, as `docker run --device HOST:CONTAINER:PERMISSIONS`. */
+export interface DeviceSpec {
+  /** Absolute path on the node, e.g. `/dev/dri`. */
+  host: string;
+  /** Path inside the container; absent means the same as `host`. */
+  container?: string;
+  /** Cgroup permissions, some of `rwm`; absent means `rwm`. */
+  permissions?: string;
+}
+
+/** compose's `depends_on` entry. */
+export interface Dependency {
+  /** The compose name of a service of the same stack. */
+  service: string;
+  /** `started`: its replicas run; `healthy`: they are ready (healthy); `completed`: it exited 0. */
+  condition: "started" | "healthy" | "completed";
+}
+
+/** A tmpfs mount, as `docker run --tmpfs PATH:size=SIZE,mode=MODE`. */
+export interface TmpfsSpec {
+  path: string;
+  /** Bytes; absent means Docker's default (half the node's memory). */
+  size?: number;
+  /** File mode of the mount's root, e.g. 0o1777. */
+  mode?: number;
+}
+
+/** A resource limit (`ulimit`) of the container's processes. */
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+/**
+ * Docker settings of a service's containers, each doing what `docker run`'s option of the
+ * same meaning does. Every field is optional and absent means Docker's default.
+ */
+export interface ContainerOptions {
+  /** `--user`: `uid`, `uid:gid`, `name` or `name:group`. */
+  user?: string;
+  /** `--workdir`. */
+  workingDir?: string;
+  /** `--entrypoint`: replaces the image's ENTRYPOINT; `[]` clears it. */
+  entrypoint?: string[];
+  capAdd?: string[];
+  capDrop?: string[];
+  /** Full access to the node: every device and capability. */
+  privileged?: boolean;
+  sysctls?: Record<string, string>;
+  /** Size of `/dev/shm`, bytes. */
+  shmSize?: number;
+  tmpfs?: TmpfsSpec[];
+  /** The container's root file system is read-only. */
+  readOnly?: boolean;
+  securityOpt?: string[];
+  /** Runs an init process (`docker run --init`) as PID 1. */
+  init?: boolean;
+  /** Container labels (besides fossora's own). */
+  labels?: Record<string, string>;
+  /** Lines added to the container's `/etc/hosts`, as `NAME:ADDRESS`. */
+  extraHosts?: string[];
+  /** Signal that stops the container, e.g. `SIGINT`; absent means the image's (SIGTERM). */
+  stopSignal?: string;
+  /** Time between the stop signal and SIGKILL, Go's syntax (`1m30s`); absent means 10s. */
+  stopGracePeriod?: string;
+  ulimits?: Ulimit[];
+  /** `os/arch[/variant]` of the image to pull and run, e.g. `linux/arm64`. */
+  platform?: string;
+  /** Paths inside the container that get a fresh anonymous volume, as Docker's `-v /path`. */
+  anonymousVolumes?: string[];
+  /** Hard limits, enforced by Docker (the scheduler uses `resources`, the reservations). */
+  limits?: { cpus?: number; memory?: number; pids?: number };
 }
 
 /**
