@@ -1,85 +1,23 @@
 /**
- * Reads a docker-compose file into fossora services. Nothing is dropped silently: every key is
- * either mapped below, ignored with a warning, or reported as a problem by its path.
+ * Reads a docker-compose file into the services of a stack, as `docker stack deploy` and
+ * `docker compose up` read it: variables are filled in first (from the CLI's environment and
+ * the `.env` beside the file), services in inactive profiles are left out, and each service
+ * becomes `KEY.STACK` (compose_service.ts). Nothing is dropped silently: every key is mapped,
+ * accepted with a warning, or reported as a problem by its path.
  *
- * How compose maps to fossora, per service `services.NAME`:
- *
- * | compose | fossora |
- * | --- | --- |
- * | the key `NAME` | `name` (must be a DNS label) |
- * | `image` | `image` (required: fossora runs prebuilt images only) |
- * | `command: "a 'b c'"` or `command: [a, "b c"]` | `command: [a, "b c"]` (a string is split like a shell splits words) |
- * | `environment: {K: v}` or `[K=v]` | `env: {K: "v"}`; a key without value is a problem (fossora has no shell to take it from) |
- * | `ports: ["80"]` (container port only) | the first such port becomes the http port, `{container: 80, http: true}`, served at `http://NAME.DOMAIN/`; later ones stay container ports (with a warning) |
- * | `ports: ["8080:80"]`, `"8080:80/tcp"`, `"0.0.0.0:8080:80"`, `{target: 80, published: 8080}` | `{container: 80, http: false, published: 8080}` |
- * | `ports` with a range, a host address other than 0.0.0.0 / ::, or udp without a host port | a problem |
- * | `volumes: ["data:/data"]`, `"data:/data:rw"`, `{type: volume, source: data, target: /data}` | `{name: data, path: /data}`; `data` must be declared under the top-level `volumes` |
- * | `volumes` bind mounts (`./x:/x`, `/host:/x`), anonymous volumes, tmpfs, `:ro` | a problem: fossora keeps named read-write volumes only |
- * | `deploy.replicas` | `replicas` (default 1) |
- * | `healthcheck: {test, interval, timeout, start_period, retries, disable}` | `healthcheck` (`startPeriod`; a string `test` becomes `["CMD-SHELL", test]`, `disable: true` becomes `test: ["NONE"]`) |
- * | `x-fossora: {http: 8080}` | makes container port 8080 the http port (adding it when `ports` lacks it); `http: false` means no http port |
- * | `x-fossora: {https_redirect: true}` | `httpsRedirect: true` on the http port: `http://NAME.DOMAIN/` redirects to `https://`; a problem when the service has no http port |
- * | `x-fossora: {placement: {...}, replicas: N}` | `placement` and `replicas`, as in a fossora service |
- * | other `x-*` keys | ignored, with a warning (compose's extension fields, often anchors) |
- * | any other key (`restart`, `depends_on`, `networks`, `build`, …) | a problem naming it |
- *
- * At the top level, `version` (obsolete) and `name` (fossora names services by their keys) are
- * ignored with a warning; `volumes` declares named volumes (a declaration must be empty);
- * `x-*` keys are ignored with a warning; anything else is a problem. `${VAR}` and `$VAR` are
- * problems wherever they appear, since docker compose would fill them from a shell or `.env`
- * that fossora does not have; `$$` is a literal `$`.
+ * At the top level: `name` names the stack (unless the deploy names it); `version` is obsolete;
+ * `volumes` declares named volumes; `networks` are not needed (every service of a stack reaches
+ * every other by name); `secrets` and `configs` come from files the CLI sent, from variables, or
+ * (configs) from `content`; `x-*` keys are ignored.
  * @module
  */
 
-import type { PortSpec, ServiceSpec, VolumeSpec } from "../state/types.ts";
-import {
-  checkBoolean,
-  checkImage,
-  checkName,
-  checkPlacement,
-  checkPortNumber,
-  checkReplicas,
-} from "./fields.ts";
-import {
-  composeCommand,
-  composeEnvironment,
-  type ComposePort,
-  composePort,
-  composeString,
-  composeVolume,
-  notUnderstood,
-} from "./compose_fields.ts";
-import {
-  entries,
-  expected,
-  indexPath,
-  isMapping,
-  keyPath,
-  type Problems,
-  unknownKeys,
-} from "./problems.ts";
-import {
-  type Checked,
-  checkWithinService,
-  type PortPaths,
-  readCommand,
-  readHealthcheck,
-} from "./validate.ts";
-
-/** The keys of a compose service that fossora reads. */
-const SERVICE_KEYS = [
-  "image",
-  "command",
-  "environment",
-  "ports",
-  "volumes",
-  "deploy",
-  "healthcheck",
-  "x-fossora",
-];
-
-/** The fossora settings a compose service may carry under `x-fossora`. */
-const EXTENSION_KEYS = ["http", "https_redirect", "placement", "replicas"];
+import { isDnsLabel } from "../util/names.ts";
+import { type Lookup, notUnderstood } from "./compose_fields.ts";
+import { composeService, dnsForm, type ServiceContext } from "./compose_service.ts";
+import { fillVariables } from "./variables.ts";
+import { entries, expected, isMapping, keyPath, type Problems } from "./problems.ts";
+import type { Checked } from "./validate.ts";
 
 /** What the caller collects: problems refuse the file, warnings are shown with the result. */
 export interface ComposeOutput {
@@ -87,322 +25,349 @@ export interface ComposeOutput {
   warnings: Problems;
 }
 
+/** What a compose file is read with, besides its text. */
+export interface ComposeInput {
+  /** The stack's name, when the deploy names it (`--stack`, `?stack=`); else the file's `name:`. */
+  stack?: string;
+  /** Variables for `${VAR}`: the CLI's environment and `.env`, only those the file uses. */
+  variables?: Record<string, string>;
+  /** Files the compose file names (env_file, secrets, configs), by the path written in it. */
+  files?: Record<string, string>;
+  /** Ports the agents use themselves, TCP and UDP, each with what uses it. */
+  reservedPorts?: { tcp: ReadonlyMap<number, string>; udp: ReadonlyMap<number, string> };
+}
+
+/** A stack as read: its name and the contents of its secrets and configs. */
+export interface StackFiles {
+  name: string;
+  /** Secret and config contents by name; secrets are never shown back. */
+  files: Record<string, { secret: boolean; content: string }>;
+}
+
+const TOP_KEYS = ["services", "volumes", "networks", "secrets", "configs", "name", "version"];
+
 /**
- * Reads a compose document (a mapping whose `services` is a mapping of name -> definition).
- * Returns the services as far as they checked out; they are only usable when no problem was
- * pushed. Checks across services (unique published ports) are left to the caller.
+ * Reads a compose document. Returns the services as far as they checked out and the stack;
+ * they are only usable when no problem was pushed.
  */
-export function composeToServices(doc: Record<string, unknown>, out: ComposeOutput): Checked[] {
-  const declared = readTopLevel(doc, out);
-  const used = new Set<string>();
+export function composeToStack(
+  raw: Record<string, unknown>,
+  input: ComposeInput,
+  out: ComposeOutput,
+): { services: Checked[]; stack?: StackFiles } {
+  const lookup = variableLookup(input.variables ?? {});
+  const doc = interpolateAll(raw, lookup, out) as Record<string, unknown>;
+  for (const key of Object.keys(doc)) {
+    if (key.startsWith("x-")) {
+      out.warnings.push({
+        path: keyPath("", key),
+        message: "is an extension field and is ignored",
+      });
+    } else if (!TOP_KEYS.includes(key)) notUnderstood("", key, out.problems);
+  }
+  if (doc.version !== undefined) {
+    out.warnings.push({ path: "version", message: "is obsolete in compose files and is ignored" });
+  }
+  if (doc.networks !== undefined) {
+    out.warnings.push({
+      path: "networks",
+      message: "are ignored: every service of the stack reaches every other by its name, on " +
+        "any node, and nothing else reaches them",
+    });
+  }
+  const stack = stackName(input.stack, doc.name, out.problems);
+  const declaredVolumes = readVolumes(doc.volumes, out);
+  const files: StackFiles["files"] = {};
+  const secrets = readFiles(doc.secrets, "secrets", true, input.files ?? {}, lookup, files, out);
+  const configs = readFiles(doc.configs, "configs", false, input.files ?? {}, lookup, files, out);
+  const defs = isMapping(doc.services) ? doc.services : {};
+  const active = activeProfiles(lookup);
+  const keys = new Set(Object.keys(defs));
+  const ctx: ServiceContext = {
+    stack: stack ?? "stack",
+    lookup,
+    files: input.files ?? {},
+    declaredVolumes,
+    secrets,
+    configs,
+    keys,
+    volumeUsers: new Map(),
+    out,
+  };
   const services: Checked[] = [];
-  const defs = doc.services;
-  if (!isMapping(defs)) return services;
   for (const [key, def] of entries(defs)) {
-    const checked = composeService(key, def, { declared, used, out });
+    if (!inActiveProfile(key, def, active, out)) continue;
+    const checked = composeService(key, def, ctx);
     if (checked !== undefined) services.push(checked);
   }
-  for (const name of declared ?? []) {
-    if (!used.has(name)) {
+  checkLabelsUnique(services, out.problems);
+  for (const name of declaredVolumes ?? []) {
+    if (!ctx.volumeUsers.has(name)) {
       out.warnings.push({
         path: keyPath("volumes", name),
         message: "is declared but no service mounts it; it is ignored",
       });
     }
   }
-  return services;
+  if (input.reservedPorts) unpublishReserved(services, input.reservedPorts, out.warnings);
+  if (stack !== undefined) markFront(services, stack, out.problems);
+  return { services, ...(stack === undefined ? {} : { stack: { name: stack, files } }) };
 }
 
-/** Reads the top-level keys; returns the declared volume names (undefined when none). */
-function readTopLevel(doc: Record<string, unknown>, out: ComposeOutput): Set<string> | undefined {
-  for (const key of Object.keys(doc)) {
-    if (key === "services" || key === "volumes") continue;
-    if (key === "version") {
-      out.warnings.push({ path: key, message: "is obsolete in compose files and is ignored" });
-    } else if (key === "name") {
-      out.warnings.push({ path: key, message: "is ignored: fossora names services by their keys" });
-    } else if (key.startsWith("x-")) {
-      out.warnings.push({
-        path: keyPath("", key),
-        message: "is an extension field and is ignored",
-      });
-    } else {
-      notUnderstood("", key, out.problems);
-    }
-  }
-  if (doc.volumes === undefined) return undefined;
-  if (!isMapping(doc.volumes)) {
-    out.problems.push({
-      path: "volumes",
-      message: expected(
-        "a mapping of volume name to its (empty) declaration, e.g. { data: {} }",
-        doc.volumes,
-      ),
-    });
-    return undefined;
-  }
-  for (const [name, declaration] of entries(doc.volumes)) {
-    const path = keyPath("volumes", name);
-    if (isMapping(declaration)) {
-      for (const key of Object.keys(declaration)) notUnderstood(path, key, out.problems);
-    } else if (declaration !== null) {
-      out.problems.push({
-        path,
-        message: expected("an empty declaration such as {}", declaration),
-      });
-    }
-  }
-  return new Set(Object.keys(doc.volumes));
-}
-
-interface Context {
-  declared: Set<string> | undefined;
-  used: Set<string>;
-  out: ComposeOutput;
-}
-
-function composeService(key: string, def: unknown, ctx: Context): Checked | undefined {
-  const problems = ctx.out.problems;
-  const path = keyPath("services", key);
-  const name = checkName(key, path, problems);
-  if (!isMapping(def)) {
-    problems.push({ path, message: expected("a service: a mapping with at least image", def) });
-    return undefined;
-  }
-  for (const field of Object.keys(def)) {
-    if (SERVICE_KEYS.includes(field)) continue;
-    if (field.startsWith("x-")) {
-      ctx.out.warnings.push({
-        path: keyPath(path, field),
-        message: "is an extension field and is ignored",
-      });
-    } else {
-      notUnderstood(path, field, problems);
-    }
-  }
-  const extension = readExtension(def["x-fossora"], keyPath(path, "x-fossora"), problems);
-  const spec: ServiceSpec = {
-    name: name ?? "",
-    image: readImage(def.image, keyPath(path, "image"), problems) ?? "",
-    ...readCommand(def.command, keyPath(path, "command"), problems, composeCommand),
-    replicas: readReplicas(def.deploy, extension, path, problems),
-    ports: [],
-    env: def.environment === undefined
-      ? {}
-      : composeEnvironment(def.environment, keyPath(path, "environment"), problems),
-    volumes: [],
-    placement: extension.placement ?? {},
-    ...readHealthcheck(
-      def.healthcheck,
-      keyPath(path, "healthcheck"),
-      problems,
-      "compose",
-      composeString,
-    ),
-  };
-  const ports = readPorts(def.ports, extension, keyPath(path, "ports"), ctx.out);
-  spec.ports = ports.ports;
-  const volumes = readVolumes(def.volumes, keyPath(path, "volumes"), ctx);
-  spec.volumes = volumes.volumes;
-  const checked: Checked = {
-    spec,
-    namePath: name === undefined ? "" : path,
-    portPaths: ports.paths,
-    volumePaths: volumes.paths,
-    replicasPath: extension.replicas !== undefined
-      ? extension.replicasPath
-      : keyPath(keyPath(path, "deploy"), "replicas"),
-  };
-  checkWithinService(checked, problems);
-  return checked;
-}
-
-function readImage(value: unknown, path: string, out: Problems): string | undefined {
-  if (value === undefined) {
-    out.push({
-      path,
-      message:
-        "is missing; fossora runs prebuilt images only: build and push the image, then set image",
-    });
-    return undefined;
-  }
-  const text = composeString(value, "an image reference such as traefik/whoami:v1.10", path, out);
-  return text === undefined ? undefined : checkImage(text, path, out);
-}
-
-/** The fossora settings of a compose service; `http` is a container port, false, or unset. */
-interface Extension {
-  http?: number | false;
-  httpPath: string;
-  /** `https_redirect`, for the http port; undefined when unset or invalid. */
-  httpsRedirect?: boolean;
-  httpsRedirectPath: string;
-  placement?: ServiceSpec["placement"];
-  replicas?: number;
-  replicasPath: string;
-}
-
-function readExtension(value: unknown, path: string, out: Problems): Extension {
-  const extension: Extension = {
-    httpPath: keyPath(path, "http"),
-    httpsRedirectPath: keyPath(path, "https_redirect"),
-    replicasPath: keyPath(path, "replicas"),
-  };
-  if (value === undefined) return extension;
-  if (!isMapping(value)) {
-    out.push({
-      path,
-      message: expected("a mapping with http, https_redirect, placement or replicas", value),
-    });
-    return extension;
-  }
-  unknownKeys(value, EXTENSION_KEYS, path, out);
-  if (value.http === false) extension.http = false;
-  else if (typeof value.http === "number") {
-    extension.http = checkPortNumber(value.http, extension.httpPath, out);
-  } else if (value.http !== undefined) {
-    out.push({
-      path: extension.httpPath,
-      message: expected("the container port to serve over http, or false for none", value.http),
-    });
-  }
-  if (value.https_redirect !== undefined) {
-    extension.httpsRedirect = checkBoolean(
-      value.https_redirect,
-      extension.httpsRedirectPath,
-      out,
-    );
-  }
-  if (value.placement !== undefined) {
-    extension.placement = checkPlacement(value.placement, keyPath(path, "placement"), out);
-  }
-  if (value.replicas !== undefined) {
-    extension.replicas = checkReplicas(value.replicas, extension.replicasPath, out);
-  }
-  return extension;
-}
-
-function readReplicas(deploy: unknown, extension: Extension, path: string, out: Problems): number {
-  const deployPath = keyPath(path, "deploy");
-  let replicas: number | undefined;
-  if (isMapping(deploy)) {
-    for (const key of Object.keys(deploy)) {
-      if (key !== "replicas") notUnderstood(deployPath, key, out);
-    }
-    if (deploy.replicas !== undefined) {
-      replicas = checkReplicas(deploy.replicas, keyPath(deployPath, "replicas"), out);
-      if (extension.replicas !== undefined) {
-        out.push({
-          path: extension.replicasPath,
-          message: `replicas is also set at ${
-            keyPath(deployPath, "replicas")
-          }; set it in one place`,
-        });
-      }
-    }
-  } else if (deploy !== undefined) {
-    out.push({ path: deployPath, message: expected("a mapping with replicas", deploy) });
-  }
-  return replicas ?? extension.replicas ?? 1;
-}
-
-function readPorts(
-  value: unknown,
-  extension: Extension,
-  path: string,
-  out: ComposeOutput,
-): { ports: PortSpec[]; paths: PortPaths[] } {
-  const read: { entry: ComposePort; at: string }[] = [];
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => {
-      const at = indexPath(path, i);
-      const entry = composePort(item, at, out.problems);
-      if (entry !== undefined) read.push({ entry, at });
-    });
-  } else if (value !== undefined) {
-    out.problems.push({ path, message: expected('a list of ports such as ["8080:80"]', value) });
-  }
-  const httpPort = extension.http ??
-    read.find(({ entry }) => entry.published === undefined && !entry.protocol)?.entry.container;
-  const found: { ports: PortSpec[]; paths: PortPaths[] } = { ports: [], paths: [] };
-  let httpTaken = false;
-  for (const { entry, at } of read) {
-    const http: boolean = !httpTaken && entry.container === httpPort && !entry.protocol;
-    httpTaken ||= http;
-    if (!http && entry.published === undefined) {
-      out.warnings.push({
-        path: at,
-        message:
-          `container port ${entry.container} has no host port, and fossora does not publish ` +
-          `on random host ports: it is kept but nothing outside the container reaches it; write ` +
-          `"${entry.container}:${entry.container}" to publish it`,
-      });
-    }
-    const port: PortSpec = { container: entry.container, http };
-    if (entry.published !== undefined) port.published = entry.published;
-    if (entry.protocol) port.protocol = entry.protocol;
-    found.ports.push(port);
-    found.paths.push({ container: at, http: at, published: at });
-  }
-  if (
-    typeof httpPort === "number" &&
-    !read.some(({ entry }) => entry.container === httpPort && !entry.protocol)
-  ) {
-    found.ports.push({ container: httpPort, http: true });
-    const at = extension.httpPath;
-    found.paths.push({ container: at, http: at, published: at });
-  }
-  applyHttpsRedirect(found.ports, extension, out.problems);
-  return found;
+/** A lookup that also tells which variables were asked for and found unset. */
+function variableLookup(variables: Record<string, string>): Lookup {
+  return (name) => Object.hasOwn(variables, name) ? variables[name] : undefined;
 }
 
 /**
- * Sets `x-fossora.https_redirect` on the service's http port: only `true` is stored (false is
- * the default), and either value is a problem when the service has no http port.
+ * The document with every string value's variables filled in. Each unset variable is warned
+ * about once, at the first place it is used.
  */
-function applyHttpsRedirect(ports: PortSpec[], extension: Extension, out: Problems): void {
-  if (extension.httpsRedirect === undefined) return;
-  const http = ports.find((port) => port.http);
-  if (http === undefined) {
+function interpolateAll(doc: unknown, lookup: Lookup, out: ComposeOutput): unknown {
+  const unset = new Map<string, string>();
+  const noted: Lookup = (name) => lookup(name);
+  const walk = (value: unknown, path: string): unknown => {
+    if (typeof value === "string") {
+      if (!value.includes("$")) return value;
+      const warnings: Problems = [];
+      const filled = fillVariables(value, noted, path, out.problems, warnings);
+      for (const warning of warnings) {
+        const name = /variable (\S+)/.exec(warning.message)?.[1] ?? warning.message;
+        if (!unset.has(name)) {
+          unset.set(name, path);
+          out.warnings.push(warning);
+        }
+      }
+      return filled ?? value;
+    }
+    if (Array.isArray(value)) return value.map((item, i) => walk(item, `${path}[${i}]`));
+    if (isMapping(value)) {
+      const copy: Record<string, unknown> = {};
+      for (const [key, item] of entries(value)) {
+        Object.defineProperty(copy, key, {
+          value: walk(item, keyPath(path, key)),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return copy;
+    }
+    return value;
+  };
+  return walk(doc, "");
+}
+
+/** The stack's name: the deploy's, else the file's `name:` (as a DNS label). */
+function stackName(given: string | undefined, written: unknown, out: Problems): string | undefined {
+  if (given !== undefined) {
+    if (isDnsLabel(given) && given !== "node") return given;
     out.push({
-      path: extension.httpsRedirectPath,
-      message: "the service has no http port to redirect to https; give it one with a " +
-        'container-only port such as ports: ["80"], or with x-fossora.http',
+      path: "",
+      message: `stack name '${given}' must be a DNS label (a-z, 0-9, '-') other than 'node'`,
     });
-  } else if (extension.httpsRedirect) {
-    http.httpsRedirect = true;
+    return undefined;
+  }
+  if (written === undefined) {
+    out.push({
+      path: "",
+      message: "the stack has no name: deploy it with `fossora deploy FILE --stack NAME` (or " +
+        "?stack=NAME), or add name: NAME at the top of the file",
+    });
+    return undefined;
+  }
+  const name = typeof written === "string" ? dnsForm(written) : "";
+  if (!isDnsLabel(name) || name === "node") {
+    out.push({ path: "name", message: `${expected("a project name such as nextcloud", written)}` });
+    return undefined;
+  }
+  return name;
+}
+
+/** Top-level `volumes`: names; options Docker's volume drivers take are ignored, with a warning. */
+function readVolumes(value: unknown, out: ComposeOutput): Set<string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isMapping(value)) {
+    out.problems.push({
+      path: "volumes",
+      message: expected("a mapping of volume name to its declaration, e.g. { data: {} }", value),
+    });
+    return undefined;
+  }
+  for (const [name, declaration] of entries(value)) {
+    const path = keyPath("volumes", name);
+    if (isMapping(declaration) && Object.keys(declaration).length > 0) {
+      out.warnings.push({
+        path,
+        message: `${Object.keys(declaration).join(", ")} ${
+          Object.keys(declaration).length === 1 ? "is" : "are"
+        } ignored: fossora keeps the volume itself, on the node that runs the service`,
+      });
+    } else if (declaration !== null && !isMapping(declaration)) {
+      out.problems.push({ path, message: expected("a declaration such as {}", declaration) });
+    }
+  }
+  return new Set(Object.keys(value));
+}
+
+/** Top-level `secrets` or `configs`: names, with their contents put in `files`. */
+function readFiles(
+  value: unknown,
+  key: "secrets" | "configs",
+  secret: boolean,
+  sent: Record<string, string>,
+  lookup: Lookup,
+  files: StackFiles["files"],
+  out: ComposeOutput,
+): Set<string> {
+  const names = new Set<string>();
+  if (value === undefined || value === null) return names;
+  if (!isMapping(value)) {
+    out.problems.push({
+      path: key,
+      message: expected("a mapping of name to { file: PATH }", value),
+    });
+    return names;
+  }
+  for (const [name, def] of entries(value)) {
+    const path = keyPath(key, name);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name)) {
+      out.problems.push({ path, message: "a name is letters, digits, '_', '.' and '-'" });
+      continue;
+    }
+    names.add(name);
+    let content: string | undefined;
+    if (isMapping(def) && typeof def.file === "string") {
+      content = sent[def.file];
+      if (content === undefined) {
+        out.problems.push({
+          path: keyPath(path, "file"),
+          message: `${def.file} was not sent with the compose file: deploy with \`fossora ` +
+            "deploy FILE\`, which reads it beside the file",
+        });
+      }
+    } else if (isMapping(def) && typeof def.environment === "string") {
+      content = lookup(def.environment);
+      if (content === undefined) {
+        out.problems.push({
+          path: keyPath(path, "environment"),
+          message: `the variable ${def.environment} is not set; set it in your environment or .env`,
+        });
+      }
+    } else if (!secret && isMapping(def) && typeof def.content === "string") {
+      content = def.content;
+    } else {
+      out.problems.push({
+        path,
+        message: isMapping(def) && def.external !== undefined
+          ? "external ones are not supported: give the content with file: PATH"
+          : expected(`{ file: PATH }${secret ? "" : " or { content: TEXT }"}`, def),
+      });
+    }
+    if (content !== undefined) {
+      files[`${key === "secrets" ? "secret" : "config"}:${name}`] = { secret, content };
+    }
+  }
+  return names;
+}
+
+/** `COMPOSE_PROFILES`, as compose reads it. */
+function activeProfiles(lookup: Lookup): Set<string> {
+  return new Set(
+    (lookup("COMPOSE_PROFILES") ?? "").split(",").map((p) => p.trim()).filter(Boolean),
+  );
+}
+
+/** A service with `profiles` runs only when one of them is active, as with compose. */
+function inActiveProfile(
+  key: string,
+  def: unknown,
+  active: Set<string>,
+  out: ComposeOutput,
+): boolean {
+  if (!isMapping(def) || def.profiles === undefined) return true;
+  const path = keyPath(keyPath("services", key), "profiles");
+  if (!Array.isArray(def.profiles) || !def.profiles.every((p) => typeof p === "string")) {
+    out.problems.push({ path, message: expected("a list of profile names", def.profiles) });
+    return false;
+  }
+  if (def.profiles.some((p) => active.has(p))) return true;
+  out.warnings.push({
+    path,
+    message: `the service is not deployed: none of its profiles (${def.profiles.join(", ")}) is ` +
+      "active; set COMPOSE_PROFILES to deploy it, as with docker compose",
+  });
+  return false;
+}
+
+/** Two keys with one DNS form (`db_1`, `db-1`) would be one service. */
+function checkLabelsUnique(services: Checked[], out: Problems): void {
+  const seen = new Map<string, string>();
+  for (const s of services) {
+    if (s.namePath === "") continue;
+    const earlier = seen.get(s.spec.name);
+    if (earlier !== undefined) {
+      out.push({
+        path: s.namePath,
+        message: `its DNS name is the same as ${earlier}'s; rename one of them`,
+      });
+    } else seen.set(s.spec.name, s.namePath);
   }
 }
 
-function readVolumes(
-  value: unknown,
-  path: string,
-  ctx: Context,
-): { volumes: VolumeSpec[]; paths: string[] } {
-  const found = { volumes: [] as VolumeSpec[], paths: [] as string[] };
-  if (value === undefined) return found;
-  if (!Array.isArray(value)) {
-    ctx.out.problems.push({
-      path,
-      message: expected('a list of volumes such as ["data:/data"]', value),
-    });
-    return found;
-  }
-  value.forEach((item, i) => {
-    const at = indexPath(path, i);
-    const volume = composeVolume(item, at, ctx.out.problems);
-    if (volume === undefined) return;
-    ctx.used.add(volume.name);
-    if (!ctx.declared?.has(volume.name)) {
-      ctx.out.problems.push({
-        path: at,
-        message: `volume '${volume.name}' is not declared under the top-level volumes; add ` +
-          `"volumes: { ${volume.name}: {} }" (docker compose requires it too)`,
+/**
+ * A port the agents use (80, 53, 7440, etcd's) cannot be published; a compose file that asks
+ * for one (Pi-hole's 53, a web app's 80) still deploys, and the service is reached at its URL.
+ */
+function unpublishReserved(
+  services: Checked[],
+  reserved: NonNullable<ComposeInput["reservedPorts"]>,
+  warnings: Problems,
+): void {
+  for (const s of services) {
+    s.spec.ports.forEach((port, i) => {
+      const published = port.published;
+      if (published === undefined) return;
+      const user = (port.protocol === "udp" ? reserved.udp : reserved.tcp).get(published);
+      if (user === undefined) return;
+      delete port.published;
+      // What a file publishes on the proxy's own port is its web interface (Pi-hole's 80).
+      if (user === "proxy" && !s.spec.ports.some((p) => p.http)) port.http = true;
+      warnings.push({
+        path: s.portPaths[i].published,
+        message: `${port.protocol === "udp" ? "UDP port" : "port"} ${published} is fossora's ` +
+          `own (${user}) on every node, so it is not published: ` +
+          (port.http
+            ? `the service is reached at http://${s.spec.name}.DOMAIN/ instead`
+            : "the stack's services still reach it by name"),
       });
-      return;
-    }
-    found.volumes.push(volume);
-    found.paths.push(at);
-  });
-  return found;
+    });
+    // An unpublished port may now repeat a container-only one (`expose: [80]` and `80:80`).
+    const keep = s.spec.ports.map((p, i, all) =>
+      p.published !== undefined ||
+      all.findIndex((q) => q.container === p.container && q.protocol === p.protocol) === i
+    );
+    s.spec.ports = s.spec.ports.filter((_, i) => keep[i]);
+    s.portPaths = s.portPaths.filter((_, i) => keep[i]);
+  }
+}
+
+/**
+ * The front service, also served at `http://STACK.DOMAIN/`: the one marked `x-fossora.front`,
+ * else the one named like the stack, else the only one with an http port.
+ */
+function markFront(services: Checked[], stack: string, out: Problems): void {
+  const marked = services.filter((s) => s.spec.front);
+  if (marked.length > 1) {
+    out.push({
+      path: marked[1].namePath,
+      message: `x-fossora.front is set on ${marked.length} services; set it on one`,
+    });
+    return;
+  }
+  if (marked.length === 1) return;
+  const named = services.find((s) => s.spec.name === `${stack}.${stack}`);
+  const http = services.filter((s) => s.spec.ports.some((p) => p.http));
+  const front = named ?? (http.length === 1 ? http[0] : undefined);
+  if (front) front.spec.front = true;
 }

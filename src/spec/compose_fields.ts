@@ -1,58 +1,15 @@
 /**
  * Readers for the compose fields whose syntax differs from fossora's: the short string forms of
- * `ports`, `volumes`, `environment` and `command`, and compose's `${VAR}` interpolation. Each
- * turns one compose value into fossora's shape or reports why it cannot. How the results become
- * a service is in compose.ts.
+ * `ports`, `environment` (and env files) and `command`. Each turns one compose value into
+ * fossora's shape or reports why it cannot. How the results become a service is in
+ * compose_service.ts; volumes are read in compose_mounts.ts.
  * @module
  */
 
-import {
-  checkCommand,
-  checkEnvKey,
-  checkPortNumber,
-  checkStringish,
-  checkVolumeName,
-  checkVolumePath,
-  setOwn,
-} from "./fields.ts";
+import { checkCommand, checkPortNumber, checkStringish, setOwn } from "./fields.ts";
 import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
 
-/**
- * Undoes compose's `$$` escape and refuses `${VAR}` and `$VAR`: docker compose fills those from
- * the shell or `.env`, which fossora does not have, and deploying the text as written would run
- * a service with a literal `${DB_PASSWORD}` in it.
- */
-export function interpolate(text: string, path: string, out: Problems): string | undefined {
-  let result = "";
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i];
-    if (char !== "$") {
-      result += char;
-      continue;
-    }
-    const next = text[i + 1];
-    if (next === "$") {
-      result += "$";
-      i++;
-    } else if (next === "{" || (next !== undefined && /[A-Za-z_]/.test(next))) {
-      const variable = next === "{"
-        ? text.slice(i, text.indexOf("}", i) + 1 || text.length)
-        : `$${/^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1))![0]}`;
-      out.push({
-        path,
-        message:
-          `uses the variable ${variable}, which docker compose fills from the shell or .env; ` +
-          "fossora has neither: write the value itself (and $$ for a literal $)",
-      });
-      return undefined;
-    } else {
-      result += "$";
-    }
-  }
-  return result;
-}
-
-/** A compose string value, type-checked and interpolated. */
+/** A compose string value, type-checked (variables are filled in before, for the whole file). */
 export function composeString(
   value: unknown,
   what: string,
@@ -63,7 +20,7 @@ export function composeString(
     out.push({ path, message: expected(what, value) });
     return undefined;
   }
-  return interpolate(value, path, out);
+  return value;
 }
 
 /**
@@ -103,9 +60,7 @@ export function splitCommand(text: string): string[] | { error: string } {
 /** Reads `command`: a list of strings, or one string split like a shell would. */
 export function composeCommand(value: unknown, path: string, out: Problems): string[] | undefined {
   if (typeof value === "string") {
-    const text = interpolate(value, path, out);
-    if (text === undefined) return undefined;
-    const words = splitCommand(text);
+    const words = splitCommand(value);
     if (!Array.isArray(words)) {
       out.push({ path, message: `cannot be split into arguments: ${words.error}` });
       return undefined;
@@ -120,34 +75,51 @@ export function composeCommand(value: unknown, path: string, out: Problems): str
     out.push({ path, message: expected("a string or a list of strings", value) });
     return undefined;
   }
-  const args = checkCommand(value, path, out);
-  if (args === undefined) return undefined;
-  const done = args.map((arg, i) => interpolate(arg, indexPath(path, i), out));
-  return done.every((arg) => arg !== undefined) ? done as string[] : undefined;
+  return checkCommand(value, path, out);
 }
 
-/** Reads `environment`: a mapping, or a list of `KEY=VALUE`. Problems come in file order. */
+/** A variable's value from the CLI's environment or `.env`; undefined when it is not set. */
+export type Lookup = (name: string) => string | undefined;
+
+/**
+ * Reads `environment`: a mapping, or a list of `KEY=VALUE`. A key without a value takes the
+ * value of the variable of that name (the CLI's environment or `.env`), as compose takes it from
+ * the shell; an unset one is left out with a warning.
+ */
 export function composeEnvironment(
   value: unknown,
   path: string,
-  out: Problems,
+  lookup: Lookup,
+  out: { problems: Problems; warnings: Problems },
 ): Record<string, string> {
   const env: Record<string, string> = {};
   if (isMapping(value)) {
-    for (const [key, raw] of entries(value)) addVariable(env, key, raw, keyPath(path, key), out);
+    for (const [key, raw] of entries(value)) {
+      addVariable(env, key, raw, keyPath(path, key), lookup, out);
+    }
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => {
       const at = indexPath(path, i);
+      if (isMapping(item) && Object.keys(item).length === 1) {
+        // `- TZ: Europe/Paris` (Pi-hole's docs): a mapping where compose wants `TZ=Europe/Paris`.
+        const [[key, raw]] = entries(item);
+        out.warnings.push({
+          path: at,
+          message: `is a mapping in a list; read as ${key}=…, as meant (write ${key}=VALUE)`,
+        });
+        addVariable(env, key, raw, at, lookup, out);
+        return;
+      }
       if (typeof item !== "string") {
-        out.push({ path: at, message: expected("a string KEY=VALUE", item) });
+        out.problems.push({ path: at, message: expected("a string KEY=VALUE", item) });
         return;
       }
       const eq = item.indexOf("=");
-      if (eq < 0) addVariable(env, item, null, at, out);
-      else addVariable(env, item.slice(0, eq), item.slice(eq + 1), at, out);
+      if (eq < 0) addVariable(env, item, null, at, lookup, out);
+      else addVariable(env, item.slice(0, eq), item.slice(eq + 1), at, lookup, out);
     });
   } else {
-    out.push({
+    out.problems.push({
       path,
       message: expected("a mapping of variable to value, or a list of KEY=VALUE", value),
     });
@@ -155,29 +127,82 @@ export function composeEnvironment(
   return env;
 }
 
+/**
+ * Docker passes any name without `=` into the container (Java apps read `spring.datasource.url`);
+ * only what cannot be written as `NAME=value` is refused.
+ */
+export function checkComposeEnvKey(key: string, path: string, out: Problems): boolean {
+  if (key !== "" && !/[=\0\s]/.test(key)) return true;
+  out.push({
+    path,
+    message: key === ""
+      ? "has an empty variable name; write NAME=value"
+      : `'${key}' cannot be a variable name: it holds '=', a space or a NUL; rename it`,
+  });
+  return false;
+}
+
 function addVariable(
   env: Record<string, string>,
   key: string,
   raw: unknown,
   at: string,
-  out: Problems,
+  lookup: Lookup,
+  out: { problems: Problems; warnings: Problems },
 ): void {
-  if (!checkEnvKey(key, at, out)) return;
-  if (raw === null) {
-    out.push({
-      path: at,
-      message: `'${key}' has no value, so docker compose would take it from the shell, which ` +
-        `fossora does not have: write ${key}=value`,
-    });
-    return;
-  }
+  if (!checkComposeEnvKey(key, at, out.problems)) return;
   if (Object.hasOwn(env, key)) {
-    out.push({ path: at, message: `'${key}' is set twice; keep one` });
+    out.problems.push({ path: at, message: `'${key}' is set twice; keep one` });
     return;
   }
-  const text = checkStringish(raw, at, out);
-  const done = text === undefined ? undefined : interpolate(text, at, out);
-  if (done !== undefined) setOwn(env, key, done);
+  if (raw === null) {
+    const value = lookup(key);
+    if (value === undefined) {
+      out.warnings.push({
+        path: at,
+        message: `'${key}' has no value and is not set in your environment or .env, so the ` +
+          `container does not get it (as with docker compose); write ${key}=value to set it`,
+      });
+    } else {
+      setOwn(env, key, value);
+    }
+    return;
+  }
+  const text = checkStringish(raw, at, out.problems);
+  if (text !== undefined) setOwn(env, key, text);
+}
+
+/** Reads the `KEY=VALUE` lines of an env file (`env_file`), as docker compose reads them. */
+export function parseEnvFile(
+  text: string,
+  path: string,
+  lookup: Lookup,
+  out: { problems: Problems; warnings: Problems },
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/^\s*export\s+/, "").trim();
+    if (line === "" || line.startsWith("#")) return;
+    const at = `${path} line ${i + 1}`;
+    const eq = line.indexOf("=");
+    const key = (eq < 0 ? line : line.slice(0, eq)).trim();
+    if (eq < 0) return addVariable(env, key, null, at, lookup, out);
+    addVariable(env, key, envFileValue(line.slice(eq + 1)), at, lookup, out);
+  });
+  return env;
+}
+
+/** A value as written after `=`: quotes removed, `\n` in double quotes, comments after a space. */
+function envFileValue(text: string): string {
+  const value = text.trim();
+  const quote = value[0];
+  if ((quote === '"' || quote === "'") && value.lastIndexOf(quote) > 0) {
+    const inner = value.slice(1, value.lastIndexOf(quote));
+    return quote === '"'
+      ? inner.replace(/\\([nrt"\\])/g, (_m, c) => ({ n: "\n", r: "\r", t: "\t" })[c as "n"] ?? c)
+      : inner;
+  }
+  return value.replace(/\s+#.*$/, "");
 }
 
 /** A compose port entry read: its container port, the host port when it has one, and UDP. */
@@ -187,53 +212,105 @@ export interface ComposePort {
   protocol?: "udp";
 }
 
+/** The most ports one range may expand to; Docker allows more, but a cluster-wide mesh should not. */
+export const MAX_RANGE = 1000;
+
 /**
- * Reads one `ports` entry: `80`, `"80"`, `"8080:80"`, `"0.0.0.0:8080:80"`, `"8080:80/tcp"`,
- * or the long form `{ target, published, protocol, host_ip }`.
+ * Reads one `ports` entry: `80`, `"80"`, `"8080:80"`, `"0.0.0.0:8080:80"`, `"8080:80/udp"`,
+ * `"8000-8010:8000-8010"`, or the long form `{ target, published, protocol, host_ip, mode }`.
+ * A range gives one entry per port. A port bound to a loopback address (`127.0.0.1:8080:80`)
+ * is meant for the machine itself, so it is not published: the service is still reached by
+ * name in its stack and at its URL.
  */
-export function composePort(value: unknown, path: string, out: Problems): ComposePort | undefined {
-  if (typeof value === "number") return wrap(checkPortNumber(value, path, out));
+export function composePorts(
+  value: unknown,
+  path: string,
+  out: { problems: Problems; warnings: Problems },
+): ComposePort[] {
+  if (typeof value === "number") {
+    const container = checkPortNumber(value, path, out.problems);
+    return container === undefined ? [] : [{ container }];
+  }
   if (isMapping(value)) return longPort(value, path, out);
   const text = composeString(
     value,
     'a port such as "8080:80" or { target: 80, published: 8080 }',
     path,
-    out,
+    out.problems,
   );
-  if (text === undefined) return undefined;
-  return shortPort(text, path, out);
+  return text === undefined ? [] : shortPort(text, path, out);
 }
 
-function wrap(container: number | undefined): ComposePort | undefined {
-  return container === undefined ? undefined : { container };
-}
-
-function shortPort(text: string, path: string, out: Problems): ComposePort | undefined {
-  const before = out.length;
+function shortPort(
+  text: string,
+  path: string,
+  out: { problems: Problems; warnings: Problems },
+): ComposePort[] {
+  const problems = out.problems;
+  const before = problems.length;
   const slash = text.lastIndexOf("/");
-  const protocol = slash >= 0 ? checkProtocol(text.slice(slash + 1), path, out) : "tcp";
+  const protocol = slash >= 0 ? checkProtocol(text.slice(slash + 1), path, problems) : "tcp";
   const body = slash >= 0 ? text.slice(0, slash) : text;
   const { address, rest } = splitAddress(body);
   const parts = rest.split(":");
-  if (parts.some((part) => /^\d+-\d+$/.test(part))) {
-    out.push({ path, message: `'${text}' uses a port range; fossora needs one entry per port` });
-    return undefined;
-  }
   if (parts.length > 2) {
-    out.push({
+    problems.push({
       path,
       message: `'${text}' is not a port mapping; write HOST:CONTAINER, e.g. "8080:80"`,
     });
+    return [];
+  }
+  const container = portRange(parts[parts.length - 1], "container", text, path, problems);
+  const host = parts.length === 2 && parts[0] !== ""
+    ? portRange(parts[0], "host", text, path, problems)
+    : undefined;
+  if (problems.length > before || container === undefined) return [];
+  if (host !== undefined && host.length !== container.length) {
+    problems.push({
+      path,
+      message: `'${text}' maps ${host.length} host ports to ${container.length} container ports; ` +
+        "give ranges of the same length",
+    });
+    return [];
+  }
+  const publish = host !== undefined && keepsAddress(address, path, out.warnings);
+  return container.flatMap((port, i) =>
+    withProtocol(
+      publish ? { container: port, published: host![i] } : { container: port },
+      protocol,
+      path,
+      problems,
+    ) ?? []
+  );
+}
+
+/** `8080` or `8000-8010`, as the ports they name. */
+function portRange(
+  text: string,
+  which: "host" | "container",
+  whole: string,
+  path: string,
+  out: Problems,
+): number[] | undefined {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
+  const first = m ? Number(m[1]) : NaN;
+  const last = m?.[2] === undefined ? first : Number(m[2]);
+  if (!(first >= 1 && last <= 65535 && first <= last)) {
+    out.push({
+      path,
+      message: `'${whole}' has ${which} port '${text}'; a port is an integer from 1 to 65535, ` +
+        "a range is FIRST-LAST",
+    });
     return undefined;
   }
-  if (address !== undefined) checkHostAddress(address, path, out);
-  const container = portText(parts[parts.length - 1], "container", text, path, out);
-  const host = parts.length === 2 && parts[0] !== ""
-    ? portText(parts[0], "host", text, path, out)
-    : undefined;
-  if (out.length > before || container === undefined) return undefined;
-  const port = host === undefined ? { container } : { container, published: host };
-  return withProtocol(port, protocol, path, out);
+  if (last - first + 1 > MAX_RANGE) {
+    out.push({
+      path,
+      message: `'${whole}' names ${last - first + 1} ports; at most ${MAX_RANGE} a range`,
+    });
+    return undefined;
+  }
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
 /** Marks a UDP entry, which must have a host port: only the routing mesh reaches it. */
@@ -268,24 +345,6 @@ function splitAddress(body: string): { address?: string; rest: string } {
   return { address: parts.slice(0, -2).join(":"), rest: parts.slice(-2).join(":") };
 }
 
-function portText(
-  text: string,
-  which: "host" | "container",
-  whole: string,
-  path: string,
-  out: Problems,
-): number | undefined {
-  const number = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!(number >= 1 && number <= 65535)) {
-    out.push({
-      path,
-      message: `'${whole}' has ${which} port '${text}'; a port is an integer from 1 to 65535`,
-    });
-    return undefined;
-  }
-  return number;
-}
-
 function checkProtocol(protocol: unknown, path: string, out: Problems): "tcp" | "udp" | undefined {
   if (protocol === "tcp" || protocol === "udp") return protocol;
   out.push({ path, message: expected("the protocol tcp or udp", protocol) });
@@ -293,180 +352,81 @@ function checkProtocol(protocol: unknown, path: string, out: Problems): "tcp" | 
 }
 
 /**
- * fossora publishes a port on every node's bind address, so a compose file that asks for one
- * address (often 127.0.0.1, to keep a port private) cannot be honoured; widening it silently
- * would expose what the user meant to hide.
+ * Whether a port bound to `address` is published. fossora publishes on every node: a loopback
+ * address means "this machine only", so widening it would expose what the user meant to hide,
+ * and the port stays unpublished; another address (a LAN IP of the machine it came from) is
+ * widened to every node, with a warning.
  */
-function checkHostAddress(address: unknown, path: string, out: Problems): void {
-  if (address === "" || address === "0.0.0.0" || address === "::") return;
-  out.push({
+function keepsAddress(address: unknown, path: string, warnings: Problems): boolean {
+  if (address === undefined || address === "" || address === "0.0.0.0" || address === "::") {
+    return true;
+  }
+  const text = String(address);
+  if (/^127\.|^::1$|^localhost$/.test(text)) {
+    warnings.push({
+      path,
+      message: `is bound to ${text}, the machine itself, so fossora does not publish it: the ` +
+        "stack's services reach it by name, and an http port is served at the service's URL",
+    });
+    return false;
+  }
+  warnings.push({
     path,
-    message:
-      `binds host address ${
-        typeof address === "string" ? address : JSON.stringify(address)
-      }, but fossora publishes ports on every node's address: remove the address to publish ` +
-      "it on every node, or remove this port to keep it unpublished",
+    message: `is bound to ${text} in the file; fossora publishes it on every node's address`,
   });
+  return true;
 }
 
 function longPort(
   value: Record<string, unknown>,
   path: string,
-  out: Problems,
-): ComposePort | undefined {
-  const before = out.length;
+  out: { problems: Problems; warnings: Problems },
+): ComposePort[] {
+  const problems = out.problems;
+  const before = problems.length;
   for (const key of Object.keys(value)) {
-    if (!["target", "published", "protocol", "host_ip"].includes(key)) {
-      notUnderstood(path, key, out);
+    if (key === "mode" || key === "name" || key === "app_protocol") {
+      out.warnings.push({
+        path: keyPath(path, key),
+        message: key === "mode"
+          ? "is ignored: every node forwards the port to a ready replica (Swarm's ingress mode)"
+          : "is ignored",
+      });
+    } else if (!["target", "published", "protocol", "host_ip"].includes(key)) {
+      notUnderstood(path, key, problems);
     }
   }
   const protocol = value.protocol === undefined
     ? "tcp"
-    : checkProtocol(value.protocol, keyPath(path, "protocol"), out);
-  if (value.host_ip !== undefined) checkHostAddress(value.host_ip, keyPath(path, "host_ip"), out);
+    : checkProtocol(value.protocol, keyPath(path, "protocol"), problems);
   const container = value.target === undefined
-    ? void out.push({
+    ? void problems.push({
       path: keyPath(path, "target"),
       message: "is missing; give the port inside the container",
     })
-    : checkPortNumber(value.target, keyPath(path, "target"), out);
+    : checkPortNumber(numeric(value.target), keyPath(path, "target"), problems);
   const published = value.published === undefined
     ? undefined
-    : checkPortNumber(numeric(value.published), keyPath(path, "published"), out);
-  if (out.length > before || container === undefined) return undefined;
-  const port = published === undefined ? { container } : { container, published };
-  return withProtocol(port, protocol, keyPath(path, "protocol"), out);
+    : checkPortNumber(numeric(value.published), keyPath(path, "published"), problems);
+  if (problems.length > before || container === undefined) return [];
+  const publish = published !== undefined &&
+    keepsAddress(value.host_ip, keyPath(path, "host_ip"), out.warnings);
+  const port = publish ? { container, published } : { container };
+  const read = withProtocol(port, protocol, keyPath(path, "protocol"), problems);
+  return read ? [read] : [];
 }
 
-/** Compose lets `published` be a string ("8080"); read digits as the number they are. */
+/** Compose lets ports be strings ("8080"); read digits as the number they are. */
 function numeric(value: unknown): unknown {
   return typeof value === "string" && /^\d{1,5}$/.test(value) ? Number(value) : value;
 }
 
-/** A compose volume entry read: the named volume and where it is mounted. */
-export interface ComposeVolume {
-  name: string;
-  path: string;
-}
-
-/**
- * Reads one `volumes` entry: `"name:/path"`, `"name:/path:rw"`, or the long form
- * `{ type: volume, source, target }`. Bind mounts, anonymous volumes, tmpfs and read-only
- * mounts are refused, each with what to write instead.
- */
-export function composeVolume(
-  value: unknown,
-  path: string,
-  out: Problems,
-): ComposeVolume | undefined {
-  if (isMapping(value)) return longVolume(value, path, out);
-  const text = composeString(value, 'a volume such as "data:/data"', path, out);
-  if (text === undefined) return undefined;
-  const parts = text.split(":");
-  if (parts.length === 1) return anonymous(text, path, out);
-  if (parts.length > 3) {
-    out.push({ path, message: `'${text}' is not a volume; write NAME:/path, e.g. "data:/data"` });
-    return undefined;
-  }
-  const [source, target, mode] = parts;
-  if (isHostPath(source)) return bindMount(`'${text}'`, target, path, out);
-  const before = out.length;
-  if (mode !== undefined) checkMode(mode, path, out);
-  const name = checkVolumeName(source, path, out);
-  const mount = checkVolumePath(target, path, out);
-  if (out.length > before || name === undefined || mount === undefined) return undefined;
-  return { name, path: mount };
-}
-
-function isHostPath(source: string): boolean {
-  return source === "" || /^[./~]/.test(source) || source.includes("/") || source.includes("\\");
-}
-
-function bindMount(what: string, target: unknown, path: string, out: Problems): undefined {
-  const example = typeof target === "string" && target.startsWith("/") ? target : "/data";
-  const name = example.split("/").filter((part) => part !== "").pop() ?? "data";
-  out.push({
-    path,
-    message: `${what} is a bind mount of a host path; fossora keeps named volumes only, because ` +
-      `a host's files are not on the other nodes: use a named volume such as "${name}:${example}" ` +
-      `and declare ${name} under the top-level volumes`,
-  });
-  return undefined;
-}
-
-function anonymous(target: string, path: string, out: Problems): undefined {
-  out.push({
-    path,
-    message: `'${target}' is an anonymous volume; fossora keeps named volumes only: write ` +
-      `NAME:${target} and declare NAME under the top-level volumes`,
-  });
-  return undefined;
-}
-
-function checkMode(mode: string, path: string, out: Problems): void {
-  for (const option of mode.split(",")) {
-    if (option === "rw") continue;
-    out.push({
-      path,
-      message: option === "ro"
-        ? "read-only mounts are not supported: fossora mounts volumes read-write; remove ':ro'"
-        : `volume option '${option}' is not understood; remove it`,
-    });
-  }
-}
-
-function longVolume(
-  value: Record<string, unknown>,
-  path: string,
-  out: Problems,
-): ComposeVolume | undefined {
-  const before = out.length;
-  for (const key of Object.keys(value)) {
-    if (!["type", "source", "target", "read_only"].includes(key)) notUnderstood(path, key, out);
-  }
-  if (value.type === "bind") return bindMount("this", value.target, keyPath(path, "type"), out);
-  if (value.type !== "volume") {
-    out.push({
-      path: keyPath(path, "type"),
-      message: value.type === undefined
-        ? "is missing; write type: volume (fossora keeps named volumes only)"
-        : `${expected("volume", value.type)}; fossora keeps named volumes only`,
-    });
-    return undefined;
-  }
-  if (value.read_only === true) {
-    out.push({
-      path: keyPath(path, "read_only"),
-      message: "read-only mounts are not supported: fossora mounts volumes read-write; remove it",
-    });
-  } else if (value.read_only !== undefined && value.read_only !== false) {
-    out.push({ path: keyPath(path, "read_only"), message: expected("false", value.read_only) });
-  }
-  const target = value.target === undefined
-    ? void out.push({
-      path: keyPath(path, "target"),
-      message: "is missing; give the path inside the container",
-    })
-    : checkVolumePath(value.target, keyPath(path, "target"), out);
-  if (value.source === undefined && typeof target === "string") return anonymous(target, path, out);
-  if (typeof value.source === "string" && isHostPath(value.source)) {
-    return bindMount(`source '${value.source}'`, target, keyPath(path, "source"), out);
-  }
-  const name = checkVolumeName(value.source, keyPath(path, "source"), out);
-  if (out.length > before || name === undefined || target === undefined) return undefined;
-  return { name, path: target };
-}
-
-/** Hints for keys people often write, saying what fossora does instead. */
+/** Hints for keys people write that fossora cannot honour, saying what to do instead. */
 const HINTS: Record<string, string> = {
-  build: "fossora runs prebuilt images: push the image to a registry and set image",
-  restart: "fossora restarts exited containers itself",
-  depends_on: "fossora starts services independently; let the service retry what it needs",
-  networks: "services reach each other at NAME.DOMAIN",
-  container_name: "fossora names containers itself",
-  entrypoint: "fossora can replace only the command",
-  env_file: "write the variables under environment",
-  placement: "use x-fossora.placement",
+  build: "fossora runs images: build and push it, then set image:",
+  network_mode: "fossora runs a container in its stack's network or, with host, in the node's",
+  ipc: "containers of a stack do not share an IPC namespace across nodes",
+  pid: "containers of a stack do not share a PID namespace across nodes",
 };
 
 /** Reports a compose key fossora does not understand, by its path. */
@@ -474,7 +434,8 @@ export function notUnderstood(parent: string, key: string, out: Problems): void 
   const hint = HINTS[key];
   out.push({
     path: keyPath(parent, key),
-    message: "fossora does not understand this compose key; remove it" +
-      (hint === undefined ? "" : ` (${hint})`),
+    message: hint === undefined
+      ? "fossora does not understand this compose key; remove it"
+      : `is not supported: ${hint}`,
   });
 }

@@ -83,14 +83,20 @@ export function checkHealthcheck(
     }
     return out.length === before ? { test: ["NONE"] } : undefined;
   }
-  if (raw.test === undefined) {
+  if (raw.test === undefined && form === "compose") {
+    // Compose keeps the image's own check then (Immich writes `disable: false` alone); Docker
+    // reads an empty test as "the image's", with the timings given here.
+    if (!["interval", "timeout", startKey, "retries"].some((key) => raw[key] !== undefined)) {
+      return undefined;
+    }
+  } else if (raw.test === undefined) {
     out.push({
       path: keyPath(path, "test"),
       message: `is missing; give the command, e.g. ["CMD", "curl", "-f", "http://localhost/"]`,
     });
     return undefined;
   }
-  const test = checkTest(raw.test, keyPath(path, "test"), out, read);
+  const test = raw.test === undefined ? [] : checkTest(raw.test, keyPath(path, "test"), out, read);
   const check: Healthcheck = { test: test ?? [] };
   for (
     const [key, field] of [["interval", "interval"], ["timeout", "timeout"], [

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { composeToServices } from "./compose.ts";
+import { type ComposeInput, composeToStack, type StackFiles } from "./compose.ts";
 import { loadJson, loadYaml } from "./load.ts";
 import {
   describe,
@@ -26,8 +26,11 @@ export const MAX_FILE_BYTES = 1024 * 1024;
 /** At most this many problems are returned; a longer list helps nobody. */
 export const MAX_PROBLEMS = 100;
 
-/** Options that tell how the file was named or sent, to pick JSON over YAML. */
-export interface ParseOptions {
+/**
+ * Options that tell how the file was named or sent, to pick JSON over YAML, and, for a compose
+ * file, its stack's name, variables and files (see ComposeInput).
+ */
+export interface ParseOptions extends ComposeInput {
   /** The file's name, e.g. `whoami.json`. */
   filename?: string;
   /** The HTTP Content-Type it came with, e.g. `application/json; charset=utf-8`. */
@@ -54,9 +57,14 @@ export function parseServiceFile(
   if (!loaded.ok) return refuse(loaded.problems);
   const problems: Problems = [];
   const warnings: Problems = [...loaded.warnings];
-  const services = interpret(loaded.value, { problems, warnings });
+  const { services, stack } = interpret(loaded.value, { problems, warnings }, options);
   if (problems.length > 0) return refuse(problems);
-  return { ok: true, services: services.map((c) => c.spec), warnings: warnings.map(formatProblem) };
+  return {
+    ok: true,
+    services: services.map((c) => c.spec),
+    warnings: warnings.map(formatProblem),
+    ...(stack ? { stack } : {}),
+  };
 }
 
 function refuse(problems: Problem[]): ParseResult {
@@ -109,14 +117,19 @@ export function isJson(options: ParseOptions): boolean {
 }
 
 /** Decides the file's shape and validates it as that shape. */
-function interpret(value: unknown, out: { problems: Problems; warnings: Problems }): Checked[] {
+function interpret(
+  value: unknown,
+  out: { problems: Problems; warnings: Problems },
+  options: ParseOptions,
+): { services: Checked[]; stack?: StackFiles } {
   const { problems } = out;
   let services: Checked[];
+  let stack: StackFiles | undefined;
   if (Array.isArray(value)) {
     services = validateList(value, "", problems);
   } else if (!isMapping(value)) {
     problems.push({ path: "", message: `file holds ${describe(value)}; expected ${SHAPES}` });
-    return [];
+    return { services: [] };
   } else if (value.services === undefined) {
     const checked = validateService(value, "", problems);
     services = checked === undefined ? [] : [checked];
@@ -131,7 +144,7 @@ function interpret(value: unknown, out: { problems: Problems; warnings: Problems
     }
     services = validateList(value.services, "services", problems);
   } else if (isMapping(value.services)) {
-    services = composeToServices(value, out);
+    ({ services, stack } = composeToStack(value, options, out));
   } else {
     problems.push({
       path: "services",
@@ -139,13 +152,13 @@ function interpret(value: unknown, out: { problems: Problems; warnings: Problems
         describe(value.services)
       }`,
     });
-    return [];
+    return { services: [] };
   }
   if (services.length === 0 && problems.length === 0) {
     problems.push({ path: "", message: `file defines no services; write ${SHAPES}` });
   }
   checkAcrossServices(services, problems);
-  return services;
+  return { services, stack };
 }
 
 function validateList(list: unknown[], path: string, out: Problems): Checked[] {

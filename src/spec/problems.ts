@@ -5,6 +5,7 @@
  */
 
 import type { ServiceSpec } from "../state/types.ts";
+import type { StackFiles } from "./compose.ts";
 import { nearest } from "../util/suggest.ts";
 
 /** One thing wrong with a service file, at the path of the field (`""` for the whole file). */
@@ -17,7 +18,7 @@ export interface Problem {
 
 /** The outcome of reading a service file: the services, or every problem found in it. */
 export type ParseResult =
-  | { ok: true; services: ServiceSpec[]; warnings: string[] }
+  | { ok: true; services: ServiceSpec[]; warnings: string[]; stack?: StackFiles }
   | { ok: false; problems: Problem[] };
 
 /** The shapes a service file may have, for messages that tell the user what to write. */

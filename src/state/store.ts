@@ -229,7 +229,8 @@ function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {
 /**
  * True when two specs make the same containers: the number of replicas and where they may run
  * are the scheduler's business, and whether http:// redirects to https:// (`httpsRedirect`) is
- * the proxy's, so scaling, moving or redirecting keeps the generation and running replicas.
+ * the proxy's (as is being its stack's front), so scaling, moving or redirecting keeps the
+ * generation and running replicas.
  */
 function sameContainers(a: ServiceSpec, b: ServiceSpec): boolean {
   return canonical(containerFields(a)) === canonical(containerFields(b));
@@ -237,7 +238,7 @@ function sameContainers(a: ServiceSpec, b: ServiceSpec): boolean {
 
 /** The part of a spec its containers are made from. */
 function containerFields(spec: ServiceSpec): unknown {
-  const { replicas: _r, placement: _p, resources: _x, ports, ...rest } = spec;
+  const { replicas: _r, placement: _p, resources: _x, front: _f, ports, ...rest } = spec;
   return { ...rest, ports: ports.map(({ httpsRedirect: _h, ...port }) => port) };
 }
 

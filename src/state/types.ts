@@ -35,6 +35,8 @@ export interface VolumeSpec {
   name: string;
   /** Absolute path inside the container. */
   path: string;
+  /** Mounted read-only. Stored only when true. */
+  readOnly?: boolean;
 }
 
 /** Where a service may run. Every field narrows the set of nodes; absent means any. */
@@ -42,6 +44,20 @@ export interface Placement {
   arch?: string[];
   sites?: string[];
   labels?: Record<string, string>;
+  /** Swarm's placement constraints, every one of which a node must meet. */
+  constraints?: Constraint[];
+}
+
+/** A Swarm placement constraint such as `node.labels.disk == ssd`. */
+export interface Constraint {
+  /**
+   * `node.hostname` (the node's name), `node.id`, `node.role` (`manager` for an etcd voter,
+   * else `worker`), `node.platform.arch` (Docker's name: amd64, arm64), `node.platform.os`
+   * (`linux`), or `node.labels.KEY` (the node's `--label KEY=…`; `site` is its site).
+   */
+  attribute: string;
+  op: "==" | "!=";
+  value: string;
 }
 
 /** What one replica reserves on its node: the scheduler places it only where this is left. */
@@ -88,6 +104,16 @@ export interface ServiceSpec {
    * node's address. Stored only when true.
    */
   hostNetwork?: boolean;
+  /**
+   * Other names the stack's containers reach this service by, besides its compose name's DNS
+   * form: the compose key itself when it is not a DNS label (`db_server`), and its network
+   * aliases. Absent when none.
+   */
+  aliases?: string[];
+  /** This service is its stack's front: also served at `http://STACK.DOMAIN/`. Only when true. */
+  front?: boolean;
+  /** Files from the stack's `secrets` and `configs`, mounted read-only into the container. */
+  files?: FileMount[];
   /** Services of the same stack (by compose name) that must be up before this one starts. */
   dependsOn?: Dependency[];
   /** Docker settings of the container, passed on as Docker applies them. */
@@ -112,6 +138,24 @@ export interface DeviceSpec {
   container?: string;
   /** Cgroup permissions, some of `rwm`; absent means `rwm`. */
   permissions?: string;
+}
+
+/**
+ * A stack's secret or config mounted as a file. Its content is kept in etcd under
+ * `secrets/<stack>/<name>` (secrets and configs alike), never in the service's record, and
+ * written by the node that runs the container to a root-only file bind-mounted read-only.
+ */
+export interface FileMount {
+  /** The secret's or config's name in the stack. */
+  name: string;
+  /** Where it appears in the container (`/run/secrets/NAME` for a secret by default). */
+  path: string;
+  /** True for a secret (never shown), false for a config. */
+  secret: boolean;
+  /** File mode inside the container; absent means 0444. */
+  mode?: number;
+  uid?: string;
+  gid?: string;
 }
 
 /** compose's `depends_on` entry. */
