@@ -35,6 +35,9 @@ export const OPTION_KEYS = [
   "memswap_limit",
   "cpus",
   "pids_limit",
+  "group_add",
+  "device_cgroup_rules",
+  "runtime",
 ] as const;
 
 /** Reads the container settings of one compose service `def` at `path`. */
@@ -154,6 +157,31 @@ export function composeOptions(
         path: at("platform"),
         message: `'${platform}' is not a platform; write OS/ARCH such as linux/arm64`,
       });}
+  }
+  if (def.group_add !== undefined) {
+    const groups = stringList(def.group_add, "groups such as [render, 109]", at("group_add"), p);
+    if (groups !== undefined) o.groupAdd = groups;
+  }
+  if (def.device_cgroup_rules !== undefined) {
+    const at_ = at("device_cgroup_rules");
+    const rules = stringList(def.device_cgroup_rules, "rules such as ['c 226:* rmw']", at_, p);
+    const bad = rules?.findIndex((r) => !/^[abc] (\d+|\*):(\d+|\*) [rwm]{1,3}$/.test(r)) ?? -1;
+    if (bad >= 0) {
+      p.push({
+        path: indexPath(at_, bad),
+        message: `'${rules![bad]}' is not a rule like 'c 226:* rmw'`,
+      });
+    } else if (rules !== undefined) o.deviceCgroupRules = rules;
+  }
+  const runtime = text("runtime", "a runtime such as nvidia");
+  if (runtime !== undefined) {
+    if (/^[A-Za-z0-9_.-]+$/.test(runtime)) {
+      o.runtime = runtime;
+      out.warnings.push({
+        path: at("runtime"),
+        message: `runs only on nodes whose Docker has the ${runtime} runtime installed`,
+      });
+    } else p.push({ path: at("runtime"), message: `'${runtime}' is not a runtime name` });
   }
   readLegacyLimits(def, path, o, out);
   return o;

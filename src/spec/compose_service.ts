@@ -254,7 +254,18 @@ function readImage(
   }
   const at = keyPath(path, "image");
   const text = composeString(image, "an image reference such as nginx:1.27", at, out.problems);
-  return text === undefined ? undefined : checkImage(text, at, out.problems);
+  if (text === undefined) return undefined;
+  // Docs pages template the tag (`:{{VERSION}}`, `:@version@`, `:<tag>`); the newest is meant.
+  const templated = /^([^\s{}<>@]+):(\{\{\s*\w+\s*\}\}|@\w+@|<\w+>)$/.exec(text);
+  if (templated) {
+    out.warnings.push({
+      path: at,
+      message: `the tag ${templated[2]} is a placeholder from the docs: fossora runs ` +
+        `${templated[1]}:latest; write the version you want instead`,
+    });
+    return checkImage(`${templated[1]}:latest`, at, out.problems);
+  }
+  return checkImage(text, at, out.problems);
 }
 
 function readCommandField(value: unknown, path: string, out: Problems): { command?: string[] } {

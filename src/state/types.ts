@@ -219,6 +219,12 @@ export interface ContainerOptions {
   platform?: string;
   /** Paths inside the container that get a fresh anonymous volume, as Docker's `-v /path`. */
   anonymousVolumes?: string[];
+  /** `--group-add`: more groups for the container's user (`render`, `109`). */
+  groupAdd?: string[];
+  /** `--device-cgroup-rule`: devices the container may use, e.g. `c 226:* rmw`. */
+  deviceCgroupRules?: string[];
+  /** `--runtime`: the OCI runtime, e.g. `nvidia` for GPUs (must be installed on the node). */
+  runtime?: string;
   /** Hard limits, enforced by Docker (the scheduler uses `resources`, the reservations). */
   limits?: { cpus?: number; memory?: number; pids?: number };
 }
