@@ -1616,7 +1616,26 @@ export class Agent {
           const { store } = this.#etcdOrStarting();
           return this.#write(() => store.removeService(name));
         },
+        applyStack: (stack, specs) => {
+          const { store, parts } = this.#etcdOrStarting();
+          const others = view.services().filter((r) => r.spec.stack !== stack.name);
+          const conflicts = parts.publishedPortConflicts(
+            specs,
+            others,
+            this.#reservedPorts(),
+            this.#reservedUdpPorts(),
+          );
+          if (conflicts.length) {
+            throw new ApiError(409, "port_conflict", "a published port is taken", conflicts);
+          }
+          return this.#write(() => store.applyStack(stack.name, specs, stack.files));
+        },
+        removeStack: (name) => {
+          const { store } = this.#etcdOrStarting();
+          return this.#write(() => store.removeStack(name));
+        },
       },
+      reservedPorts: () => ({ tcp: this.#reservedPorts(), udp: this.#reservedUdpPorts() }),
       adminToken: this.identity.adminToken,
       nodeId: this.identity.id,
       nodeName: this.identity.name,

@@ -16,6 +16,7 @@ import { addClusterRoutes } from "./routes/cluster.ts";
 import { addJoinRoutes } from "./routes/join.ts";
 import { addLogRoutes } from "./routes/service_logs.ts";
 import { addServiceRoutes } from "./routes/services.ts";
+import { addStackRoutes } from "./routes/stacks.ts";
 import { addEventRoutes } from "./routes/events.ts";
 import type { ApiDeps } from "./types.ts";
 
@@ -61,6 +62,7 @@ export function createApi(deps: ApiDeps): Hono {
   addClusterRoutes(app, deps);
   addJoinRoutes(app, deps);
   addServiceRoutes(app, deps, maxBody);
+  addStackRoutes(app, deps, maxBody);
   addLogRoutes(app, deps);
   addEventRoutes(app, deps);
   app.notFound((c) =>

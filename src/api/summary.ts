@@ -20,6 +20,8 @@ export type ServiceState = "stopped" | "pending" | "starting" | "ready" | "degra
 
 /** One row of `GET /api/v1/services`. */
 export interface ServiceSummary {
+  /** The stack it belongs to, for a service deployed from a compose file. */
+  stack?: string;
   name: string;
   image: string;
   generation: number;
@@ -211,6 +213,7 @@ export function summarizeService(
   const nodes = [...new Set(replicas.map((r) => nodeName(view, r.node)))].sort();
   return {
     name: spec.name,
+    ...(spec.stack ? { stack: spec.stack } : {}),
     image: spec.image,
     generation: record.generation,
     replicas: spec.replicas,

@@ -10,7 +10,7 @@ import type { ServiceSpec } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
 import type { Registry } from "../metrics/mod.ts";
 import type { Logger } from "../util/log.ts";
-import type { ParseResult } from "../spec/mod.ts";
+import type { ParseOptions, ParseResult, StackFiles } from "../spec/mod.ts";
 import type { ApplyResult } from "../state/mod.ts";
 
 /** Where service writes go; the agent implements it on etcd with transactions. */
@@ -19,6 +19,16 @@ export interface ServiceStore {
   apply(specs: ServiceSpec[]): Promise<ApplyResult[]>;
   /** Removes a service; false when there was no such service. */
   remove(name: string): Promise<boolean>;
+  /**
+   * Deploys a stack: its services, the removal of those the file no longer has, its secrets
+   * and configs. May throw `ApiError`.
+   */
+  applyStack(
+    stack: StackFiles,
+    specs: ServiceSpec[],
+  ): Promise<{ services: ApplyResult[]; removed: string[] }>;
+  /** Removes a stack's services and secrets; the names removed (none: no such stack). */
+  removeStack(name: string): Promise<string[]>;
 }
 
 /** Options of one replica's log stream. */
@@ -35,8 +45,8 @@ export interface LogOptions {
 
 /** Reads a service file (JSON, YAML or compose) into specs, or every problem found in it. */
 export type ParseServiceFile = (
-  input: Uint8Array,
-  options: { contentType?: string },
+  input: Uint8Array | string,
+  options: ParseOptions,
 ) => ParseResult;
 
 /** Membership changes a person asks for (the agent does them; errors are ApiErrors). */
@@ -62,6 +72,8 @@ export interface DrainAnswer {
 export interface ApiDeps {
   view: ClusterView;
   services: ServiceStore;
+  /** The ports the agents use themselves, which a compose file's services are not given. */
+  reservedPorts?: () => { tcp: ReadonlyMap<number, string>; udp: ReadonlyMap<number, string> };
   /** The admin token every route but health and join requires. Empty refuses everything. */
   adminToken: string;
   /** This node's id and name. */

@@ -39,4 +39,22 @@ export type ClusterAnswer = Omit<ClusterSummary, "resilience"> & {
 export interface DeployAnswer {
   services: ApplyResult[];
   warnings: string[];
+  /** For a compose file: the stack deployed, and its services the file no longer has. */
+  stack?: string;
+  removed?: string[];
+}
+
+/** `GET /api/v1/stacks`. */
+export interface StacksAnswer {
+  stacks: StackSummary[];
+}
+
+/** One stack: its services and how they are. */
+export interface StackSummary {
+  name: string;
+  /** `http://STACK.DOMAIN/` when the stack has a front service. */
+  url: string | null;
+  /** `ready` when every service is; else the worst of them. */
+  state: string;
+  services: ServiceSummary[];
 }

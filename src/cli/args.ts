@@ -12,6 +12,7 @@ export const COMMANDS = [
   "nodes",
   "deploy",
   "services",
+  "stacks",
   "rm",
   "logs",
   "token",
@@ -42,6 +43,8 @@ export interface Args {
   replica?: number;
   /** `nodes --history`: the admission log. */
   history: boolean;
+  /** `deploy --stack NAME`: the stack a compose file deploys. */
+  stack?: string;
 }
 
 /** Each command's arguments; `sub` lists its subcommands and theirs (`nodes approve NAME`). */
@@ -55,6 +58,7 @@ const ARITY: Record<
     sub: { approve: ["NAME"], rm: ["NAME"], drain: ["NAME"], undrain: ["NAME"] },
   },
   services: { names: [], optional: ["NAME"] },
+  stacks: { names: [] },
   token: { names: [] },
   leave: { names: [] },
   deploy: { names: ["FILE"] },
@@ -76,6 +80,7 @@ const FLAGS: Record<string, Flag> = {
   "--api-token": { kind: "value", set: (a, v) => (a.apiToken = v) },
   "--data-dir": { kind: "value", set: (a, v) => (a.dataDir = v) },
   "--history": { kind: "bool", set: (a) => (a.history = true), only: "nodes" },
+  "--stack": { kind: "value", set: (a, v) => (a.stack = v), only: "deploy" },
   "-f": { kind: "bool", set: (a) => (a.follow = true), only: "logs" },
   "--follow": { kind: "bool", set: (a) => (a.follow = true), only: "logs" },
   "--tail": { kind: "value", set: (a, v) => (a.tail = count("--tail", v)), only: "logs" },

@@ -11,6 +11,7 @@ import { type CliIo, defaultIo } from "./io.ts";
 import { tokenSource } from "./token.ts";
 import { commandUsage, programUsage, shortUsage } from "./usage.ts";
 import { deploy } from "./commands/deploy.ts";
+import { stacks } from "./commands/stacks.ts";
 import { logs } from "./commands/logs.ts";
 import { leave, nodes } from "./commands/nodes.ts";
 import { rm } from "./commands/rm.ts";
@@ -26,6 +27,7 @@ const RUN: Record<Command, (ctx: Context) => Promise<number>> = {
   nodes,
   deploy,
   services,
+  stacks,
   rm,
   logs,
   token,

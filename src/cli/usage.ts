@@ -14,13 +14,18 @@ const COMMAND_USAGE: Record<Command, string> = {
     "  rm NAME: forgets a node that is down for good (its etcd membership and its record).\n" +
     "  drain NAME: moves its replicas away one at a time (each new copy ready before the old\n" +
     "  one stops), keeps new ones off it, and waits until it runs none. undrain NAME: undoes it.",
-  deploy: "fossora deploy FILE [--json]\n" +
-    "  Creates or updates services from a fossora service file (YAML or JSON) or a\n" +
-    "  docker-compose.yml. FILE `-` reads standard input.",
+  deploy: "fossora deploy FILE [--stack NAME] [--json]\n" +
+    "  Creates or updates services from a fossora service file (YAML or JSON), or a stack from\n" +
+    "  a docker-compose.yml. A stack is named by --stack, else the file's name:, else its\n" +
+    "  folder; ${VAR} in it is filled from your environment and the .env beside it, and the\n" +
+    "  env_file, secrets and configs it names are read beside it. FILE `-` reads standard input.",
   services: "fossora services [NAME] [--json]\n" +
     "  One row a service: name, image, replicas running/wanted, nodes, URL. With NAME: that\n" +
     "  service, where each replica runs and since when, and what happened to it (moves, why).",
-  rm: "fossora rm NAME\n  Removes a service and its containers everywhere.",
+  stacks: "fossora stacks [--json]\n" +
+    "  One row a stack (a deployed compose file): its services, state and URL.",
+  rm: "fossora rm NAME\n" +
+    "  Removes a service and its containers everywhere; NAME a stack: all of its services.",
   logs: "fossora logs NAME [-f|--follow] [--tail N] [--replica R]\n" +
     "  A service's container logs, from whichever node runs it. -f keeps following until Ctrl-C.",
   token: "fossora token [--json]\n  Prints the cluster's join token and the line to add a machine.",
@@ -51,7 +56,8 @@ Commands:
   nodes             the cluster's nodes
   deploy FILE       create or update services from a service file or docker-compose.yml
   services          the cluster's services
-  rm NAME           remove a service
+  stacks            the cluster's stacks (deployed compose files)
+  rm NAME           remove a service or a stack
   logs NAME [-f]    a service's container logs
   token             print the cluster's join token
   leave             this node leaves the cluster

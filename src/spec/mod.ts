@@ -18,3 +18,5 @@ export { MAX_FILE_BYTES, MAX_PROBLEMS, type ParseOptions, parseServiceFile } fro
 export { KNOWN_ARCHES, validateServiceName } from "./fields.ts";
 export { parseDuration } from "./healthcheck.ts";
 export { publishedPortConflicts } from "./conflicts.ts";
+export { type ComposeInput, type StackFiles } from "./compose.ts";
+export { variableNames } from "./variables.ts";

@@ -150,3 +150,15 @@ function valueOf(name: string, lookup: Lookup, path: string, warnings: Problems)
   });
   return "";
 }
+
+/**
+ * The names of the variables `text` uses (`$NAME`, `${NAME…}`, nested defaults too), so the CLI
+ * sends the agent those values only, never its whole environment.
+ */
+export function variableNames(text: string): string[] {
+  const names = new Set<string>();
+  for (const m of text.matchAll(/\$\$|\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    if (m[1] !== undefined) names.add(m[1]);
+  }
+  return [...names];
+}

@@ -36,6 +36,12 @@ export const families = {
    * starts only where it is held, so two never run at once.
    */
   locks: family("locks", 1),
+  /**
+   * `secrets/<stack>/<kind>:<name>`: the content of a stack's secret or config (kind `secret`
+   * or `config`), written by the API with the stack's services, read by the node that mounts
+   * it. Never part of the mirror or of any API answer.
+   */
+  secrets: family("secrets", 2),
   /** `drain/<node id>`: a node drained by a person (not leased). */
   drain: family("drain", 1),
   /** `members/<node id>`: every admitted node, up or down (not leased). */

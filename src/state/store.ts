@@ -191,6 +191,86 @@ export class Store {
     throw new ConflictError("services are being changed by someone else; try again");
   }
 
+  /**
+   * Deploys a stack in one transaction: its services are created or updated (an unchanged one
+   * keeps its generation and its running replicas), services of the stack that the file no
+   * longer has are removed, and its secrets and configs are replaced by `files`.
+   */
+  async applyStack(
+    stack: string,
+    specs: ServiceSpec[],
+    files: Record<string, { secret: boolean; content: string }>,
+    now = new Date(),
+  ): Promise<{ services: ApplyResult[]; removed: string[] }> {
+    for (let attempt = 0; attempt < this.maxRetries; attempt++) {
+      const all = await this.list<ServiceRecord>(families.services);
+      const byName = new Map(all.map((r) => [r.ids[0], r]));
+      const stale = all.filter((r) =>
+        r.value?.spec?.stack === stack && !specs.some((s) => s.name === r.ids[0])
+      );
+      const plan = specs.map((spec) => planApply(spec, byName.get(spec.name), now));
+      const storedFiles = await this.list<unknown>(families.secrets, stack);
+      const filePuts = Object.entries(files).filter(([name, value]) => {
+        const stored = storedFiles.find((f) => f.ids[1] === name);
+        return !stored || JSON.stringify(stored.value) !== JSON.stringify(value);
+      });
+      const fileDeletes = storedFiles.filter((f) => !Object.hasOwn(files, f.ids[1]));
+      let txn = this.client.if(
+        keyOf(families.services, specs[0].name),
+        "Mod",
+        "==",
+        byName.get(specs[0].name)?.modRevision ?? 0,
+      );
+      for (const spec of specs.slice(1)) {
+        txn = txn.and(
+          keyOf(families.services, spec.name),
+          "Mod",
+          "==",
+          byName.get(spec.name)?.modRevision ?? 0,
+        );
+      }
+      for (const r of stale) {
+        txn = txn.and(keyOf(families.services, r.ids[0]), "Mod", "==", r.modRevision);
+      }
+      const ops = [
+        ...plan.filter((p) => p.record).map((p) =>
+          this.client.put(keyOf(families.services, p.result.name)).value(JSON.stringify(p.record))
+        ),
+        ...stale.map((r) => this.client.delete().key(keyOf(families.services, r.ids[0]))),
+        ...filePuts.map(([name, value]) =>
+          this.client.put(keyOf(families.secrets, stack, name)).value(JSON.stringify(value))
+        ),
+        ...fileDeletes.map((f) =>
+          this.client.delete().key(keyOf(families.secrets, stack, f.ids[1]))
+        ),
+      ];
+      if (ops.length === 0) return { services: plan.map((p) => p.result), removed: [] };
+      const res = await txn.then(...ops).commit();
+      if (res.succeeded) {
+        return { services: plan.map((p) => p.result), removed: stale.map((r) => r.ids[0]) };
+      }
+    }
+    throw new ConflictError("the stack is being changed by someone else; try again");
+  }
+
+  /** Removes every service of a stack and its secrets, at once; returns the names removed. */
+  async removeStack(stack: string): Promise<string[]> {
+    for (let attempt = 0; attempt < this.maxRetries; attempt++) {
+      const all = await this.list<ServiceRecord>(families.services);
+      const ours = all.filter((r) => r.value?.spec?.stack === stack);
+      if (ours.length === 0) return [];
+      const key = (r: Versioned<ServiceRecord>) => keyOf(families.services, r.ids[0]);
+      let txn = this.client.if(key(ours[0]), "Mod", "==", ours[0].modRevision);
+      for (const r of ours.slice(1)) txn = txn.and(key(r), "Mod", "==", r.modRevision);
+      const res = await txn.then(
+        ...ours.map((r) => this.client.delete().key(key(r))),
+        this.client.delete().prefix(prefixOf(families.secrets, stack)),
+      ).commit();
+      if (res.succeeded) return ours.map((r) => r.ids[0]);
+    }
+    throw new ConflictError("the stack is being changed by someone else; try again");
+  }
+
   /** Removes a service; its assignments follow through the scheduler. */
   removeService(name: string): Promise<boolean> {
     return this.delete(families.services, name);

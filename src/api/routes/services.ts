@@ -7,7 +7,8 @@ import { ApiError } from "../errors.ts";
 import { readLimitedBody } from "../body.ts";
 import { describeService, summarizeService } from "../summary.ts";
 import type { ApiDeps } from "../types.ts";
-import { validateServiceName } from "../../spec/mod.ts";
+import { type ParseOptions, validateServiceName } from "../../spec/mod.ts";
+import type { DeployAnswer } from "../../cli/api_types.ts";
 
 /** The 404 for a service that does not exist. */
 export function serviceNotFound(name: string): ApiError {
@@ -28,23 +29,13 @@ export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
     }));
   app.post("/api/v1/services", async (c) => {
     const body = await readLimitedBody(c.req.raw, maxBodyBytes);
-    const result = deps.parseServiceFile(body, { contentType: c.req.header("content-type") });
-    if (!result.ok) {
-      const n = result.problems.length;
-      throw new ApiError(
-        400,
-        "invalid_spec",
-        `the service file has ${n} problem${n === 1 ? "" : "s"}; nothing was changed`,
-        result.problems,
-      );
-    }
-    if (result.services.length === 0) {
-      throw new ApiError(400, "invalid_spec", "the service file defines no service", [
-        { path: "", message: "write one service, a list of them, or a compose `services:` map" },
-      ]);
-    }
-    const applied = await deps.services.apply(result.services);
-    return c.json({ services: applied, warnings: result.warnings });
+    const stack = c.req.query("stack");
+    return c.json(
+      await deployFile(deps, body, {
+        contentType: c.req.header("content-type"),
+        ...(stack === undefined ? {} : { stack }),
+      }),
+    );
   });
   app.get("/api/v1/services/:name", (c) => {
     const name = c.req.param("name");
@@ -55,8 +46,67 @@ export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
   app.delete("/api/v1/services/:name", async (c) => {
     const name = c.req.param("name");
     // A name no service can have (a/b, ../x) never reaches the store.
-    if (validateServiceName(name) !== undefined) throw serviceNotFound(name);
+    if (!isServiceName(name)) throw serviceNotFound(name);
     if (!(await deps.services.remove(name))) throw serviceNotFound(name);
     return c.json({ removed: name });
   });
+}
+
+/** A plain service's name, or a stack service's `SERVICE.STACK`. */
+export function isServiceName(name: string): boolean {
+  const parts = name.split(".");
+  return parts.length <= 2 && parts.every((part) => validateServiceName(part) === undefined);
+}
+
+/**
+ * Reads a service file or compose file and applies it: plain services, or a stack with its
+ * secrets (and the removal of the services the stack no longer has). A name used both as a
+ * stack and as a plain service is refused, since `NAME.DOMAIN` would name both.
+ */
+export async function deployFile(
+  deps: ApiDeps,
+  body: Uint8Array | string,
+  options: ParseOptions,
+): Promise<DeployAnswer> {
+  const result = deps.parseServiceFile(body, {
+    ...options,
+    ...(deps.reservedPorts ? { reservedPorts: deps.reservedPorts() } : {}),
+  });
+  if (!result.ok) {
+    const n = result.problems.length;
+    throw new ApiError(
+      400,
+      "invalid_spec",
+      `the service file has ${n} problem${n === 1 ? "" : "s"}; nothing was changed`,
+      result.problems,
+    );
+  }
+  if (result.services.length === 0) {
+    throw new ApiError(400, "invalid_spec", "the service file defines no service", [
+      { path: "", message: "write one service, a list of them, or a compose `services:` map" },
+    ]);
+  }
+  const existing = deps.view.services();
+  if (result.stack) {
+    const name = result.stack.name;
+    if (existing.some((r) => r.spec.name === name && !r.spec.stack)) {
+      throw new ApiError(409, "name_taken", `a service is named ${name} already`, [{
+        path: "",
+        message: `stack name '${name}' is a service's name; deploy with --stack OTHER (or ` +
+          "?stack=OTHER)",
+      }]);
+    }
+    const applied = await deps.services.applyStack(result.stack, result.services);
+    return { ...applied, stack: name, warnings: result.warnings };
+  }
+  for (const spec of result.services) {
+    if (existing.some((r) => r.spec.stack === spec.name)) {
+      throw new ApiError(409, "name_taken", `a stack is named ${spec.name}`, [{
+        path: "",
+        message: `service name '${spec.name}' is a stack's name; rename the service`,
+      }]);
+    }
+  }
+  const applied = await deps.services.apply(result.services);
+  return { services: applied, warnings: result.warnings };
 }

@@ -41,14 +41,19 @@ export function serviceText(s: ServiceDetail, now: Date): string {
   return `${head}\n${replicas}\n${eventsTable(s.events ?? [])}`;
 }
 
-/** The services table: NAME IMAGE REPLICAS (running/wanted) NODES URL. */
+/** The services table: NAME STACK IMAGE REPLICAS (running/wanted) NODES URL. */
 export function servicesTable(services: ServiceSummary[]): string {
   if (services.length === 0) return "no services yet; deploy one with `fossora deploy FILE`\n";
   const problems = services.filter((s) => s.problem).map((s) => `${s.name}: ${s.problem}\n`);
+  // A stack's services sit together, under plain services (SPEC: grouped by stack).
+  const grouped = [...services].sort((a, b) =>
+    (a.stack ?? "").localeCompare(b.stack ?? "") || a.name.localeCompare(b.name)
+  );
   return formatTable(
-    ["NAME", "IMAGE", "REPLICAS", "NODES", "URL"],
-    services.map((s) => [
+    ["NAME", "STACK", "IMAGE", "REPLICAS", "NODES", "URL"],
+    grouped.map((s) => [
       s.name,
+      s.stack ?? "-",
       s.image,
       `${s.running}/${s.replicas}`,
       s.nodes.join(",") || "-",
