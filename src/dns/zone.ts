@@ -3,7 +3,7 @@
  * function of the view and the question, so it is tested without sockets.
  * @module
  */
-import type { ClusterView } from "../state/view.ts";
+import { type ClusterView, isStackName, serviceByName } from "../state/view.ts";
 import type { NodeRecord } from "../state/types.ts";
 import { ipv6Bytes } from "../util/ip.ts";
 import { isDnsLabel } from "../util/names.ts";
@@ -54,9 +54,10 @@ export function resolve(view: ClusterView, zone: Zone, name: string, type: numbe
   if (!name.endsWith(suffix)) return refused();
   const rest = name.slice(0, name.length - suffix.length);
   const dot = rest.indexOf(".");
-  if (dot < 0) return answerService(view, zone, rest, type);
-  if (rest.slice(dot + 1) === NODE_LABEL) return answerNode(view, zone, rest.slice(0, dot), type);
-  return negative(view, zone, RCODE.NXDOMAIN);
+  if (dot >= 0 && rest.slice(dot + 1) === NODE_LABEL) {
+    return answerNode(view, zone, rest.slice(0, dot), type);
+  }
+  return answerService(view, zone, rest, type);
 }
 
 /** The answer outside our zone: we are not a resolver. */
@@ -68,9 +69,11 @@ function refused(): Resolution {
 }
 
 function answerService(view: ClusterView, zone: Zone, label: string, type: number): Resolution {
-  if (!view.service(label)) {
-    // `node.DOMAIN` exists as the parent of node names even when no service has that name.
-    return negative(view, zone, label === NODE_LABEL ? RCODE.NOERROR : RCODE.NXDOMAIN);
+  if (!serviceByName(view, label)) {
+    // `node.DOMAIN` exists as the parent of node names even when no service has that name, and
+    // a stack's name as the parent of its services' names (`web.STACK.DOMAIN`).
+    const parent = label === NODE_LABEL || isStackName(view, label);
+    return negative(view, zone, parent ? RCODE.NOERROR : RCODE.NXDOMAIN);
   }
   return positive(
     view,

@@ -150,3 +150,24 @@ Deno.test("nodes this node no longer hears are left out of answers, but never ev
   assert.deepEqual(a(quiet(["id-alpha", "id-Beta"])), ["10.0.0.1", "10.0.0.2"], "none heard: all");
   assert.deepEqual(a(quiet([])), ["10.0.0.1", "10.0.0.2"]);
 });
+
+Deno.test("a stack's services resolve as SERVICE.STACK, its front as STACK, and a stack without one is an empty name", () => {
+  const view = sampleView();
+  const inStack = (name: string, stack: string, front = false) => {
+    const record = structuredClone(view.service("web")!);
+    record.spec = { ...record.spec, name, stack, ...(front ? { front: true } : {}) };
+    view.serviceMap.set(name, record);
+  };
+  inStack("app.cloud", "cloud", true);
+  inStack("db.cloud", "cloud");
+  inStack("db.notes", "notes");
+  for (const name of ["app.cloud", "db.cloud", "cloud", "db.notes"]) {
+    const r = resolve(view, zone, `${name}.fossora.home.arpa`, TYPE.A);
+    assert.equal(r.result, "noerror", name);
+    assert.deepEqual(addresses(r.reply.answers), ["10.0.0.1", "10.0.0.2"], name);
+  }
+  // `notes` has no front: the name exists (its services are under it) but holds no address.
+  assert.equal(resolve(view, zone, "notes.fossora.home.arpa", TYPE.A).result, "nodata");
+  assert.equal(resolve(view, zone, "cache.cloud.fossora.home.arpa", TYPE.A).result, "nxdomain");
+  assert.equal(resolve(view, zone, "a.db.cloud.fossora.home.arpa", TYPE.A).result, "nxdomain");
+});

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ReplicaStatus, ServiceRecord } from "../state/types.ts";
-import type { ClusterView } from "../state/view.ts";
+import { type ClusterView, serviceByName } from "../state/view.ts";
 
 /** One replica's published HTTP port. */
 export interface Backend {
@@ -27,7 +27,10 @@ export type Route =
    */
   | { kind: "proxy"; service: string; backends: Backend[]; httpsRedirect: boolean };
 
-/** The service a Host header names, or undefined when it is not `NAME.DOMAIN`. */
+/**
+ * The service a Host header names, or undefined when it is not `NAME.DOMAIN` or
+ * `SERVICE.STACK.DOMAIN`.
+ */
 export function serviceFromHost(host: string | undefined, suffix: string): string | undefined {
   if (!host) return undefined;
   let h = host.toLowerCase();
@@ -36,7 +39,7 @@ export function serviceFromHost(host: string | undefined, suffix: string): strin
   if (h.endsWith(".")) h = h.slice(0, -1);
   if (!h.endsWith(suffix)) return undefined;
   const name = h.slice(0, h.length - suffix.length);
-  return name && !name.includes(".") ? name : undefined;
+  return name && name.split(".").length <= 2 && !name.split(".").includes("") ? name : undefined;
 }
 
 /** Why a service has no ready replica, in words for the 503 page. */
@@ -90,9 +93,10 @@ export class Router {
 
   /** The route for a request with this Host header. */
   route(host: string | undefined): Route {
-    const name = serviceFromHost(host, this.#suffix);
-    const service = name === undefined ? undefined : this.#view.service(name);
-    if (!name || !service) return { kind: "unknown", host: host ?? "" };
+    const asked = serviceFromHost(host, this.#suffix);
+    const service = asked === undefined ? undefined : serviceByName(this.#view, asked);
+    if (!asked || !service) return { kind: "unknown", host: host ?? "" };
+    const name = service.spec.name;
     const http = service.spec.ports.find((p) => p.http);
     if (!http) return { kind: "no-http", service: name };
     const replicas = this.#view.replicasOf(name);

@@ -2,12 +2,21 @@ import assert from "node:assert/strict";
 import { publicReason, Router, serviceFromHost, unavailableReason } from "./routes.ts";
 import { replica, service, viewWith } from "./test_util.ts";
 
-Deno.test("serviceFromHost takes NAME.DOMAIN only, ignoring port, case and a final dot", () => {
+Deno.test("serviceFromHost takes NAME.DOMAIN and SERVICE.STACK.DOMAIN, ignoring port, case and a final dot", () => {
   const suffix = ".fossora.home.arpa";
   assert.equal(serviceFromHost("web.fossora.home.arpa", suffix), "web");
   assert.equal(serviceFromHost("WEB.Fossora.Home.Arpa.:8080", suffix), "web");
+  assert.equal(serviceFromHost("db.nextcloud.fossora.home.arpa", suffix), "db.nextcloud");
   for (
-    const bad of [undefined, "", "web", "fossora.home.arpa", "a.web.fossora.home.arpa", "[::1]:80"]
+    const bad of [
+      undefined,
+      "",
+      "web",
+      "fossora.home.arpa",
+      "a.b.web.fossora.home.arpa",
+      ".web.fossora.home.arpa",
+      "[::1]:80",
+    ]
   ) {
     assert.equal(serviceFromHost(bad, suffix), undefined, String(bad));
   }
@@ -88,4 +97,27 @@ Deno.test("publicReason says why in general words, never a node, address or mess
     assert.match(text, want);
     assert.doesNotMatch(text, /node-|10\.0|127\.0|pull/);
   }
+});
+
+Deno.test("Router serves a stack's service as SERVICE.STACK and its front service as STACK too", () => {
+  const front = service("app.cloud");
+  front.spec = { ...front.spec, stack: "cloud", front: true };
+  const view = viewWith(front, [replica("app.cloud", 0, 1001)]);
+  const db = service("db.cloud");
+  db.spec = { ...db.spec, stack: "cloud" };
+  view.serviceMap.set("db.cloud", db);
+  view.putReplica(replica("db.cloud", 0, 1002));
+  const router = new Router(view, "fossora.home.arpa", () => 0, 5000);
+  for (
+    const [host, name] of [["app.cloud", "app.cloud"], ["cloud", "app.cloud"], [
+      "db.cloud",
+      "db.cloud",
+    ]]
+  ) {
+    const r = router.route(`${host}.fossora.home.arpa`);
+    assert.equal(r.kind === "proxy" && r.service, name, host);
+  }
+  assert.equal(router.route("cache.cloud.fossora.home.arpa").kind, "unknown");
+  front.spec.front = undefined;
+  assert.equal(router.route("cloud.fossora.home.arpa").kind, "unknown");
 });

@@ -34,6 +34,22 @@ export interface ClusterView {
   drain(node: string): DrainRecord | undefined;
 }
 
+/**
+ * The service a name under DOMAIN stands for: the service of that name (`whoami`,
+ * `web.nextcloud`), or, for a stack's name, the stack's front service. Undefined for neither.
+ */
+export function serviceByName(view: ClusterView, name: string): ServiceRecord | undefined {
+  return view.service(name) ??
+    (name.includes(".")
+      ? undefined
+      : view.services().find((r) => r.spec.stack === name && r.spec.front === true));
+}
+
+/** True when `name` is a stack's name: the parent of its services' names. */
+export function isStackName(view: ClusterView, name: string): boolean {
+  return view.services().some((r) => r.spec.stack === name);
+}
+
 /** A view backed by plain maps; the etcd mirror fills one, and tests fill one by hand. */
 export class MemoryView implements ClusterView {
   info: ClusterInfo | undefined;
