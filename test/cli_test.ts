@@ -27,7 +27,7 @@ Deno.test("the CLI deploys, lists, shows logs of and removes a service on a real
       async () => {
         const out = await agent.cli("services");
         return out.code === 0 &&
-          new RegExp(`${name}\\s+fossora-test/busybox:1\\s+1/1`).test(out.stdout);
+          new RegExp(`${name}\\s+-\\s+fossora-test/busybox:1\\s+1/1`).test(out.stdout);
       },
       30_000,
       300,

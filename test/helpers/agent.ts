@@ -195,9 +195,18 @@ export class TestAgent implements AsyncDisposable {
 
   /** Runs the `fossora` CLI against this agent. */
   async cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return await this.cliWith({}, ...args);
+  }
+
+  /** Runs the CLI with more environment variables (and the working directory `env.PWD`). */
+  async cliWith(
+    env: Record<string, string>,
+    ...args: string[]
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     const out = await new Deno.Command(DENO, {
       args: ["run", "-A", MAIN, ...args],
-      env: { FOSSORA_API: this.api, FOSSORA_DATA_DIR: this.dataDir },
+      env: { ...env, FOSSORA_API: this.api, FOSSORA_DATA_DIR: this.dataDir },
+      ...(env.PWD ? { cwd: env.PWD } : {}),
       stdin: "null",
     }).output();
     const dec = new TextDecoder();

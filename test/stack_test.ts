@@ -1,0 +1,162 @@
+/**
+ * A docker-compose file deployed as a stack on a real agent, through the CLI as a user runs it:
+ * the file is read as written (restart, container_name, ${VAR:-default}, .env, env_file), its
+ * services are SERVICE.STACK and its front is STACK.DOMAIN, a second stack with the same
+ * service names does not collide, a redeploy changes only what changed, and `fossora rm STACK`
+ * removes all of it.
+ */
+import assert from "node:assert/strict";
+import { TestAgent } from "./helpers/agent.ts";
+import { httpRequest } from "./helpers/http.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const COMPOSE = `services:
+  web:
+    image: fossora-test/busybox:1
+    restart: unless-stopped
+    container_name: web
+    command: ["sh", "-c", "echo \\"$$GREETING from \${WHO:-nobody} in \${PLACE:-the default place}\\" > /www/index.html; exec httpd -f -p 80 -h /www"]
+    env_file: web.env
+    ports:
+      - "80"
+  extra:
+    image: fossora-test/busybox:1
+    command: ["sleep", "3600"]
+    profiles: [debug]
+`;
+
+/** Writes the stack's folder: the compose file, its .env and the env file it names. */
+async function stackFolder(root: string, name: string, who: string): Promise<string> {
+  const dir = `${root}/${name}`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/docker-compose.yml`, COMPOSE);
+  await Deno.writeTextFile(`${dir}/.env`, `# the stack's settings\nWHO=${who}\n`);
+  await Deno.writeTextFile(`${dir}/web.env`, `GREETING="hello"\n`);
+  return dir;
+}
+
+Deno.test("a compose file deploys as a stack as written, and two stacks with the same services do not collide", async (t) => {
+  await using agent = await TestAgent.start();
+  const a = await stackFolder(agent.dataDir, "demo", "dotenv");
+  const b = await stackFolder(agent.dataDir, "other", "the-other-one");
+  const page = (host: string) => httpRequest(agent.ports.http, `${host}.${agent.domain}`);
+  const serves = (host: string, text: string) =>
+    waitFor(
+      `${host} to serve "${text}"`,
+      async () => {
+        const res = await page(host).catch(() => undefined);
+        return res?.status === 200 && res.body.trim() === text;
+      },
+      60_000,
+      300,
+    );
+
+  await t.step(
+    "deploy names the stack after its folder and warns about what fossora covers",
+    async () => {
+      const out = await agent.cliWith({ PWD: a }, "deploy", "docker-compose.yml");
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /^stack demo$/m);
+      assert.match(out.stdout, /created web\.demo \(generation 1\)/);
+      assert.doesNotMatch(out.stdout, /extra/);
+      assert.match(out.stderr, /services\.web\.restart: is ignored/);
+      assert.match(out.stderr, /services\.web\.container_name: is ignored/);
+      assert.match(out.stderr, /services\.extra\.profiles: the service is not deployed/);
+    },
+  );
+
+  await t.step(
+    "the service answers at SERVICE.STACK and, as the front, at STACK, with .env and env_file filled in",
+    async () => {
+      await serves("web.demo", "hello from dotenv in the default place");
+      await serves("demo", "hello from dotenv in the default place");
+    },
+  );
+
+  await t.step("the shell's environment wins over .env, as with docker compose", async () => {
+    const out = await agent.cliWith({ WHO: "the-shell" }, "deploy", `${b}/docker-compose.yml`);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /created web\.other/);
+    await serves("web.other", "hello from the-shell in the default place");
+    await serves("web.demo", "hello from dotenv in the default place");
+  });
+
+  await t.step("stacks and services list both stacks", async () => {
+    const stacks = await agent.cli("stacks");
+    assert.equal(stacks.code, 0, stacks.stderr);
+    assert.match(
+      stacks.stdout,
+      new RegExp(`demo\\s+web\\s+\\w+\\s+http://demo\\.${agent.domain}/`),
+    );
+    assert.match(
+      stacks.stdout,
+      new RegExp(`other\\s+web\\s+\\w+\\s+http://other\\.${agent.domain}/`),
+    );
+    const services = await agent.cli("services");
+    assert.match(services.stdout, /web\.demo\s+demo\s+fossora-test\/busybox:1/);
+    assert.match(services.stdout, /web\.other\s+other\s+fossora-test\/busybox:1/);
+  });
+
+  await t.step(
+    "deploying the same file again changes nothing; a changed variable updates that service only",
+    async () => {
+      const same = await agent.cliWith({ PWD: a }, "deploy", "docker-compose.yml");
+      assert.equal(same.code, 0, same.stderr);
+      assert.match(same.stdout, /unchanged web\.demo \(generation 1\)/);
+      const changed = await agent.cliWith(
+        { PWD: a, PLACE: "a new place" },
+        "deploy",
+        "docker-compose.yml",
+      );
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.match(changed.stdout, /updated web\.demo \(generation 2\)/);
+      await serves("demo", "hello from dotenv in a new place");
+      const other = await agent.cli("services", "web.other", "--json");
+      assert.equal((JSON.parse(other.stdout) as { generation: number }).generation, 1);
+    },
+  );
+
+  await t.step("a service the file no longer has is removed with the redeploy", async () => {
+    await Deno.writeTextFile(
+      `${a}/docker-compose.yml`,
+      COMPOSE.replace("profiles: [debug]", "") +
+        `  cache:\n    image: fossora-test/busybox:1\n    command: ["sleep", "3600"]\n`,
+    );
+    const grown = await agent.cliWith({ PWD: a }, "deploy", "docker-compose.yml");
+    assert.match(grown.stdout, /created extra\.demo/);
+    assert.match(grown.stdout, /created cache\.demo/);
+    await Deno.writeTextFile(`${a}/docker-compose.yml`, COMPOSE);
+    const shrunk = await agent.cliWith({ PWD: a }, "deploy", "docker-compose.yml");
+    assert.equal(shrunk.code, 0, shrunk.stderr);
+    assert.match(shrunk.stdout, /^removed extra\.demo$/m);
+    assert.match(shrunk.stdout, /^removed cache\.demo$/m);
+  });
+
+  await t.step("a stack cannot take a plain service's name, nor a service a stack's", async () => {
+    const plain = `${agent.dataDir}/plain.yaml`;
+    await Deno.writeTextFile(plain, "name: demo\nimage: fossora-test/busybox:1\n");
+    const out = await agent.cli("deploy", plain);
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /stack/);
+  });
+
+  await t.step(
+    "rm STACK removes every service of the stack and leaves the other stack",
+    async () => {
+      const out = await agent.cli("rm", "demo");
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /removed web\.demo/);
+      await waitFor(
+        "web.demo to be gone",
+        async () => (await page("web.demo")).status === 404,
+        30_000,
+        300,
+      );
+      await serves("web.other", "hello from the-shell in the default place");
+      const again = await agent.cli("rm", "demo");
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /no service or stack named "demo"/);
+      assert.equal((await agent.cli("rm", "other")).code, 0);
+    },
+  );
+});
