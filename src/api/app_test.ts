@@ -286,6 +286,8 @@ Deno.test("an ApiError from the store becomes its response", async () => {
     services: {
       apply: () => Promise.reject(new ApiError(409, "port_taken", "port 25565 is used by mc")),
       remove: () => Promise.resolve(false),
+      applyStack: () => Promise.reject(new Error("not used")),
+      removeStack: () => Promise.resolve([]),
     },
   });
   const res = await app.request("/api/v1/services", {

@@ -5,7 +5,7 @@
  * @module
  */
 import { Registry } from "../metrics/mod.ts";
-import { parseServiceFile } from "../spec/mod.ts";
+import { parseServiceFile, type StackFiles } from "../spec/mod.ts";
 import type { ApplyResult } from "../state/mod.ts";
 import type { NodeRecord, ReplicaStatus, ServiceSpec } from "../state/types.ts";
 import { MemoryView } from "../state/view.ts";
@@ -118,6 +118,30 @@ export class MemoryStore implements ServiceStore {
   remove(name: string): Promise<boolean> {
     this.writes++;
     return Promise.resolve(this.view.serviceMap.delete(name));
+  }
+
+  /** Stack files written, by stack; secrets included, to check they never reach an answer. */
+  readonly stackFiles = new Map<string, StackFiles["files"]>();
+
+  async applyStack(
+    stack: StackFiles,
+    specs: ServiceSpec[],
+  ): Promise<{ services: ApplyResult[]; removed: string[] }> {
+    const removed = [...this.view.serviceMap.values()]
+      .filter((r) => r.spec.stack === stack.name && !specs.some((s) => s.name === r.spec.name))
+      .map((r) => r.spec.name);
+    for (const name of removed) this.view.serviceMap.delete(name);
+    this.stackFiles.set(stack.name, stack.files);
+    return { services: await this.apply(specs), removed };
+  }
+
+  removeStack(name: string): Promise<string[]> {
+    this.writes++;
+    const names = [...this.view.serviceMap.values()].filter((r) => r.spec.stack === name)
+      .map((r) => r.spec.name);
+    for (const n of names) this.view.serviceMap.delete(n);
+    this.stackFiles.delete(name);
+    return Promise.resolve(names);
   }
 }
 

@@ -151,8 +151,13 @@ export function resilienceOf(nodes: readonly NodeRecord[]): Resilience {
 }
 
 /** The URL a service is served at, when it has an HTTP port. */
-export function serviceUrl(spec: ServiceSpec, domain: string): string | null {
-  return spec.ports.some((p) => p.http) ? `http://${spec.name}.${domain}/` : null;
+export function serviceUrl(
+  spec: ServiceSpec,
+  domain: string,
+  replicas: ReplicaStatus[] = [],
+): string | null {
+  const web = spec.ports.some((p) => p.http) || replicas.some((r) => r.httpPort !== undefined);
+  return web ? `http://${spec.name}.${domain}/` : null;
 }
 
 /** One word for a service's health, from what it wants and what its replicas report. */
@@ -220,7 +225,7 @@ export function summarizeService(
     running: replicas.filter((r) => r.state === "running").length,
     ready: replicas.filter((r) => r.ready).length,
     nodes,
-    url: serviceUrl(spec, domain),
+    url: serviceUrl(spec, domain, replicas),
     published: spec.ports.flatMap((p) =>
       p.published === undefined || p.protocol === "udp" ? [] : [p.published]
     ),
@@ -262,7 +267,7 @@ export function describeService(
     generation: record.generation,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
-    url: serviceUrl(record.spec, domain),
+    url: serviceUrl(record.spec, domain, replicas),
     state: serviceState(record.spec.replicas, replicas),
     problem: serviceProblem(view, record.spec.name, replicas) ??
       proxyProblem?.(record.spec.name) ?? null,

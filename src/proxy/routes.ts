@@ -98,9 +98,12 @@ export class Router {
     if (!asked || !service) return { kind: "unknown", host: host ?? "" };
     const name = service.spec.name;
     const http = service.spec.ports.find((p) => p.http);
-    if (!http) return { kind: "no-http", service: name };
-    const replicas = this.#view.replicasOf(name);
-    const backends = this.#readyBackends(replicas, String(http.container));
+    const all = this.#view.replicasOf(name);
+    // Without an http port, a published port its replicas found answering HTTP serves instead.
+    const port = http?.container ?? all.find((r) => r.ready && r.httpPort)?.httpPort;
+    if (port === undefined) return { kind: "no-http", service: name };
+    const replicas = http ? all : all.filter((r) => r.httpPort === port);
+    const backends = this.#readyBackends(replicas, String(port));
     if (backends.length === 0) {
       return {
         kind: "unavailable",
@@ -113,7 +116,7 @@ export class Router {
       kind: "proxy",
       service: name,
       backends: this.#order(name, backends),
-      httpsRedirect: http.httpsRedirect === true,
+      httpsRedirect: http?.httpsRedirect === true,
     };
   }
 

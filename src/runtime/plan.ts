@@ -29,6 +29,11 @@ export interface ReplicaMemory {
   pulling: boolean;
   /** Id of the container whose HTTP port answered the last probe. */
   ready?: string;
+  /**
+   * What the search for an HTTP port among its `detectHttp` ports found on one container: the
+   * port that answered HTTP, or none yet; `tries` counts the searches.
+   */
+  web?: { container: string; port?: number; tries: number };
 }
 
 /** One step the loop performs. All steps of one replica run in order, one replica at a time. */

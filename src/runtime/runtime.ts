@@ -5,7 +5,7 @@
  * trigger passes quickly; a periodic resync catches whatever an event stream lost.
  * @module
  */
-import type { ReplicaStatus } from "../state/types.ts";
+import { portKey, type ReplicaStatus } from "../state/types.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { untilAborted } from "./abort.ts";
 import { addressProblem, probeHost } from "./address.ts";
@@ -35,6 +35,7 @@ import {
   type ReplicaMemory,
 } from "./plan.ts";
 import { type Probe, tcpProbe } from "./probe.ts";
+import { detectHttp, type HttpDetect } from "./detect.ts";
 import { sameWanted } from "./same.ts";
 import { describe, httpPort, type Observation, RUNNING_READY_MS, sameStatus } from "./status.ts";
 import { checkWanted, type Rejected } from "./validate.ts";
@@ -46,6 +47,9 @@ export type TimerId = ReturnType<typeof setTimeout>;
 export const DEFAULT_LOG_TAIL = 1000;
 
 /** What the runtime needs from its caller. */
+/** Passes that look for an HTTP port on a replica before giving up (about 2 minutes). */
+const DETECT_TRIES = 24;
+
 export interface RuntimeOptions {
   /** The engine; `createDockerApi(dockerHost)` builds the real one. */
   docker: DockerApi;
@@ -77,6 +81,8 @@ export interface RuntimeOptions {
   readyProbeMs?: number;
   /** Readiness probe of a published port on this node's address; default `tcpProbe`. */
   probe?: Probe;
+  /** Whether a published port answers HTTP (for `detectHttp` ports); default `detectHttp`. */
+  detect?: HttpDetect;
   /** Probe period in ms while a replica is running but not ready; default 200. */
   probeMs?: number;
   /** Seconds a container gets to stop before it is killed; default 10. */
@@ -144,6 +150,7 @@ export class Runtime {
   readonly #resyncMs: number;
   readonly #probeMs: number;
   readonly #probe: Probe;
+  readonly #detect: HttpDetect;
 
   #wanted: WantedReplica[] = [];
   /** The list as last handed in, to spot an unchanged one; undefined when it could not be kept. */
@@ -196,6 +203,7 @@ export class Runtime {
     this.#resyncMs = o.resyncMs ?? 5_000;
     this.#probeMs = o.probeMs ?? 200;
     this.#probe = o.probe ?? ((port, host) => tcpProbe(port, 1_000, host));
+    this.#detect = o.detect ?? ((port, host) => detectHttp(port, host));
   }
 
   /**
@@ -433,6 +441,7 @@ export class Runtime {
       !this.#busy.has(key) && (this.#doneSeq.get(key) ?? 0) < listSeq;
     this.#memory = observe({ wanted, actual, memory: this.#memory, now });
     const notReady = await this.#probeAll(wanted, actual, now, settled);
+    await this.#detectAll(wanted, actual, settled);
     const groups = byReplica(actual);
     // When a replica without an HTTP port will have run long enough to be ready.
     let readyAt: number | undefined;
@@ -510,6 +519,45 @@ export class Runtime {
     }
     await Promise.all(probes);
     return waiting;
+  }
+
+  /**
+   * Looks for an HTTP port among the `detectHttp` ports of running replicas: every pass until
+   * one answers HTTP or DETECT_TRIES passes found none (a slow app gets a couple of minutes).
+   */
+  async #detectAll(
+    wanted: WantedReplica[],
+    actual: Observed[],
+    settled: (key: string) => boolean,
+  ): Promise<void> {
+    const groups = byReplica(actual);
+    const host = probeHost(this.#o.address);
+    const searches: Promise<void>[] = [];
+    for (const w of wanted) {
+      const key = replicaKey(w.service, w.replica);
+      const ports = w.spec.ports.filter((p) => p.detectHttp);
+      const c = pickContainer(w, groups.get(key) ?? []);
+      if (!ports.length || !c?.running || !settled(key)) continue;
+      const web = this.#memory.get(key)?.web;
+      const mine = web?.container === c.id ? web : { container: c.id, tries: 0 };
+      if (mine.port !== undefined || mine.tries >= DETECT_TRIES) continue;
+      searches.push((async () => {
+        let found: number | undefined;
+        for (const p of ports) {
+          const hostPort = c.ports[portKey(p)];
+          if (hostPort && await this.#detect(hostPort, host)) {
+            found = p.container;
+            break;
+          }
+        }
+        const mem = this.#memory.get(key) ?? freshMemory(w.generation);
+        this.#memory.set(key, {
+          ...mem,
+          web: { container: c.id, tries: mine.tries + 1, ...(found ? { port: found } : {}) },
+        });
+      })());
+    }
+    await Promise.all(searches);
   }
 
   /** Starts the steps of each replica as one task; a replica with steps under way is skipped. */

@@ -59,7 +59,13 @@ export function describe(
     if (failure) return { ...base, state: "error", message: failure.message };
     return { ...base, state: "pending" };
   }
-  const known = { ...base, containerId: c.id, ports: specPorts(w, c) };
+  const web = mem?.web?.container === c.id ? mem.web.port : undefined;
+  const known = {
+    ...base,
+    containerId: c.id,
+    ports: specPorts(w, c),
+    ...(web !== undefined ? { httpPort: web } : {}),
+  };
   if (c.running && c.health && c.status !== "paused") {
     // Its health check decides, and an HTTP port must answer too.
     if (c.health.status === "unhealthy") {

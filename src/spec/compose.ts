@@ -331,6 +331,7 @@ function unpublishReserved(
       const user = (port.protocol === "udp" ? reserved.udp : reserved.tcp).get(published);
       if (user === undefined) return;
       delete port.published;
+      delete port.detectHttp;
       // What a file publishes on the proxy's own port is its web interface (Pi-hole's 80).
       if (user === "proxy" && !s.spec.ports.some((p) => p.http)) port.http = true;
       warnings.push({
@@ -342,6 +343,7 @@ function unpublishReserved(
             : "the stack's services still reach it by name"),
       });
     });
+    if (s.spec.ports.some((p) => p.http)) { for (const p of s.spec.ports) delete p.detectHttp; }
     // An unpublished port may now repeat a container-only one (`expose: [80]` and `80:80`).
     const keep = s.spec.ports.map((p, i, all) =>
       p.published !== undefined ||

@@ -464,6 +464,12 @@ function readPorts(
     const at = extension.httpPath;
     found.paths.push({ container: at, http: at, published: at });
   }
+  if (extension.http === undefined && !found.ports.some((p) => p.http)) {
+    // `"8096:8096"`: maybe the web interface; the node running it checks (SPEC: URL detection).
+    for (const port of found.ports) {
+      if (port.published !== undefined && !port.protocol) port.detectHttp = true;
+    }
+  }
   if (extension.httpsRedirect !== undefined) {
     const http = found.ports.find((port) => port.http);
     if (http === undefined) {

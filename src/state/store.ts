@@ -319,7 +319,10 @@ function sameContainers(a: ServiceSpec, b: ServiceSpec): boolean {
 /** The part of a spec its containers are made from. */
 function containerFields(spec: ServiceSpec): unknown {
   const { replicas: _r, placement: _p, resources: _x, front: _f, ports, ...rest } = spec;
-  return { ...rest, ports: ports.map(({ httpsRedirect: _h, ...port }) => port) };
+  return {
+    ...rest,
+    ports: ports.map(({ httpsRedirect: _h, detectHttp: _d, ...port }) => port),
+  };
 }
 
 /** JSON with sorted object keys, so key order in a file never looks like a change. */

@@ -27,6 +27,12 @@ export interface PortSpec {
    * keeps the generation and the running replicas.
    */
   httpsRedirect?: boolean;
+  /**
+   * A published TCP port of a service with no http port (compose's `"8096:8096"`): the node
+   * running a replica checks whether it answers HTTP, and if it does the service is also served
+   * at `http://NAME.DOMAIN/` through it. Stored only when true.
+   */
+  detectHttp?: boolean;
 }
 
 /** A named volume, kept by the cluster: a Docker volume that survives a redeploy. */
@@ -363,6 +369,11 @@ export interface ReplicaStatus {
    * `"53/udp"` for UDP.
    */
   ports: Record<string, number>;
+  /**
+   * The container port (one marked `detectHttp`) found answering HTTP on this replica, which the
+   * proxy then serves at `http://NAME.DOMAIN/`. Absent when none is (or none is marked).
+   */
+  httpPort?: number;
   /** Times the runtime restarted this container after it exited. */
   restarts: number;
   /** When `state` last changed (ISO 8601). */
