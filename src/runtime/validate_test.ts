@@ -51,7 +51,10 @@ Deno.test("what would break a Docker call or the loop is refused with a clear re
     [want({}, { volumes: [{ name: "a/b", path: "/x" }] }), /spec\.volumes/],
     [want({}, { binds: "x" as unknown as [] }), /spec\.binds must be a list of objects/],
     [want({}, { devices: [null as unknown as { host: string }] }), /spec\.devices must be a list/],
-    [want({}, { container: [] as unknown as ContainerOptions }), /spec\.container must be an object/],
+    [
+      want({}, { container: [] as unknown as ContainerOptions }),
+      /spec\.container must be an object/,
+    ],
   ];
   for (const [entry, re] of cases) {
     const p = problemsOf(entry);
