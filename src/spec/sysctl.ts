@@ -75,6 +75,7 @@ export function checkSysctls(
   out: Problems,
   hostNetwork = false,
 ): Record<string, string> | undefined {
+  const before = out.length;
   const pairs: [string, unknown, string][] = [];
   if (isMapping(value)) {
     for (const [k, v] of entries(value)) pairs.push([k, v, keyPath(path, k)]);
@@ -93,7 +94,6 @@ export function checkSysctls(
     });
     return undefined;
   }
-  const before = out.length;
   const sysctls: Record<string, string> = {};
   for (const [name, raw, at] of pairs) {
     const problem = sysctlProblem(name, hostNetwork);
