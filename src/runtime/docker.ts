@@ -398,7 +398,8 @@ function samePlatform(
 ): boolean {
   const [os, arch, variant] = platform.split("/");
   return info.Os === os && info.Architecture === arch &&
-    (variant === undefined || info.Variant === variant);
+    // An engine that does not say the variant is trusted: pulling again offline would fail.
+    (variant === undefined || !info.Variant || info.Variant === variant);
 }
 
 class DockerodeApi implements DockerApi {

@@ -130,7 +130,7 @@ export class World {
     for (const rt of this.runtimes) await rt.stop();
     const ids = await docker("ps", "-aq", "--filter", `label=fossora.node=${this.node}`);
     const all = [...ids.split("\n"), ...this.extra].filter(Boolean);
-    if (all.length) await docker("rm", "-f", ...all).catch(() => {});
+    if (all.length) await docker("rm", "-f", "-v", ...all).catch(() => {});
     for (const s of this.services) {
       const vols = await docker("volume", "ls", "-q", "--filter", `label=fossora.service=${s}`);
       if (vols) await docker("volume", "rm", "-f", ...vols.split("\n"));
