@@ -6,10 +6,12 @@
  */
 import Docker from "dockerode";
 import { Buffer } from "node:buffer";
-import type { Healthcheck } from "../state/mod.ts";
+import type { BindSpec, ContainerOptions, DeviceSpec, Healthcheck } from "../state/mod.ts";
 import { portKey } from "../state/types.ts";
-import { parseDuration } from "../spec/mod.ts";
 import { CancelledError, untilAborted } from "./abort.ts";
+import { createRequest } from "./create_body.ts";
+
+export { LOG_CONFIG } from "./create_body.ts";
 
 /** A container as the runtime needs to see it (from `docker inspect`). */
 export interface ContainerState {
@@ -32,6 +34,8 @@ export interface ContainerState {
   ports: Record<string, number>;
   /** Its health check's verdict, when it has one (the image's or the spec's). */
   health?: ContainerHealth;
+  /** Seconds its stop signal is given before SIGKILL, when it was created with its own. */
+  stopTimeout?: number;
 }
 
 /** Docker's `State.Health`, in short. */
@@ -60,6 +64,14 @@ export interface CreateOptions {
   mounts: { volume: string; path: string }[];
   /** Replaces the image's health check when present. */
   healthcheck?: Healthcheck;
+  /** Host paths bind-mounted into the container. */
+  binds?: BindSpec[];
+  /** Host devices given to the container. */
+  devices?: DeviceSpec[];
+  /** Runs in the node's network namespace: `ports` are then the node's own, not published. */
+  hostNetwork?: boolean;
+  /** Docker's settings of the container (user, capabilities, limits…). */
+  container?: ContainerOptions;
 }
 
 /** One container event; the runtime only needs to know that something happened. */
@@ -78,15 +90,6 @@ export interface LogOptions {
 }
 
 /**
- * The log driver of every container fossora creates: json-file, rotated at 10 MB with 3 files
- * kept, so a chatty container cannot fill the node's disk.
- */
-export const LOG_CONFIG = {
-  Type: "json-file",
-  Config: { "max-size": "10m", "max-file": "3" },
-} as const;
-
-/**
  * The Docker operations the runtime uses. Errors are `DockerError` where Docker answered (or
  * did not in time). Every call takes an optional `signal`: when it aborts the call rejects at
  * once (the real one with a `CancelledError`) and its request to Docker is abandoned; what Docker
@@ -97,14 +100,18 @@ export interface DockerApi {
   list(labels: Record<string, string>, signal?: AbortSignal): Promise<ContainerState[]>;
   /** One container by id or name; undefined when it does not exist. */
   inspect(idOrName: string, signal?: AbortSignal): Promise<ContainerState | undefined>;
-  hasImage(image: string, signal?: AbortSignal): Promise<boolean>;
+  /** Whether the image is here, and of `platform` (`os/arch[/variant]`) when one is given. */
+  hasImage(image: string, signal?: AbortSignal, platform?: string): Promise<boolean>;
   /**
    * The platforms an image is built for (`linux/arm64`…): the registry's list, else, for an
    * image built or loaded here (no registry digest), the one it has; undefined when unknown.
    */
   platforms(image: string, signal?: AbortSignal): Promise<string[] | undefined>;
-  /** Pulls an image; rejects with Docker's message when the pull fails. */
-  pull(image: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Pulls an image, for `platform` when one is given (a multi-arch image then resolves to it);
+   * rejects with Docker's message when the pull fails.
+   */
+  pull(image: string, signal?: AbortSignal, platform?: string): Promise<void>;
   /** Creates a named volume, or keeps it when it exists. */
   ensureVolume(name: string, labels: Record<string, string>, signal?: AbortSignal): Promise<void>;
   /** Creates a container and returns its id; a name in use rejects with status 409. */
@@ -113,7 +120,10 @@ export interface DockerApi {
   start(id: string, signal?: AbortSignal): Promise<void>;
   /** Stops a container, killing it after `graceSeconds`; a stopped or missing one is fine. */
   stop(id: string, graceSeconds: number, signal?: AbortSignal): Promise<void>;
-  /** Removes a container (never its volumes); a missing one is fine. */
+  /**
+   * Removes a container with its anonymous volumes (as `docker rm -v`: never a named volume);
+   * a missing one is fine.
+   */
   remove(id: string, signal?: AbortSignal): Promise<void>;
   /** Connects to the event stream of containers carrying every label; ends when `signal` aborts. */
   events(labels: Record<string, string>, signal: AbortSignal): Promise<AsyncIterable<DockerEvent>>;
@@ -253,6 +263,18 @@ function parseTime(s: unknown): number {
 
 type PortMap = Record<string, { HostIp: string; HostPort: string }[] | null> | undefined;
 
+/** In the node's network namespace a container port is the node's port of the same number. */
+function ownPorts(exposed: Record<string, unknown> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(exposed ?? {})) {
+    const [port, proto] = key.split("/");
+    const n = Number(port);
+    if ((proto !== "tcp" && proto !== "udp") || !(n > 0)) continue;
+    out[portKey({ container: n, protocol: proto === "udp" ? "udp" : undefined })] = n;
+  }
+  return out;
+}
+
 function hostPorts(ports: PortMap): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, bindings] of Object.entries(ports ?? {})) {
@@ -279,9 +301,16 @@ function toState(info: Docker.ContainerInspectInfo): ContainerState {
     error: info.State.Error ?? "",
     startedAt: parseTime(info.State.StartedAt),
     finishedAt: parseTime(info.State.FinishedAt),
-    ports: hostPorts(info.NetworkSettings?.Ports as PortMap),
+    ports: info.HostConfig?.NetworkMode === "host"
+      ? ownPorts(info.Config?.ExposedPorts)
+      : hostPorts(info.NetworkSettings?.Ports as PortMap),
     ...health(info.State.Health),
+    ...stopTimeout((info.Config as { StopTimeout?: unknown } | undefined)?.StopTimeout),
   };
+}
+
+function stopTimeout(t: unknown): { stopTimeout?: number } {
+  return typeof t === "number" && Number.isInteger(t) && t >= 0 ? { stopTimeout: t } : {};
 }
 
 /** What a health check's output may add to a replica's message. */
@@ -295,18 +324,6 @@ function health(h: Docker.ContainerInspectInfo["State"]["Health"]): { health?: C
     ? `${last.slice(0, HEALTH_OUTPUT_CHARS)}…`
     : last;
   return { health: { status, output } };
-}
-
-/** The spec's check in Docker's terms: durations in nanoseconds, 0 for the image's or default. */
-function dockerHealthcheck(h: Healthcheck): Docker.HealthConfig {
-  const ns = (d: string | undefined) => Math.round((d ? parseDuration(d) ?? 0 : 0) * 1e6);
-  return {
-    Test: h.test,
-    Interval: ns(h.interval),
-    Timeout: ns(h.timeout),
-    StartPeriod: ns(h.startPeriod),
-    Retries: h.retries ?? 0,
-  };
 }
 
 function labelFilter(labels: Record<string, string>): string[] {
@@ -372,6 +389,17 @@ function toWebStream(
       stop();
     },
   });
+}
+
+/** True when an inspected image is of `platform` (`os/arch[/variant]`; no variant: any). */
+function samePlatform(
+  info: { Os?: string; Architecture?: string; Variant?: string },
+  platform: string,
+): boolean {
+  const [os, arch, variant] = platform.split("/");
+  return info.Os === os && info.Architecture === arch &&
+    // An engine that does not say the variant is trusted: pulling again offline would fail.
+    (variant === undefined || !info.Variant || info.Variant === variant);
 }
 
 class DockerodeApi implements DockerApi {
@@ -442,25 +470,25 @@ class DockerodeApi implements DockerApi {
     }
   }
 
-  async hasImage(image: string, signal?: AbortSignal): Promise<boolean> {
+  async hasImage(image: string, signal?: AbortSignal, platform?: string): Promise<boolean> {
     try {
-      await withDeadline(
+      const info = await withDeadline(
         "docker image inspect",
         this.t.call,
         (abortSignal) =>
           this.docker.getImage(image).inspect({ abortSignal } as Record<string, unknown>),
         signal,
       );
-      return true;
+      return platform === undefined || samePlatform(info, platform);
     } catch (err) {
       if (err instanceof DockerError && err.status === 404) return false;
       throw err;
     }
   }
 
-  pull(image: string, signal?: AbortSignal): Promise<void> {
+  pull(image: string, signal?: AbortSignal, platform?: string): Promise<void> {
     return withDeadline("docker pull", this.t.pull, async (abortSignal) => {
-      const stream = await this.docker.pull(image, { abortSignal });
+      const stream = await this.docker.pull(image, { abortSignal, ...(platform && { platform }) });
       await followPull(this.docker.modem, stream, abortSignal);
     }, signal);
   }
@@ -479,33 +507,15 @@ class DockerodeApi implements DockerApi {
   }
 
   async create(o: CreateOptions, signal?: AbortSignal): Promise<string> {
-    const exposed: Record<string, Record<string, never>> = {};
-    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
-    for (const p of o.ports) {
-      const key = `${p.container}/${p.protocol ?? "tcp"}`;
-      exposed[key] = {};
-      bindings[key] = [{ HostIp: o.hostIp, HostPort: "" }];
-    }
+    const { query, body } = createRequest(o);
+    // Query and body apart: dockerode would otherwise put the whole body in the URL too.
     const c = await withDeadline(
       "docker create",
       this.t.call,
       (abortSignal) =>
-        this.docker.createContainer({
-          name: o.name,
-          Image: o.image,
-          Cmd: o.cmd,
-          Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
-          Labels: o.labels,
-          ExposedPorts: exposed,
-          ...(o.healthcheck ? { Healthcheck: dockerHealthcheck(o.healthcheck) } : {}),
-          HostConfig: {
-            PortBindings: bindings,
-            Mounts: o.mounts.map((m) => ({ Type: "volume", Source: m.volume, Target: m.path })),
-            RestartPolicy: { Name: "no" },
-            LogConfig: { Type: LOG_CONFIG.Type, Config: { ...LOG_CONFIG.Config } },
-          },
-          abortSignal,
-        }),
+        this.docker.createContainer(
+          { _query: query, _body: body, abortSignal } as unknown as Docker.ContainerCreateOptions,
+        ),
       signal,
     );
     return c.id;
@@ -542,8 +552,7 @@ class DockerodeApi implements DockerApi {
       await withDeadline(
         "docker rm",
         this.t.call,
-        (abortSignal) =>
-          this.docker.getContainer(id).remove({ force: true, v: false, abortSignal }),
+        (abortSignal) => this.docker.getContainer(id).remove({ force: true, v: true, abortSignal }),
         signal,
       );
     } catch (err) {

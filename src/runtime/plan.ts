@@ -40,9 +40,10 @@ export interface ReplicaMemory {
 export type Action =
   | { kind: "create"; key: string; wanted: WantedReplica }
   | { kind: "start"; key: string; container: string; restart: boolean; crashes: number }
-  | { kind: "remove"; key: string; container: string; reason: string }
+  /** `grace`: the container's own stop timeout (seconds), when it was created with one. */
+  | { kind: "remove"; key: string; container: string; reason: string; grace?: number }
   /** Stops a running container that its health check calls unhealthy; it restarts as exited. */
-  | { kind: "stop"; key: string; container: string; reason: string }
+  | { kind: "stop"; key: string; container: string; reason: string; grace?: number }
   | { kind: "forget"; key: string; service: string; replica: number };
 
 /** The steps to take now, and when to look again if nothing else happens. */
@@ -126,6 +127,11 @@ function earliest(a: number | undefined, b: number): number {
   return a === undefined ? b : Math.min(a, b);
 }
 
+/** The container's own stop grace period, which its stop honours. */
+function grace(c: Observed): { grace?: number } {
+  return c.stopTimeout === undefined ? {} : { grace: c.stopTimeout };
+}
+
 /** The steps for one wanted replica. */
 function planWanted(
   w: WantedReplica,
@@ -144,6 +150,7 @@ function planWanted(
       reason: c.generation === w.generation
         ? `duplicate or dead container of generation ${c.generation}`
         : `generation ${c.generation} replaced by ${w.generation}`,
+      ...grace(c),
     }));
   const retryAt = mem.failure?.retryAt ?? 0;
   // After a failed step every step of this replica waits for the retry time: no tight loops.
@@ -156,7 +163,9 @@ function planWanted(
   if (keep.running && keep.health?.status === "unhealthy") {
     // As Swarm replaces an unhealthy task: stopped, it restarts with the backoff of an exit.
     const why = keep.health.output || "its health check failed";
-    return { actions: [...actions, { kind: "stop", key, container: keep.id, reason: why }] };
+    return {
+      actions: [...actions, { kind: "stop", key, container: keep.id, reason: why, ...grace(keep) }],
+    };
   }
   if (keep.running || !["created", "exited"].includes(keep.status)) return { actions };
   if (keep.status === "created") {
@@ -212,7 +221,13 @@ export function plan(input: PlanInput): Plan {
       continue;
     }
     for (const c of containers) {
-      actions.push({ kind: "remove", key, container: c.id, reason: "no longer wanted" });
+      actions.push({
+        kind: "remove",
+        key,
+        container: c.id,
+        reason: "no longer wanted",
+        ...grace(c),
+      });
     }
   }
   for (const [key, mem] of input.memory) {

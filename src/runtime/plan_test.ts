@@ -148,6 +148,26 @@ Deno.test("a container no longer wanted is removed, then the replica is forgotte
   assert.deepEqual(after.actions, [{ kind: "forget", key: "web/0", service: "web", replica: 0 }]);
 });
 
+Deno.test("a container's own stop grace period goes with its remove and stop steps", () => {
+  const gone = plan(input({ actual: [container({ stopTimeout: 45 })] })).actions;
+  assert.deepEqual(gone.map((a) => "grace" in a && a.grace), [45]);
+  const old = plan(input({
+    wanted: [want(0, 2)],
+    actual: [container({ stopTimeout: 7 })],
+    memory: new Map([["web/0", mem({ generation: 2 })]]),
+  })).actions;
+  assert.deepEqual(old.map((a) => `${a.kind} ${"grace" in a ? a.grace : "-"}`), ["remove 7"]);
+  const sick = plan(input({
+    wanted: [want()],
+    actual: [container({ health: { status: "unhealthy", output: "" }, stopTimeout: 3 })],
+    memory: new Map([["web/0", mem()]]),
+  })).actions;
+  assert.deepEqual(sick.map((a) => `${a.kind} ${"grace" in a ? a.grace : "-"}`), ["stop 3"]);
+  // Without its own, the step carries none: the runtime's default applies.
+  const plain = plan(input({ actual: [container()] })).actions;
+  assert.equal("grace" in plain[0], false);
+});
+
 Deno.test("a service name with dashes is forgotten under its full name", () => {
   const memory = new Map([["my-app/12", mem()]]);
   const p = plan(input({ memory }));

@@ -85,7 +85,10 @@ export interface RuntimeOptions {
   detect?: HttpDetect;
   /** Probe period in ms while a replica is running but not ready; default 200. */
   probeMs?: number;
-  /** Seconds a container gets to stop before it is killed; default 10. */
+  /**
+   * Seconds a container gets to stop before it is killed, unless its service gives its own
+   * (`container.stopGracePeriod`); default 10.
+   */
   stopGraceSeconds?: number;
   /**
    * How long a ready container is shown not ready before it is stopped, so that proxies stop
@@ -635,12 +638,13 @@ export class Runtime {
   async #create(key: string, w: WantedReplica): Promise<void> {
     const docker = this.#o.docker;
     const image = w.spec.image;
-    if (!(await this.#call("docker image inspect", (s) => docker.hasImage(image, s)))) {
+    const platform = w.spec.container?.platform;
+    if (!(await this.#call("docker image inspect", (s) => docker.hasImage(image, s, platform)))) {
       this.#updateMemory(key, (m) => ({ ...m, pulling: true }));
       await this.#publish(key, describe(w, undefined, this.#memory.get(key)));
       this.#log.info("pulling image", { replica: key, image });
       try {
-        await this.#call("docker pull", (s) => docker.pull(image, s));
+        await this.#call("docker pull", (s) => docker.pull(image, s, platform));
       } finally {
         this.#updateMemory(key, (m) => ({ ...m, pulling: false }));
       }
@@ -669,6 +673,10 @@ export class Runtime {
       hostIp: this.#o.address,
       mounts: w.spec.volumes.map((v) => ({ volume: volumeName(w.service, v.name), path: v.path })),
       ...(w.spec.healthcheck ? { healthcheck: w.spec.healthcheck } : {}),
+      ...(w.spec.binds ? { binds: w.spec.binds } : {}),
+      ...(w.spec.devices ? { devices: w.spec.devices } : {}),
+      ...(w.spec.hostNetwork ? { hostNetwork: true } : {}),
+      ...(w.spec.container ? { container: w.spec.container } : {}),
     };
     const create = () => this.#call("docker create", (s) => docker.create(options, s));
     try {
@@ -705,20 +713,25 @@ export class Runtime {
     }
   }
 
+  /** The container's own grace period (its service's `stopGracePeriod`), else the node's. */
+  #grace(a: { grace?: number }): number {
+    return a.grace ?? this.#o.stopGraceSeconds ?? 10;
+  }
+
   async #stopUnhealthy(a: Extract<Action, { kind: "stop" }>): Promise<void> {
     this.#log.warn("stopping an unhealthy container; it restarts", {
       replica: a.key,
       id: a.container,
       check: a.reason,
     });
-    const grace = this.#o.stopGraceSeconds ?? 10;
+    const grace = this.#grace(a);
     await this.#call("docker stop", (s) => this.#o.docker.stop(a.container, grace, s));
   }
 
   async #remove(a: Extract<Action, { kind: "remove" }>): Promise<void> {
     this.#log.info("removing container", { replica: a.key, id: a.container, reason: a.reason });
     await this.#withdraw(a.key, a.container);
-    const grace = this.#o.stopGraceSeconds ?? 10;
+    const grace = this.#grace(a);
     await this.#call("docker stop", (s) => this.#o.docker.stop(a.container, grace, s));
     await this.#call("docker rm", (s) => this.#o.docker.remove(a.container, s));
   }

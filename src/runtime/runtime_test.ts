@@ -1,157 +1,26 @@
 /**
- * The runtime on the real Docker engine. Each test has its own random node id and service
- * names, so tests running in parallel never see each other's containers.
+ * The runtime on the real Docker engine. Each test has its own world (test_world.ts), so tests
+ * running in parallel never see each other's containers.
  */
 import assert from "node:assert/strict";
-import type { ReplicaStatus, ServiceSpec } from "../state/types.ts";
 import { dockerArch } from "../membership/mod.ts";
 import { foreignImage } from "../../test/helpers/images.ts";
 import { createDockerApi, type DockerApi } from "./docker.ts";
-import type { WantedReplica } from "./labels.ts";
 import { tcpProbe } from "./probe.ts";
-import { Runtime, type RuntimeOptions } from "./runtime.ts";
-
-const IMAGE = "fossora-test/busybox:1";
-const SOCKET = "unix:///var/run/docker.sock";
-
-function rand(): string {
-  return crypto.randomUUID().slice(0, 8);
-}
-
-async function docker(...args: string[]): Promise<string> {
-  const out = await new Deno.Command("docker", { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`docker ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
-async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function spec(name: string, over: Partial<ServiceSpec> = {}): ServiceSpec {
-  return {
-    name,
-    image: IMAGE,
-    replicas: 1,
-    ports: [{ container: 80, http: true }],
-    env: {},
-    volumes: [],
-    placement: {},
-    ...over,
-  };
-}
-
-function wanted(s: ServiceSpec, generation = 1, replicas = [0]): WantedReplica[] {
-  return replicas.map((replica) => ({ service: s.name, replica, generation, spec: s }));
-}
-
-/** The api's methods as plain functions, so single ones can be wrapped. */
-function bind(api: DockerApi): DockerApi {
-  return {
-    list: (l, s) => api.list(l, s),
-    inspect: (i, s) => api.inspect(i, s),
-    hasImage: (i, s) => api.hasImage(i, s),
-    platforms: (i, s) => api.platforms(i, s),
-    pull: (i, s) => api.pull(i, s),
-    ensureVolume: (n, l, s) => api.ensureVolume(n, l, s),
-    create: (o, s) => api.create(o, s),
-    start: (i, s) => api.start(i, s),
-    stop: (i, g, s) => api.stop(i, g, s),
-    remove: (i, s) => api.remove(i, s),
-    events: (l, s) => api.events(l, s),
-    logs: (i, o) => api.logs(i, o),
-  };
-}
-
-/** One test's world: a node id, the reports it got, and cleanup of everything it made. */
-class World {
-  readonly node = `t-${rand()}`;
-  readonly reports: ReplicaStatus[] = [];
-  readonly forgotten: string[] = [];
-  readonly runtimes: Runtime[] = [];
-  readonly services: string[] = [];
-  readonly extra: string[] = [];
-  /** Times the runtime listed containers, i.e. passes it made. */
-  lists = 0;
-  readonly api: DockerApi;
-
-  constructor() {
-    const real = createDockerApi(SOCKET);
-    this.api = {
-      ...bind(real),
-      list: (labels, signal) => {
-        this.lists++;
-        return real.list(labels, signal);
-      },
-    };
-  }
-
-  service(): string {
-    const name = `s${rand()}`;
-    this.services.push(name);
-    return name;
-  }
-
-  runtime(over: Partial<RuntimeOptions> = {}): Runtime {
-    const rt = new Runtime({
-      docker: this.api,
-      nodeId: this.node,
-      address: "127.0.0.1",
-      report: (s) => void this.reports.push(s),
-      forget: (service, replica) => void this.forgotten.push(`${service}/${replica}`),
-      resyncMs: 1_000,
-      probeMs: 200,
-      // busybox as PID 1 ignores SIGTERM: do not wait the production 10 s for each stop.
-      stopGraceSeconds: 1,
-      ...over,
-    });
-    this.runtimes.push(rt);
-    return rt;
-  }
-
-  async cleanup(): Promise<void> {
-    for (const rt of this.runtimes) await rt.stop();
-    const ids = await docker("ps", "-aq", "--filter", `label=fossora.node=${this.node}`);
-    const all = [...ids.split("\n"), ...this.extra].filter(Boolean);
-    if (all.length) await docker("rm", "-f", ...all).catch(() => {});
-    for (const s of this.services) {
-      const vols = await docker("volume", "ls", "-q", "--filter", `label=fossora.service=${s}`);
-      if (vols) await docker("volume", "rm", "-f", ...vols.split("\n"));
-    }
-  }
-}
-
-async function inWorld(fn: (w: World) => Promise<void>): Promise<void> {
-  const w = new World();
-  try {
-    await fn(w);
-  } finally {
-    await w.cleanup();
-  }
-}
-
-/** The statuses once `n` replicas are running and ready (and each passes `also`). */
-function ready(
-  rt: Runtime,
-  n: number,
-  also: (r: ReplicaStatus) => boolean = () => true,
-): ReplicaStatus[] | undefined {
-  const s = rt.status();
-  const ok = s.length === n && s.every((r) => r.state === "running" && r.ready && also(r));
-  return ok ? s : undefined;
-}
+import { Runtime } from "./runtime.ts";
+import {
+  bind,
+  docker,
+  IMAGE,
+  inWorld,
+  rand,
+  ready,
+  SOCKET,
+  spec,
+  waitFor,
+  wanted,
+  World,
+} from "./test_world.ts";
 
 async function inspect(id: string): Promise<{ StartedAt: string; Running: boolean }> {
   return JSON.parse(await docker("inspect", "-f", "{{json .State}}", id));

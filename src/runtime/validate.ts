@@ -67,6 +67,15 @@ function specProblems(s: unknown): string[] {
   ) {
     out.push("spec.volumes: each needs a name of [a-zA-Z0-9_.-] and a path");
   }
+  // Docker refuses bad values of these with its own message; only their shape is checked here.
+  for (const key of ["binds", "devices"] as const) {
+    if (s[key] !== undefined && (!Array.isArray(s[key]) || s[key].some((x) => !isObject(x)))) {
+      out.push(`spec.${key} must be a list of objects`);
+    }
+  }
+  if (s.container !== undefined && !isObject(s.container)) {
+    out.push("spec.container must be an object");
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ServiceSpec } from "../state/types.ts";
+import type { ContainerOptions, ServiceSpec } from "../state/types.ts";
 import type { WantedReplica } from "./labels.ts";
 import { checkWanted, problemsOf } from "./validate.ts";
 
@@ -49,6 +49,12 @@ Deno.test("what would break a Docker call or the loop is refused with a clear re
     [want({}, { env: { "A=B": "1" } }), /spec\.env: every key/],
     [want({}, { env: { A: 1 as unknown as string } }), /spec\.env: every key/],
     [want({}, { volumes: [{ name: "a/b", path: "/x" }] }), /spec\.volumes/],
+    [want({}, { binds: "x" as unknown as [] }), /spec\.binds must be a list of objects/],
+    [want({}, { devices: [null as unknown as { host: string }] }), /spec\.devices must be a list/],
+    [
+      want({}, { container: [] as unknown as ContainerOptions }),
+      /spec\.container must be an object/,
+    ],
   ];
   for (const [entry, re] of cases) {
     const p = problemsOf(entry);

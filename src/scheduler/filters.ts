@@ -38,6 +38,11 @@ function imageArches(spec: ServiceSpec, facts: NodeFacts): string[] | undefined 
   return arches?.length ? arches : undefined;
 }
 
+/** The architecture of the service's `container.platform` (`linux/arm/v7` → arm), if any. */
+function platformArch(spec: ServiceSpec): string | undefined {
+  return spec.container?.platform?.split("/")[1];
+}
+
 function list(values: string[] | undefined): string {
   return values?.join(" or ") ?? "";
 }
@@ -87,6 +92,19 @@ export const FILTERS: readonly Filter[] = [
     explain: (spec, facts) =>
       `the image ${spec.image} is built for ${list(imageArches(spec, facts))} and no ready ` +
       "node is; add such a node, or use an image built for your nodes too",
+  },
+  {
+    name: "platform",
+    rejects: (spec, node) => {
+      const arch = platformArch(spec);
+      return !arch || arch === node.arch
+        ? undefined
+        : `${node.name} is ${node.arch}, and the service runs the ${spec.container?.platform} ` +
+          "build of its image";
+    },
+    explain: (spec) =>
+      `the service asks for platform ${spec.container?.platform} and no ready node is ` +
+      `${platformArch(spec)}; add such a node, or remove container.platform`,
   },
   {
     name: "site",

@@ -216,6 +216,25 @@ Deno.test("a replica goes only to nodes of an arch its image is built for, and t
   ]);
 });
 
+Deno.test("a service that asks for a platform goes only to nodes of its arch, saying why", () => {
+  const nodes = [node("pi", { arch: "arm" }), node("pc", { arch: "amd64" })];
+  const web = [service("web", 2, 1, { container: { platform: "linux/arm/v7" } })];
+  assert.deepEqual(planSchedule(web, nodes, []).put.map((a) => a.node), ["pi", "pi"]);
+  const none = planSchedule(web, [node("pc")], []);
+  assert.equal(
+    none.unplaced.get("web"),
+    "the service asks for platform linux/arm/v7 and no ready node is arm; add such a node, or " +
+      "remove container.platform",
+  );
+  const moved = planSchedule(web, nodes, [
+    { service: "web", replica: 0, node: "pc", generation: 1 },
+    { service: "web", replica: 1, node: "pi", generation: 1 },
+  ]);
+  assert.deepEqual(moved.moves.map((m) => [m.from, m.to, m.why]), [
+    ["pc", "pi", "pc is amd64, and the service runs the linux/arm/v7 build of its image"],
+  ]);
+});
+
 Deno.test("a new service waits while its image's platforms are first looked up; a move does not", () => {
   const facts = { ...NO_SCHEDULE_FACTS, platformsPending: () => true };
   const waiting = planSchedule([service("web", 1)], [node("a")], [], facts);

@@ -7,6 +7,7 @@
 
 import type { Placement, Resources } from "../state/types.ts";
 import { isDnsLabel } from "../util/names.ts";
+import { parseBytes } from "./bytes.ts";
 import { imageReferenceProblem } from "./image.ts";
 import {
   describe,
@@ -358,34 +359,6 @@ function checkLabels(
   return labels;
 }
 
-const MEMORY_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1024 ** 4,
-  tib: 1024 ** 4,
-};
-
-/** Memory as Docker and compose write it (`512M`, `1.5g`, `256MiB`, bytes), binary units. */
-export function parseMemory(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value > 0 ? value : undefined;
-  if (typeof value !== "string") return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = m ? MEMORY_UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) return undefined;
-  const bytes = Math.round(Number(m[1]) * unit);
-  return bytes > 0 ? bytes : undefined;
-}
-
 /** `resources: { cpus: 0.5, memory: 512M }`: what each replica reserves for scheduling. */
 export function checkResources(value: unknown, path: string, out: Problems): Resources | undefined {
   if (!isMapping(value)) {
@@ -407,7 +380,7 @@ export function checkResources(value: unknown, path: string, out: Problems): Res
     } else resources.cpus = cpus;
   }
   if (value.memory !== undefined) {
-    const memory = parseMemory(value.memory);
+    const memory = parseBytes(value.memory);
     if (memory === undefined) {
       out.push({
         path: keyPath(path, "memory"),

@@ -20,3 +20,25 @@ export { parseDuration } from "./healthcheck.ts";
 export { publishedPortConflicts } from "./conflicts.ts";
 export { type ComposeInput, type StackFiles } from "./compose.ts";
 export { variableNames } from "./variables.ts";
+// Docker's container settings, single values each, for the fossora form and compose alike.
+export { checkBytes, parseBytes } from "./bytes.ts";
+export { CAPABILITIES, checkCapability, parseCapability } from "./capability.ts";
+export { checkSignal, parseSignal, SIGNALS } from "./signal.ts";
+export { checkSysctls, sysctlProblem } from "./sysctl.ts";
+export { checkUlimit, checkUlimits, ULIMIT_NAMES } from "./ulimit.ts";
+export { checkPlatform, platformProblem } from "./platform.ts";
+export { checkExtraHosts, extraHost, HOST_GATEWAY, parseExtraHost } from "./extra_host.ts";
+export { absolutePathProblem, checkAbsolutePath, type PathSide } from "./host_path.ts";
+export { checkBind, checkBinds } from "./binds.ts";
+export { checkDevice, checkDevices, parseDevice, permissionsProblem } from "./device.ts";
+export { checkTmpfs, checkTmpfsItem, parseMode, parseTmpfs } from "./tmpfs.ts";
+export { checkSecurityOpt, parseSecurityOpt } from "./security_opt.ts";
+export { checkUser } from "./user.ts";
+export {
+  checkContainerOptions,
+  checkGracePeriod,
+  checkLimits,
+  CONTAINER_KEYS,
+  MAX_GRACE_MS,
+  MIN_MEMORY_LIMIT,
+} from "./container.ts";

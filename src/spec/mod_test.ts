@@ -17,7 +17,7 @@ interface Invalid {
 }
 
 const KNOWN =
-  "known keys are name, image, command, replicas, ports, env, volumes, placement, resources, healthcheck";
+  "known keys are name, image, command, replicas, ports, env, volumes, placement, resources, healthcheck, binds, devices, hostNetwork, container";
 const ONE = "name: web\nimage: nginx:1.25\n";
 
 const INVALID: Invalid[] = [
@@ -318,7 +318,7 @@ const INVALID: Invalid[] = [
     input: `${ONE}volumes: [{ name: a, path: /data }, { name: b, path: /data/ }]\n`,
     problems: [{
       path: "volumes[1].path",
-      message: "path /data/ is already mounted by volumes[0].path; mount one volume per path",
+      message: "path /data/ is already mounted by volumes[0].path; mount one thing per path",
     }],
   },
   {

@@ -22,7 +22,10 @@ import {
   normalizePath,
   setOwn,
 } from "./fields.ts";
+import { checkBinds } from "./binds.ts";
 import { publishedKey } from "./conflicts.ts";
+import { checkContainerOptions } from "./container.ts";
+import { checkDevices } from "./device.ts";
 import { checkHealthcheck, type StringReader } from "./healthcheck.ts";
 import {
   entries,
@@ -46,6 +49,10 @@ export const SERVICE_KEYS: readonly string[] = [
   "placement",
   "resources",
   "healthcheck",
+  "binds",
+  "devices",
+  "hostNetwork",
+  "container",
 ];
 
 /** The keys a port may have. */
@@ -78,6 +85,11 @@ export interface Checked {
   volumePaths: string[];
   /** Where the replica count was written, when it was. */
   replicasPath?: string;
+  /**
+   * Mount points besides `spec.volumes` (binds, tmpfs, anonymous volumes) and where each was
+   * written, so no two mounts share a path; absent when there are none.
+   */
+  mountPaths?: { path: string; at: string }[];
 }
 
 /**
@@ -121,16 +133,65 @@ export function validateService(raw: unknown, path: string, out: Problems): Chec
       ? {}
       : { resources: checkResources(raw.resources, keyPath(path, "resources"), out) }),
     ...readHealthcheck(raw.healthcheck, keyPath(path, "healthcheck"), out, "fossora"),
+    ...readDockerSettings(raw, path, out),
   };
+  const mountPaths = dockerMountPaths(spec, path);
   const checked = {
     spec,
     namePath: name ? keyPath(path, "name") : "",
     portPaths: ports.paths,
     volumePaths: volumes.paths,
     replicasPath: keyPath(path, "replicas"),
+    ...(mountPaths.length > 0 ? { mountPaths } : {}),
   };
   checkWithinService(checked, out);
   return checked;
+}
+
+/**
+ * `binds`, `devices`, `hostNetwork` and `container` as far as they are given and valid; each
+ * is left out when absent or empty, so a spec that does not use them stays as it was.
+ */
+function readDockerSettings(
+  raw: Record<string, unknown>,
+  path: string,
+  out: Problems,
+): Pick<ServiceSpec, "binds" | "devices" | "hostNetwork" | "container"> {
+  const hostNetwork = raw.hostNetwork === undefined
+    ? false
+    : checkBoolean(raw.hostNetwork, keyPath(path, "hostNetwork"), out) ?? false;
+  const binds = raw.binds === undefined ? [] : checkBinds(raw.binds, keyPath(path, "binds"), out);
+  const devices = raw.devices === undefined
+    ? []
+    : checkDevices(raw.devices, keyPath(path, "devices"), out);
+  const container = raw.container === undefined
+    ? undefined
+    : checkContainerOptions(raw.container, keyPath(path, "container"), out, hostNetwork);
+  return {
+    ...(binds.length > 0 ? { binds } : {}),
+    ...(devices.length > 0 ? { devices } : {}),
+    ...(hostNetwork ? { hostNetwork: true } : {}),
+    ...(container && Object.keys(container).length > 0 ? { container } : {}),
+  };
+}
+
+/** The mount points of binds, tmpfs and anonymous volumes, with where each was written. */
+function dockerMountPaths(spec: ServiceSpec, path: string): { path: string; at: string }[] {
+  const container = keyPath(path, "container");
+  return [
+    ...(spec.binds ?? []).map((b, i) => ({
+      path: b.path,
+      at: keyPath(indexPath(keyPath(path, "binds"), i), "path"),
+    })),
+    ...(spec.container?.tmpfs ?? []).map((t, i) => ({
+      path: t.path,
+      at: indexPath(keyPath(container, "tmpfs"), i),
+    })),
+    ...(spec.container?.anonymousVolumes ?? []).map((p, i) => ({
+      path: p,
+      at: indexPath(keyPath(container, "anonymousVolumes"), i),
+    })),
+  ];
 }
 
 /**
@@ -393,18 +454,22 @@ export function checkWithinService(checked: Checked, out: Problems): void {
     });
   }
   const seen = new Map<string, string>();
-  checked.spec.volumes.forEach((volume, i) => {
-    const key = normalizePath(volume.path);
+  const mounts = [
+    ...checked.spec.volumes.map((volume, i) => ({ path: volume.path, at: checked.volumePaths[i] })),
+    ...(checked.mountPaths ?? []),
+  ];
+  for (const { path, at } of mounts) {
+    const key = normalizePath(path);
     const earlier = seen.get(key);
     if (earlier !== undefined) {
       out.push({
-        path: checked.volumePaths[i],
-        message: `path ${volume.path} is already mounted by ${earlier}; mount one volume per path`,
+        path: at,
+        message: `path ${path} is already mounted by ${earlier}; mount one thing per path`,
       });
     } else {
-      seen.set(key, checked.volumePaths[i]);
+      seen.set(key, at);
     }
-  });
+  }
 }
 
 /** The rules across the file: service names are unique, and so are published ports. */

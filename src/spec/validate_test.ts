@@ -240,3 +240,95 @@ Deno.test("a UDP port is published and not http; TCP and UDP of one number are t
   );
   assert.match(twice[0].message, /container port 53\/udp is already listed at ports\[0\]/);
 });
+
+Deno.test("a service file takes container settings, binds, devices and host networking", () => {
+  const yaml = `
+name: media
+image: jellyfin/jellyfin:10.9
+hostNetwork: true
+binds:
+  - { source: /srv/media, path: /media, readOnly: true }
+  - { source: /etc/localtime, path: /etc/localtime, readOnly: true }
+devices:
+  - { host: /dev/dri }
+container:
+  user: "1000:1000"
+  shmSize: 1g
+  stopGracePeriod: 30s
+  tmpfs: [{ path: /cache, size: 512m, mode: "1777" }]
+  limits: { memory: 2g }
+`;
+  const result = parseServiceFile(new TextEncoder().encode(yaml), { filename: "media.yaml" });
+  assert.ok(result.ok, JSON.stringify(result));
+  const [spec] = result.services;
+  assert.equal(spec.hostNetwork, true);
+  assert.deepEqual(spec.binds, [
+    { source: "/srv/media", path: "/media", readOnly: true },
+    { source: "/etc/localtime", path: "/etc/localtime", readOnly: true },
+  ]);
+  assert.deepEqual(spec.devices, [{ host: "/dev/dri" }]);
+  assert.deepEqual(spec.container, {
+    user: "1000:1000",
+    shmSize: 1024 ** 3,
+    stopGracePeriod: "30s",
+    tmpfs: [{ path: "/cache", size: 512 * 1024 ** 2, mode: 0o1777 }],
+    limits: { memory: 2 * 1024 ** 3 },
+  });
+});
+
+Deno.test("hostNetwork: false, empty binds and devices and an empty container leave the spec as it was", () => {
+  const out: Problems = [];
+  const checked = validateService(
+    { name: "a", image: "busybox", hostNetwork: false, binds: [], devices: [], container: {} },
+    "",
+    out,
+  );
+  assert.deepEqual(out, []);
+  assert.deepEqual(Object.keys(checked!.spec).sort(), [
+    "env",
+    "image",
+    "name",
+    "placement",
+    "ports",
+    "replicas",
+    "volumes",
+  ]);
+});
+
+Deno.test("two mounts on one path are refused, whichever kinds they are", () => {
+  const out: Problems = [];
+  validateService(
+    {
+      name: "a",
+      image: "busybox",
+      volumes: [{ name: "data", path: "/data" }],
+      binds: [{ source: "/srv/data", path: "/data/" }],
+      container: { tmpfs: ["/run"], anonymousVolumes: ["/run"] },
+    },
+    "services[0]",
+    out,
+  );
+  assert.deepEqual(out, [
+    {
+      path: "services[0].binds[0].path",
+      message:
+        "path /data/ is already mounted by services[0].volumes[0].path; mount one thing per path",
+    },
+    {
+      path: "services[0].container.anonymousVolumes[0]",
+      message:
+        "path /run is already mounted by services[0].container.tmpfs[0]; mount one thing per path",
+    },
+  ]);
+});
+
+Deno.test("a bad hostNetwork, binds or devices is refused at its path", () => {
+  const out: Problems = [];
+  validateService(
+    { name: "a", image: "busybox", hostNetwork: "yes", binds: {}, devices: "/dev/dri" },
+    "",
+    out,
+  );
+  assert.deepEqual(out.map((p) => p.path), ["hostNetwork", "binds", "devices"]);
+  assert.equal(out[0].message, 'expected true or false, found a string ("yes")');
+});

@@ -92,3 +92,46 @@ Deno.test("changing only httpsRedirect keeps the generation, so running replicas
   const [image] = await etcd.store.applyServices([{ ...redirect, image: "busybox:2" }]);
   assert.equal(image.generation, 2);
 });
+
+Deno.test("every Docker setting of a container bumps the generation when it changes, so the replicas roll", async () => {
+  await using etcd = await startEtcd();
+  const changes: Partial<ServiceSpec>[] = [
+    { binds: [{ source: "/srv/media", path: "/media" }] },
+    { binds: [{ source: "/srv/media", path: "/media", readOnly: true }] },
+    { devices: [{ host: "/dev/dri" }] },
+    { devices: [{ host: "/dev/dri", permissions: "r" }] },
+    { hostNetwork: true },
+    ...([
+      { user: "1000" },
+      { workingDir: "/app" },
+      { entrypoint: [] },
+      { capAdd: ["CAP_NET_ADMIN"] },
+      { capDrop: ["CAP_CHOWN"] },
+      { privileged: true },
+      { sysctls: { "net.core.somaxconn": "1024" } },
+      { shmSize: 67108864 },
+      { tmpfs: [{ path: "/run" }] },
+      { readOnly: true },
+      { securityOpt: ["no-new-privileges=true"] },
+      { init: true },
+      { labels: { "traefik.enable": "true" } },
+      { extraHosts: ["nas:10.0.0.5"] },
+      { stopSignal: "SIGINT" },
+      { stopGracePeriod: "30s" },
+      { ulimits: [{ name: "nofile", soft: 1024, hard: 1024 }] },
+      { platform: "linux/arm64" },
+      { anonymousVolumes: ["/cache"] },
+      { limits: { memory: 67108864 } },
+    ] as ServiceSpec["container"][]).map((container) => ({ container })),
+  ];
+  await etcd.store.applyServices([spec("web")]);
+  let generation = 1;
+  for (const change of changes) {
+    const [r] = await etcd.store.applyServices([{ ...spec("web"), ...change }]);
+    assert.equal(r.generation, ++generation, `${JSON.stringify(change)} rolls the replicas`);
+  }
+  // The same settings written in another key order are the same containers.
+  const last = { ...spec("web"), container: { limits: { memory: 67108864 } } };
+  const [same] = await etcd.store.applyServices([{ ...last, container: { ...last.container } }]);
+  assert.equal(same.changed, false);
+});
