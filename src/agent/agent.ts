@@ -62,7 +62,7 @@ import { ensurePrivateDir } from "../etcd/files.ts";
 import { EtcdSupervisor } from "../etcd/supervisor.ts";
 import type { EtcdTuner } from "../etcd/tuner.ts";
 import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
-import type { NodePublisher } from "../membership/mod.ts";
+import type { HostPathReporter, NodePublisher } from "../membership/mod.ts";
 import { Beacon, DEAD_AFTER_MS, Detector, type Verdict } from "../liveness/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import {
@@ -143,6 +143,7 @@ export class Agent {
   #runtimeModule: RuntimeModule | undefined;
   #leased!: LeasedRecords;
   #publisher!: NodePublisher;
+  #hostPaths?: HostPathReporter;
   #election!: LeaderElection;
   #scheduler!: Scheduler;
   /** The platforms of services' images, for the scheduler's filters. */
@@ -337,6 +338,7 @@ export class Agent {
     const {
       connectEtcd,
       dockerArch,
+      HostPathReporter,
       LeaderElection,
       LeasedRecords,
       Mirror,
@@ -409,6 +411,7 @@ export class Agent {
         version: VERSION,
         apiPort: c.apiPort,
         httpPort: c.httpPort,
+        httpsPort: c.httpsPort,
         dnsPort: c.dnsPort,
       },
     });
@@ -422,6 +425,11 @@ export class Agent {
       store: this.store,
       log: this.log.child("mirror"),
       onChange: () => this.#onStateChange(),
+    });
+    this.#hostPaths = new HostPathReporter({
+      services: () => this.mirror.view.services().map((s) => s.spec),
+      publish: (paths) => this.#publisher.setHostPaths(paths),
+      log: this.log.child("host-paths"),
     });
     this.#scheduler = new Scheduler({
       store: this.store,
@@ -485,6 +493,7 @@ export class Agent {
     });
     await this.mirror.start();
     this.view.use(this.mirror.view);
+    this.#hostPaths.start();
     // As soon as there are peers to send to: the other nodes judge this one by its heartbeats
     // only once they have heard it since its record appeared.
     void this.#startHeartbeats();
@@ -1523,6 +1532,7 @@ export class Agent {
     this.#splitDns?.poke();
     this.#snapshots?.changed();
     this.#useCertificate(this.mirror?.certs.get(PROXY_CERT));
+    this.#hostPaths?.changed();
     this.#scheduler?.poke();
     if (this.runtime) this.#updateWanted();
     this.#tcp?.sync();
@@ -1774,7 +1784,7 @@ export class Agent {
       ["snapshot", () => this.#snapshots?.stop()],
       // Late: peers would call this node dead meanwhile, and move what it still serves.
       ["heartbeats", () => this.#beacon?.close()],
-      ["node", () => this.#publisher?.stop()],
+      ["node", () => (this.#hostPaths?.stop(), this.#publisher?.stop())],
       ["lease", () => this.#leased?.close()],
       ["locks", () => this.#locks?.close()],
       ["etcd client", () => (this.client?.close(), this.#healthClient?.close())],
