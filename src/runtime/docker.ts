@@ -6,7 +6,7 @@
  */
 import Docker from "dockerode";
 import { Buffer } from "node:buffer";
-import type { Healthcheck } from "../state/mod.ts";
+import type { BindSpec, DeviceSpec, Healthcheck } from "../state/mod.ts";
 import { portKey } from "../state/types.ts";
 import { parseDuration } from "../spec/mod.ts";
 import { CancelledError, untilAborted } from "./abort.ts";
@@ -58,6 +58,12 @@ export interface CreateOptions {
   hostIp: string;
   /** Docker named volumes mounted at container paths. */
   mounts: { volume: string; path: string }[];
+  /** Host paths bind-mounted into the container (Docker refuses a source that is not there). */
+  binds?: BindSpec[];
+  /** Host devices given to the container. */
+  devices?: DeviceSpec[];
+  /** Runs in the node's network: no port is published, the container's ports are the node's. */
+  hostNetwork?: boolean;
   /** Replaces the image's health check when present. */
   healthcheck?: Healthcheck;
 }
@@ -267,6 +273,18 @@ function hostPorts(ports: PortMap): Record<string, number> {
   return out;
 }
 
+/** The container's exposed ports (`80/tcp`), each as its own host port. */
+function exposedPorts(exposed: Record<string, unknown> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(exposed ?? {})) {
+    const [port, proto] = key.split("/");
+    const n = Number(port);
+    if ((proto !== "tcp" && proto !== "udp") || !(n > 0)) continue;
+    out[portKey({ container: n, protocol: proto === "udp" ? "udp" : undefined })] = n;
+  }
+  return out;
+}
+
 function toState(info: Docker.ContainerInspectInfo): ContainerState {
   return {
     id: info.Id,
@@ -279,7 +297,10 @@ function toState(info: Docker.ContainerInspectInfo): ContainerState {
     error: info.State.Error ?? "",
     startedAt: parseTime(info.State.StartedAt),
     finishedAt: parseTime(info.State.FinishedAt),
-    ports: hostPorts(info.NetworkSettings?.Ports as PortMap),
+    // In the node's network a container port is the node's port of the same number.
+    ports: info.HostConfig?.NetworkMode === "host"
+      ? exposedPorts(info.Config?.ExposedPorts)
+      : hostPorts(info.NetworkSettings?.Ports as PortMap),
     ...health(info.State.Health),
   };
 }
@@ -499,8 +520,25 @@ class DockerodeApi implements DockerApi {
           ExposedPorts: exposed,
           ...(o.healthcheck ? { Healthcheck: dockerHealthcheck(o.healthcheck) } : {}),
           HostConfig: {
-            PortBindings: bindings,
-            Mounts: o.mounts.map((m) => ({ Type: "volume", Source: m.volume, Target: m.path })),
+            ...(o.hostNetwork ? { NetworkMode: "host" } : { PortBindings: bindings }),
+            Mounts: [
+              ...o.mounts.map((m) => ({
+                Type: "volume" as const,
+                Source: m.volume,
+                Target: m.path,
+              })),
+              ...(o.binds ?? []).map((b) => ({
+                Type: "bind" as const,
+                Source: b.source,
+                Target: b.path,
+                ReadOnly: b.readOnly ?? false,
+              })),
+            ],
+            Devices: (o.devices ?? []).map((d) => ({
+              PathOnHost: d.host,
+              PathInContainer: d.container ?? d.host,
+              CgroupPermissions: d.permissions ?? "rwm",
+            })),
             RestartPolicy: { Name: "no" },
             LogConfig: { Type: LOG_CONFIG.Type, Config: { ...LOG_CONFIG.Config } },
           },

@@ -620,6 +620,9 @@ export class Runtime {
       ports: w.spec.ports.map((p) => ({ container: p.container, protocol: p.protocol })),
       hostIp: this.#o.address,
       mounts: w.spec.volumes.map((v) => ({ volume: volumeName(w.service, v.name), path: v.path })),
+      ...(w.spec.binds?.length ? { binds: w.spec.binds } : {}),
+      ...(w.spec.devices?.length ? { devices: w.spec.devices } : {}),
+      ...(w.spec.hostNetwork ? { hostNetwork: true } : {}),
       ...(w.spec.healthcheck ? { healthcheck: w.spec.healthcheck } : {}),
     };
     const create = () => this.#call("docker create", (s) => docker.create(options, s));
