@@ -1611,14 +1611,18 @@ export class Agent {
       services: {
         apply: (specs) => {
           const { store, parts } = this.#etcdOrStarting();
-          const conflicts = parts.publishedPortConflicts(
+          const args = [
             specs,
             view.services(),
             this.#reservedPorts(),
             this.#reservedUdpPorts(),
-          );
+          ] as const;
+          const conflicts = [
+            ...parts.publishedPortConflicts(...args),
+            ...parts.hostPortConflicts(...args),
+          ];
           if (conflicts.length) {
-            throw new ApiError(409, "port_conflict", "a published port is taken", conflicts);
+            throw new ApiError(409, "port_conflict", "a port is taken", conflicts);
           }
           return this.#write(() => store.applyServices(specs));
         },

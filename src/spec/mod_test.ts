@@ -17,7 +17,7 @@ interface Invalid {
 }
 
 const KNOWN =
-  "known keys are name, image, command, replicas, ports, env, volumes, placement, resources, healthcheck";
+  "known keys are name, image, command, replicas, ports, env, volumes, placement, resources, healthcheck, binds, devices, hostNetwork";
 const ONE = "name: web\nimage: nginx:1.25\n";
 
 const INVALID: Invalid[] = [

@@ -24,6 +24,7 @@ import {
 } from "./fields.ts";
 import { publishedKey } from "./conflicts.ts";
 import { checkHealthcheck, type StringReader } from "./healthcheck.ts";
+import { checkBinds, checkDevices, hostNetworkProblems } from "./host.ts";
 import {
   entries,
   expected,
@@ -46,6 +47,9 @@ export const SERVICE_KEYS: readonly string[] = [
   "placement",
   "resources",
   "healthcheck",
+  "binds",
+  "devices",
+  "hostNetwork",
 ];
 
 /** The keys a port may have. */
@@ -121,6 +125,7 @@ export function validateService(raw: unknown, path: string, out: Problems): Chec
       ? {}
       : { resources: checkResources(raw.resources, keyPath(path, "resources"), out) }),
     ...readHealthcheck(raw.healthcheck, keyPath(path, "healthcheck"), out, "fossora"),
+    ...readHostFields(raw, path, out),
   };
   const checked = {
     spec,
@@ -131,6 +136,25 @@ export function validateService(raw: unknown, path: string, out: Problems): Chec
   };
   checkWithinService(checked, out);
   return checked;
+}
+
+/** `binds`, `devices` and `hostNetwork` as given; each left out when absent (or false). */
+function readHostFields(
+  raw: Record<string, unknown>,
+  path: string,
+  out: Problems,
+): Pick<ServiceSpec, "binds" | "devices" | "hostNetwork"> {
+  const binds = raw.binds === undefined ? [] : checkBinds(raw.binds, keyPath(path, "binds"), out);
+  const devices = raw.devices === undefined
+    ? []
+    : checkDevices(raw.devices, keyPath(path, "devices"), out);
+  const hostNetwork = raw.hostNetwork !== undefined &&
+    checkBoolean(raw.hostNetwork, keyPath(path, "hostNetwork"), out);
+  return {
+    ...(binds.length ? { binds } : {}),
+    ...(devices.length ? { devices } : {}),
+    ...(hostNetwork ? { hostNetwork: true } : {}),
+  };
 }
 
 /**
@@ -382,6 +406,9 @@ export function checkWithinService(checked: Checked, out: Problems): void {
       });
     }
   });
+  if (checked.spec.hostNetwork) {
+    hostNetworkProblems(ports, checked.portPaths.map((p) => p.published), out);
+  }
   const { replicas, volumes } = checked.spec;
   if (volumes.length > 0 && replicas > 1) {
     // Two copies writing one volume each would diverge, and on one node would corrupt it.
