@@ -60,7 +60,7 @@ Deno.test("a bind mount or a device only one node has places the service there, 
       console.log(`placed on the only node with the path and ready in ${Date.now() - t0} ms`);
       assert.equal(await exec(n1, id, "cat", "/media/hello"), "from-node1");
       const { nodes } = await detail("media");
-      assert.deepEqual(nodes, [
+      assert.deepEqual(nodes.map(({ node, eligible, reason }) => ({ node, eligible, reason })), [
         { node: "node1", eligible: true, reason: null },
         { node: "node2", eligible: false, reason: `node2 has no ${media}` },
       ]);
