@@ -68,6 +68,8 @@ export class HostPorts {
   readonly #members: Map<string, MemberRecord>;
   /** Node id -> port key -> the host-network service whose replica holds it. */
   readonly #held = new Map<string, Map<string, string>>();
+  /** Node id -> fossora's ports there, as {@link agentPorts} gives them. */
+  readonly #agent = new Map<string, Map<string, string>>();
   /** Node id -> services with a replica there. */
   readonly #runs = new Map<string, Set<string>>();
 
@@ -104,7 +106,9 @@ export class HostPorts {
    * `placedToo`) another host-network service's replica there; undefined when nobody does.
    */
   holder(node: NodeRecord, key: string, service: string, placedToo = true): string | undefined {
-    const own = agentPorts(node, this.#members.get(node.id)).get(key);
+    let agent = this.#agent.get(node.id);
+    if (!agent) this.#agent.set(node.id, agent = agentPorts(node, this.#members.get(node.id)));
+    const own = agent.get(key);
     if (own) return own;
     const mesh = this.#mesh.get(key);
     if (mesh) return `the routing mesh (published by service ${mesh})`;
