@@ -26,6 +26,11 @@ export interface NodeFacts {
   portHolder?(node: NodeRecord, key: string, service: string): string | undefined;
   /** True when the node runs a replica of `service` already; undefined: no check. */
   runsReplica?(node: NodeRecord, service: string): boolean;
+  /**
+   * The question is whether a placed replica may stay: what the node has not reported yet (its
+   * host paths, just after its agent restarted) does not move it.
+   */
+  staying?: boolean;
 }
 
 /** No node drained. */
@@ -62,14 +67,21 @@ function amount(r: Resources): string {
 }
 
 /** Why `node` lacks one of the host paths or devices `spec` wants, or undefined. */
-function missingHostPath(spec: ServiceSpec, node: NodeRecord): string | undefined {
+function missingHostPath(
+  spec: ServiceSpec,
+  node: NodeRecord,
+  staying: boolean,
+): string | undefined {
   const wanted = [
     ...(spec.binds ?? []).map((b) => ({ path: b.source, device: false })),
     ...(spec.devices ?? []).map((d) => ({ path: d.host, device: true })),
   ];
   for (const { path, device } of wanted) {
     const kind = node.hostPaths?.[path];
-    if (kind === undefined) return `${node.name} has not reported ${path} yet`;
+    if (kind === undefined) {
+      if (staying) continue;
+      return `${node.name} has not reported ${path} yet`;
+    }
     if (kind === "missing") return `${node.name} has no ${path}`;
     // Docker gives a directory of devices (/dev/dri) as every device in it.
     if (device && kind !== "device" && kind !== "dir") {
@@ -141,7 +153,7 @@ export const FILTERS: readonly Filter[] = [
   },
   {
     name: "host paths",
-    rejects: (spec, node) => missingHostPath(spec, node),
+    rejects: (spec, node, facts) => missingHostPath(spec, node, facts.staying ?? false),
     explain: (spec) =>
       `no ready node has ${hostPathsOf(spec)}; make it there (mount the disk, plug the ` +
       "device in) or change the service's binds and devices",

@@ -127,12 +127,14 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
   const placing = assigned.length === 0 || assigned.some((a) => a.generation !== generation);
   if (placing && facts.platformsPending?.(spec.image)) return;
   // Where a replica may stay: resources and the ports of other host-network replicas are left
-  // out, a placed replica already has its share (a replica never moves for them). A new one
-  // goes where they are left too.
+  // out, a placed replica already has its share (a replica never moves for them), and so are
+  // host paths its node has not reported yet (its agent restarting). A new one goes where
+  // they are left and known too.
   const { nodes: eligible, reason } = eligibleNodes(spec, nodes, {
     ...facts,
     left: undefined,
     runsReplica: undefined,
+    staying: true,
     portHolder: (n, key, service) => ports.holder(n, key, service, false),
   });
   const eligibleIds = new Set(eligible.map((n) => n.id));

@@ -315,6 +315,12 @@ Deno.test("a bind mount only one node has places the service there and says why 
   ], plan.put);
   assert.equal(moved.put[0].node, "a");
   assert.equal(moved.moves[0].why, "b has no /srv/media");
+  // Its agent restarted and has not checked the path again yet: the replica stays.
+  const restarted = planSchedule([svc], [
+    node("a", { hostPaths: { "/srv/media": "dir" } }),
+    node("b"),
+  ], plan.put);
+  assert.deepEqual(restarted.put, []);
 });
 
 Deno.test("host networking places one replica a node; the extra ones stay unplaced with why", () => {
