@@ -98,7 +98,8 @@ export function hostPortConflicts(
       const mine = publishedKey({ published: p.container, protocol: p.protocol });
       const publisher = published.get(mine);
       const agent = (p.protocol === "udp" ? reservedUdp : reserved).get(p.container);
-      // A port published under its own number is the within-service check's (validate.ts).
+      // This very port published under its own number is the within-service check's
+      // (validate.ts); another port of the service published as this number is a conflict here.
       if (spec.hostNetwork && agent) {
         problems.push({
           path: `${at}.container`,
@@ -108,7 +109,9 @@ export function hostPortConflicts(
               AGENT_PORT_FLAGS[agent] ?? "its port flag"
             }) on every node`,
         });
-      } else if (spec.hostNetwork && publisher && publisher !== spec.name) {
+      } else if (
+        spec.hostNetwork && publisher && !(publisher === spec.name && p.published === p.container)
+      ) {
         problems.push({
           path: `${at}.container`,
           message: `${what} ${p.container} is published by service ${publisher}, and the ` +

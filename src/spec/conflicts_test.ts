@@ -91,6 +91,12 @@ Deno.test("a host-network port the routing mesh publishes is refused, naming the
   assert.equal(problems.length, 1);
   assert.equal(problems[0].path, "ports[0].container");
   assert.match(problems[0].message, /^port 25565 is published by service a, and the routing mesh/);
+  // Its own other port, published as that number, is no better.
+  const own: ServiceSpec = {
+    ...hostNet("c", 8080),
+    ports: [{ container: 8080, http: false }, { container: 80, http: true, published: 8080 }],
+  };
+  assert.match(hostPortConflicts([own], [], reserved)[0]?.message ?? "", /published by service c/);
 });
 
 Deno.test("a published port a host-network service listens on is refused", () => {
