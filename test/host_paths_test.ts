@@ -35,6 +35,11 @@ Deno.test("a bind mount or a device only one node has places the service there, 
       const r = (await detail(name)).replicas.find((r) => r.ready && r.node === on.name);
       return r?.containerId ?? false;
     }, 60_000);
+  /** A shell command in `h`'s own mount namespace. */
+  const onHost = async (h: Host, script: string, path: string) => {
+    const r = await h.inMounts(["sh", "-c", script, path]);
+    assert.equal(r.code, 0, r.stderr);
+  };
   const exec = async (h: Host, id: string, ...cmd: string[]) => {
     const r = await h.docker("exec", id, ...cmd);
     assert.equal(r.code, 0, r.stderr);
@@ -44,7 +49,7 @@ Deno.test("a bind mount or a device only one node has places the service there, 
   await t.step(
     "a directory only node1 has: the service runs there, node2 is explained",
     async () => {
-      await n1.inMounts(["sh", "-c", `mkdir "$0" && echo from-node1 > "$0/hello"`, media]);
+      await onHost(n1, 'mkdir "$0" && echo from-node1 > "$0/hello"', media);
       const t0 = Date.now();
       await deploy({
         name: "media",
@@ -71,7 +76,7 @@ Deno.test("a bind mount or a device only one node has places the service there, 
 
   await t.step("a device only node2 has: the service runs there, node1 is explained", async () => {
     // /dev/null bound onto a file in node2's namespace: a character device only node2 has.
-    await n2.inMounts(["sh", "-c", 'touch "$0" && mount --bind /dev/null "$0"', device]);
+    await onHost(n2, 'touch "$0" && mount --bind /dev/null "$0"', device);
     await deploy({
       name: "dev",
       image: BUSYBOX_IMAGE,
@@ -87,7 +92,7 @@ Deno.test("a bind mount or a device only one node has places the service there, 
   await t.step(
     "the directory appears on node2 and node1 is drained: the service moves there",
     async () => {
-      await n2.inMounts(["sh", "-c", `mkdir "$0" && echo from-node2 > "$0/hello"`, media]);
+      await onHost(n2, 'mkdir "$0" && echo from-node2 > "$0/hello"', media);
       const t0 = Date.now();
       await waitFor("node2 to report the directory", async () => {
         const { nodes } = await detail("media");
