@@ -235,6 +235,13 @@ Deno.test("hosts: up to 253 hosts, at most 32 dockerds; a shared engine must run
   );
 });
 
+Deno.test("hosts: private mount namespaces need every host to run its own dockerd", async () => {
+  await assert.rejects(
+    Hosts.create(2, { privateMounts: true, dockerOf: () => 1 }),
+    /privateMounts needs every host to run its own dockerd/,
+  );
+});
+
 Deno.test("hosts: nothing is left after Ctrl-C, SIGKILL or a test body that throws", async (t) => {
   let killed: SlotNames | undefined;
   let killedPids: number[] = [];

@@ -62,7 +62,7 @@ import { ensurePrivateDir } from "../etcd/files.ts";
 import { EtcdSupervisor } from "../etcd/supervisor.ts";
 import type { EtcdTuner } from "../etcd/tuner.ts";
 import { type Identity, loadOrCreateIdentity } from "../membership/identity.ts";
-import type { NodePublisher } from "../membership/mod.ts";
+import type { HostPathReporter, NodePublisher } from "../membership/mod.ts";
 import { Beacon, DEAD_AFTER_MS, Detector, type Verdict } from "../liveness/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import {
@@ -89,6 +89,8 @@ import type {
   LeasedRecords,
   MemberRecord,
   Mirror,
+  ServiceRecord,
+  ServiceSpec,
   ServingCert,
   Store,
 } from "../state/mod.ts";
@@ -143,6 +145,7 @@ export class Agent {
   #runtimeModule: RuntimeModule | undefined;
   #leased!: LeasedRecords;
   #publisher!: NodePublisher;
+  #hostPaths?: HostPathReporter;
   #election!: LeaderElection;
   #scheduler!: Scheduler;
   /** The platforms of services' images, for the scheduler's filters. */
@@ -337,6 +340,7 @@ export class Agent {
     const {
       connectEtcd,
       dockerArch,
+      HostPathReporter,
       LeaderElection,
       LeasedRecords,
       Mirror,
@@ -409,6 +413,7 @@ export class Agent {
         version: VERSION,
         apiPort: c.apiPort,
         httpPort: c.httpPort,
+        httpsPort: c.httpsPort,
         dnsPort: c.dnsPort,
       },
     });
@@ -422,6 +427,11 @@ export class Agent {
       store: this.store,
       log: this.log.child("mirror"),
       onChange: () => this.#onStateChange(),
+    });
+    this.#hostPaths = new HostPathReporter({
+      services: () => this.mirror.view.services().map((s) => s.spec),
+      publish: (paths) => this.#publisher.setHostPaths(paths),
+      log: this.log.child("host-paths"),
     });
     this.#scheduler = new Scheduler({
       store: this.store,
@@ -485,6 +495,7 @@ export class Agent {
     });
     await this.mirror.start();
     this.view.use(this.mirror.view);
+    this.#hostPaths.start();
     // As soon as there are peers to send to: the other nodes judge this one by its heartbeats
     // only once they have heard it since its record appeared.
     void this.#startHeartbeats();
@@ -1329,9 +1340,8 @@ export class Agent {
   async #startRuntime(): Promise<void> {
     const id = this.identity.id;
     const { families } = this.#parts ??= await import("./parts.ts");
-    const { createDockerApi, Runtime, startFenceWatchdog } = this.#runtimeModule ??= await import(
-      "../runtime/mod.ts"
-    );
+    const { createDockerApi, MountedFiles, Runtime, startFenceWatchdog } = this.#runtimeModule ??=
+      await import("../runtime/mod.ts");
     const docker = createDockerApi(this.config.dockerHost);
     this.#platforms = new this.#parts.ImagePlatforms({
       lookup: (image, signal) => docker.platforms(image, signal),
@@ -1347,6 +1357,13 @@ export class Agent {
       report: (s) => this.#leased.put(families.replicas, [id, s.service, String(s.replica)], s),
       forget: (service, replica) =>
         this.#leased.delete(families.replicas, [id, service, String(replica)]),
+      files: new MountedFiles(`${this.config.dataDir}/files`, async (stack, key) => {
+        const { store, parts } = this.#etcdOrStarting();
+        const file = await parts.etcdCall(() =>
+          store.get<{ content?: unknown }>(families.secrets, stack, key)
+        );
+        return typeof file?.value?.content === "string" ? file.value.content : undefined;
+      }),
     });
     try {
       this.#watchdog = startFenceWatchdog(id, this.config.dockerHost);
@@ -1523,6 +1540,7 @@ export class Agent {
     this.#splitDns?.poke();
     this.#snapshots?.changed();
     this.#useCertificate(this.mirror?.certs.get(PROXY_CERT));
+    this.#hostPaths?.changed();
     this.#scheduler?.poke();
     if (this.runtime) this.#updateWanted();
     this.#tcp?.sync();
@@ -1600,16 +1618,8 @@ export class Agent {
       view,
       services: {
         apply: (specs) => {
-          const { store, parts } = this.#etcdOrStarting();
-          const conflicts = parts.publishedPortConflicts(
-            specs,
-            view.services(),
-            this.#reservedPorts(),
-            this.#reservedUdpPorts(),
-          );
-          if (conflicts.length) {
-            throw new ApiError(409, "port_conflict", "a published port is taken", conflicts);
-          }
+          const { store } = this.#etcdOrStarting();
+          this.#checkPorts(specs, view.services());
           return this.#write(() => store.applyServices(specs));
         },
         remove: (name) => {
@@ -1617,17 +1627,9 @@ export class Agent {
           return this.#write(() => store.removeService(name));
         },
         applyStack: (stack, specs) => {
-          const { store, parts } = this.#etcdOrStarting();
-          const others = view.services().filter((r) => r.spec.stack !== stack.name);
-          const conflicts = parts.publishedPortConflicts(
-            specs,
-            others,
-            this.#reservedPorts(),
-            this.#reservedUdpPorts(),
-          );
-          if (conflicts.length) {
-            throw new ApiError(409, "port_conflict", "a published port is taken", conflicts);
-          }
+          const { store } = this.#etcdOrStarting();
+          // The stack's own services are being replaced, so their ports are not "taken".
+          this.#checkPorts(specs, view.services().filter((r) => r.spec.stack !== stack.name));
           return this.#write(() => store.applyStack(stack.name, specs, stack.files));
         },
         removeStack: (name) => {
@@ -1738,6 +1740,17 @@ export class Agent {
     return { cert: `${pki}/proxy.crt`, key: `${pki}/proxy.key` };
   }
 
+  /** Refuses (409) specs whose ports another service, or the agents themselves, hold. */
+  #checkPorts(specs: ServiceSpec[], existing: ServiceRecord[]): void {
+    const { parts } = this.#etcdOrStarting();
+    const args = [specs, existing, this.#reservedPorts(), this.#reservedUdpPorts()] as const;
+    const conflicts = [
+      ...parts.publishedPortConflicts(...args),
+      ...parts.hostPortConflicts(...args),
+    ];
+    if (conflicts.length) throw new ApiError(409, "port_conflict", "a port is taken", conflicts);
+  }
+
   /** The ports this agent listens on, which no service may publish. */
   #reservedPorts(): Map<number, string> {
     const c = this.config;
@@ -1793,7 +1806,7 @@ export class Agent {
       ["snapshot", () => this.#snapshots?.stop()],
       // Late: peers would call this node dead meanwhile, and move what it still serves.
       ["heartbeats", () => this.#beacon?.close()],
-      ["node", () => this.#publisher?.stop()],
+      ["node", () => (this.#hostPaths?.stop(), this.#publisher?.stop())],
       ["lease", () => this.#leased?.close()],
       ["locks", () => this.#locks?.close()],
       ["etcd client", () => (this.client?.close(), this.#healthClient?.close())],

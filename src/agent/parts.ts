@@ -20,9 +20,9 @@ export {
   tlsHandshakeProbe,
   updatePeerUrl,
 } from "../etcd/mod.ts";
-export { dockerArch, NodePublisher } from "../membership/mod.ts";
+export { dockerArch, HostPathReporter, NodePublisher } from "../membership/mod.ts";
 export { ImagePlatforms, Scheduler } from "../scheduler/mod.ts";
-export { parseServiceFile, publishedPortConflicts } from "../spec/mod.ts";
+export { hostPortConflicts, parseServiceFile, publishedPortConflicts } from "../spec/mod.ts";
 export { families, LeaderElection, LeasedRecords, LeaseLock, Mirror, Store } from "../state/mod.ts";
 
 /** How long an API write may wait for etcd before the answer says why it cannot be made. */

@@ -14,6 +14,7 @@ import type {
   ServiceSpec,
 } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
+import { type NodeEligibility, nodeEligibility } from "../scheduler/eligibility.ts";
 
 /** How a service is doing, in one word. */
 export type ServiceState = "stopped" | "pending" | "starting" | "ready" | "degraded" | "failing";
@@ -71,6 +72,11 @@ export interface ServiceDetail {
   state: ServiceState;
   problem: string | null;
   replicas: ReplicaSummary[];
+  /**
+   * Every live node: whether it may run the service, or the placement filter's reason why not
+   * ("node2 has no /srv/media"). Absent from agents of before it.
+   */
+  nodes?: NodeEligibility[];
   /** What happened to it (moves, and why), newest first, at most {@link SERVICE_EVENTS}. */
   events: ClusterEvent[];
 }
@@ -272,6 +278,7 @@ export function describeService(
     problem: serviceProblem(view, record.spec.name, replicas) ??
       proxyProblem?.(record.spec.name) ?? null,
     replicas: replicas.map((r) => summarizeReplica(view, r)),
+    nodes: nodeEligibility(view, record.spec),
     events: view.events(record.spec.name).slice(0, SERVICE_EVENTS),
   };
 }

@@ -95,6 +95,33 @@ Deno.test("describeService shows the node id when the node is unknown", () => {
   assert.equal(describeService(view, view.service("x")!, "d").replicas[0].node, "gone");
 });
 
+Deno.test("describeService says per node whether it may run the service, and why not", () => {
+  const view = sampleView();
+  view.nodeMap.set("n1", { ...view.node("n1")!, hostPaths: { "/srv/media": "dir" } });
+  view.nodeMap.set("n2", { ...view.node("n2")!, hostPaths: { "/srv/media": "missing" } });
+  const media = spec("media", { binds: [{ source: "/srv/media", path: "/media" }] });
+  view.serviceMap.set("media", { spec: media, generation: 1, createdAt: "", updatedAt: "" });
+  assert.deepEqual(describeService(view, view.service("media")!, "d").nodes, [
+    { node: "pi-a", nodeId: "n1", eligible: true, reason: null },
+    { node: "pi-b", nodeId: "n2", eligible: false, reason: "pi-b has no /srv/media" },
+  ]);
+  // Host networking: the node running it stays eligible; another's port on a node rejects it.
+  const web = spec("web", { hostNetwork: true, ports: [{ container: 8080, http: true }] });
+  const other = spec("other", { hostNetwork: true, ports: [{ container: 8080, http: true }] });
+  for (const s of [web, other]) {
+    view.serviceMap.set(s.name, { spec: s, generation: 1, createdAt: "", updatedAt: "" });
+  }
+  view.putReplica(replica("web", 0, "n1"));
+  assert.deepEqual(describeService(view, view.service("web")!, "d").nodes?.map((n) => n.reason), [
+    null,
+    null,
+  ]);
+  assert.deepEqual(describeService(view, view.service("other")!, "d").nodes?.map((n) => n.reason), [
+    "pi-a's port 8080 is taken by service web (host networking)",
+    null,
+  ]);
+});
+
 Deno.test("summarizeCluster marks the leader among the members", () => {
   const c = summarizeCluster(sampleView(), {
     nodeId: "n1",

@@ -261,6 +261,10 @@ Deno.test("services NAME shows where each replica runs, since when, and what hap
           restarts: 0,
           generation: 3,
         }],
+        nodes: [
+          { node: "pi-a", nodeId: "n1", eligible: true, reason: null },
+          { node: "pi-b", nodeId: "n2", eligible: false, reason: "pi-b has no /srv/media" },
+        ],
         events: EVENTS.events,
       }),
   });
@@ -271,6 +275,7 @@ Deno.test("services NAME shows where each replica runs, since when, and what hap
     assert.match(r.stdout, /^replicas +1 ready of 1$/m);
     assert.match(r.stdout, /^0 +pi-a +running +yes +20s ago +0 +0123456789ab$/m);
     assert.match(r.stdout, /replica 0 moved from nuc to pi-a: nuc went down$/m);
+    assert.match(r.stdout, /^NODE +PLACEMENT\npi-a +eligible\npi-b +pi-b has no \/srv\/media$/m);
     const missing = await run(api, ["services", "ghost"]);
     assert.equal(missing.code, 1);
     const extra = await run(api, ["services", "a", "b"]);

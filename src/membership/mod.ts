@@ -4,6 +4,12 @@
  */
 export { dockerArch, NodePublisher, type NodePublisherOptions } from "./node.ts";
 export {
+  checkHostPath,
+  HostPathReporter,
+  type HostPathReporterOptions,
+  wantedHostPaths,
+} from "./host_paths.ts";
+export {
   type Identity,
   IdentityError,
   loadOrCreateIdentity,

@@ -4,7 +4,7 @@
  * @module
  */
 import { families, type LeasedRecords } from "../state/mod.ts";
-import type { NodeRecord } from "../state/types.ts";
+import type { HostPathKind, NodeRecord } from "../state/types.ts";
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 
@@ -74,6 +74,18 @@ export class NodePublisher {
   async setApiTlsPort(port: number): Promise<void> {
     if (this.options.record.apiTlsPort === port) return;
     this.options.record.apiTlsPort = port;
+    await this.#publish();
+  }
+
+  /**
+   * What this node has at the host paths services want (see host_paths.ts); an empty map
+   * leaves the field out, as no service wants one.
+   */
+  async setHostPaths(paths: Record<string, HostPathKind>): Promise<void> {
+    const next = Object.keys(paths).length ? paths : undefined;
+    if (JSON.stringify(this.options.record.hostPaths) === JSON.stringify(next)) return;
+    if (next) this.options.record.hostPaths = next;
+    else delete this.options.record.hostPaths;
     await this.#publish();
   }
 

@@ -90,6 +90,9 @@ function hostSettings(c: ContainerOptions): Record<string, unknown> {
     ...(c.ulimits?.length
       ? { Ulimits: c.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }
       : {}),
+    ...(c.groupAdd?.length ? { GroupAdd: c.groupAdd } : {}),
+    ...(c.deviceCgroupRules?.length ? { DeviceCgroupRules: c.deviceCgroupRules } : {}),
+    ...(c.runtime ? { Runtime: c.runtime } : {}),
     ...(limits.cpus !== undefined ? { NanoCpus: Math.round(limits.cpus * 1e9) } : {}),
     ...(limits.memory !== undefined ? { Memory: limits.memory } : {}),
     ...(limits.pids !== undefined ? { PidsLimit: limits.pids } : {}),
@@ -99,7 +102,12 @@ function hostSettings(c: ContainerOptions): Record<string, unknown> {
 /** Every mount: fossora's named volumes, host paths, and a fresh anonymous volume per path. */
 function mounts(o: CreateOptions): Record<string, unknown>[] {
   return [
-    ...o.mounts.map((m) => ({ Type: "volume", Source: m.volume, Target: m.path })),
+    ...o.mounts.map((m) => ({
+      Type: "volume",
+      Source: m.volume,
+      Target: m.path,
+      ...(m.readOnly ? { ReadOnly: true } : {}),
+    })),
     ...(o.binds ?? []).map((b) => ({
       Type: "bind",
       Source: b.source,

@@ -61,7 +61,7 @@ export interface CreateOptions {
    */
   hostIp: string;
   /** Docker named volumes mounted at container paths. */
-  mounts: { volume: string; path: string }[];
+  mounts: { volume: string; path: string; readOnly?: boolean }[];
   /** Replaces the image's health check when present. */
   healthcheck?: Healthcheck;
   /** Host paths bind-mounted into the container. */

@@ -130,3 +130,40 @@ Deno.test("a pull from a registry that never answers ends at once when cancelled
     }
   }
 });
+
+Deno.test("a container gets its binds, its devices and the node's network, and reports its ports as the node's", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/hello`, "from the host\n");
+  const api = createDockerApi(SOCKET);
+  const name = `fossora-test-binds-${crypto.randomUUID().slice(0, 8)}`;
+  const id = await api.create({
+    name,
+    image: IMAGE,
+    cmd: ["sleep", "60"],
+    env: {},
+    labels: { "fossora.test": name },
+    ports: [{ container: 18093 }, { container: 18094, protocol: "udp" }],
+    hostIp: "127.0.0.1",
+    mounts: [],
+    binds: [{ source: dir, path: "/data", readOnly: true }],
+    devices: [{ host: "/dev/null", container: "/dev/fossora-test" }],
+    hostNetwork: true,
+  });
+  try {
+    await api.start(id);
+    assert.equal(await docker("exec", id, "cat", "/data/hello"), "from the host");
+    // Read-only: the write fails.
+    const write = await new Deno.Command("docker", {
+      args: ["exec", id, "touch", "/data/x"],
+      stderr: "null",
+    }).output();
+    assert.equal(write.success, false);
+    assert.match(await docker("exec", id, "ls", "-l", "/dev/fossora-test"), /^c/);
+    assert.equal(await docker("inspect", "--format", "{{.HostConfig.NetworkMode}}", id), "host");
+    const state = await api.inspect(id);
+    assert.deepEqual(state?.ports, { "18093": 18093, "18094/udp": 18094 });
+  } finally {
+    await docker("rm", "-f", id);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -36,6 +36,7 @@ import {
 } from "./plan.ts";
 import { type Probe, tcpProbe } from "./probe.ts";
 import { detectHttp, type HttpDetect } from "./detect.ts";
+import type { MountedFiles } from "./files.ts";
 import { sameWanted } from "./same.ts";
 import { describe, httpPort, type Observation, RUNNING_READY_MS, sameStatus } from "./status.ts";
 import { checkWanted, type Rejected } from "./validate.ts";
@@ -81,6 +82,8 @@ export interface RuntimeOptions {
   readyProbeMs?: number;
   /** Readiness probe of a published port on this node's address; default `tcpProbe`. */
   probe?: Probe;
+  /** Writes the stack secrets and configs a replica mounts; none without it. */
+  files?: MountedFiles;
   /** Whether a published port answers HTTP (for `detectHttp` ports); default `detectHttp`. */
   detect?: HttpDetect;
   /** Probe period in ms while a replica is running but not ready; default 200. */
@@ -663,6 +666,8 @@ export class Runtime {
   async #createContainer(w: WantedReplica): Promise<string> {
     const docker = this.#o.docker;
     const name = containerName(w, this.#o.nodeId);
+    const files = await this.#o.files?.prepare(w.spec, w.replica) ?? [];
+    const binds = [...w.spec.binds ?? [], ...files];
     const options: CreateOptions = {
       name,
       image: w.spec.image,
@@ -671,9 +676,13 @@ export class Runtime {
       labels: containerLabels(w, this.#o.nodeId),
       ports: w.spec.ports.map((p) => ({ container: p.container, protocol: p.protocol })),
       hostIp: this.#o.address,
-      mounts: w.spec.volumes.map((v) => ({ volume: volumeName(w.service, v.name), path: v.path })),
+      mounts: w.spec.volumes.map((v) => ({
+        volume: volumeName(w.service, v.name),
+        path: v.path,
+        ...(v.readOnly ? { readOnly: true } : {}),
+      })),
       ...(w.spec.healthcheck ? { healthcheck: w.spec.healthcheck } : {}),
-      ...(w.spec.binds ? { binds: w.spec.binds } : {}),
+      ...(binds.length ? { binds } : {}),
       ...(w.spec.devices ? { devices: w.spec.devices } : {}),
       ...(w.spec.hostNetwork ? { hostNetwork: true } : {}),
       ...(w.spec.container ? { container: w.spec.container } : {}),
@@ -753,6 +762,7 @@ export class Runtime {
     // After its last report, which would otherwise write the status back.
     await this.#reports.get(a.key);
     await this.#o.forget(a.service, a.replica);
+    await this.#o.files?.release(a.service, a.replica);
     this.#memory.delete(a.key);
     this.#current.delete(a.key);
     this.#reported.delete(a.key);

@@ -4,7 +4,8 @@
  * what is missing.
  * @module
  */
-import type { NodeRecord, Resources, ServiceSpec } from "../state/types.ts";
+import { type NodeRecord, portKey, type Resources, type ServiceSpec } from "../state/types.ts";
+import { portName } from "./host_ports.ts";
 import { linuxArches } from "./platforms.ts";
 
 /** What the filters know beyond the service and the node. */
@@ -17,6 +18,19 @@ export interface NodeFacts {
   platforms?(image: string): string[] | undefined;
   /** True while the image's platforms are being looked up for the first time. */
   platformsPending?(image: string): boolean;
+  /**
+   * For host networking: who holds port `key` ({@link portKey}) in the node's network besides
+   * `service`'s own replicas (fossora, the routing mesh, another host-network service), or
+   * undefined when nobody does or it is unknown (no check).
+   */
+  portHolder?(node: NodeRecord, key: string, service: string): string | undefined;
+  /** True when the node runs a replica of `service` already; undefined: no check. */
+  runsReplica?(node: NodeRecord, service: string): boolean;
+  /**
+   * The question is whether a placed replica may stay: what the node has not reported yet (its
+   * host paths, just after its agent restarted) does not move it.
+   */
+  staying?: boolean;
 }
 
 /** No node drained. */
@@ -55,6 +69,39 @@ function amount(r: Resources): string {
     parts.push(`${Math.max(0, Math.round(r.memory / 1024 ** 2))} MiB`);
   }
   return parts.join(" and ");
+}
+
+/** Why `node` lacks one of the host paths or devices `spec` wants, or undefined. */
+function missingHostPath(
+  spec: ServiceSpec,
+  node: NodeRecord,
+  staying: boolean,
+): string | undefined {
+  const wanted = [
+    ...(spec.binds ?? []).map((b) => ({ path: b.source, device: false })),
+    ...(spec.devices ?? []).map((d) => ({ path: d.host, device: true })),
+  ];
+  for (const { path, device } of wanted) {
+    const kind = node.hostPaths?.[path];
+    if (kind === undefined) {
+      if (staying) continue;
+      return `${node.name} has not reported ${path} yet`;
+    }
+    if (kind === "missing") return `${node.name} has no ${path}`;
+    // Docker gives a directory of devices (/dev/dri) as every device in it.
+    if (device && kind !== "device" && kind !== "dir") {
+      return `${node.name} has ${path}, but it is not a device`;
+    }
+  }
+  return undefined;
+}
+
+function hostPathsOf(spec: ServiceSpec): string {
+  const paths = [
+    ...(spec.binds ?? []).map((b) => b.source),
+    ...(spec.devices ?? []).map((d) => d.host),
+  ];
+  return [...new Set(paths)].join(" and ");
 }
 
 function labelsOf(spec: ServiceSpec): string {
@@ -123,6 +170,13 @@ export const FILTERS: readonly Filter[] = [
     explain: (spec) => `no ready node has labels ${labelsOf(spec)}`,
   },
   {
+    name: "host paths",
+    rejects: (spec, node, facts) => missingHostPath(spec, node, facts.staying ?? false),
+    explain: (spec) =>
+      `no ready node has ${hostPathsOf(spec)}; make it there (mount the disk, plug the ` +
+      "device in) or change the service's binds and devices",
+  },
+  {
     name: "resources",
     rejects: (spec, node, facts) => {
       const ask = spec.resources;
@@ -137,6 +191,27 @@ export const FILTERS: readonly Filter[] = [
     explain: (spec) =>
       `no ready node has ${amount(spec.resources ?? {})} left for another replica; add a node, ` +
       "or ask for less (resources)",
+  },
+  {
+    name: "host network",
+    rejects: (spec, node, facts) => {
+      if (!spec.hostNetwork) return undefined;
+      if (facts.runsReplica?.(node, spec.name)) {
+        return `${node.name} runs a replica already (host networking runs one a node)`;
+      }
+      for (const p of spec.ports) {
+        const key = portKey(p);
+        const holder = facts.portHolder?.(node, key, spec.name);
+        if (holder) return `${node.name}'s ${portName(key)} is taken by ${holder}`;
+      }
+      return undefined;
+    },
+    explain: (spec) =>
+      "host networking runs one replica a node" +
+      (spec.ports.length
+        ? `, where ${spec.ports.map((p) => portName(portKey(p))).join(", ")} must be free`
+        : "") +
+      ", and no other ready node can take one; add a node, or lower replicas",
   },
 ];
 

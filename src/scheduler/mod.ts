@@ -4,6 +4,7 @@
  * @module
  */
 export { eligibleNodes, type Filter, FILTERS } from "./filters.ts";
+export { type NodeEligibility, nodeEligibility } from "./eligibility.ts";
 export { planSchedule, type SchedulePlan } from "./plan.ts";
 export { ImagePlatforms, type ImagePlatformsOptions, type PlatformLookup } from "./platforms.ts";
 export { Scheduler, type SchedulerOptions } from "./scheduler.ts";

@@ -3,8 +3,15 @@
  * make. Pure, so it is tested without etcd.
  * @module
  */
-import type { Assignment, NodeRecord, Resources, ServiceRecord } from "../state/types.ts";
+import type {
+  Assignment,
+  MemberRecord,
+  NodeRecord,
+  Resources,
+  ServiceRecord,
+} from "../state/types.ts";
 import { eligibleNodes, NO_FACTS, type NodeFacts, rejection } from "./filters.ts";
+import { HostPorts } from "./host_ports.ts";
 
 /** A replica placed on another node than before, and why. */
 export interface Move {
@@ -30,6 +37,8 @@ export interface SchedulePlan {
 export interface ScheduleFacts extends NodeFacts {
   /** True when `node` reports the replica ready at that generation. */
   ready(service: string, replica: number, node: string, generation: number): boolean;
+  /** The admitted nodes, for their etcd ports (host networking may not take them). */
+  members?: MemberRecord[];
 }
 
 /** Nothing drained, nothing ready. */
@@ -74,7 +83,23 @@ export function planSchedule(
     const u = used.get(n.id) ?? { cpus: 0, memory: 0 };
     return { cpus: n.capacity.cpus - u.cpus, memory: n.capacity.memory - u.memory };
   };
-  const ctx = { nodes, load, leaving, facts: { ...facts, left }, used, plan };
+  // Where host-network replicas hold ports: a copy being moved off a node still holds its own.
+  const placed = current.flatMap((a) => {
+    const spec = specs.get(a.service);
+    if (!spec || a.replica >= spec.replicas) return [];
+    return [a.node, ...(a.previous ? [a.previous] : [])].map((node) => ({
+      service: a.service,
+      node,
+    }));
+  });
+  const ports = new HostPorts([...specs.values()], placed, facts.members);
+  const placing: ScheduleFacts = {
+    ...facts,
+    left,
+    portHolder: (n, key, service) => ports.holder(n, key, service),
+    runsReplica: (n, service) => ports.runs(n.id, service),
+  };
+  const ctx = { nodes, load, leaving, facts: placing, ports, used, plan };
   for (const svc of services) placeService(svc, byService.get(svc.spec.name) ?? [], ctx);
   return plan;
 }
@@ -89,20 +114,29 @@ interface Context {
   load: Map<string, number>;
   leaving: Set<string>;
   facts: ScheduleFacts;
+  ports: HostPorts;
   used: Map<string, Required<Resources>>;
   plan: SchedulePlan;
 }
 
 function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context): void {
-  const { nodes, load, leaving, facts, used, plan } = ctx;
+  const { nodes, load, leaving, facts, ports, used, plan } = ctx;
   const { spec, generation } = svc;
   // A new service or generation waits (briefly) to learn which platforms its image is built
   // for, rather than start where it cannot run; replicas already placed move without waiting.
   const placing = assigned.length === 0 || assigned.some((a) => a.generation !== generation);
   if (placing && facts.platformsPending?.(spec.image)) return;
-  // Where a replica may stay: resources are left out, a placed replica already has its share
-  // (a replica never moves for them). A new one goes where they are left too.
-  const { nodes: eligible, reason } = eligibleNodes(spec, nodes, { ...facts, left: undefined });
+  // Where a replica may stay: resources and the ports of other host-network replicas are left
+  // out, a placed replica already has its share (a replica never moves for them), and so are
+  // host paths its node has not reported yet (its agent restarting). A new one goes where
+  // they are left and known too.
+  const { nodes: eligible, reason } = eligibleNodes(spec, nodes, {
+    ...facts,
+    left: undefined,
+    runsReplica: undefined,
+    staying: true,
+    portHolder: (n, key, service) => ports.holder(n, key, service, false),
+  });
   const eligibleIds = new Set(eligible.map((n) => n.id));
   // A node that is up and serving can keep an old copy running while its replica moves.
   const live = new Map(nodes.filter((n) => n.state === "ready").map((n) => [n.id, n]));
@@ -131,9 +165,14 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
     rollSlot = false;
     return generation;
   };
+  // Host networking runs one replica a node: a second one there moves.
+  const kept = new Set<string>();
   for (let replica = 0; replica < spec.replicas; replica++) {
     const existing = assigned.find((a) => a.replica === replica);
-    if (existing && eligibleIds.has(existing.node)) {
+    if (
+      existing && eligibleIds.has(existing.node) && !(spec.hostNetwork && kept.has(existing.node))
+    ) {
+      kept.add(existing.node);
       let next: Assignment = { ...existing, generation: nextGeneration(existing) };
       if (
         existing.previous &&
@@ -177,6 +216,7 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
     }
     const node = pick(fit.nodes, perSite, perNode, load);
     reserve(used, node, spec.resources);
+    ports.add(spec.name, node);
     perNode.set(node, (perNode.get(node) ?? 0) + 1);
     const site = siteOf.get(node)!;
     perSite.set(site, (perSite.get(site) ?? 0) + 1);

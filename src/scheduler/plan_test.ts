@@ -317,3 +317,66 @@ Deno.test("a replica goes only where the resources it asks for are left, and the
   const plain = planSchedule([third], [node("c")], []);
   assert.equal(plain.put.length, 3);
 });
+
+Deno.test("a bind mount only one node has places the service there and says why not elsewhere", () => {
+  const svc = service("media", 1, 1, { binds: [{ source: "/srv/media", path: "/media" }] });
+  const nodes = [
+    node("a", { hostPaths: { "/srv/media": "missing" } }),
+    node("b", { hostPaths: { "/srv/media": "dir" } }),
+    node("c"),
+  ];
+  const plan = planSchedule([svc], nodes, []);
+  assert.deepEqual(plan.put, [{ service: "media", replica: 0, node: "b", generation: 1 }]);
+  // The path disappears from b and appears on a: the replica moves there.
+  const moved = planSchedule([svc], [
+    node("a", { hostPaths: { "/srv/media": "dir" } }),
+    node("b", { hostPaths: { "/srv/media": "missing" } }),
+  ], plan.put);
+  assert.equal(moved.put[0].node, "a");
+  assert.equal(moved.moves[0].why, "b has no /srv/media");
+  // Its agent restarted and has not checked the path again yet: the replica stays.
+  const restarted = planSchedule([svc], [
+    node("a", { hostPaths: { "/srv/media": "dir" } }),
+    node("b"),
+  ], plan.put);
+  assert.deepEqual(restarted.put, []);
+});
+
+Deno.test("host networking places one replica a node; the extra ones stay unplaced with why", () => {
+  const svc = service("pihole", 3, 1, {
+    hostNetwork: true,
+    ports: [{ container: 8080, http: true }],
+  });
+  const plan = planSchedule([svc], [node("a"), node("b")], []);
+  assert.deepEqual(plan.put.map((a) => a.node).sort(), ["a", "b"]);
+  assert.match(plan.unplaced.get("pihole") ?? "", /^host networking runs one replica a node/);
+  // A second round keeps them: a replica's own port does not reject its node.
+  const again = planSchedule([svc], [node("a"), node("b")], plan.put);
+  assert.deepEqual(again.put, []);
+});
+
+Deno.test("a host-network service is not placed where another holds its port", () => {
+  const web = service("web", 1, 1, { hostNetwork: true, ports: [{ container: 8080, http: true }] });
+  const other = service("other", 1, 1, {
+    hostNetwork: true,
+    ports: [{ container: 8080, http: true }],
+  });
+  const current: Assignment[] = [{ service: "web", replica: 0, node: "a", generation: 1 }];
+  const plan = planSchedule([other, web], [node("a"), node("b")], current);
+  assert.deepEqual(plan.put, [{ service: "other", replica: 0, node: "b", generation: 1 }]);
+  const full = planSchedule([other, web], [node("a")], current);
+  assert.deepEqual(full.put, []);
+  assert.match(full.unplaced.get("other") ?? "", /host networking/);
+});
+
+Deno.test("two replicas of a host-network service on one node: the second moves", () => {
+  const svc = service("pihole", 2, 1, { hostNetwork: true });
+  const current: Assignment[] = [
+    { service: "pihole", replica: 0, node: "a", generation: 1 },
+    { service: "pihole", replica: 1, node: "a", generation: 1 },
+  ];
+  const plan = planSchedule([svc], [node("a"), node("b")], current);
+  assert.deepEqual(plan.put, [
+    { service: "pihole", replica: 1, node: "b", generation: 1, previous: "a" },
+  ]);
+});

@@ -93,6 +93,7 @@ export class Scheduler {
       drained: (node) => view.drain(node) !== undefined,
       platforms: (image) => this.options.platforms?.get(image),
       platformsPending: (image) => this.options.platforms?.pending(image) ?? false,
+      members: view.members(),
       ready: (service, replica, node, generation) =>
         view.replicasOf(service).some((r) =>
           r.replica === replica && r.node === node && r.generation === generation && r.ready

@@ -7,7 +7,8 @@
  */
 
 import type { Constraint, ContainerOptions, Resources } from "../state/types.ts";
-import { checkReplicas, checkResources, parseMemory } from "./fields.ts";
+import { checkReplicas, checkResources } from "./fields.ts";
+import { parseBytes } from "./bytes.ts";
 import { notUnderstood } from "./compose_fields.ts";
 import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
 
@@ -107,7 +108,7 @@ function readLimits(value: unknown, path: string, out: Problems): Deploy["limits
       if (cpus > 0 && cpus <= 1024) limits.cpus = cpus;
       else out.push({ path: at, message: expected("a number of CPUs above 0, e.g. 0.5", item) });
     } else if (key === "memory") {
-      const memory = parseMemory(item);
+      const memory = parseBytes(item);
       if (memory !== undefined) limits.memory = memory;
       else out.push({ path: at, message: expected("memory such as 512M or 1G", item) });
     } else if (key === "pids") {

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { normalizePath, parseMemory } from "./fields.ts";
+import { normalizePath } from "./fields.ts";
+import { parseBytes } from "./bytes.ts";
 import { composeString, notUnderstood } from "./compose_fields.ts";
 import { expected, isMapping, keyPath, type Problems } from "./problems.ts";
 
@@ -255,7 +256,7 @@ function longTmpfs(
     if (key !== "size" && key !== "mode") notUnderstood(path, key, out.problems);
   }
   if (options.size !== undefined) {
-    const size = parseMemory(options.size);
+    const size = parseBytes(options.size);
     if (size === undefined) {
       out.problems.push({
         path: keyPath(path, "size"),
@@ -299,7 +300,7 @@ export function composeTmpfs(
   if (colon < 0) return tmpfs;
   for (const option of text.slice(colon + 1).split(",")) {
     const [key, val] = option.split("=");
-    if (key === "size" && parseMemory(val) !== undefined) tmpfs.size = parseMemory(val);
+    if (key === "size" && parseBytes(val) !== undefined) tmpfs.size = parseBytes(val);
     else if (key === "mode" && /^[0-7]{1,4}$/.test(val ?? "")) tmpfs.mode = parseInt(val, 8);
     else {
       out.warnings.push({ path, message: `tmpfs option '${option}' is ignored` });

@@ -8,7 +8,8 @@
 
 import type { ContainerOptions, DeviceSpec, Ulimit } from "../state/types.ts";
 import { parseDuration } from "./healthcheck.ts";
-import { checkCommand, checkStringish, parseMemory, setOwn } from "./fields.ts";
+import { checkCommand, checkStringish, setOwn } from "./fields.ts";
+import { parseBytes } from "./bytes.ts";
 import { composeString, splitCommand } from "./compose_fields.ts";
 import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
 
@@ -99,7 +100,7 @@ export function composeOptions(
     if (sysctls !== undefined) o.sysctls = sysctls;
   }
   if (def.shm_size !== undefined) {
-    const size = parseMemory(def.shm_size);
+    const size = parseBytes(def.shm_size);
     if (size === undefined) {
       p.push({ path: at("shm_size"), message: expected("a size such as 256m", def.shm_size) });
     } else o.shmSize = size;
@@ -319,7 +320,7 @@ function readLegacyLimits(
 ): void {
   const limits: NonNullable<ContainerOptions["limits"]> = {};
   if (def.mem_limit !== undefined) {
-    const memory = parseMemory(def.mem_limit);
+    const memory = parseBytes(def.mem_limit);
     if (memory === undefined) {
       out.problems.push({
         path: keyPath(path, "mem_limit"),

@@ -22,8 +22,8 @@ import {
   checkPortNumber,
   checkReplicas,
   normalizePath,
-  parseMemory,
 } from "./fields.ts";
+import { parseBytes } from "./bytes.ts";
 import {
   composeCommand,
   composeEnvironment,
@@ -183,6 +183,22 @@ export function composeService(
   }
   if (readNetworkMode(def.network_mode, keyPath(path, "network_mode"), ctx.out)) {
     spec.hostNetwork = true;
+    // Docker discards published ports with host networking: the container's are the node's.
+    const web = !spec.ports.some((p) => p.http);
+    spec.ports.forEach((port, i) => {
+      if (port.published === undefined) return;
+      ctx.out.warnings.push({
+        path: ports.paths[i].published,
+        message: `with network_mode: host the container's port ${port.container} is the ` +
+          "node's own, so the mapping is ignored, as Docker ignores it",
+      });
+      delete port.published;
+      if (web && !port.protocol) port.detectHttp = true;
+    });
+    // A UDP port of the node needs no forwarding; fossora keeps only published UDP ports.
+    const keep = spec.ports.map((p) => !p.protocol);
+    spec.ports = spec.ports.filter((_, i) => keep[i]);
+    ports.paths = ports.paths.filter((_, i) => keep[i]);
   }
   const aliases = readAliases(key, label, def, path, ctx);
   if (aliases.length) spec.aliases = aliases;
@@ -352,7 +368,7 @@ function memReservation(
   out: Problems,
 ): ServiceSpec["resources"] {
   if (def.mem_reservation === undefined) return undefined;
-  const memory = parseMemory(def.mem_reservation);
+  const memory = parseBytes(def.mem_reservation);
   if (memory !== undefined) return { memory };
   out.push({
     path: keyPath(path, "mem_reservation"),

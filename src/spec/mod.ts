@@ -17,7 +17,7 @@ export { MAX_ALIAS_COUNT, MAX_NESTING } from "./load.ts";
 export { MAX_FILE_BYTES, MAX_PROBLEMS, type ParseOptions, parseServiceFile } from "./parse.ts";
 export { KNOWN_ARCHES, validateServiceName } from "./fields.ts";
 export { parseDuration } from "./healthcheck.ts";
-export { publishedPortConflicts } from "./conflicts.ts";
+export { hostPortConflicts, publishedPortConflicts } from "./conflicts.ts";
 export { type ComposeInput, type StackFiles } from "./compose.ts";
 export { variableNames } from "./variables.ts";
 // Docker's container settings, single values each, for the fossora form and compose alike.

@@ -27,6 +27,7 @@ import { publishedKey } from "./conflicts.ts";
 import { checkContainerOptions } from "./container.ts";
 import { checkDevices } from "./device.ts";
 import { checkHealthcheck, type StringReader } from "./healthcheck.ts";
+import { hostNetworkProblems } from "./host.ts";
 import {
   entries,
   expected,
@@ -443,6 +444,9 @@ export function checkWithinService(checked: Checked, out: Problems): void {
       });
     }
   });
+  if (checked.spec.hostNetwork) {
+    hostNetworkProblems(ports, checked.portPaths.map((p) => p.published), out);
+  }
   const { replicas, volumes } = checked.spec;
   if (volumes.length > 0 && replicas > 1) {
     // Two copies writing one volume each would diverge, and on one node would corrupt it.

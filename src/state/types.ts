@@ -296,11 +296,31 @@ export interface NodeRecord {
    */
   apiTlsPort?: number;
   httpPort: number;
+  /** The proxy's HTTPS port; absent in records of agents from before it was reported. */
+  httpsPort?: number;
   dnsPort: number;
+  /**
+   * What this node has at the host paths and devices services want (every service's
+   * `binds[].source` and `devices[].host`, at most {@link MAX_HOST_PATHS}), as the agent last
+   * checked them: the scheduler places a service only where each of its paths is there. A path
+   * not listed has not been checked yet. Absent while no service wants one.
+   */
+  hostPaths?: Record<string, HostPathKind>;
   startedAt: string;
   /** Refreshed by the node every few seconds while it runs. */
   lastSeen: string;
 }
+
+/**
+ * What a node has at a host path: a directory, a regular file, a character or block device,
+ * something else that exists (a socket, a FIFO), or nothing. Symbolic links are followed.
+ */
+export type HostPathKind = "dir" | "file" | "device" | "other" | "missing";
+
+/** The most host paths a node reports; the rest (sorted by path) are not placed on. */
+export const MAX_HOST_PATHS = 256;
+/** The longest host path a node checks, in characters (Linux's PATH_MAX is 4096 bytes). */
+export const MAX_HOST_PATH_CHARS = 1024;
 
 /**
  * `members/<node id>`: a node the cluster admitted, written by the admission leader. Unlike the

@@ -98,6 +98,13 @@ export interface HostsOptions {
    * own namespace: on a shared engine, run services without published ports.
    */
   dockerOf?: (index: number) => number;
+  /**
+   * Each host gets a mount namespace of its own, which its dockerd and agent (and their
+   * children) share, and where {@link Hosts.hostPaths} is an empty tmpfs: what a test makes
+   * there with {@link Host.inMounts} only that host has, as a disk or a device only one machine
+   * has. Every host must run its own dockerd (no `dockerOf`). Default false.
+   */
+  privateMounts?: boolean;
 }
 
 /** N hosts on a bridge; see the module's documentation. */
@@ -118,6 +125,9 @@ export class Hosts implements AsyncDisposable {
       throw new RangeError(`Hosts.create: give 1 to ${MAX_HOSTS} hosts, not ${n}`);
     }
     checkEngines(n, options.dockerOf);
+    if (options.privateMounts && options.dockerOf) {
+      throw new RangeError("Hosts.create: privateMounts needs every host to run its own dockerd");
+    }
     // Fail on a missing image before taking a slot or making anything.
     const tars = await Promise.all((options.images ?? [BUSYBOX_IMAGE]).map(imageTar));
     const say = (m: string) => console.error(`hosts: ${m}`);
@@ -155,6 +165,14 @@ export class Hosts implements AsyncDisposable {
     return `${this.names.net}.254`;
   }
 
+  /**
+   * With `privateMounts`, the directory each host sees as its own empty tmpfs (in the root
+   * namespace it stays an empty directory).
+   */
+  get hostPaths(): string {
+    return `${this.dir}/hostpaths`;
+  }
+
   /** The directory holding every host's files: one `nI/` a host. */
   get dir(): string {
     return this.names.dir;
@@ -167,6 +185,7 @@ export class Hosts implements AsyncDisposable {
   async #setUp(n: number, tars: string[]): Promise<void> {
     const { bridge, net, rule, dir } = this.names;
     await Deno.mkdir(dir, { recursive: true });
+    if (this.options.privateMounts) await Deno.mkdir(this.hostPaths, { recursive: true });
     await must(["ip", "link", "add", bridge, "type", "bridge", "mcast_snooping", "0"]);
     await must(["ip", "addr", "add", `${net}.254/24`, "dev", bridge]);
     await must(["ip", "link", "set", bridge, "up"]);
@@ -518,6 +537,22 @@ export class Host {
       `--containerd-plugins-namespace=${this.netns}p`,
       "--log-level=warn",
     ];
+    if (this.cluster.options.privateMounts) {
+      // unshare and the inner shell exec too: the pid stays dockerd's, and its namespace is the
+      // host's (the agent enters it by that pid).
+      const dockerd = cmd.splice(this.#inNetns().length);
+      cmd.push(
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        'mount -t tmpfs -o size=16m,mode=0755 fossora-hostpaths "$0" && exec "$@"',
+        this.cluster.hostPaths,
+        ...dockerd,
+      );
+    }
     // The shell only redirects and execs: the child's pid is dockerd's.
     this.#dockerd = new Deno.Command("sh", {
       args: ["-c", 'exec "$@" >>"$0" 2>&1', log, ...cmd],
@@ -597,7 +632,7 @@ export class Host {
     const log = await Deno.open(this.logFile, { create: true, append: true });
     const options = this.cluster.options;
     const child = new Deno.Command("setsid", {
-      args: [...this.#inNetns().slice(1), DENO, "run", "-A", MAIN, ...this.args()],
+      args: [...this.#inHost().slice(1), DENO, "run", "-A", MAIN, ...this.args()],
       env: {
         FOSSORA_LOG_LEVEL: options.logLevel ?? "info",
         DENO_V8_FLAGS: AGENT_V8_FLAGS,
@@ -759,6 +794,31 @@ export class Host {
     // Last: other hosts' agents and members may still be talking to this one while they stop.
     await step("stopping the delay relay", () => this.#stopRelay());
     return problems;
+  }
+
+  /**
+   * Runs a command in this host's mount namespace (`privateMounts`), e.g. to make a directory
+   * or bind a device under {@link Hosts.hostPaths} that only this host has.
+   */
+  inMounts(cmd: string[], options: RunOptions = {}): Promise<RunResult> {
+    return run(["nsenter", this.#mountNs(), "--", ...cmd], options);
+  }
+
+  /** `--mount=/proc/PID/ns/mnt` of this host's dockerd, whose namespace is the host's. */
+  #mountNs(): string {
+    const pid = this.engine.dockerdPid;
+    if (!this.cluster.options.privateMounts || pid === undefined) {
+      throw new Error(`${this.name} has no mount namespace of its own: use privateMounts`);
+    }
+    return `--mount=/proc/${pid}/ns/mnt`;
+  }
+
+  /** {@link #inNetns}, and in the host's mount namespace when it has one of its own. */
+  #inHost(): string[] {
+    const net = this.#inNetns();
+    if (!this.cluster.options.privateMounts) return net;
+    // Entering a mount namespace moves to its root: keep the directory deno.json is found from.
+    return [...net.slice(0, -1), this.#mountNs(), `--wd=${Deno.cwd()}`, "--"];
   }
 
   /** `setsid nsenter --net=… --`: its own session (a Ctrl-C reaches only us), in the namespace. */

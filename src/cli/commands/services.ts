@@ -37,8 +37,14 @@ export function serviceText(s: ServiceDetail, now: Date): string {
       ]),
     )
     : "no replica runs\n";
-  // An agent from before events sends none.
-  return `${head}\n${replicas}\n${eventsTable(s.events ?? [])}`;
+  // Agents from before these send none.
+  const nodes = s.nodes?.length
+    ? formatTable(
+      ["NODE", "PLACEMENT"],
+      s.nodes.map((n) => [n.node, n.eligible ? "eligible" : n.reason ?? "not eligible"]),
+    ) + "\n"
+    : "";
+  return `${head}\n${replicas}\n${nodes}${eventsTable(s.events ?? [])}`;
 }
 
 /** The services table: NAME STACK IMAGE REPLICAS (running/wanted) NODES URL. */
