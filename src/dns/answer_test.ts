@@ -18,6 +18,9 @@ function answerer(): { a: Answerer; queries: Counter } {
   return { a, queries };
 }
 
+/** A client on the LAN. */
+const LAN = new Uint8Array([192, 168, 1, 20]);
+
 const notimp = queryPacket(9, `web.${DOMAIN}`, TYPE.A);
 notimp[2] |= 2 << 3;
 
@@ -39,8 +42,8 @@ Deno.test("answerInto (the batched UDP path) writes exactly what answer gives, a
   const two = answerer();
   const out = new Uint8Array(EDNS_UDP_MAX);
   for (const [what, packet] of PACKETS) {
-    const expected = one.a.answer(packet, true);
-    const length = two.a.answerInto(packet, out);
+    const expected = one.a.answer(packet, true, LAN);
+    const length = two.a.answerInto(packet, out, LAN) as number;
     assert.deepEqual(out.slice(0, length), expected, what);
   }
   for (const result of ["noerror", "nxdomain", "formerr", "badvers", "refused", "notimp"]) {
@@ -53,19 +56,25 @@ Deno.test("a response or a runt is not answered at all", () => {
   const { a } = answerer();
   const response = queryPacket(1, `web.${DOMAIN}`, TYPE.A);
   response[2] |= 0x80;
-  assert.equal(a.answer(response, true), undefined);
-  assert.equal(a.answerInto(response, new Uint8Array(EDNS_UDP_MAX)), 0);
-  assert.equal(a.answerInto(new Uint8Array(3), new Uint8Array(EDNS_UDP_MAX)), 0);
+  assert.equal(a.answer(response, true, LAN), undefined);
+  assert.equal(a.answerInto(response, new Uint8Array(EDNS_UDP_MAX), LAN), 0);
+  assert.equal(a.answerInto(new Uint8Array(3), new Uint8Array(EDNS_UDP_MAX), LAN), 0);
 });
 
 Deno.test("the cache keeps DO and plain EDNS answers apart", () => {
   const { a } = answerer();
-  const plain = readResponse(a.answer(addOpt(queryPacket(1, `web.${DOMAIN}`, TYPE.A)), true)!);
+  const plain = readResponse(
+    a.answer(addOpt(queryPacket(1, `web.${DOMAIN}`, TYPE.A)), true, LAN) as Uint8Array,
+  );
   const dnssec = readResponse(
-    a.answer(addOpt(queryPacket(2, `web.${DOMAIN}`, TYPE.A), 1232, 0, true), true)!,
+    a.answer(
+      addOpt(queryPacket(2, `web.${DOMAIN}`, TYPE.A), 1232, 0, true),
+      true,
+      LAN,
+    ) as Uint8Array,
   );
   const plainAgain = readResponse(
-    a.answer(addOpt(queryPacket(3, `web.${DOMAIN}`, TYPE.A)), true)!,
+    a.answer(addOpt(queryPacket(3, `web.${DOMAIN}`, TYPE.A)), true, LAN) as Uint8Array,
   );
   assert.equal(plain.additional[0].data, "udp=1232 ercode=0 version=0 do=0");
   assert.equal(dnssec.additional[0].data, "udp=1232 ercode=0 version=0 do=1");
