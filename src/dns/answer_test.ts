@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Counter } from "../metrics/mod.ts";
 import { silentLogger } from "../util/log.ts";
 import { Answerer } from "./answer.ts";
+import { Forwarder } from "./forwarder.ts";
+import { parseUpstream } from "./upstreams.ts";
 import { EDNS_UDP_MAX, RCODE, TYPE } from "./wire.ts";
 import { addOpt, DOMAIN, queryPacket, readResponse, sampleView } from "./test_util.ts";
 
@@ -80,4 +82,48 @@ Deno.test("the cache keeps DO and plain EDNS answers apart", () => {
   assert.equal(dnssec.additional[0].data, "udp=1232 ercode=0 version=0 do=1");
   assert.equal(plainAgain.additional[0].data, "udp=1232 ercode=0 version=0 do=0");
   assert.equal(plainAgain.rcode, RCODE.NOERROR);
+});
+
+Deno.test("a public client gets the zone but is REFUSED recursion; a LAN client is forwarded", async () => {
+  const queries = new Counter("q", "");
+  const upstreams = [parseUpstream("192.0.2.53")];
+  let asked = 0;
+  const a = new Answerer({
+    view: sampleView(),
+    zone: { apex: DOMAIN, ttl: 5 },
+    queries,
+    log: silentLogger,
+    now: () => 0,
+    cacheMs: 1000,
+    forward: new Forwarder({
+      upstreams: () => upstreams,
+      log: silentLogger,
+      udp: () => {
+        asked++;
+        return Promise.reject(new Error("no network in this test"));
+      },
+      deadlineMs: 100,
+    }),
+  });
+  const publicPeer = new Uint8Array([198, 51, 100, 7]);
+  const zone = a.answer(queryPacket(1, `web.${DOMAIN}`, TYPE.A), true, publicPeer);
+  assert.equal(readResponse(zone as Uint8Array).rcode, RCODE.NOERROR);
+  const out = new Uint8Array(EDNS_UDP_MAX);
+  for (
+    const answer of [
+      a.answer(queryPacket(2, "www.example.org", TYPE.A), true, publicPeer),
+      a.answer(queryPacket(3, "www.example.org", TYPE.A), false, publicPeer),
+    ]
+  ) {
+    assert.equal(readResponse(answer as Uint8Array).rcode, RCODE.REFUSED);
+  }
+  const length = a.answerInto(queryPacket(4, "www.example.org", TYPE.A), out, publicPeer);
+  assert.equal(readResponse(out.slice(0, length as number)).rcode, RCODE.REFUSED);
+  assert.equal(asked, 0);
+  const lan = a.answer(queryPacket(5, "www.example.org", TYPE.A), true, LAN);
+  assert.ok(lan instanceof Promise);
+  assert.equal(readResponse((await lan)!).rcode, 2, "SERVFAIL: the upstream failed");
+  assert.ok(asked > 0);
+  assert.equal(queries.get({ result: "refused" }), 3);
+  assert.equal(queries.get({ result: "forwarded" }), 1);
 });

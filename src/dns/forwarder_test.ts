@@ -128,7 +128,11 @@ Deno.test("a truncated UDP reply is fetched again over TCP; a big answer truncat
     const { f } = forwarder([up]);
     const edns = await ask(f, addOpt(queryPacket(1, "big.example", TYPE.A), 4096));
     assert.ok(edns !== "refused");
-    assert.equal(edns.tc, false, "30 uncompressed A records fit the 1232 bytes an EDNS client is sent");
+    assert.equal(
+      edns.tc,
+      false,
+      "30 uncompressed A records fit the 1232 bytes an EDNS client is sent",
+    );
     assert.equal(edns.answers.length, 30);
     assert.equal(edns.additional.at(-1)?.type, TYPE.OPT);
     assert.deepEqual([up.udpQueries, up.tcpQueries], [1, 1]);
