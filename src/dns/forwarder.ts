@@ -43,6 +43,11 @@ export interface ForwarderOptions {
   attemptMs?: number;
   /** How long a client waits at most before getting SERVFAIL, ms; default 4 000. */
   deadlineMs?: number;
+  /**
+   * Most distinct questions waiting for upstreams at once; past it new ones get SERVFAIL at
+   * once, so a flood of random names cannot open a socket each without bound. Default 512.
+   */
+  maxInflight?: number;
   /** Exchanges, for tests; default real UDP and TCP. */
   udp?: Exchange;
   tcp?: Exchange;
@@ -116,6 +121,10 @@ export class Forwarder {
       return relayReply(request, query, kept, limit, this.#now());
     }
     let pending = this.#inflight.get(key);
+    if (!pending && this.#inflight.size >= (this.#o.maxInflight ?? 512)) {
+      this.#forwarded.inc(SERVFAILED);
+      return relayReply(request, query, { at: 0, maxTtl: 0 }, limit, 0);
+    }
     if (!pending) {
       const question = request.slice(HEADER_SIZE, query.questionEnd);
       pending = this.#resolve(key, question, query.dnssecOk, tcp)

@@ -218,6 +218,24 @@ Deno.test("identical questions in flight share one upstream query", async () => 
   });
 });
 
+Deno.test("past the cap on questions in flight, a new one gets SERVFAIL at once", async () => {
+  await withUpstreams(1, async ([up]) => {
+    up.names.set("slow1.example", { addresses: ["192.0.2.1"], ttl: 60, delayMs: 200 });
+    up.names.set("slow2.example", { addresses: ["192.0.2.2"], ttl: 60, delayMs: 200 });
+    const { f } = forwarder([up], { maxInflight: 1 });
+    const first = ask(f, queryPacket(1, "slow1.example", TYPE.A));
+    const shared = ask(f, queryPacket(2, "slow1.example", TYPE.A));
+    const refused = await ask(f, queryPacket(3, "slow2.example", TYPE.A));
+    assert.ok(refused !== "refused");
+    assert.equal(refused.rcode, 2);
+    for (const r of await Promise.all([first, shared])) {
+      assert.ok(r !== "refused");
+      assert.deepEqual(r.answers.map((a) => a.data), ["192.0.2.1"], "the one in flight is shared");
+    }
+    assert.equal(up.count("slow2.example"), 0);
+  });
+});
+
 Deno.test("recursion is refused to public clients, for zone transfers and without upstreams", async () => {
   await withUpstreams(1, async ([up]) => {
     up.names.set("www.example.org", { addresses: ["192.0.2.1"], ttl: 60 });
