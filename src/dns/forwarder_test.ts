@@ -9,7 +9,7 @@ import {
   UPSTREAM_FAILURES_METRIC,
   UPSTREAM_QUERIES_METRIC,
 } from "./forwarder.ts";
-import { clientLimit } from "./relay.ts";
+import { udpLimit } from "./answer.ts";
 import { TestUpstream } from "./test_upstream.ts";
 import { addOpt, queryPacket, readResponse } from "./test_util.ts";
 import { parseUpstream } from "./upstreams.ts";
@@ -44,7 +44,7 @@ async function ask(
   tcp = false,
 ): Promise<ReturnType<typeof readResponse> | "refused"> {
   const query = parseQuery(packet) as Query;
-  const limit = tcp ? 65535 : clientLimit(query.ednsSize);
+  const limit = tcp ? 65535 : udpLimit(query.ednsSize);
   const out: Forwarded = f.answer(packet, query, limit, peer, tcp);
   if (out === "refused") return "refused";
   return readResponse(await out);

@@ -8,7 +8,7 @@
  * pointer in the records still points where it did.
  * @module
  */
-import { CLASSIC_UDP_MAX, EDNS_UDP_MAX, HEADER_SIZE, type Query, skipName, TYPE } from "./wire.ts";
+import { EDNS_UDP_MAX, HEADER_SIZE, type Query, skipName, TYPE } from "./wire.ts";
 
 /** Response code for "the resolver failed", which the zone never sends. */
 export const SERVFAIL = 2;
@@ -200,12 +200,6 @@ export function relayReply(
   out[10] = arcount >> 8;
   out[11] = arcount & 0xff;
   return out;
-}
-
-/** What clients may be sent over UDP at most, by what they announced (as for the zone). */
-export function clientLimit(ednsSize: number): number {
-  if (ednsSize === 0) return CLASSIC_UDP_MAX;
-  return Math.min(Math.max(ednsSize, CLASSIC_UDP_MAX), EDNS_UDP_MAX);
 }
 
 function writeOpt(out: Uint8Array, at: number, dnssecOk: boolean): void {
