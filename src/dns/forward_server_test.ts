@@ -7,7 +7,7 @@ import { freePort } from "../../test/helpers/ports.ts";
 import { createLogger } from "../util/log.ts";
 import { FORWARDED_METRIC } from "./forwarder.ts";
 import { TestUpstream } from "./test_upstream.ts";
-import { dig, DOMAIN, status, withServer } from "./test_util.ts";
+import { dig, DOMAIN, sampleView, status, withServer } from "./test_util.ts";
 
 for (const udp of ["batch", "deno"] as const) {
   Deno.test(`[${udp}] names outside the zone are forwarded and cached; the zone stays local`, async () => {
@@ -49,6 +49,20 @@ Deno.test("an upstream that is this server itself is skipped and logged; outside
     log: createLogger("dns", { level: "info", sink: (l) => lines.push(l) }),
     forward: { upstreams: [`127.0.0.1:${port}`] },
   });
+});
+
+Deno.test("an upstream that is another fossora node's DNS server is skipped: they would loop", async () => {
+  const lines: string[] = [];
+  const view = sampleView();
+  await withServer(async () => {
+    assert.ok(
+      lines.some((l) => /no usable upstream/.test(l) && /fossora node alpha/.test(l)),
+      lines.join("\n"),
+    );
+  }, {
+    log: createLogger("dns", { level: "info", sink: (l) => lines.push(l) }),
+    forward: { upstreams: ["10.0.0.1:53"] },
+  }, view);
 });
 
 Deno.test("without forwarding, names outside the zone stay REFUSED", async () => {

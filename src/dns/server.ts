@@ -154,7 +154,7 @@ export class DnsServer {
       });
       const list = new UpstreamList({
         given,
-        isSelf: (host, port) => this.#isSelf(host, port),
+        loops: (host, port) => this.#wouldLoop(host, port),
         log: this.#log,
         recheckMs,
       });
@@ -308,15 +308,25 @@ export class DnsServer {
   }
 
   /**
-   * True when `host:port` reaches this server: our port, on an address we listen on (or any of
-   * ours, bound to a wildcard). Forwarding there would send each query round in a loop.
+   * Why forwarding to `host:port` would loop: it is this server (our port, on an address we
+   * listen on, or any of ours when bound to a wildcard), or a fossora node's DNS server (a node
+   * handed out by DHCP finds the others in its own resolv.conf; they forward too).
    */
-  #isSelf(host: string, port: number): boolean {
-    if (port !== this.#port) return false;
+  #wouldLoop(host: string, port: number): string | undefined {
     const same = (a: string, b: string) => a === b || sameV6(a, b);
-    if (isWildcard(host) || same(host, this.#hostname)) return true;
-    if (!isWildcard(this.#hostname)) return false;
-    return [...this.#udp.keys()].some((a) => same(a.split("%")[0], host));
+    const self = port === this.#port && (
+      isWildcard(host) || same(host, this.#hostname) ||
+      (isWildcard(this.#hostname) && [...this.#udp.keys()].some((a) => same(a.split("%")[0], host)))
+    );
+    if (self) return "this node's own DNS server: forwarding would loop";
+    const node = this.#o.view.nodes().find((n) =>
+      n.dnsPort === port &&
+      [n.address, ...(Array.isArray(n.addresses6) ? n.addresses6 : [])].some((a) => same(a, host))
+    );
+    if (node) {
+      return `the DNS server of fossora node ${node.name}, which forwards too: nodes would loop`;
+    }
+    return undefined;
   }
 
   #list(): ReturnType<InterfaceLister> {

@@ -4,7 +4,8 @@
  *
  * Loops are the danger: a fossora node's resolv.conf may list 127.0.0.1 or its own LAN address
  * (handed out by the router that points at the nodes), or systemd-resolved's stub 127.0.0.53,
- * whose own upstreams may be those. Addresses of our own listener are skipped; the stub is
+ * whose own upstreams may be those. Addresses of our own listener, and other fossora nodes' DNS
+ * servers (which forward too: two nodes would pass a query back and forth), are skipped; the stub is
  * replaced by the upstreams systemd-resolved itself uses (/run/systemd/resolve/resolv.conf),
  * which are then checked the same way. Each choice is logged with its reason.
  * @module
@@ -78,23 +79,24 @@ export interface Choice {
   source: string;
 }
 
-/** True when `host:port` is this DNS server itself. */
-export type IsSelf = (host: string, port: number) => boolean;
+/**
+ * Why forwarding to `host:port` would loop (it is this DNS server, or another fossora node's,
+ * which forwards too), or undefined when it is a real upstream.
+ */
+export type LoopCheck = (host: string, port: number) => string | undefined;
 
 /** Reads a file's text; undefined when it does not exist. */
 export type ReadText = (path: string) => string | undefined;
 
-/** Keeps the usable ones of `upstreams`, each once, skipping this server itself. */
-export function choose(upstreams: Upstream[], isSelf: IsSelf, source: string): Choice {
+/** Keeps the usable ones of `upstreams`, each once, skipping those that would loop. */
+export function choose(upstreams: Upstream[], loops: LoopCheck, source: string): Choice {
   const use: Upstream[] = [];
   const skipped: Skipped[] = [];
   for (const u of upstreams) {
     if (use.some((o) => o.label === u.label)) continue;
-    if (isSelf(u.host, u.port)) {
-      skipped.push({ upstream: u.label, why: "this node's own DNS server: forwarding would loop" });
-    } else {
-      use.push(u);
-    }
+    const why = loops(u.host, u.port);
+    if (why) skipped.push({ upstream: u.label, why });
+    else use.push(u);
   }
   return { use, skipped, source };
 }
@@ -147,7 +149,7 @@ export function readTextOrUndefined(path: string): string | undefined {
 export interface UpstreamListOptions {
   /** `--dns-upstream`, read by {@link parseUpstream}; undefined follows resolv.conf. */
   given?: Upstream[];
-  isSelf: IsSelf;
+  loops: LoopCheck;
   log: Logger;
   /** How often resolv.conf is looked at for changes, ms; default 5 000. */
   recheckMs?: number;
@@ -190,10 +192,10 @@ export class UpstreamList {
 
   /** Reads the list again if its source changed (always, the first time); logs a change. */
   refresh(): void {
-    const { given, isSelf, log } = this.#o;
+    const { given, loops, log } = this.#o;
     try {
       if (given) {
-        this.#choice = choose(given, isSelf, "--dns-upstream");
+        this.#choice = choose(given, loops, "--dns-upstream");
       } else {
         const stamp = (this.#o.stamp ?? resolvConfStamp)();
         if (stamp !== this.#stamp || !this.#said) {
@@ -201,7 +203,7 @@ export class UpstreamList {
           this.#servers = fromResolvConf(this.#o.read ?? readTextOrUndefined);
         }
         const { list, skipped, source } = this.#servers;
-        const chosen = choose(list, isSelf, source);
+        const chosen = choose(list, loops, source);
         this.#choice = { ...chosen, skipped: [...skipped, ...chosen.skipped] };
       }
     } catch (e) {

@@ -37,11 +37,14 @@ Deno.test("resolv.conf gives its nameserver lines, without scoped or unreadable 
   assert.deepEqual(resolvConfServers(text), ["192.168.1.1", "fd00::53"]);
 });
 
-Deno.test("this server's own address is skipped, with the reason, and duplicates kept once", () => {
-  const isSelf = (host: string, port: number) => host === "127.0.0.1" && port === 53;
+Deno.test("an upstream that would loop is skipped, with the reason, and duplicates kept once", () => {
+  const loops = (host: string, port: number) =>
+    host === "127.0.0.1" && port === 53
+      ? "this node's own DNS server: forwarding would loop"
+      : undefined;
   const c = choose(
     ["127.0.0.1", "192.168.1.1", "192.168.1.1:53", "127.0.0.1:5353"].map(parseUpstream),
-    isSelf,
+    loops,
     "test",
   );
   assert.deepEqual(c.use.map((u) => u.label), ["192.168.1.1:53", "127.0.0.1:5353"]);
@@ -68,7 +71,7 @@ Deno.test("following resolv.conf: a change is read and logged; no upstream says 
   let text = "nameserver 192.168.1.1\n";
   let stamp = "1";
   const list = new UpstreamList({
-    isSelf: (host) => host === "192.168.1.5",
+    loops: (host) => (host === "192.168.1.5" ? "this node's own DNS server" : undefined),
     log,
     read: (p) => (p === RESOLV_CONF ? text : undefined),
     stamp: () => stamp,
