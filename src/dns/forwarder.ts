@@ -64,6 +64,9 @@ interface Health {
   failedAt: number;
 }
 
+/** How often "no upstream answered" is logged as a warning at most. */
+const WARN_EVERY_MS = 10_000;
+
 /** An upstream that failed this recently is asked after the others. */
 const SICK_MS = 30_000;
 
@@ -79,6 +82,7 @@ export class Forwarder {
   readonly #failures: Counter;
   readonly #maxTtl: number;
   readonly #maxNegativeTtl: number;
+  #warnedAt = -Infinity;
 
   constructor(o: ForwarderOptions) {
     this.#o = o;
@@ -158,12 +162,15 @@ export class Forwarder {
       if (!reply) continue;
       const negative = reply.ttlAt.length === 0 || reply.rcode === RCODE.NXDOMAIN ||
         (reply.bytes[6] | reply.bytes[7]) === 0;
-      const ttl = Math.min(reply.ttl, negative ? this.#maxNegativeTtl : this.#maxTtl);
-      const kept: Kept = { reply, at: this.#now(), maxTtl: this.#maxTtl };
-      this.#cache.set(key, kept, ttl * 1000);
+      const maxTtl = negative ? this.#maxNegativeTtl : this.#maxTtl;
+      const kept: Kept = { reply, at: this.#now(), maxTtl };
+      this.#cache.set(key, kept, Math.min(reply.ttl, maxTtl) * 1000);
       return kept;
     }
-    this.#o.log.warn("dns: no upstream answered; SERVFAIL", {
+    // Once every few seconds at most: with the upstreams down, every name would say it again.
+    const loud = this.#now() - this.#warnedAt >= WARN_EVERY_MS;
+    if (loud) this.#warnedAt = this.#now();
+    this.#o.log[loud ? "warn" : "debug"]("dns: no upstream answered; SERVFAIL", {
       question: key,
       tried: reasons,
       ms: this.#now() - start,
