@@ -114,3 +114,77 @@ export async function startDnsmasq(name: string, address: string): Promise<Dnsma
   }
   return { port, [Symbol.asyncDispose]: () => daemon[Symbol.asyncDispose]() };
 }
+
+/** The zone the forwarding benchmark's upstream answers: every name under it. */
+export const FORWARD_ZONE = "bench-forward.example";
+/** The address the upstream gives every name under {@link FORWARD_ZONE}. */
+export const FORWARD_ADDRESS = "192.0.2.53";
+/** Distinct names asked in the forwarding benchmark, all cached after the warm-up. */
+export const FORWARD_NAMES = 20;
+
+/**
+ * dnsmasq flags for the forwarding benchmark's upstream: every name under `zone` is `address`,
+ * with an hour's TTL (dnsmasq's own answers default to TTL 0, which nothing would cache).
+ */
+export function upstreamDnsmasqArgs(port: number, zone: string, address: string): string[] {
+  return [...dnsmasqArgs(port, zone, address), "--local-ttl=3600"];
+}
+
+/** dnsmasq flags for the reference forwarder: no answers of its own, everything to `upstream`. */
+export function forwardingDnsmasqArgs(port: number, upstreamPort: number): string[] {
+  return [
+    "--no-daemon",
+    "--conf-file=/dev/null",
+    "--pid-file=",
+    `--port=${port}`,
+    "--listen-address=127.0.0.1",
+    "--bind-interfaces",
+    "--no-resolv",
+    "--no-hosts",
+    `--server=127.0.0.1#${upstreamPort}`,
+    "--cache-size=10000",
+  ];
+}
+
+/** The forwarding benchmark's query file: {@link FORWARD_NAMES} names under `zone`, A each. */
+export function forwardQueryFileText(zone: string): string {
+  return Array.from({ length: FORWARD_NAMES }, (_, i) => `host${i + 1}.${zone} A\n`).join("");
+}
+
+/** The upstream and the reference forwarder of the forwarding benchmark. */
+export interface ForwardingPair extends AsyncDisposable {
+  /** Where the upstream answers, for `--dns-upstream`. */
+  upstreamPort: number;
+  /** The reference dnsmasq forwarding to it. */
+  dnsmasqPort: number;
+}
+
+/**
+ * Starts the upstream (dnsmasq answering every name under {@link FORWARD_ZONE}) and a second
+ * dnsmasq forwarding to it: the reference fossora's forwarding is compared with.
+ */
+export async function startForwardingPair(): Promise<ForwardingPair> {
+  const stack = new AsyncDisposableStack();
+  try {
+    const upstreamPort = freePort();
+    const probe = `host1.${FORWARD_ZONE}`;
+    const upstream = stack.use(
+      new Daemon(
+        "upstream dnsmasq",
+        "dnsmasq",
+        upstreamDnsmasqArgs(upstreamPort, FORWARD_ZONE, FORWARD_ADDRESS),
+      ),
+    );
+    await upstream.ready(async () => (await digA(upstreamPort, probe)).includes(FORWARD_ADDRESS));
+    const dnsmasqPort = freePort();
+    const forwarder = stack.use(
+      new Daemon("forwarding dnsmasq", "dnsmasq", forwardingDnsmasqArgs(dnsmasqPort, upstreamPort)),
+    );
+    await forwarder.ready(async () => (await digA(dnsmasqPort, probe)).includes(FORWARD_ADDRESS));
+    const owned = stack.move();
+    return { upstreamPort, dnsmasqPort, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+  } catch (err) {
+    await stack.disposeAsync();
+    throw err;
+  }
+}

@@ -7,6 +7,7 @@ import { type CpuUse, perTenThousand } from "./cpu.ts";
 import { type SoakFigures, soakGrowth } from "./soak.ts";
 import type { TlsSession } from "./proxy.ts";
 import type { DnsperfResult, WrkResult } from "./tools.ts";
+import { FORWARD_NAMES } from "./dns.ts";
 import { mbPerSec, type Transfer } from "./transfer.ts";
 import { messagesPerSec, wsProblems } from "./websocket.ts";
 import type { WsResult } from "./ws_load.ts";
@@ -47,6 +48,8 @@ export interface RunFigures {
   upload: { fossora: Transfer; nginx: Transfer };
   websocket: { fossora: WsResult; nginx: WsResult };
   dns: { fossora: DnsperfResult; dnsmasq: DnsperfResult };
+  /** Names outside the domain, cached, through fossora's forwarder and through dnsmasq's. */
+  dnsForward: { fossora: DnsperfResult; dnsmasq: DnsperfResult };
   /** CPU spent during the requests/s run: the agent's, and nginx's master and worker. */
   cpu: { fossora: CpuUse; nginx: CpuUse };
   /** The agent's peaks during this run, and etcd's VmRSS peak. */
@@ -115,7 +118,8 @@ export type FigureKey =
   | "upload"
   | "websocket"
   | "https"
-  | "dns";
+  | "dns"
+  | "dnsForward";
 
 /** One figure of one run against its reference. */
 export interface Comparison {
@@ -272,6 +276,16 @@ export function comparisons(s: Settings, r: RunFigures): Comparison[] {
       [r.dns.fossora.queriesPerSec, r.dns.dnsmasq.queriesPerSec],
       GOALS.dnsRatio,
       [dnsProblems(r.dns.fossora), dnsProblems(r.dns.dnsmasq)],
+    ),
+    // Issue 9 asks the forwarding rate measured against dnsmasq forwarding the same names.
+    compare(
+      "dnsForward",
+      `DNS forwarding, ${s.dnsClients} clients, ${FORWARD_NAMES} cached names`,
+      "queries/s",
+      "dnsmasq",
+      [r.dnsForward.fossora.queriesPerSec, r.dnsForward.dnsmasq.queriesPerSec],
+      null,
+      [dnsProblems(r.dnsForward.fossora), dnsProblems(r.dnsForward.dnsmasq)],
     ),
   ];
 }

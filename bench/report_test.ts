@@ -88,6 +88,7 @@ function run(o: Partial<RunFigures> = {}): RunFigures {
     upload: { fossora: transfer(450), nginx: transfer(500) },
     websocket: { fossora: ws(7000), nginx: ws(10000) },
     dns: { fossora: dns(40000), dnsmasq: dns(50000) },
+    dnsForward: { fossora: dns(30000), dnsmasq: dns(40000) },
     cpu: { fossora: { seconds: 5, requests: 70000 }, nginx: { seconds: 2, requests: 100000 } },
     memory: { peakRss: 130 * MIB, peakRssAnon: 90 * MIB, etcdPeak: 30 * MIB, samples: 500 },
     ...o,
@@ -200,6 +201,7 @@ Deno.test("HTTPS is compared with nginx at the marked place, with no goal and so
     "websocket",
     "https",
     "dns",
+    "dnsForward",
   ]);
   const https = cs[5];
   assert.equal(https.label, "HTTPS requests/s, 64 connections, 100 B body");
@@ -306,6 +308,10 @@ Deno.test("the report shows each figure with its reference, ratio, goal and verd
   assert.match(
     text,
     /DNS, 4 clients, one A query\s+40,000 queries\/s\s+dnsmasq\s+50,000 queries\/s\s+0\.80x/,
+  );
+  assert.match(
+    text,
+    /DNS forwarding, 4 clients, 20 cached names\s+30,000 queries\/s\s+dnsmasq\s+40,000 queries\/s\s+0\.75x\s+no goal$/m,
   );
   // 5 s / 70,000 requests and 2 s / 100,000, per 10,000.
   assert.match(

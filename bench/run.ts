@@ -24,7 +24,16 @@ import { waitFor } from "../test/helpers/wait.ts";
 import { BENCH_SERVICE, deployCluster, nodeAddress, SERVICES, WS_SERVICE } from "./cluster.ts";
 import { type ClusterFigures, clusterVerdicts, formatClusterReport } from "./cluster_report.ts";
 import { childPids, cpuSeconds, measureCpu, perTenThousand } from "./cpu.ts";
-import { expectA, measureDns, queryFileText, startDnsmasq } from "./dns.ts";
+import {
+  expectA,
+  FORWARD_ADDRESS,
+  FORWARD_ZONE,
+  forwardQueryFileText,
+  measureDns,
+  queryFileText,
+  startDnsmasq,
+  startForwardingPair,
+} from "./dns.ts";
 import { resetChildren, run, runOk, stopChildren } from "./exec.ts";
 import {
   BENCH_BODY,
@@ -186,7 +195,7 @@ const SLOT_WAIT_S = 600;
  */
 export function budgetMs(o: Options): number {
   const s = settingsOf(o);
-  const perRun = 5 * (s.durationS + WARMUP_S) + 2 * (s.latencyS + 1) +
+  const perRun = 6 * (s.durationS + WARMUP_S) + 2 * (s.latencyS + 1) +
     4 * (2 * transferSeconds(o) + 10) + 2 * (s.wsSeconds + 5) + 2 * (s.durationS + 1) + 30;
   let total = 40;
   if (o.parts.includes("proxy")) total += 150 + o.runs * perRun + (o.soakS ? o.soakS + 90 : 0);
@@ -248,6 +257,9 @@ interface Targets {
   dnsmasqPort: number;
   agentDnsPort: number;
   queries: string;
+  /** dnsmasq forwarding {@link FORWARD_ZONE} to the upstream the agent forwards to as well. */
+  forwardDnsmasqPort: number;
+  forwardQueries: string;
 }
 
 type Who = "fossora" | "nginx";
@@ -319,6 +331,11 @@ async function oneRun(o: Options, t: Targets, i: number): Promise<RunFigures> {
     step(`dnsperf: dnsmasq, fossora (1 s warm-up + ${s.durationS} s each)`);
     const dnsmasq = await measureDns(t.dnsmasqPort, t.queries, dnsLoad, 1);
     const fossoraDns = await measureDns(t.agentDnsPort, t.queries, dnsLoad, 1);
+    step(
+      `dnsperf, forwarding cached names: dnsmasq, fossora (1 s warm-up + ${s.durationS} s each)`,
+    );
+    const forwardDnsmasq = await measureDns(t.forwardDnsmasqPort, t.forwardQueries, dnsLoad, 1);
+    const forwardFossora = await measureDns(t.agentDnsPort, t.forwardQueries, dnsLoad, 1);
 
     const { peaks, privatePeaks, samples } = sampler.stop();
     return {
@@ -330,6 +347,7 @@ async function oneRun(o: Options, t: Targets, i: number): Promise<RunFigures> {
       upload,
       websocket,
       dns: { fossora: fossoraDns, dnsmasq },
+      dnsForward: { fossora: forwardFossora, dnsmasq: forwardDnsmasq },
       cpu: { fossora: requests.fossora.cpu, nginx: requests.nginx.cpu },
       memory: {
         peakRss: peaks.agent ?? 0,
@@ -350,10 +368,15 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
   await ensureBenchImage();
 
   const address = nodeAddress(Deno.networkInterfaces());
+  progress("starting the DNS upstream and the forwarding dnsmasq");
+  const forwarding = await own(stack, await startForwardingPair());
   progress(`starting the agent (advertising ${address})`);
   const agent = await own(
     stack,
-    await TestAgent.start({ FOSSORA_LOG_LEVEL: "info" }, { advertiseAddr: address }),
+    await TestAgent.start({
+      FOSSORA_LOG_LEVEL: "info",
+      FOSSORA_DNS_UPSTREAM: `127.0.0.1:${forwarding.upstreamPort}`,
+    }, { advertiseAddr: address }),
   );
   benchNode = agent.nodeId;
   const agentPid = agent.child!.pid;
@@ -386,6 +409,9 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
   stack.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
   const queries = `${dir}/queries.txt`;
   await Deno.writeTextFile(queries, queryFileText(host));
+  const forwardQueries = `${dir}/forward-queries.txt`;
+  await Deno.writeTextFile(forwardQueries, forwardQueryFileText(FORWARD_ZONE));
+  await expectA(agent.ports.dns, `host1.${FORWARD_ZONE}`, FORWARD_ADDRESS);
   const uploadFile = `${dir}/upload.bin`;
   await Deno.writeFile(uploadFile, bigFile());
 
@@ -416,6 +442,8 @@ async function bench(o: Options, stack: AsyncDisposableStack): Promise<Figures> 
     dnsmasqPort: dnsmasq.port,
     agentDnsPort: agent.ports.dns,
     queries,
+    forwardDnsmasqPort: forwarding.dnsmasqPort,
+    forwardQueries,
   };
   const runs: RunFigures[] = [];
   for (let i = 0; i < o.runs; i++) {

@@ -1593,6 +1593,8 @@ export class Agent {
       // Without quorum no record of a dead node is dropped; this node still stops naming one
       // it no longer hears.
       silent: () => this.#detector?.silent() ?? new Set(),
+      // Names outside the domain go to --dns-upstream, or to this node's resolv.conf.
+      forward: { upstreams: c.dnsUpstream },
     });
     await explain(this.#dns.start(), {
       inUse: `DNS cannot listen on ${c.bindAddr}:${c.dnsPort}: the port is taken; ` +

@@ -112,6 +112,14 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     help: "the service DNS server (0 picks a free port)",
   },
   {
+    name: "dns-upstream",
+    kind: "list",
+    arg: "IP[:PORT],...",
+    default: "the resolvers in /etc/resolv.conf",
+    help: "where names outside DOMAIN are forwarded (for clients on private networks), so the " +
+      "nodes can be the LAN's DNS servers; comma-separated, repeatable",
+  },
+  {
     name: "domain",
     kind: "string",
     arg: "DOMAIN",

@@ -12,6 +12,7 @@ import {
   parseDiscovery,
   parseDnsLabel,
   parseDnsName,
+  parseDnsUpstream,
   parseDockerHost,
   parseHttpUrl,
   parseIPv4,
@@ -49,6 +50,8 @@ export interface AgentConfig {
   /** Addresses and CIDRs whose forwarding fields the proxy keeps. */
   trustedProxies: string[];
   dnsPort: number;
+  /** `--dns-upstream`, as `IP:PORT` labels; undefined follows the node's /etc/resolv.conf. */
+  dnsUpstream?: string[];
   domain: string;
   /** `host:port` of agents to join through. */
   join: string[];
@@ -97,7 +100,7 @@ function optional<K extends string, T>(
   key: K,
   flag: string,
   raw: Raw | undefined,
-  parse: (v: string) => T,
+  parse: (v: never) => T,
 ): { [k in K]?: T } {
   if (!raw) return {};
   return { [key]: check(flag, raw, parse) } as { [k in K]?: T };
@@ -221,6 +224,7 @@ export function loadConfig(
     httpsPort: setting(pick, "https-port", port(true), num(443)),
     trustedProxies: setting(pick, "trusted-proxies", parseTrustedProxies, () => []),
     dnsPort: setting(pick, "dns-port", port(true), num(53)),
+    ...optional("dnsUpstream", "dns-upstream", pick("dns-upstream"), parseDnsUpstream),
     domain: setting(pick, "domain", parseDnsName, () => "fossora.home.arpa"),
     join: setting(pick, "join", parseJoin, () => []),
     discovery: setting(pick, "discovery", parseDiscovery, () => ["tailscale", "mdns"]),

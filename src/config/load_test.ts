@@ -116,6 +116,7 @@ http-port = 4
 https-port = 6
 trusted-proxies = ["192.168.1.1", "fd00::/8"]
 dns-port = 5
+dns-upstream = ["192.168.1.1", "[fd00::1]:5353"]
 domain = "home.example."
 join = ["192.168.1.2:7440", "pi-2.local:7440"]
 discovery = "none"
@@ -152,6 +153,7 @@ hostname = "ignored-by-the-agent"
     httpsPort: 6,
     trustedProxies: ["192.168.1.1", "fd00::/8"],
     dnsPort: 5,
+    dnsUpstream: ["192.168.1.1:53", "[fd00::1]:5353"],
     domain: "home.example",
     join: ["192.168.1.2:7440", "pi-2.local:7440"],
     discovery: [],
@@ -209,6 +211,18 @@ Deno.test("env: lists are comma-separated and client/logging variables are ignor
   });
   assert.deepEqual(cfg.join, ["a.lan:7440", "b.lan:7440"]);
   assert.deepEqual(cfg.labels, { disk: "ssd", zone: "a" });
+});
+
+Deno.test("dns-upstream: a comma-separated list from flag or env, port 53 unless given", () => {
+  assert.deepEqual(load(["--dns-upstream=192.168.1.1,10.0.0.2:5353"]).dnsUpstream, [
+    "192.168.1.1:53",
+    "10.0.0.2:5353",
+  ]);
+  assert.deepEqual(
+    load([], { FOSSORA_DNS_UPSTREAM: "fd00::53, [fd00::1]:5353" }).dnsUpstream,
+    ["[fd00::53]:53", "[fd00::1]:5353"],
+  );
+  assert.equal(load().dnsUpstream, undefined, "unset: the node's resolv.conf");
 });
 
 Deno.test("token-file is read and trimmed; token and token-file are exclusive", () => {
@@ -285,6 +299,17 @@ Deno.test("each error kind gives one line naming the key and the reason", async 
     ], [
       "--trusted-proxies=192.168.1.1,10.0.0.0/33",
     ]],
+    ["bad DNS upstream", [
+      /dns-upstream \(from --dns-upstream\): expected IP or IP:PORT.*"resolver\.lan"/,
+    ], ["--dns-upstream=192.168.1.1,resolver.lan"]],
+    [
+      "bad DNS upstream port",
+      [/dns-upstream \(from FOSSORA_DNS_UPSTREAM\): .*"1\.1\.1\.1:0"/],
+      [],
+      {
+        FOSSORA_DNS_UPSTREAM: "1.1.1.1:0",
+      },
+    ],
     ["bad name", [/name \(from --name\): expected a DNS label.*got "Pi_1"/], ["--name=Pi_1"]],
     ["bad site", [/site \(from FOSSORA_SITE\): expected a DNS label/], [], {
       FOSSORA_SITE: "-x",

@@ -4,6 +4,7 @@
  * @module
  */
 import { TrustedProxies } from "../proxy/forwarded.ts";
+import { parseUpstream } from "../dns/upstreams.ts";
 import { isDnsLabel } from "../util/names.ts";
 import { InvalidValue, quote } from "./error.ts";
 
@@ -206,4 +207,18 @@ export function nameFromHostname(hostname: string): string {
   const first = hostname.split(".")[0].toLowerCase().replace(/[^a-z0-9-]/g, "-");
   const trimmed = first.slice(0, 63).replace(/^-+|-+$/g, "");
   return trimmed === "" ? "node" : trimmed;
+}
+
+/** The `--dns-upstream` list: `IP` or `IP:PORT` each (`[IPV6]:PORT`), normalised. */
+export function parseDnsUpstream(items: string[]): string[] {
+  if (items.length === 0) {
+    throw new InvalidValue("expected resolvers such as 192.168.1.1 or 192.168.1.1:5353, got none");
+  }
+  return items.map((item) => {
+    try {
+      return parseUpstream(item).label;
+    } catch (e) {
+      throw new InvalidValue((e as Error).message);
+    }
+  });
 }

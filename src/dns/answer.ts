@@ -4,6 +4,7 @@
  * @module
  */
 import type { Counter } from "../metrics/mod.ts";
+import type { Forwarder } from "./forwarder.ts";
 import type { Logger } from "../util/log.ts";
 import type { ClusterView } from "../state/view.ts";
 import { type Resolution, resolve, type Result, type Zone } from "./zone.ts";
@@ -33,7 +34,12 @@ export interface AnswererDeps {
   now: () => number;
   /** How long an encoded answer is reused, ms; 0 turns the cache off. */
   cacheMs: number;
+  /** Answers names outside the zone; without it they are REFUSED. */
+  forward?: Forwarder;
 }
+
+/** A reply now, one later (forwarded to an upstream), or undefined to send nothing. */
+export type Answered = Uint8Array | Promise<Uint8Array | undefined> | undefined;
 
 /** An encoded response kept for reuse, with what it counts as. */
 interface Cached {
@@ -58,14 +64,20 @@ export class Answerer {
    */
   readonly #cache = new Map<string, Cached>();
 
+  readonly #suffix: string;
+
   constructor(deps: AnswererDeps) {
     this.#deps = deps;
+    this.#suffix = "." + deps.zone.apex;
   }
 
-  /** The response to `packet`, or undefined when it must be dropped. Never throws. */
-  answer(packet: Uint8Array, udp: boolean): Uint8Array | undefined {
+  /**
+   * The response to `packet` from a client at `peer` (4 or 16 address bytes), or undefined when
+   * it must be dropped. Never throws, and a promised reply never rejects.
+   */
+  answer(packet: Uint8Array, udp: boolean, peer: Uint8Array): Answered {
     try {
-      return this.#answer(packet, udp);
+      return this.#answer(packet, udp, peer);
     } catch (e) {
       this.#deps.log.error("dns query failed", { error: e });
       return undefined;
@@ -74,13 +86,18 @@ export class Answerer {
 
   /**
    * Writes the UDP response to `packet` into `out` (at least {@link EDNS_UDP_MAX} bytes) and
-   * returns its length, 0 when nothing must be sent. Never throws. Saves the UDP path a copy
-   * per query, which matters at tens of thousands of queries a second.
+   * returns its length, 0 when nothing must be sent, or the reply later when it is forwarded.
+   * Never throws, and a promised reply never rejects. Saves the UDP path a copy per query,
+   * which matters at tens of thousands of queries a second.
    */
-  answerInto(packet: Uint8Array, out: Uint8Array): number {
+  answerInto(
+    packet: Uint8Array,
+    out: Uint8Array,
+    peer: Uint8Array,
+  ): number | Promise<Uint8Array | undefined> {
     try {
       const query = parseQuery(packet);
-      if (typeof query !== "string" && this.#plain(query)) {
+      if (typeof query !== "string" && this.#plain(query) && !this.#forwards(query)) {
         const hit = this.#hit(query, udpLimit(query.ednsSize));
         if (hit) {
           out.set(hit.bytes);
@@ -89,8 +106,9 @@ export class Answerer {
           return hit.bytes.length;
         }
       }
-      const reply = this.#answer(packet, true, query);
+      const reply = this.#answer(packet, true, peer, query);
       if (!reply) return 0;
+      if (reply instanceof Promise) return reply;
       out.set(reply);
       return reply.length;
     } catch (e) {
@@ -102,8 +120,9 @@ export class Answerer {
   #answer(
     packet: Uint8Array,
     udp: boolean,
+    peer: Uint8Array,
     query = parseQuery(packet),
-  ): Uint8Array | undefined {
+  ): Answered {
     if (query === "drop") {
       this.#count("formerr");
       return undefined;
@@ -118,6 +137,19 @@ export class Answerer {
     if (special) {
       this.#count(special.result);
       return encodeReply(packet, query, special.reply, zone.apex, limit, zone.ttl, this.#scratch);
+    }
+    if (this.#forwards(query)) {
+      // Never through the answer cache below: whether a name is forwarded depends on who asks.
+      const forwarded = this.#deps.forward!.answer(packet, query, limit, peer, !udp);
+      if (forwarded !== "refused") {
+        this.#count("forwarded");
+        if (!(forwarded instanceof Promise)) return forwarded;
+        return forwarded.catch((e) =>
+          void this.#deps.log.error("dns forward failed", { error: e })
+        );
+      }
+      this.#count("refused");
+      return encodeReply(packet, query, REFUSED, zone.apex, limit, zone.ttl, this.#scratch);
     }
     const hit = this.#hit(query, limit);
     if (hit) {
@@ -141,6 +173,13 @@ export class Answerer {
   #plain(query: Query): boolean {
     return !query.formErr && query.ednsVersion === 0 && query.opcode === 0 &&
       (query.class === CLASS.IN || query.class === CLASS.ANY);
+  }
+
+  /** True when the query is for a name outside the zone and forwarding is on. */
+  #forwards(query: Query): boolean {
+    if (!this.#deps.forward) return false;
+    const apex = this.#deps.zone.apex;
+    return query.name !== apex && !query.name.endsWith(this.#suffix);
   }
 
   /** The fixed answers to queries the zone is not asked about, in the order RFCs check them. */

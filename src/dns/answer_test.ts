@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Counter } from "../metrics/mod.ts";
 import { silentLogger } from "../util/log.ts";
 import { Answerer } from "./answer.ts";
+import { Forwarder } from "./forwarder.ts";
+import { parseUpstream } from "./upstreams.ts";
 import { EDNS_UDP_MAX, RCODE, TYPE } from "./wire.ts";
 import { addOpt, DOMAIN, queryPacket, readResponse, sampleView } from "./test_util.ts";
 
@@ -17,6 +19,9 @@ function answerer(): { a: Answerer; queries: Counter } {
   });
   return { a, queries };
 }
+
+/** A client on the LAN. */
+const LAN = new Uint8Array([192, 168, 1, 20]);
 
 const notimp = queryPacket(9, `web.${DOMAIN}`, TYPE.A);
 notimp[2] |= 2 << 3;
@@ -39,8 +44,8 @@ Deno.test("answerInto (the batched UDP path) writes exactly what answer gives, a
   const two = answerer();
   const out = new Uint8Array(EDNS_UDP_MAX);
   for (const [what, packet] of PACKETS) {
-    const expected = one.a.answer(packet, true);
-    const length = two.a.answerInto(packet, out);
+    const expected = one.a.answer(packet, true, LAN);
+    const length = two.a.answerInto(packet, out, LAN) as number;
     assert.deepEqual(out.slice(0, length), expected, what);
   }
   for (const result of ["noerror", "nxdomain", "formerr", "badvers", "refused", "notimp"]) {
@@ -53,22 +58,72 @@ Deno.test("a response or a runt is not answered at all", () => {
   const { a } = answerer();
   const response = queryPacket(1, `web.${DOMAIN}`, TYPE.A);
   response[2] |= 0x80;
-  assert.equal(a.answer(response, true), undefined);
-  assert.equal(a.answerInto(response, new Uint8Array(EDNS_UDP_MAX)), 0);
-  assert.equal(a.answerInto(new Uint8Array(3), new Uint8Array(EDNS_UDP_MAX)), 0);
+  assert.equal(a.answer(response, true, LAN), undefined);
+  assert.equal(a.answerInto(response, new Uint8Array(EDNS_UDP_MAX), LAN), 0);
+  assert.equal(a.answerInto(new Uint8Array(3), new Uint8Array(EDNS_UDP_MAX), LAN), 0);
 });
 
 Deno.test("the cache keeps DO and plain EDNS answers apart", () => {
   const { a } = answerer();
-  const plain = readResponse(a.answer(addOpt(queryPacket(1, `web.${DOMAIN}`, TYPE.A)), true)!);
+  const plain = readResponse(
+    a.answer(addOpt(queryPacket(1, `web.${DOMAIN}`, TYPE.A)), true, LAN) as Uint8Array,
+  );
   const dnssec = readResponse(
-    a.answer(addOpt(queryPacket(2, `web.${DOMAIN}`, TYPE.A), 1232, 0, true), true)!,
+    a.answer(
+      addOpt(queryPacket(2, `web.${DOMAIN}`, TYPE.A), 1232, 0, true),
+      true,
+      LAN,
+    ) as Uint8Array,
   );
   const plainAgain = readResponse(
-    a.answer(addOpt(queryPacket(3, `web.${DOMAIN}`, TYPE.A)), true)!,
+    a.answer(addOpt(queryPacket(3, `web.${DOMAIN}`, TYPE.A)), true, LAN) as Uint8Array,
   );
   assert.equal(plain.additional[0].data, "udp=1232 ercode=0 version=0 do=0");
   assert.equal(dnssec.additional[0].data, "udp=1232 ercode=0 version=0 do=1");
   assert.equal(plainAgain.additional[0].data, "udp=1232 ercode=0 version=0 do=0");
   assert.equal(plainAgain.rcode, RCODE.NOERROR);
+});
+
+Deno.test("a public client gets the zone but is REFUSED recursion; a LAN client is forwarded", async () => {
+  const queries = new Counter("q", "");
+  const upstreams = [parseUpstream("192.0.2.53")];
+  let asked = 0;
+  const a = new Answerer({
+    view: sampleView(),
+    zone: { apex: DOMAIN, ttl: 5 },
+    queries,
+    log: silentLogger,
+    now: () => 0,
+    cacheMs: 1000,
+    forward: new Forwarder({
+      upstreams: () => upstreams,
+      log: silentLogger,
+      udp: () => {
+        asked++;
+        return Promise.reject(new Error("no network in this test"));
+      },
+      deadlineMs: 100,
+    }),
+  });
+  const publicPeer = new Uint8Array([198, 51, 100, 7]);
+  const zone = a.answer(queryPacket(1, `web.${DOMAIN}`, TYPE.A), true, publicPeer);
+  assert.equal(readResponse(zone as Uint8Array).rcode, RCODE.NOERROR);
+  const out = new Uint8Array(EDNS_UDP_MAX);
+  for (
+    const answer of [
+      a.answer(queryPacket(2, "www.example.org", TYPE.A), true, publicPeer),
+      a.answer(queryPacket(3, "www.example.org", TYPE.A), false, publicPeer),
+    ]
+  ) {
+    assert.equal(readResponse(answer as Uint8Array).rcode, RCODE.REFUSED);
+  }
+  const length = a.answerInto(queryPacket(4, "www.example.org", TYPE.A), out, publicPeer);
+  assert.equal(readResponse(out.slice(0, length as number)).rcode, RCODE.REFUSED);
+  assert.equal(asked, 0);
+  const lan = a.answer(queryPacket(5, "www.example.org", TYPE.A), true, LAN);
+  assert.ok(lan instanceof Promise);
+  assert.equal(readResponse((await lan)!).rcode, 2, "SERVFAIL: the upstream failed");
+  assert.ok(asked > 0);
+  assert.equal(queries.get({ result: "refused" }), 3);
+  assert.equal(queries.get({ result: "forwarded" }), 1);
 });

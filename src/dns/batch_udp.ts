@@ -20,6 +20,7 @@ const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "u64", "i32", "buffer", "u32"], result: "i64" },
   // On a helper thread, so waiting never blocks the event loop.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
@@ -220,9 +221,13 @@ export class BatchUdp implements UdpTransport {
         if (b.inWords[i * 16 + 12] & MSG_TRUNC) continue; // msg_flags: cut short, not a query
         const len = b.inWords[i * 16 + 14]; // msg_len
         const packet = b.inData.subarray(i * IN_SLOT, i * IN_SLOT + len);
-        const size = this.#answerer.answerInto(packet, b.outSlot(out));
-        if (size <= 0) continue;
         const nameLen = b.inWords[i * 16 + 2];
+        const size = this.#answerer.answerInto(packet, b.outSlot(out), b.peer(i));
+        if (size instanceof Promise) {
+          this.#later(sock, size, b.names.slice(i * NAME_SLOT, i * NAME_SLOT + nameLen));
+          continue;
+        }
+        if (size <= 0) continue;
         b.names.copyWithin(b.outNameAt(out), i * NAME_SLOT, i * NAME_SLOT + nameLen);
         b.outWords[out * 16 + 2] = nameLen;
         b.outIovWords[out * 4 + 2] = size; // iov_len, low half; the high half stays 0
@@ -231,6 +236,26 @@ export class BatchUdp implements UdpTransport {
       this.#send(sock, out);
       if (n < BATCH) return;
     }
+  }
+
+  /** Sends a forwarded answer when it comes, to the address its query came from. */
+  #later(sock: BatchSocket, reply: Promise<Uint8Array | undefined>, to: Uint8Array): void {
+    reply.then((bytes) => {
+      // Closed: its descriptor number may already belong to another file.
+      if (!bytes || sock.closed || this.#stopped) return;
+      const sent = this.#c.sendto(
+        sock.fd,
+        bytes,
+        BigInt(bytes.length),
+        MSG_DONTWAIT,
+        to,
+        to.length,
+      );
+      if (sent < 0) {
+        const errno = this.#errno.getInt32();
+        if (errno !== EAGAIN && errno !== EINTR) this.#logOnce(errno, "send");
+      }
+    });
   }
 
   /** Sends the first `count` prepared answers, skipping one the kernel refuses. */
@@ -326,6 +351,9 @@ class Buffers {
   readonly inWords = new Uint32Array(this.inMsgs.buffer);
   readonly outWords = new Uint32Array(this.outMsgs.buffer);
   readonly outIovWords = new Uint32Array(this.outIov.buffer);
+  /** Each query slot's client address bytes, IPv4 and IPv6, made once. */
+  readonly #peers4: Uint8Array[] = [];
+  readonly #peers6: Uint8Array[] = [];
 
   constructor() {
     const inMsgs = new DataView(this.inMsgs.buffer);
@@ -333,6 +361,8 @@ class Buffers {
     const inIov = new DataView(this.inIov.buffer);
     const outIov = new DataView(this.outIov.buffer);
     for (let i = 0; i < BATCH; i++) {
+      this.#peers4.push(this.names.subarray(i * NAME_SLOT + 4, i * NAME_SLOT + 8));
+      this.#peers6.push(this.names.subarray(i * NAME_SLOT + 8, i * NAME_SLOT + 24));
       inIov.setBigUint64(i * IOVEC, address(this.inData, i * IN_SLOT), true);
       inIov.setBigUint64(i * IOVEC + 8, BigInt(IN_SLOT), true);
       outIov.setBigUint64(i * IOVEC, address(this.outData, i * OUT_SLOT), true);
@@ -344,6 +374,11 @@ class Buffers {
       outMsgs.setBigUint64(i * MMSG + 16, address(this.outIov, i * IOVEC), true);
       outMsgs.setBigUint64(i * MMSG + 24, 1n, true);
     }
+  }
+
+  /** The address bytes of query `i`'s sender: sin_addr, or sin6_addr, by sa_family. */
+  peer(i: number): Uint8Array {
+    return this.names[i * NAME_SLOT] === AF_INET ? this.#peers4[i] : this.#peers6[i];
   }
 
   outSlot(i: number): Uint8Array {

@@ -1,11 +1,14 @@
 /**
  * The cluster's DNS server: answers `NAME.DOMAIN` and `NODENAME.node.DOMAIN` from the cluster view,
- * over UDP and TCP on one port. It never forwards; names outside the zone are REFUSED.
+ * over UDP and TCP on one port.
  *
  * Bound to 0.0.0.0 or `::`, it opens one UDP socket per local address (IPv4 and IPv6), so every
  * reply leaves from the address that was asked, and re-reads the address list every few seconds
  * to follow addresses that come and go. TCP needs no such care (a connection answers from the
  * address it was made to): it keeps one listener for both families.
+ *
+ * With `forward`, names outside the zone are forwarded to upstream resolvers for clients on
+ * private networks (forwarder.ts); without it they are REFUSED.
  * @module
  */
 import type { Registry } from "../metrics/mod.ts";
@@ -17,9 +20,17 @@ import { closeQuietly, writeAll } from "../util/conn.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { type InterfaceLister, isWildcard, listenAddresses } from "./addresses.ts";
 import { Answerer, MAX_MESSAGE } from "./answer.ts";
-import { createUdpTransport, type UdpKind, type UdpSocket, type UdpTransport } from "./udp.ts";
+import {
+  createUdpTransport,
+  peerBytes,
+  type UdpKind,
+  type UdpSocket,
+  type UdpTransport,
+} from "./udp.ts";
 import { ipv4Bytes, tcpFrame } from "./wire.ts";
 import { zoneApex } from "./zone.ts";
+import { Forwarder, type ForwarderOptions } from "./forwarder.ts";
+import { parseUpstream, UpstreamList } from "./upstreams.ts";
 
 /** What the DNS server needs. */
 export interface DnsOptions {
@@ -58,6 +69,20 @@ export interface DnsOptions {
   udp?: UdpKind | "auto";
   /** Nodes not heard from lately, left out of answers (see {@link Zone.silent}). */
   silent?: () => ReadonlySet<string>;
+  /**
+   * Forward names outside the zone to upstream resolvers (see forwarder.ts), for clients on
+   * private networks; without this option they are REFUSED, as by a purely authoritative server.
+   */
+  forward?: ForwardSettings;
+}
+
+/** How names outside the zone are forwarded. */
+export interface ForwardSettings
+  extends Omit<ForwarderOptions, "upstreams" | "log" | "metrics" | "now"> {
+  /** `IP[:PORT]` texts (`--dns-upstream`); undefined follows the node's /etc/resolv.conf. */
+  upstreams?: string[];
+  /** How often the upstream list is checked again (resolv.conf, our own addresses), ms; 5 000. */
+  recheckMs?: number;
 }
 
 /** Name of the query counter. */
@@ -72,6 +97,7 @@ export class DnsServer {
   readonly #hostname: string;
   readonly #log: Logger;
   readonly #answerer: Answerer;
+  readonly #upstreams?: UpstreamList;
   #transport?: UdpTransport;
   /** UDP sockets by the hostname they are bound to. */
   readonly #udp = new Map<string, UdpSocket>();
@@ -116,7 +142,33 @@ export class DnsServer {
     const queries = o.metrics
       ? o.metrics.counter(QUERIES_METRIC, "DNS queries answered, by result.")
       : new Counter(QUERIES_METRIC, "");
+    let forward: Forwarder | undefined;
+    if (o.forward) {
+      const { upstreams, recheckMs, ...tuning } = o.forward;
+      const given = upstreams?.map((u) => {
+        try {
+          return parseUpstream(u);
+        } catch (e) {
+          throw new Error(`dns: upstream: ${(e as Error).message}`);
+        }
+      });
+      const list = new UpstreamList({
+        given,
+        loops: (host, port) => this.#wouldLoop(host, port),
+        log: this.#log,
+        recheckMs,
+      });
+      this.#upstreams = list;
+      forward = new Forwarder({
+        ...tuning,
+        upstreams: () => list.current,
+        log: this.#log,
+        metrics: o.metrics,
+        now: o.now,
+      });
+    }
     this.#answerer = new Answerer({
+      forward,
       view: o.view,
       zone: { apex, ttl, silent: o.silent },
       queries,
@@ -154,6 +206,7 @@ export class DnsServer {
       throw e;
     }
     for (const listener of this.#tcp) this.#loops.push(this.#acceptTcp(listener));
+    this.#upstreams?.start();
     if (isWildcard(this.#hostname)) {
       this.#rescan = setInterval(() => this.#follow(), this.#o.rescanMs ?? 2_000);
     }
@@ -254,6 +307,28 @@ export class DnsServer {
     return port;
   }
 
+  /**
+   * Why forwarding to `host:port` would loop: it is this server (our port, on an address we
+   * listen on, or any of ours when bound to a wildcard), or a fossora node's DNS server (a node
+   * handed out by DHCP finds the others in its own resolv.conf; they forward too).
+   */
+  #wouldLoop(host: string, port: number): string | undefined {
+    const same = (a: string, b: string) => a === b || sameV6(a, b);
+    const self = port === this.#port && (
+      isWildcard(host) || same(host, this.#hostname) ||
+      (isWildcard(this.#hostname) && [...this.#udp.keys()].some((a) => same(a.split("%")[0], host)))
+    );
+    if (self) return "this node's own DNS server: forwarding would loop";
+    const node = this.#o.view.nodes().find((n) =>
+      n.dnsPort === port &&
+      [n.address, ...(Array.isArray(n.addresses6) ? n.addresses6 : [])].some((a) => same(a, host))
+    );
+    if (node) {
+      return `the DNS server of fossora node ${node.name}, which forwards too: nodes would loop`;
+    }
+    return undefined;
+  }
+
   #list(): ReturnType<InterfaceLister> {
     return (this.#o.interfaces ?? Deno.networkInterfaces)();
   }
@@ -315,6 +390,7 @@ export class DnsServer {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#rescan);
+    this.#upstreams?.stop();
     this.#closeSockets();
     for (const [conn, timer] of this.#conns) {
       clearTimeout(timer);
@@ -358,6 +434,7 @@ export class DnsServer {
     const queryMs = this.#o.tcpQueryMs ?? 3_000;
     const chunk = new Uint8Array(MAX_MESSAGE + 2);
     let pending: Uint8Array = new Uint8Array(0);
+    const peer = peerBytes(conn.remoteAddr);
     try {
       this.#arm(conn, idleMs);
       for (;;) {
@@ -369,7 +446,11 @@ export class DnsServer {
         while (pending.length - at >= 2) {
           const len = (pending[at] << 8) | pending[at + 1];
           if (pending.length - at - 2 < len) break;
-          const reply = this.#answerer.answer(pending.subarray(at + 2, at + 2 + len), false);
+          const query = pending.subarray(at + 2, at + 2 + len);
+          const answered = this.#answerer.answer(query, false, peer);
+          // A forwarded name may take the upstreams' deadline; the query's clock must not cut it.
+          if (answered instanceof Promise) clearTimeout(this.#conns.get(conn));
+          const reply = await answered;
           if (!reply) return; // not a query: nothing sane to say on this stream
           await writeAll(conn, tcpFrame(reply));
           at += 2 + len;
@@ -394,4 +475,11 @@ export class DnsServer {
     clearTimeout(this.#conns.get(conn));
     this.#conns.set(conn, setTimeout(() => closeQuietly(conn), ms));
   }
+}
+
+/** True for two spellings of one IPv6 address. */
+function sameV6(a: string, b: string): boolean {
+  const x = ipv6Bytes(a);
+  const y = ipv6Bytes(b);
+  return !!x && !!y && x.every((v, i) => v === y[i]);
 }

@@ -5,15 +5,34 @@
  * on, so the reply leaves from the address that was asked.
  * @module
  */
+import { ipv6Bytes } from "../util/ip.ts";
 import type { Logger } from "../util/log.ts";
+import type { Answered } from "./answer.ts";
 import { BatchUdp } from "./batch_udp.ts";
+import { ipv4Bytes } from "./wire.ts";
 
-/** What the sockets need from the server: an answer for each datagram. */
+/**
+ * What the sockets need from the server: an answer for each datagram from a client at `peer`
+ * (its 4 or 16 address bytes), now or later (a forwarded name).
+ */
 export interface UdpAnswerer {
   /** The reply to `packet`, or undefined to send nothing. Never throws. */
-  answer(packet: Uint8Array, udp: boolean): Uint8Array | undefined;
-  /** Writes the reply to `packet` into `out`; returns its length, 0 to send nothing. */
-  answerInto(packet: Uint8Array, out: Uint8Array): number;
+  answer(packet: Uint8Array, udp: boolean, peer: Uint8Array): Answered;
+  /**
+   * Writes the reply to `packet` into `out`; returns its length, 0 to send nothing, or a promise
+   * of the reply to send later. Never throws.
+   */
+  answerInto(
+    packet: Uint8Array,
+    out: Uint8Array,
+    peer: Uint8Array,
+  ): number | Promise<Uint8Array | undefined>;
+}
+
+/** The address bytes of a socket address's host, for {@link UdpAnswerer}; empty if unreadable. */
+export function peerBytes(addr: Deno.Addr): Uint8Array {
+  const host = (addr as Deno.NetAddr).hostname ?? "";
+  return ipv4Bytes(host) ?? ipv6Bytes(host.split("%")[0]) ?? new Uint8Array(0);
 }
 
 /** One bound socket. */
@@ -107,12 +126,15 @@ export class DenoUdp implements UdpTransport {
         this.#log.warn("dns udp receive failed", { error: e });
         continue;
       }
-      const reply = this.#answerer.answer(packet, true);
-      if (reply) {
+      const reply = this.#answerer.answer(packet, true, peerBytes(from));
+      const send = (reply: Uint8Array | undefined) => {
+        if (!reply || sock.closed) return;
         sock.conn.send(reply, from).catch((e) => {
           if (!sock.closed) this.#log.debug("dns udp send failed", { error: e });
         });
-      }
+      };
+      if (reply instanceof Promise) reply.then(send);
+      else send(reply);
     }
   }
 }

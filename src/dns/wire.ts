@@ -160,7 +160,7 @@ function readRecords(buf: Uint8Array, q: Query): void {
 }
 
 /** The offset just past the name at `at`, or -1 when it runs off the packet or is not a name. */
-function skipName(buf: Uint8Array, at: number): number {
+export function skipName(buf: Uint8Array, at: number): number {
   for (;;) {
     if (at >= buf.length) return -1;
     const len = buf[at];

@@ -20,7 +20,8 @@ export type Result =
   | "formerr"
   | "nodata"
   | "notimp"
-  | "badvers";
+  | "badvers"
+  | "forwarded";
 
 /** A reply and the result it counts as. */
 export interface Resolution {

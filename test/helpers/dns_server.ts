@@ -2,23 +2,29 @@
  * A DNS server on its own, for tests that must run it somewhere else than the test process (in
  * another network namespace, under `nsenter`). Serves the DNS tests' sample view.
  *
- * Usage: `deno run -A test/helpers/dns_server.ts HOSTNAME PORT RESCAN_MS`. Prints `ready PORT`
- * once both transports listen, and stops cleanly on SIGTERM or SIGINT.
+ * Usage: `deno run -A test/helpers/dns_server.ts HOSTNAME PORT RESCAN_MS [forward]`. Prints
+ * `ready PORT` once both transports listen, and stops cleanly on SIGTERM or SIGINT. With
+ * `forward`, names outside the zone are forwarded to an upstream this process runs on 127.0.0.1,
+ * which answers `www.example.org` with 192.0.2.80.
  * @module
  */
 import { DnsServer } from "../../src/dns/server.ts";
 import { DOMAIN, sampleView } from "../../src/dns/test_util.ts";
+import { TestUpstream } from "../../src/dns/test_upstream.ts";
 import { createLogger } from "../../src/util/log.ts";
 
 if (import.meta.main) {
-  const [hostname, portText, rescanText] = Deno.args;
+  const [hostname, portText, rescanText, mode] = Deno.args;
   const port = Number(portText);
   const rescanMs = Number(rescanText);
   if (!hostname || !Number.isInteger(port) || !Number.isInteger(rescanMs)) {
-    console.error("usage: dns_server.ts HOSTNAME PORT RESCAN_MS (e.g. 0.0.0.0 0 100)");
+    console.error("usage: dns_server.ts HOSTNAME PORT RESCAN_MS [forward] (e.g. 0.0.0.0 0 100)");
     Deno.exit(2);
   }
+  const upstream = mode === "forward" ? TestUpstream.start() : undefined;
+  upstream?.names.set("www.example.org", { addresses: ["192.0.2.80"], ttl: 300 });
   const server = new DnsServer({
+    forward: upstream ? { upstreams: [upstream.address] } : undefined,
     view: sampleView(),
     domain: DOMAIN,
     hostname,
@@ -34,6 +40,7 @@ if (import.meta.main) {
   }
   const stop = async () => {
     await server.stop();
+    await upstream?.[Symbol.asyncDispose]();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", stop);
