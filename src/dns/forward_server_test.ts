@@ -54,7 +54,9 @@ Deno.test("an upstream that is this server itself is skipped and logged; outside
 Deno.test("an upstream that is another fossora node's DNS server is skipped: they would loop", async () => {
   const lines: string[] = [];
   const view = sampleView();
-  await withServer(async () => {
+  await withServer(async (t) => {
+    // The server still answers: its own zone, and REFUSED for what it cannot forward.
+    assert.equal(status(await dig(t.server.port, "www.example.org", "A")), "REFUSED");
     assert.ok(
       lines.some((l) => /no usable upstream/.test(l) && /fossora node alpha/.test(l)),
       lines.join("\n"),
