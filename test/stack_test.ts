@@ -35,6 +35,71 @@ async function stackFolder(root: string, name: string, who: string): Promise<str
   return dir;
 }
 
+const SECRET_COMPOSE = `name: vault
+services:
+  app:
+    image: fossora-test/busybox:1
+    command: ["sh", "-c", "md5sum < /run/secrets/api_key | cut -c1-32 > /www/index.html; echo started; exec httpd -f -p 80 -h /www"]
+    ports: ["80"]
+    secrets: [api_key]
+secrets:
+  api_key:
+    file: ./api_key.txt
+`;
+
+Deno.test("a stack's secret reaches its container and appears nowhere in the API's answers or the logs", async () => {
+  await using agent = await TestAgent.start();
+  const dir = `${agent.dataDir}/vault-files`;
+  await Deno.mkdir(dir);
+  const secret = `s3cret-${crypto.randomUUID()}`;
+  await Deno.writeTextFile(`${dir}/docker-compose.yml`, SECRET_COMPOSE);
+  await Deno.writeTextFile(`${dir}/api_key.txt`, secret);
+  const out = await agent.cli("deploy", `${dir}/docker-compose.yml`);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /created app\.vault/);
+  const md5 = await md5Of(secret);
+  await waitFor(
+    "the container to read its secret",
+    async () => {
+      const res = await httpRequest(agent.ports.http, `app.vault.${agent.domain}`).catch(() =>
+        undefined
+      );
+      return res?.status === 200 && res.body.trim() === md5;
+    },
+    60_000,
+    300,
+  );
+  const answers = await Promise.all(
+    [
+      "/api/v1/services",
+      "/api/v1/services/app.vault",
+      "/api/v1/stacks",
+      "/api/v1/events",
+      "/api/v1/cluster",
+      "/metrics",
+      "/api/v1/services/app.vault/logs",
+    ].map(async (path) => await (await agent.fetch(path)).text()),
+  );
+  for (const text of answers) assert.ok(!text.includes(secret), text.slice(0, 200));
+  const cliAnswers = await Promise.all([
+    agent.cli("services", "app.vault", "--json"),
+    agent.cli("stacks", "--json"),
+    agent.cli("logs", "app.vault"),
+  ]);
+  for (const a of cliAnswers) assert.ok(!(a.stdout + a.stderr).includes(secret));
+  assert.ok(!agent.output.join("\n").includes(secret), "the agent's log holds the secret");
+  assert.equal((await Deno.stat(`${agent.dataDir}/files`)).mode! & 0o777, 0o700);
+});
+
+/** The MD5 of `text` as md5sum prints it (busybox in the container has no better hash). */
+async function md5Of(text: string): Promise<string> {
+  const child = new Deno.Command("md5sum", { stdin: "piped", stdout: "piped" }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  return new TextDecoder().decode((await child.output()).stdout).slice(0, 32);
+}
+
 Deno.test("a compose file deploys as a stack as written, and two stacks with the same services do not collide", async (t) => {
   await using agent = await TestAgent.start();
   const a = await stackFolder(agent.dataDir, "demo", "dotenv");
