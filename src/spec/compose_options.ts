@@ -6,11 +6,21 @@
  * @module
  */
 
-import type { ContainerOptions, DeviceSpec, Ulimit } from "../state/types.ts";
-import { parseDuration } from "./healthcheck.ts";
-import { checkCommand, checkStringish, setOwn } from "./fields.ts";
-import { parseBytes } from "./bytes.ts";
-import { composeString, splitCommand } from "./compose_fields.ts";
+import type { ContainerOptions, DeviceSpec } from "../state/types.ts";
+import { checkBoolean, checkCommand, checkStringish, setOwn } from "./fields.ts";
+import { checkBytes, parseBytes } from "./bytes.ts";
+import { checkCapability } from "./capability.ts";
+import { checkGracePeriod } from "./container.ts";
+import { checkDevice, parseDevice } from "./device.ts";
+import { checkExtraHosts } from "./extra_host.ts";
+import { checkAbsolutePath } from "./host_path.ts";
+import { checkPlatform } from "./platform.ts";
+import { checkSecurityOpt } from "./security_opt.ts";
+import { checkSignal } from "./signal.ts";
+import { checkSysctls } from "./sysctl.ts";
+import { checkUlimits } from "./ulimit.ts";
+import { checkUser } from "./user.ts";
+import { splitCommand } from "./compose_fields.ts";
 import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
 
 /** The compose keys this file reads, each to the ContainerOptions field of the same meaning. */
@@ -41,7 +51,10 @@ export const OPTION_KEYS = [
   "runtime",
 ] as const;
 
-/** Reads the container settings of one compose service `def` at `path`. */
+/**
+ * Reads the container settings of one compose service `def` at `path`, each value checked by
+ * the same checker as the fossora form's `container:` (so both say the same about a mistake).
+ */
 export function composeOptions(
   def: Record<string, unknown>,
   path: string,
@@ -50,147 +63,108 @@ export function composeOptions(
   const o: ContainerOptions = {};
   const p = out.problems;
   const at = (key: string) => keyPath(path, key);
-  const text = (key: string, what: string) =>
-    def[key] === undefined ? undefined : composeString(stringish(def[key]), what, at(key), p);
-  const flag = (key: string) => {
-    if (def[key] === undefined) return undefined;
-    if (typeof def[key] === "boolean") return def[key] as boolean;
-    p.push({ path: at(key), message: expected("true or false", def[key]) });
-    return undefined;
+  const set = <K extends keyof ContainerOptions>(
+    key: string,
+    field: K,
+    check: (value: unknown, path: string, out: Problems) => ContainerOptions[K] | undefined,
+  ) => {
+    if (def[key] === undefined) return;
+    const value = check(def[key], at(key), p);
+    if (value !== undefined) o[field] = value;
   };
-  const user = text("user", "a user such as 1000 or 1000:1000");
-  if (user !== undefined) o.user = user;
-  const workingDir = text("working_dir", "an absolute path such as /app");
-  if (workingDir !== undefined) {
-    if (workingDir.startsWith("/")) o.workingDir = workingDir;
-    else p.push({ path: at("working_dir"), message: `'${workingDir}' is not an absolute path` });
-  }
-  if (def.entrypoint !== undefined) {
-    const entrypoint = readEntrypoint(def.entrypoint, at("entrypoint"), p);
-    if (entrypoint !== undefined) o.entrypoint = entrypoint;
-  }
-  for (const [key, field] of [["cap_add", "capAdd"], ["cap_drop", "capDrop"]] as const) {
-    if (def[key] === undefined) continue;
-    const caps = stringList(def[key], "capability names such as [NET_ADMIN]", at(key), p);
-    if (caps === undefined) continue;
-    const bad = caps.findIndex((cap) => !/^(CAP_)?[A-Z_]+$|^ALL$/i.test(cap));
-    if (bad >= 0) {
-      p.push({
-        path: indexPath(at(key), bad),
-        message: `'${caps[bad]}' is not a capability name; write it like NET_ADMIN`,
-      });
-    } else o[field] = caps.map((cap) => cap.toUpperCase());
-  }
-  const privileged = flag("privileged");
-  if (privileged) {
-    o.privileged = true;
+  const flag = (value: unknown, path: string, out: Problems) =>
+    checkBoolean(value, path, out) || undefined;
+  set("user", "user", checkUser);
+  set("working_dir", "workingDir", (v, at, out) => checkAbsolutePath(v, at, out, "container"));
+  set("entrypoint", "entrypoint", readEntrypoint);
+  set("cap_add", "capAdd", (v, at, out) => eachOf(v, at, out, checkCapability));
+  set("cap_drop", "capDrop", (v, at, out) => eachOf(v, at, out, checkCapability));
+  set("privileged", "privileged", flag);
+  if (o.privileged) {
     out.warnings.push({
       path: at("privileged"),
       message: "runs with every capability and device of the node: it can take over the node " +
         "(and so the cluster's secrets on it); keep it only if the app needs it",
     });
   }
-  if (def.sysctls !== undefined) {
-    const sysctls = stringMap(
-      def.sysctls,
-      "sysctls such as net.core.somaxconn: 1024",
-      at("sysctls"),
-      p,
-    );
-    if (sysctls !== undefined) o.sysctls = sysctls;
-  }
-  if (def.shm_size !== undefined) {
-    const size = parseBytes(def.shm_size);
-    if (size === undefined) {
-      p.push({ path: at("shm_size"), message: expected("a size such as 256m", def.shm_size) });
-    } else o.shmSize = size;
-  }
-  if (flag("read_only")) o.readOnly = true;
-  if (def.security_opt !== undefined) {
-    const list = stringList(
-      def.security_opt,
-      "options such as [no-new-privileges:true]",
-      at("security_opt"),
-      p,
-    );
-    if (list !== undefined) o.securityOpt = list;
-  }
-  if (flag("init")) o.init = true;
-  if (def.labels !== undefined) {
-    const labels = stringMap(
-      def.labels,
-      "labels as a mapping or a list of KEY=VALUE",
-      at("labels"),
-      p,
-    );
-    if (labels !== undefined) o.labels = labels;
-  }
-  if (def.extra_hosts !== undefined) {
-    const hosts = readExtraHosts(def.extra_hosts, at("extra_hosts"), p);
-    if (hosts !== undefined) o.extraHosts = hosts;
-  }
-  const signal = text("stop_signal", "a signal such as SIGINT");
-  if (signal !== undefined) {
-    if (/^(SIG)?[A-Z0-9+-]+$|^\d+$/i.test(signal)) o.stopSignal = signal.toUpperCase();
-    else {p.push({
-        path: at("stop_signal"),
-        message: `'${signal}' is not a signal; write it like SIGINT`,
-      });}
-  }
-  const grace = text("stop_grace_period", "a duration such as 30s or 1m30s");
-  if (grace !== undefined) {
-    if (parseDuration(grace) !== undefined) o.stopGracePeriod = grace;
-    else {
-      p.push({
-        path: at("stop_grace_period"),
-        message: `'${grace}' is not a duration; write it like 30s or 1m30s`,
-      });
-    }
-  }
-  if (def.ulimits !== undefined) {
-    const ulimits = readUlimits(def.ulimits, at("ulimits"), p);
-    if (ulimits !== undefined) o.ulimits = ulimits;
-  }
-  const platform = text("platform", "a platform such as linux/arm64");
-  if (platform !== undefined) {
-    if (/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(platform)) o.platform = platform;
-    else {p.push({
-        path: at("platform"),
-        message: `'${platform}' is not a platform; write OS/ARCH such as linux/arm64`,
-      });}
-  }
-  if (def.group_add !== undefined) {
-    const groups = stringList(def.group_add, "groups such as [render, 109]", at("group_add"), p);
-    if (groups !== undefined) o.groupAdd = groups;
-  }
-  if (def.device_cgroup_rules !== undefined) {
-    const at_ = at("device_cgroup_rules");
-    const rules = stringList(def.device_cgroup_rules, "rules such as ['c 226:* rmw']", at_, p);
-    const bad = rules?.findIndex((r) => !/^[abc] (\d+|\*):(\d+|\*) [rwm]{1,3}$/.test(r)) ?? -1;
-    if (bad >= 0) {
-      p.push({
-        path: indexPath(at_, bad),
-        message: `'${rules![bad]}' is not a rule like 'c 226:* rmw'`,
-      });
-    } else if (rules !== undefined) o.deviceCgroupRules = rules;
-  }
-  const runtime = text("runtime", "a runtime such as nvidia");
-  if (runtime !== undefined) {
-    if (/^[A-Za-z0-9_.-]+$/.test(runtime)) {
-      o.runtime = runtime;
-      out.warnings.push({
-        path: at("runtime"),
-        message: `runs only on nodes whose Docker has the ${runtime} runtime installed`,
-      });
-    } else p.push({ path: at("runtime"), message: `'${runtime}' is not a runtime name` });
+  set("sysctls", "sysctls", (v, at, out) => checkSysctls(v, at, out, def.network_mode === "host"));
+  set("shm_size", "shmSize", checkBytes);
+  set("read_only", "readOnly", flag);
+  set("security_opt", "securityOpt", (v, at, out) => eachOf(v, at, out, checkSecurityOpt));
+  set("init", "init", flag);
+  set("labels", "labels", readLabels);
+  set("extra_hosts", "extraHosts", (v, at, out) =>
+    // Compose also writes `NAME=ADDRESS`; Docker's form is `NAME:ADDRESS`.
+    checkExtraHosts(
+      Array.isArray(v) ? v.map((h) => typeof h === "string" ? h.replace("=", ":") : h) : v,
+      at,
+      out,
+    ));
+  set("stop_signal", "stopSignal", checkSignal);
+  set("stop_grace_period", "stopGracePeriod", checkGracePeriod);
+  set("ulimits", "ulimits", checkUlimits);
+  set("platform", "platform", checkPlatform);
+  set("group_add", "groupAdd", (v, at, out) => eachOf(v, at, out, checkGroup));
+  set("device_cgroup_rules", "deviceCgroupRules", (v, at, out) => eachOf(v, at, out, checkRule));
+  set("runtime", "runtime", checkRuntime);
+  if (o.runtime !== undefined) {
+    out.warnings.push({
+      path: at("runtime"),
+      message: `runs only on nodes whose Docker has the ${o.runtime} runtime installed`,
+    });
   }
   readLegacyLimits(def, path, o, out);
   return o;
 }
 
-/** YAML reads `user: 1000` as a number; Docker takes it as the string it is. */
-function stringish(value: unknown): unknown {
-  return typeof value === "number" ? String(value) : value;
+/** A list (or one value) whose items `check` takes one at a time. */
+function eachOf(
+  value: unknown,
+  path: string,
+  out: Problems,
+  check: (value: unknown, path: string, out: Problems) => string | undefined,
+): string[] | undefined {
+  const list = Array.isArray(value) ? value : [value];
+  const before = out.length;
+  const done = list.map((item, i) =>
+    check(
+      typeof item === "number" ? String(item) : item,
+      Array.isArray(value) ? indexPath(path, i) : path,
+      out,
+    )
+  );
+  return out.length > before ? undefined : done as string[];
+}
+
+function checkGroup(value: unknown, path: string, out: Problems): string | undefined {
+  if (typeof value === "string" && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(value)) return value;
+  out.push({ path, message: expected("a group name or number such as render or 109", value) });
+  return undefined;
+}
+
+function checkRule(value: unknown, path: string, out: Problems): string | undefined {
+  if (typeof value === "string" && /^[abc] (\d+|\*):(\d+|\*) [rwm]{1,3}$/.test(value)) return value;
+  out.push({ path, message: expected("a rule such as 'c 226:* rmw'", value) });
+  return undefined;
+}
+
+function checkRuntime(value: unknown, path: string, out: Problems): string | undefined {
+  if (typeof value === "string" && /^[A-Za-z0-9_.-]{1,64}$/.test(value)) return value;
+  out.push({ path, message: expected("a runtime name such as nvidia", value) });
+  return undefined;
+}
+
+/** Labels as a mapping or a list of `KEY=VALUE`; fossora's own (`fossora.*`) are refused. */
+function readLabels(
+  value: unknown,
+  path: string,
+  out: Problems,
+): Record<string, string> | undefined {
+  const labels = stringMap(value, "labels as a mapping or a list of KEY=VALUE", path, out);
+  const own = Object.keys(labels ?? {}).find((k) => k.startsWith("fossora."));
+  if (own === undefined) return labels;
+  out.push({ path: keyPath(path, own), message: "labels fossora.* are fossora's own; rename it" });
+  return undefined;
 }
 
 function readEntrypoint(value: unknown, path: string, out: Problems): string[] | undefined {
@@ -202,22 +176,6 @@ function readEntrypoint(value: unknown, path: string, out: Problems): string[] |
   }
   if (Array.isArray(value) && value.length === 0) return [];
   return checkCommand(value, path, out);
-}
-
-/** A list of strings (numbers as written); a single string is a list of one. */
-function stringList(
-  value: unknown,
-  what: string,
-  path: string,
-  out: Problems,
-): string[] | undefined {
-  const list = typeof value === "string" ? [value] : value;
-  if (!Array.isArray(list)) {
-    out.push({ path, message: expected(`a list of ${what}`, value) });
-    return undefined;
-  }
-  const done = list.map((item, i) => checkStringish(item, indexPath(path, i), out));
-  return done.every((item) => item !== undefined) ? done as string[] : undefined;
 }
 
 /** A mapping, or a list of `KEY=VALUE`, of strings. */
@@ -247,68 +205,6 @@ function stringMap(
     out.push({ path, message: expected(what, value) });
   }
   return out.length > before ? undefined : map;
-}
-
-/** `["host:1.2.3.4"]`, `["host=1.2.3.4"]` or `{host: 1.2.3.4}`, as `NAME:ADDRESS`. */
-function readExtraHosts(value: unknown, path: string, out: Problems): string[] | undefined {
-  const pairs: [string, string, string][] = [];
-  if (isMapping(value)) {
-    for (const [name, address] of entries(value)) {
-      pairs.push([name, String(address), keyPath(path, name)]);
-    }
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => {
-      const text = String(item);
-      const sep = text.includes("=") ? text.indexOf("=") : text.indexOf(":");
-      pairs.push([text.slice(0, sep), sep < 0 ? "" : text.slice(sep + 1), indexPath(path, i)]);
-    });
-  } else {
-    out.push({
-      path,
-      message: expected('a list such as ["host.docker.internal:host-gateway"]', value),
-    });
-    return undefined;
-  }
-  const before = out.length;
-  const hosts = pairs.map(([name, address, at]) => {
-    if (
-      !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(name) ||
-      !/^[0-9A-Fa-f.:[\]]+$|^host-gateway$/.test(address)
-    ) {
-      out.push({
-        path: at,
-        message: `'${name}:${address}' is not NAME:ADDRESS, e.g. nas:192.168.1.10`,
-      });
-    }
-    return `${name}:${address.replace(/^\[|\]$/g, "")}`;
-  });
-  return out.length > before ? undefined : hosts;
-}
-
-/** `nofile: 65535` or `nofile: {soft: 1024, hard: 65535}`. */
-function readUlimits(value: unknown, path: string, out: Problems): Ulimit[] | undefined {
-  if (!isMapping(value)) {
-    out.push({
-      path,
-      message: expected("a mapping such as {nofile: {soft: 1024, hard: 65535}}", value),
-    });
-    return undefined;
-  }
-  const before = out.length;
-  const ulimits: Ulimit[] = [];
-  for (const [name, limit] of entries(value)) {
-    const at = keyPath(path, name);
-    if (!/^[a-z]+$/.test(name)) {
-      out.push({ path: at, message: `'${name}' is not a ulimit name such as nofile or nproc` });
-    } else if (Number.isInteger(limit)) {
-      ulimits.push({ name, soft: limit as number, hard: limit as number });
-    } else if (isMapping(limit) && Number.isInteger(limit.soft) && Number.isInteger(limit.hard)) {
-      ulimits.push({ name, soft: limit.soft as number, hard: limit.hard as number });
-    } else {
-      out.push({ path: at, message: expected("a number, or {soft: N, hard: N}", limit) });
-    }
-  }
-  return out.length > before ? undefined : ulimits;
 }
 
 /** Compose's older `mem_limit`, `cpus`, `pids_limit` keys: the same limits as deploy's. */
@@ -356,52 +252,42 @@ function readLegacyLimits(
   if (Object.keys(limits).length > 0) o.limits = limits;
 }
 
+/** A path the docs wrote for the reader to replace. */
+const PLACEHOLDER = /^\/path\/to\/|[<>]/;
+
 /**
  * Reads `devices`: `"/dev/dri"`, `"/dev/ttyUSB0:/dev/ttyACM0"`, `"/dev/sda:/dev/xvda:rwm"`, or
- * the long form `{ source, target, permissions }`.
+ * the long form `{ source, target, permissions }`, checked as the fossora form's devices.
  */
 export function composeDevices(
   value: unknown,
   path: string,
   out: Problems,
+  warnings: Problems,
 ): DeviceSpec[] | undefined {
   if (!Array.isArray(value)) {
     out.push({ path, message: expected('a list of devices such as ["/dev/dri:/dev/dri"]', value) });
     return undefined;
   }
   const before = out.length;
-  const devices: DeviceSpec[] = [];
-  value.forEach((item, i) => {
-    const at = indexPath(path, i);
-    let host: unknown, container: unknown, permissions: unknown;
-    if (isMapping(item)) ({ source: host, target: container, permissions } = item);
-    else if (typeof item === "string") [host, container, permissions] = item.split(":");
-    if (typeof host !== "string" || !host.startsWith("/") || host.includes("\0")) {
-      out.push({
-        path: at,
-        message: expected('a device such as "/dev/dri" or "/dev/ttyUSB0:/dev/ttyUSB0"', item),
+  const devices = value.flatMap((item, i) => {
+    const fossora = typeof item === "string"
+      ? parseDevice(item)
+      : isMapping(item) && !("host" in item)
+      ? { host: item.source, container: item.target, permissions: item.permissions }
+      : item;
+    const clean = isMapping(fossora)
+      ? Object.fromEntries(Object.entries(fossora).filter(([, v]) => v !== undefined))
+      : fossora;
+    if (isMapping(clean) && typeof clean.host === "string" && PLACEHOLDER.test(clean.host)) {
+      warnings.push({
+        path: indexPath(path, i),
+        message: `'${clean.host}' is a placeholder from the docs, so no device is given: add ` +
+          "the one your hardware has, such as /dev/ttyUSB0 (the service then runs where it is)",
       });
-      return;
+      return [];
     }
-    const device: DeviceSpec = { host };
-    if (container !== undefined && container !== host) {
-      if (typeof container !== "string" || !container.startsWith("/")) {
-        out.push({
-          path: at,
-          message: `the path inside the container must be absolute, found ${String(container)}`,
-        });
-        return;
-      }
-      device.container = container;
-    }
-    if (permissions !== undefined && permissions !== "rwm") {
-      if (typeof permissions !== "string" || !/^[rwm]{1,3}$/.test(permissions)) {
-        out.push({ path: at, message: "permissions are some of r, w and m, e.g. rwm" });
-        return;
-      }
-      device.permissions = permissions;
-    }
-    devices.push(device);
+    return checkDevice(clean, indexPath(path, i), out) ?? [];
   });
   return out.length > before ? undefined : devices;
 }

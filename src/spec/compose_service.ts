@@ -178,7 +178,7 @@ export function composeService(
   if (reservations && Object.keys(reservations).length) spec.resources = reservations;
   if (mounts.binds.length) spec.binds = mounts.binds;
   if (def.devices !== undefined) {
-    const devices = composeDevices(def.devices, keyPath(path, "devices"), problems);
+    const devices = composeDevices(def.devices, keyPath(path, "devices"), problems, warnings);
     if (devices?.length) spec.devices = devices;
   }
   if (readNetworkMode(def.network_mode, keyPath(path, "network_mode"), ctx.out)) {
