@@ -129,15 +129,8 @@ function fromSource(
   out: MountOut,
 ): ComposeMount | undefined {
   const ro = readOnly ? { readOnly: true } : {};
-  if (source.startsWith("/")) {
-    if (source.includes("\0")) {
-      out.problems.push({ path, message: "the host path contains a NUL character; remove it" });
-      return undefined;
-    }
-    return { kind: "bind", source: normalizePath(source), path: mount, ...ro };
-  }
-  if (/^<[^<>]*>$/.test(source)) {
-    const name = volumeFromPath(source.slice(1, -1).replace(/\s+/g, "-"), mount);
+  if (/^<[^<>]*>$/.test(source) || source.startsWith("/path/to/")) {
+    const name = volumeFromPath(source.replace(/^<|>$/g, "").replace(/\s+/g, "-"), mount);
     out.warnings.push({
       path,
       message: `'${source}' is a placeholder from the docs: fossora keeps the data in the ` +
@@ -145,6 +138,13 @@ function fromSource(
         `/srv/${name} instead to use one`,
     });
     return { kind: "volume", name, path: mount, ...ro, fromPath: true };
+  }
+  if (source.startsWith("/")) {
+    if (source.includes("\0")) {
+      out.problems.push({ path, message: "the host path contains a NUL character; remove it" });
+      return undefined;
+    }
+    return { kind: "bind", source: normalizePath(source), path: mount, ...ro };
   }
   if (source === "" || /^[.~]/.test(source) || source.includes("/")) {
     const name = volumeFromPath(source, mount);
