@@ -225,3 +225,61 @@ Deno.test("a compose file deploys as a stack as written, and two stacks with the
     },
   );
 });
+
+const DEPENDS_COMPOSE = `name: ordered
+services:
+  app:
+    image: fossora-test/busybox:1
+    command: ["sh", "-c", "echo started > /www/index.html; exec httpd -f -p 80 -h /www"]
+    ports: ["80"]
+    depends_on:
+      db:
+        condition: service_healthy
+  db:
+    image: fossora-test/busybox:1
+    command: ["sh", "-c", "sleep 4; touch /tmp/up; exec sleep 3600"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/up"]
+      interval: 1s
+      retries: 30
+`;
+
+Deno.test("depends_on with service_healthy holds a service's start until its dependency is healthy", async () => {
+  await using agent = await TestAgent.start();
+  const file = `${agent.dataDir}/ordered.yml`;
+  await Deno.writeTextFile(file, DEPENDS_COMPOSE);
+  const out = await agent.cli("deploy", file);
+  assert.equal(out.code, 0, out.stderr);
+  type Detail = { replicas: { state: string; ready: boolean; message?: string; since: string }[] };
+  const detail = (name: string) => agent.json<Detail>(`/api/v1/services/${name}`);
+  const waiting = await waitFor(
+    "app to say what it waits for",
+    async () => {
+      const r = (await detail("app.ordered")).replicas[0];
+      return r?.message?.includes("waiting for db to be healthy") ? r : undefined;
+    },
+    30_000,
+    100,
+  );
+  assert.equal(waiting.state, "pending");
+  const dbReady = await waitFor(
+    "db to be healthy",
+    async () => {
+      const r = (await detail("db.ordered")).replicas[0];
+      return r?.ready ? Date.now() : undefined;
+    },
+    60_000,
+    100,
+  );
+  const appRunning = await waitFor(
+    "app to run",
+    async () => {
+      const r = (await detail("app.ordered")).replicas[0];
+      return r?.state === "running" ? Date.now() : undefined;
+    },
+    60_000,
+    100,
+  );
+  assert.ok(appRunning >= dbReady, "app ran before db was healthy");
+  console.log(`app started ${appRunning - dbReady} ms after db became healthy`);
+});

@@ -1340,8 +1340,8 @@ export class Agent {
   async #startRuntime(): Promise<void> {
     const id = this.identity.id;
     const { families } = this.#parts ??= await import("./parts.ts");
-    const { createDockerApi, MountedFiles, Runtime, startFenceWatchdog } = this.#runtimeModule ??=
-      await import("../runtime/mod.ts");
+    const { createDockerApi, dependencyWait, MountedFiles, Runtime, startFenceWatchdog } = this
+      .#runtimeModule ??= await import("../runtime/mod.ts");
     const docker = createDockerApi(this.config.dockerHost);
     this.#platforms = new this.#parts.ImagePlatforms({
       lookup: (image, signal) => docker.platforms(image, signal),
@@ -1357,6 +1357,7 @@ export class Agent {
       report: (s) => this.#leased.put(families.replicas, [id, s.service, String(s.replica)], s),
       forget: (service, replica) =>
         this.#leased.delete(families.replicas, [id, service, String(replica)]),
+      waitFor: (spec) => dependencyWait(this.view, spec),
       files: new MountedFiles(`${this.config.dataDir}/files`, async (stack, key) => {
         const { store, parts } = this.#etcdOrStarting();
         const file = await parts.etcdCall(() =>

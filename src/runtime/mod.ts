@@ -28,3 +28,4 @@ export { type Probe, tcpProbe } from "./probe.ts";
 export { demuxLogs } from "./logs.ts";
 export { type FenceWatchdog, startFenceWatchdog, watchdogScript } from "./watchdog.ts";
 export { MountedFiles, type ReadStackFile } from "./files.ts";
+export { dependencyWait } from "./depends.ts";

@@ -34,6 +34,8 @@ export interface ReplicaMemory {
    * port that answered HTTP, or none yet; `tries` counts the searches.
    */
   web?: { container: string; port?: number; tries: number };
+  /** Why the replica's container is not created yet: what it waits for (`depends_on`). */
+  waiting?: string;
 }
 
 /** One step the loop performs. All steps of one replica run in order, one replica at a time. */

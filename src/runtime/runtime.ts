@@ -5,7 +5,7 @@
  * trigger passes quickly; a periodic resync catches whatever an event stream lost.
  * @module
  */
-import { portKey, type ReplicaStatus } from "../state/types.ts";
+import { portKey, type ReplicaStatus, type ServiceSpec } from "../state/types.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { untilAborted } from "./abort.ts";
 import { addressProblem, probeHost } from "./address.ts";
@@ -48,6 +48,9 @@ export type TimerId = ReturnType<typeof setTimeout>;
 export const DEFAULT_LOG_TAIL = 1000;
 
 /** What the runtime needs from its caller. */
+/** How soon a replica waiting for its dependencies is looked at again, in ms. */
+const WAIT_RECHECK_MS = 500;
+
 /** Passes that look for an HTTP port on a replica before giving up (about 2 minutes). */
 const DETECT_TRIES = 24;
 
@@ -82,6 +85,11 @@ export interface RuntimeOptions {
   readyProbeMs?: number;
   /** Readiness probe of a published port on this node's address; default `tcpProbe`. */
   probe?: Probe;
+  /**
+   * Why a replica of `spec` may not be created yet (its `depends_on`), or undefined; default
+   * never waits.
+   */
+  waitFor?: (spec: ServiceSpec) => string | undefined;
   /** Writes the stack secrets and configs a replica mounts; none without it. */
   files?: MountedFiles;
   /** Whether a published port answers HTTP (for `detectHttp` ports); default `detectHttp`. */
@@ -446,6 +454,7 @@ export class Runtime {
     const settled = (key: string) =>
       !this.#busy.has(key) && (this.#doneSeq.get(key) ?? 0) < listSeq;
     this.#memory = observe({ wanted, actual, memory: this.#memory, now });
+    const gated = this.#gate(wanted, actual);
     const notReady = await this.#probeAll(wanted, actual, now, settled);
     await this.#detectAll(wanted, actual, settled);
     const groups = byReplica(actual);
@@ -467,13 +476,18 @@ export class Runtime {
     // to etcd's leader, and a replica moving here after a node died would wait for them.
     // A set-aside replica's containers are left alone: what it should run is unknown.
     if (this.#running) {
-      this.#launch(p.actions.filter((a) => settled(a.key) && !this.#rejected.has(a.key)));
+      this.#launch(p.actions.filter((a) =>
+        settled(a.key) && !this.#rejected.has(a.key) &&
+        !(a.kind === "create" && this.#memory.get(a.key)?.waiting)
+      ));
     }
     await Promise.all(reports);
     if (!this.#running) return;
     let next = this.#now() + this.#resyncMs;
     if (p.wakeAt !== undefined) next = Math.min(next, p.wakeAt);
     if (notReady) next = Math.min(next, this.#now() + this.#probeMs);
+    // A dependency's status arrives through etcd, not Docker: look again soon.
+    if (gated) next = Math.min(next, this.#now() + WAIT_RECHECK_MS);
     if (readyAt !== undefined) next = Math.min(next, readyAt);
     this.#schedule(next);
   }
@@ -525,6 +539,26 @@ export class Runtime {
     }
     await Promise.all(probes);
     return waiting;
+  }
+
+  /**
+   * Notes which replicas without a container must wait for their dependencies (`depends_on`):
+   * their create is held back and their status says what they wait for.
+   */
+  #gate(wanted: WantedReplica[], actual: Observed[]): boolean {
+    if (!this.#o.waitFor) return false;
+    const groups = byReplica(actual);
+    let any = false;
+    for (const w of wanted) {
+      if (!w.spec.dependsOn?.length) continue;
+      const key = replicaKey(w.service, w.replica);
+      const has = (groups.get(key) ?? []).length > 0;
+      const waiting = has ? undefined : this.#o.waitFor(w.spec);
+      const mem = this.#memory.get(key) ?? freshMemory(w.generation);
+      if (mem.waiting !== waiting) this.#memory.set(key, { ...mem, waiting });
+      any ||= waiting !== undefined;
+    }
+    return any;
   }
 
   /**

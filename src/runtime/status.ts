@@ -57,6 +57,7 @@ export function describe(
   if (mem?.pulling) return { ...base, state: "pulling", message: `pulling ${w.spec.image}` };
   if (!c) {
     if (failure) return { ...base, state: "error", message: failure.message };
+    if (mem?.waiting) return { ...base, state: "pending", message: mem.waiting };
     return { ...base, state: "pending" };
   }
   const web = mem?.web?.container === c.id ? mem.web.port : undefined;
