@@ -255,7 +255,7 @@ async function docker(...args: string[]): Promise<string> {
 export async function removeContainers(nodeId: string): Promise<void> {
   const ids = (await docker("ps", "-aq", "--filter", `label=fossora.node=${nodeId}`)).split("\n")
     .filter(Boolean);
-  if (ids.length) await docker("rm", "-f", ...ids);
+  if (ids.length) await docker("rm", "-f", "-v", ...ids);
 }
 
 /** Runs docker and returns its stdout. */
