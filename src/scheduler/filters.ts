@@ -4,7 +4,13 @@
  * what is missing.
  * @module
  */
-import { type NodeRecord, portKey, type Resources, type ServiceSpec } from "../state/types.ts";
+import {
+  type Constraint,
+  type NodeRecord,
+  portKey,
+  type Resources,
+  type ServiceSpec,
+} from "../state/types.ts";
 import { portName } from "./host_ports.ts";
 import { linuxArches } from "./platforms.ts";
 
@@ -104,6 +110,31 @@ function hostPathsOf(spec: ServiceSpec): string {
   return [...new Set(paths)].join(" and ");
 }
 
+/** A node's value of a Swarm constraint attribute; undefined when it has none. */
+function constraintValue(node: NodeRecord, attribute: string): string | undefined {
+  if (attribute === "node.hostname") return node.name;
+  if (attribute === "node.id") return node.id;
+  if (attribute === "node.role") return node.role === "voter" ? "manager" : "worker";
+  if (attribute === "node.platform.arch") return node.arch;
+  if (attribute === "node.platform.os") return "linux";
+  const label = attribute.slice("node.labels.".length);
+  return label === "site" ? node.labels.site ?? node.site : node.labels[label];
+}
+
+/** Swarm's arch names are uname's (x86_64, aarch64); nodes say Docker's (amd64, arm64). */
+const ARCH_NAMES: Record<string, string> = { x86_64: "amd64", aarch64: "arm64", armv7l: "arm" };
+
+function meets(node: NodeRecord, c: Constraint): boolean {
+  const have = constraintValue(node, c.attribute);
+  const want = c.attribute === "node.platform.arch" ? ARCH_NAMES[c.value] ?? c.value : c.value;
+  const equal = have !== undefined && have.toLowerCase() === want.toLowerCase();
+  return c.op === "==" ? equal : !equal;
+}
+
+function describeConstraint(c: Constraint): string {
+  return `${c.attribute} ${c.op} ${c.value}`;
+}
+
 function labelsOf(spec: ServiceSpec): string {
   return Object.entries(spec.placement.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
 }
@@ -168,6 +199,22 @@ export const FILTERS: readonly Filter[] = [
         ? undefined
         : `${node.name} lacks labels ${labelsOf(spec)}`,
     explain: (spec) => `no ready node has labels ${labelsOf(spec)}`,
+  },
+  {
+    name: "constraints",
+    rejects: (spec, node) => {
+      const failed = (spec.placement.constraints ?? []).find((c) => !meets(node, c));
+      return failed && `${node.name} has ${
+        constraintValue(node, failed.attribute) ?? "no " +
+            failed.attribute
+      }, and the service wants ${describeConstraint(failed)}`;
+    },
+    explain: (spec) =>
+      `no ready node meets ${
+        (spec.placement.constraints ?? []).map(describeConstraint).join(
+          " and ",
+        )
+      }; give a node that label (--label KEY=VALUE) or change deploy.placement.constraints`,
   },
   {
     name: "host paths",

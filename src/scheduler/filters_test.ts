@@ -171,3 +171,31 @@ Deno.test("host networking: no node left explains the rule and what to do", () =
       "no other ready node can take one; add a node, or lower replicas",
   );
 });
+
+Deno.test("Swarm placement constraints: hostname, labels, arch (uname or Docker names) and role, == and !=", () => {
+  const pi = node("pi-2", { arch: "arm64", labels: { disk: "ssd" }, role: "worker" });
+  const nuc = node("nuc", { arch: "amd64", labels: {} });
+  const wants = (attribute: string, op: "==" | "!=", value: string) =>
+    spec("s", { placement: { constraints: [{ attribute, op, value }] } });
+  assert.equal(rejection(wants("node.hostname", "==", "pi-2"), pi), undefined);
+  assert.equal(
+    rejection(wants("node.hostname", "==", "pi-2"), nuc),
+    "nuc has nuc, and the service wants node.hostname == pi-2",
+  );
+  assert.equal(rejection(wants("node.labels.disk", "==", "ssd"), pi), undefined);
+  assert.equal(
+    rejection(wants("node.labels.disk", "==", "ssd"), nuc),
+    "nuc has no node.labels.disk, and the service wants node.labels.disk == ssd",
+  );
+  assert.equal(rejection(wants("node.platform.arch", "!=", "arm64"), nuc), undefined);
+  assert.match(rejection(wants("node.platform.arch", "!=", "aarch64"), pi)!, /pi-2 has arm64/);
+  assert.equal(rejection(wants("node.platform.arch", "==", "x86_64"), nuc), undefined);
+  assert.equal(rejection(wants("node.role", "==", "manager"), nuc), undefined);
+  assert.match(rejection(wants("node.role", "==", "manager"), pi)!, /pi-2 has worker/);
+  const none = eligibleNodes(wants("node.labels.gpu", "==", "yes"), [pi, nuc], NO_FACTS);
+  assert.deepEqual(none.nodes, []);
+  assert.match(
+    none.reason!,
+    /no ready node meets node\.labels\.gpu == yes; give a node that label/,
+  );
+});

@@ -10,7 +10,8 @@ import type { Constraint, ContainerOptions, Resources } from "../state/types.ts"
 import { checkReplicas, checkResources } from "./fields.ts";
 import { parseBytes } from "./bytes.ts";
 import { notUnderstood } from "./compose_fields.ts";
-import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
+import { checkConstraints } from "./constraint.ts";
+import { entries, expected, isMapping, keyPath, type Problems } from "./problems.ts";
 
 /** What `deploy` sets. */
 export interface Deploy {
@@ -28,9 +29,6 @@ const COVERED: Record<string, string> = {
   labels: "Swarm's service labels are not kept; container labels go under labels",
   endpoint_mode: "every node's proxy and routing mesh reach a ready replica",
 };
-
-const ATTRIBUTES =
-  /^node\.(hostname|id|role|platform\.arch|platform\.os|labels\.[A-Za-z0-9_.-]+|engine\.labels\.[A-Za-z0-9_.-]+)$/;
 
 /** Reads `deploy` at `path`. */
 export function composeDeploy(
@@ -131,7 +129,7 @@ function readPlacement(
   }
   for (const [key, item] of entries(value)) {
     const at = keyPath(path, key);
-    if (key === "constraints") deploy.constraints = readConstraints(item, at, out.problems);
+    if (key === "constraints") deploy.constraints = checkConstraints(item, at, out.problems);
     else if (key === "preferences" || key === "max_replicas_per_node") {
       out.warnings.push({
         path: at,
@@ -139,37 +137,4 @@ function readPlacement(
       });
     } else notUnderstood(path, key, out.problems);
   }
-}
-
-/**
- * Parses Swarm's constraint syntax: `node.hostname == pi-2`, `node.labels.disk==ssd`,
- * `node.platform.arch != arm64`.
- */
-export function parseConstraint(text: string): Constraint | string {
-  const m = /^\s*([^\s=!]+)\s*(==|!=)\s*(.+?)\s*$/.exec(text);
-  if (!m) return `'${text}' is not a constraint; write it like node.labels.disk == ssd`;
-  const attribute = m[1].replace(/^engine\.labels\./, "node.engine.labels.");
-  if (!ATTRIBUTES.test(attribute)) {
-    return `'${m[1]}' is not an attribute fossora knows: use node.hostname, node.id, node.role, ` +
-      "node.platform.arch, node.platform.os or node.labels.KEY";
-  }
-  return {
-    attribute: attribute.replace(/^node\.engine\.labels\./, "node.labels."),
-    op: m[2] as "==" | "!=",
-    value: m[3].replace(/^(["'])(.*)\1$/, "$2"),
-  };
-}
-
-function readConstraints(value: unknown, path: string, out: Problems): Constraint[] | undefined {
-  if (!Array.isArray(value)) {
-    out.push({ path, message: expected('a list such as ["node.labels.disk == ssd"]', value) });
-    return undefined;
-  }
-  const constraints: Constraint[] = [];
-  value.forEach((item, i) => {
-    const parsed = typeof item === "string" ? parseConstraint(item) : expected("a string", item);
-    if (typeof parsed === "string") out.push({ path: indexPath(path, i), message: parsed });
-    else constraints.push(parsed);
-  });
-  return constraints;
 }

@@ -9,6 +9,7 @@ import type { Placement, Resources } from "../state/types.ts";
 import { isDnsLabel } from "../util/names.ts";
 import { parseBytes } from "./bytes.ts";
 import { imageReferenceProblem } from "./image.ts";
+import { checkConstraints } from "./constraint.ts";
 import {
   describe,
   entries,
@@ -267,7 +268,7 @@ export function checkPlacement(value: unknown, path: string, out: Problems): Pla
     out.push({ path, message: expected("a mapping with arch, sites or labels", value) });
     return undefined;
   }
-  unknownKeys(value, ["arch", "sites", "labels"], path, out);
+  unknownKeys(value, ["arch", "sites", "labels", "constraints"], path, out);
   const placement: Placement = {};
   const before = out.length;
   if (value.arch !== undefined) {
@@ -278,6 +279,9 @@ export function checkPlacement(value: unknown, path: string, out: Problems): Pla
   }
   if (value.labels !== undefined) {
     placement.labels = checkLabels(value.labels, keyPath(path, "labels"), out);
+  }
+  if (value.constraints !== undefined) {
+    placement.constraints = checkConstraints(value.constraints, keyPath(path, "constraints"), out);
   }
   return out.length === before ? placement : undefined;
 }
