@@ -89,6 +89,28 @@ Deno.test("a stack's secret reaches its container and appears nowhere in the API
   for (const a of cliAnswers) assert.ok(!(a.stdout + a.stderr).includes(secret));
   assert.ok(!agent.output.join("\n").includes(secret), "the agent's log holds the secret");
   assert.equal((await Deno.stat(`${agent.dataDir}/files`)).mode! & 0o777, 0o700);
+
+  // The same secret again changes nothing; a new one rolls the service to it.
+  const same = await agent.cli("deploy", `${dir}/docker-compose.yml`);
+  assert.match(same.stdout, /unchanged app\.vault \(generation 1\)/);
+  const rotated = `${secret}-rotated`;
+  await Deno.writeTextFile(`${dir}/api_key.txt`, rotated);
+  const again = await agent.cli("deploy", `${dir}/docker-compose.yml`);
+  assert.match(again.stdout, /updated app\.vault \(generation 2\)/);
+  const md5Rotated = await md5Of(rotated);
+  await waitFor(
+    "the container to read the new secret",
+    async () => {
+      const res = await httpRequest(agent.ports.http, `app.vault.${agent.domain}`).catch(() =>
+        undefined
+      );
+      return res?.status === 200 && res.body.trim() === md5Rotated;
+    },
+    60_000,
+    300,
+  );
+  const detail = await (await agent.fetch("/api/v1/services/app.vault")).text();
+  assert.ok(!detail.includes(rotated));
 });
 
 /** The MD5 of `text` as md5sum prints it (busybox in the container has no better hash). */

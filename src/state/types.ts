@@ -160,6 +160,11 @@ export interface FileMount {
   secret: boolean;
   /** File mode inside the container; absent means 0444. */
   mode?: number;
+  /**
+   * Changes when the content does, so a new secret rolls the service's replicas: a hash keyed
+   * with the cluster's peer token, which tells nothing of the content.
+   */
+  version?: string;
   uid?: string;
   gid?: string;
 }

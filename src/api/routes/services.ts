@@ -7,7 +7,8 @@ import { ApiError } from "../errors.ts";
 import { readLimitedBody } from "../body.ts";
 import { describeService, summarizeService } from "../summary.ts";
 import type { ApiDeps } from "../types.ts";
-import { type ParseOptions, validateServiceName } from "../../spec/mod.ts";
+import { type ParseOptions, type StackFiles, validateServiceName } from "../../spec/mod.ts";
+import type { ServiceSpec } from "../../state/types.ts";
 import type { DeployAnswer } from "../../cli/api_types.ts";
 
 /** The 404 for a service that does not exist. */
@@ -96,6 +97,8 @@ export async function deployFile(
           "?stack=OTHER)",
       }]);
     }
+    const key = deps.peerToken?.();
+    if (key) await versionFiles(result.services, result.stack, key);
     const applied = await deps.services.applyStack(result.stack, result.services);
     return { ...applied, stack: name, warnings: result.warnings };
   }
@@ -109,4 +112,34 @@ export async function deployFile(
   }
   const applied = await deps.services.apply(result.services);
   return { services: applied, warnings: result.warnings };
+}
+
+/** Sets each mounted file's `version` from its content (see FileMount). */
+async function versionFiles(
+  specs: ServiceSpec[],
+  stack: StackFiles,
+  key: string,
+): Promise<void> {
+  const hmac = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(key),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  for (const spec of specs) {
+    for (const file of spec.files ?? []) {
+      const id = `${file.secret ? "secret" : "config"}:${file.name}`;
+      const content = stack.files[id]?.content ?? "";
+      const mac = await crypto.subtle.sign(
+        "HMAC",
+        hmac,
+        new TextEncoder().encode(`${id}\0${content}`),
+      );
+      file.version = [...new Uint8Array(mac).slice(0, 8)].map((b) =>
+        b.toString(16).padStart(2, "0")
+      )
+        .join("");
+    }
+  }
 }
