@@ -120,8 +120,18 @@ function mounts(o: CreateOptions): Record<string, unknown>[] {
 }
 
 /**
- * The query and body of `POST /containers/create` for `o`. Fossora's own labels win over the
- * service's, so a service can never pose as another or hide from its node. With host networking
+ * The service's own labels without any in fossora's namespace: those are fossora's alone (one
+ * such as `fossora.once` would otherwise change how the node treats the container).
+ */
+function serviceLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels ?? {}).filter(([key]) => !key.startsWith("fossora.")),
+  );
+}
+
+/**
+ * The query and body of `POST /containers/create` for `o`. Labels in fossora's namespace are
+ * fossora's alone, so a service can never pose as another or hide from its node. With host networking
  * the ports are not published (they are the node's own already) but still exposed, which is how
  * the runtime later reads them back.
  */
@@ -138,7 +148,7 @@ export function createRequest(o: CreateOptions): { query: CreateQuery; body: Cre
     Image: o.image,
     Cmd: o.cmd,
     Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
-    Labels: { ...c.labels, ...o.labels },
+    Labels: { ...serviceLabels(c.labels), ...o.labels },
     ExposedPorts: exposed,
     ...processConfig(c),
     ...(o.healthcheck ? { Healthcheck: dockerHealthcheck(o.healthcheck) } : {}),

@@ -55,7 +55,7 @@ Deno.test("every container setting lands where docker run puts it", () => {
       readOnly: true,
       securityOpt: ["no-new-privileges=true"],
       init: true,
-      labels: { "traefik.enable": "true", "fossora.service": "other" },
+      labels: { "traefik.enable": "true", "fossora.service": "other", "fossora.once": "true" },
       extraHosts: ["host.docker.internal:host-gateway"],
       stopSignal: "SIGINT",
       stopGracePeriod: "1m30s",

@@ -4,6 +4,7 @@
  * `fs.mqueue.*`; network: `net.*`, not in the node's own network namespace).
  * @module
  */
+import { setOwn } from "./fields.ts";
 import {
   describe,
   entries,
@@ -102,9 +103,7 @@ export function checkSysctls(
       continue;
     }
     const text = sysctlValue(raw, at, out);
-    if (text !== undefined) {
-      Object.defineProperty(sysctls, name, { value: text, enumerable: true, writable: true });
-    }
+    if (text !== undefined) setOwn(sysctls, name, text);
   }
   return out.length === before ? sysctls : undefined;
 }
