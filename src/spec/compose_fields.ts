@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isIPv6 } from "../util/ip.ts";
 import { checkCommand, checkPortNumber, checkStringish, setOwn } from "./fields.ts";
 import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
 
@@ -273,6 +274,7 @@ function shortPort(
     });
     return [];
   }
+  if (!isAddress(address, path, problems)) return [];
   const publish = host !== undefined && keepsAddress(address, path, out.warnings);
   return container.flatMap((port, i) =>
     withProtocol(
@@ -351,6 +353,22 @@ function checkProtocol(protocol: unknown, path: string, out: Problems): "tcp" | 
   return undefined;
 }
 
+/** Docker refuses a port bound to what is not an IP address (`1:2:3:4`, `localhost`). */
+function isAddress(address: unknown, path: string, out: Problems): boolean {
+  if (address === undefined || address === "") return true;
+  const text = String(address);
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text) && text.split(".").every((n) => Number(n) <= 255)) {
+    return true;
+  }
+  if (isIPv6(text)) return true;
+  out.push({
+    path,
+    message: `'${text}' is not an IP address to bind the port to; write HOST:CONTAINER, ` +
+      'e.g. "8080:80"',
+  });
+  return false;
+}
+
 /**
  * Whether a port bound to `address` is published. fossora publishes on every node: a loopback
  * address means "this machine only", so widening it would expose what the user meant to hide,
@@ -362,7 +380,7 @@ function keepsAddress(address: unknown, path: string, warnings: Problems): boole
     return true;
   }
   const text = String(address);
-  if (/^127\.|^::1$|^localhost$/.test(text)) {
+  if (/^127\.|^::1$/.test(text)) {
     warnings.push({
       path,
       message: `is bound to ${text}, the machine itself, so fossora does not publish it: the ` +
@@ -409,6 +427,7 @@ function longPort(
     ? undefined
     : checkPortNumber(numeric(value.published), keyPath(path, "published"), problems);
   if (problems.length > before || container === undefined) return [];
+  if (!isAddress(value.host_ip, keyPath(path, "host_ip"), problems)) return [];
   const publish = published !== undefined &&
     keepsAddress(value.host_ip, keyPath(path, "host_ip"), out.warnings);
   const port = publish ? { container, published } : { container };

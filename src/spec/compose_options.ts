@@ -231,7 +231,11 @@ function readExtraHosts(value: unknown, path: string, out: Problems): string[] |
     value.forEach((item, i) => {
       const text = String(item);
       const sep = text.includes("=") ? text.indexOf("=") : text.indexOf(":");
-      pairs.push([text.slice(0, sep), sep < 0 ? "" : text.slice(sep + 1), indexPath(path, i)]);
+      pairs.push([
+        sep < 0 ? text : text.slice(0, sep),
+        sep < 0 ? "" : text.slice(sep + 1),
+        indexPath(path, i),
+      ]);
     });
   } else {
     out.push({

@@ -402,12 +402,18 @@ function readPorts(
   path: string,
   out: { problems: Problems; warnings: Problems },
 ): { ports: PortSpec[]; paths: PortPaths[] } {
-  const read: { entry: ComposePort; at: string }[] = [];
+  // `unsaid`: a `ports` entry with no host port whose reader said nothing (a loopback-bound one
+  // was warned about already); Docker would publish it on a random host port.
+  const read: { entry: ComposePort; at: string; unsaid?: boolean }[] = [];
   const at = keyPath(path, "ports");
   if (Array.isArray(def.ports)) {
     def.ports.forEach((item, i) => {
       const itemPath = indexPath(at, i);
-      for (const entry of composePorts(item, itemPath, out)) read.push({ entry, at: itemPath });
+      const warned = out.warnings.length;
+      for (const entry of composePorts(item, itemPath, out)) {
+        const unsaid = entry.published === undefined && out.warnings.length === warned;
+        read.push({ entry, at: itemPath, ...(unsaid ? { unsaid } : {}) });
+      }
     });
   } else if (def.ports !== undefined) {
     out.problems.push({
@@ -435,9 +441,17 @@ function readPorts(
     read.find(({ entry }) => entry.published === undefined && !entry.protocol)?.entry.container;
   const found: { ports: PortSpec[]; paths: PortPaths[] } = { ports: [], paths: [] };
   let httpTaken = false;
-  for (const { entry, at } of read) {
+  for (const { entry, at, unsaid } of read) {
     const http: boolean = !httpTaken && entry.container === httpPort && !entry.protocol;
     httpTaken ||= http;
+    if (unsaid && !http) {
+      out.warnings.push({
+        path: at,
+        message: `container port ${entry.container} has no host port, and fossora does not ` +
+          "publish on random host ports: the stack's services reach it by name; write " +
+          `"${entry.container}:${entry.container}" to publish it on every node`,
+      });
+    }
     const port: PortSpec = { container: entry.container, http };
     if (entry.published !== undefined) port.published = entry.published;
     if (entry.protocol) port.protocol = entry.protocol;
