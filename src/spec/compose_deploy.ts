@@ -48,8 +48,11 @@ export function composeDeploy(
   }
   for (const [key, item] of entries(value)) {
     const at = keyPath(path, key);
-    if (key === "replicas") deploy.replicas = checkReplicas(item, at, out.problems);
-    else if (key === "resources") readResources(item, at, deploy, out);
+    if (key === "replicas") {
+      // `replicas: ${REPLICAS:-2}` is a string once filled; compose reads it as the number.
+      const count = typeof item === "string" && /^\d{1,3}$/.test(item) ? Number(item) : item;
+      deploy.replicas = checkReplicas(count, at, out.problems);
+    } else if (key === "resources") readResources(item, at, deploy, out);
     else if (key === "placement") readPlacement(item, at, deploy, out);
     else if (key === "mode") {
       if (item === "global") {
