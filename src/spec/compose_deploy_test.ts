@@ -11,6 +11,16 @@ function read(value: unknown) {
 Deno.test("deploy.replicas is the number of replicas, 0 to 100", () => {
   assert.deepEqual(read({ replicas: 3 }), { deploy: { replicas: 3 }, problems: [], warnings: [] });
   assert.deepEqual(read({ replicas: 0 }).deploy, { replicas: 0 });
+  // What `replicas: ${REPLICAS:-2}` is once filled, read as compose reads it.
+  assert.deepEqual(read({ replicas: "2" }), {
+    deploy: { replicas: 2 },
+    problems: [],
+    warnings: [],
+  });
+  assert.deepEqual(read({ replicas: "two" }).problems, [{
+    path: "d.replicas",
+    message: 'expected an integer from 0 to 100, found a string ("two")',
+  }]);
   assert.deepEqual(read({ replicas: 101 }).problems, [{
     path: "d.replicas",
     message: "expected an integer from 0 to 100, found the number 101",

@@ -317,9 +317,11 @@ Deno.test("variables are filled before the file is read: ${VAR:-default}, $VAR, 
         command: "echo $$HOME ${GREETING}",
         environment: { A: "${A}-x", B: "$A", PORT: "${PORT:-8080}" },
         ports: ["${PORT:-8080}:80"],
+        deploy: { replicas: "${REPLICAS:-2}" },
       },
     },
   }, { stack: "s", variables: { A: "a", GREETING: "hi there" } });
+  assert.equal(s.replicas, 2);
   assert.equal(s.image, "nginx:1.27");
   // A variable's value is not split into words again: it was filled before the split.
   assert.deepEqual(s.command, ["echo", "$HOME", "hi", "there"]);
