@@ -145,7 +145,15 @@ function fromSource(
     });
     return { kind: "volume", name, path: mount, ...ro, fromPath: true };
   }
-  if (source === "" || /^[.~]/.test(source) || source.includes("/")) {
+  if (source === "") {
+    out.problems.push({
+      path,
+      message: `nothing is written before ':${mount}'; write a volume name (data:${mount}) or a ` +
+        `folder of the node (/srv/data:${mount})`,
+    });
+    return undefined;
+  }
+  if (/^[.~]/.test(source) || source.includes("/")) {
     const name = volumeFromPath(source, mount);
     out.warnings.push({
       path,

@@ -185,6 +185,7 @@ export function composeService(
     spec.hostNetwork = true;
   }
   const aliases = readAliases(key, label, def, path, ctx);
+  if (def.expose !== undefined) exposeWarning(spec, def.expose, keyPath(path, "expose"), ctx);
   if (aliases.length) spec.aliases = aliases;
   if (extension.front) spec.front = true;
   const files = [
@@ -650,15 +651,27 @@ function readAliases(
       message: "is ignored: every service of the stack reaches every other by its name",
     });
   }
-  if (def.expose !== undefined) {
-    ctx.out.warnings.push({
-      path: keyPath(path, "expose"),
-      message: "the stack's services reach these ports by the service's name; nothing outside " +
-        "the cluster does",
-    });
-  }
   const valid = [...aliases].filter((alias) => /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(alias));
   return valid;
+}
+
+/** `expose`: ports the stack reaches by name, one of which may be the http port too. */
+function exposeWarning(
+  spec: ServiceSpec,
+  exposed: unknown,
+  path: string,
+  ctx: ServiceContext,
+): void {
+  const listed = Array.isArray(exposed) ? exposed.map((item) => Number(item)) : [];
+  const http = spec.ports.find((port) => port.http && listed.includes(port.container));
+  ctx.out.warnings.push({
+    path,
+    message: "the stack's services reach these ports by the service's name; nothing outside " +
+      "the cluster does" +
+      (http === undefined
+        ? ""
+        : `, except the http port ${http.container}, served at http://${spec.name}.DOMAIN/`),
+  });
 }
 
 /** A service's `secrets` or `configs`: names of the top-level ones, short or long form. */
