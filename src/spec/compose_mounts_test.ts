@@ -175,6 +175,12 @@ Deno.test("bad mounts are refused, each with one problem that says what to write
   const cases: [unknown, string, string][] = [
     [5, "v", 'expected a volume such as "data:/data", found the number 5'],
     [
+      ":/data",
+      "v",
+      "nothing is written before ':/data'; write a volume name (data:/data) or a folder of the " +
+      "node (/srv/data:/data)",
+    ],
+    [
       "data:/data:bogus",
       "v",
       "volume option 'bogus' is not one Docker knows (ro, rw, z, Z, nocopy…); remove it",

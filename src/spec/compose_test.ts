@@ -647,7 +647,19 @@ Deno.test("expose gives container-only ports the stack reaches, the first one th
     container: 9000,
     http: false,
   }]);
-  assert.deepEqual(r.warnings.map((w) => w.path), ["services.a.expose"]);
+  assert.deepEqual(lines(r.warnings), [
+    "services.a.expose: the stack's services reach these ports by the service's name; nothing " +
+    "outside the cluster does, except the http port 3000, served at http://a.s.DOMAIN/",
+  ]);
+  const other = read({ services: { a: { image: "x", ports: ["3000"], expose: [9000] } } });
+  assert.deepEqual(other.specs[0].ports, [{ container: 3000, http: true }, {
+    container: 9000,
+    http: false,
+  }]);
+  assert.deepEqual(lines(other.warnings), [
+    "services.a.expose: the stack's services reach these ports by the service's name; nothing " +
+    "outside the cluster does",
+  ]);
 });
 
 Deno.test("ports: ranges, loopback-bound ones unpublished with a warning, udp", () => {
