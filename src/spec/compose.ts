@@ -311,6 +311,8 @@ function checkLabelsUnique(services: Checked[], out: Problems): void {
         path: s.namePath,
         message: `its DNS name is the same as ${earlier}'s; rename one of them`,
       });
+      // Said once: the check across services would report the same name again.
+      s.namePath = "";
     } else seen.set(s.spec.name, s.namePath);
   }
 }
