@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { ServiceSpec } from "../state/types.ts";
 import { type ComposeInput, type ComposeOutput, composeToStack } from "./compose.ts";
+import { parseServiceFile } from "./parse.ts";
 import { formatProblem } from "./problems.ts";
 
 /** Reads `doc` as the stack `s` unless `input` says otherwise. */
@@ -681,4 +682,17 @@ Deno.test("ports: ranges, loopback-bound ones unpublished with a warning, udp", 
   ]);
   assert.deepEqual(r.warnings.map((w) => w.path), ["services.a.ports[1]"]);
   assert.match(r.warnings[0].message, /^is bound to 127\.0\.0\.1, the machine itself/);
+});
+
+Deno.test("two keys with one DNS form are one problem, said once", () => {
+  const r = parseServiceFile("services:\n  db_1:\n    image: x\n  db-1:\n    image: x\n", {
+    stack: "s",
+  });
+  assert.deepEqual(r, {
+    ok: false,
+    problems: [{
+      path: "services.db-1",
+      message: "its DNS name is the same as services.db_1's; rename one of them",
+    }],
+  });
 });
