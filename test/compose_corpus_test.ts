@@ -169,7 +169,6 @@ const EXPECTED: Record<string, (r: Accepted) => void> = {
     const pihole = service(r, "pihole.pihole");
     assert.deepEqual(pihole.ports, [
       { container: 53, http: false },
-      { container: 53, http: false, protocol: "udp" },
       { container: 67, http: false, published: 67, protocol: "udp" },
       { container: 80, http: true },
       { container: 443, http: false },

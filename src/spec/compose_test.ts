@@ -506,9 +506,16 @@ Deno.test("a port the agents use is not published, with a warning; the proxy's p
     },
   }, { stack: "s", reservedPorts: RESERVED });
   assert.deepEqual(r.problems, []);
+  // What is stored must read back as a valid spec: every UDP port published.
+  const back = parseServiceFile(
+    JSON.stringify({ name: "pihole", image: "x", ports: r.specs[0].ports }),
+    {
+      contentType: "application/json",
+    },
+  );
+  assert.ok(back.ok, JSON.stringify(back));
   assert.deepEqual(r.specs[0].ports, [
     { container: 53, http: false },
-    { container: 53, http: false, protocol: "udp" },
     { container: 67, http: false, published: 67, protocol: "udp" },
     { container: 80, http: true },
     { container: 443, http: false },
@@ -518,7 +525,7 @@ Deno.test("a port the agents use is not published, with a warning; the proxy's p
     "services.pihole.ports[0]: port 53 is fossora's own (DNS) on every node, so it is not " +
     "published: the stack's services still reach it by name",
     "services.pihole.ports[1]: UDP port 53 is fossora's own (DNS) on every node, so it is not " +
-    "published: the stack's services still reach it by name",
+    "published: a service's UDP port is reached only where it is published, so it is left out",
     "services.pihole.ports[3]: port 80 is fossora's own (proxy) on every node, so it is not " +
     "published: the service is reached at http://pihole.s.DOMAIN/ instead",
     "services.pihole.ports[4]: port 443 is fossora's own (HTTPS proxy) on every node, so it is " +
