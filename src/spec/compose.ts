@@ -83,6 +83,8 @@ export function composeToStack(
   const defs = isMapping(doc.services) ? doc.services : {};
   const active = activeProfiles(lookup);
   const keys = new Set(Object.keys(defs));
+  const deployed = entries(defs).filter(([key, def]) => inActiveProfile(key, def, active, out));
+  const notDeployed = new Set([...keys].filter((key) => !deployed.some(([k]) => k === key)));
   const ctx: ServiceContext = {
     stack: stack ?? "stack",
     lookup,
@@ -91,12 +93,12 @@ export function composeToStack(
     secrets,
     configs,
     keys,
+    notDeployed,
     volumeUsers: new Map(),
     out,
   };
   const services: Checked[] = [];
-  for (const [key, def] of entries(defs)) {
-    if (!inActiveProfile(key, def, active, out)) continue;
+  for (const [key, def] of deployed) {
     const checked = composeService(key, def, ctx);
     if (checked !== undefined) services.push(checked);
   }

@@ -110,6 +110,8 @@ export interface ServiceContext {
   configs: Set<string>;
   /** Every service key of the file, for `depends_on` and `links`. */
   keys: Set<string>;
+  /** The keys left out because none of their profiles is active. */
+  notDeployed: Set<string>;
   /** Named volume -> the first service key that mounts it. */
   volumeUsers: Map<string, string>;
   out: { problems: Problems; warnings: Problems };
@@ -753,6 +755,15 @@ function readDependsOn(
         message: name === self
           ? "a service cannot depend on itself"
           : `'${name}' is not a service of this file; list services of the file only`,
+      });
+      continue;
+    }
+    if (ctx.notDeployed.has(name)) {
+      // Its replicas would never start, so this service would wait for ever.
+      ctx.out.problems.push({
+        path: at,
+        message: `'${name}' is not deployed, since none of its profiles is active: set ` +
+          "COMPOSE_PROFILES to deploy it too, or remove it here",
       });
       continue;
     }
