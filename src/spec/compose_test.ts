@@ -373,6 +373,16 @@ Deno.test("a service in a profile is deployed only when COMPOSE_PROFILES names o
   const on = read(doc, { stack: "s", variables: { COMPOSE_PROFILES: "tools, debug" } });
   assert.deepEqual(on.specs.map((s) => s.name), ["web.s", "debug.s"]);
   assert.deepEqual(on.warnings, []);
+  assert.deepEqual(
+    lines(
+      read({ services: { ...doc.services, web: { image: "nginx", depends_on: ["debug"] } } })
+        .problems,
+    ),
+    [
+      "services.web.depends_on[0]: 'debug' is not deployed, since none of its profiles is " +
+      "active: set COMPOSE_PROFILES to deploy it too, or remove it here",
+    ],
+  );
   assert.deepEqual(read({ services: { a: { image: "x", profiles: "debug" } } }).problems, [{
     path: "services.a.profiles",
     message: 'expected a list of profile names, found a string ("debug")',
