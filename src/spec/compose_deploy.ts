@@ -64,7 +64,7 @@ export function composeDeploy(
       } else if (item !== "replicated") {
         out.problems.push({ path: at, message: expected("replicated or global", item) });
       }
-    } else if (COVERED[key] !== undefined) {
+    } else if (Object.hasOwn(COVERED, key)) {
       out.warnings.push({ path: at, message: `is ignored: ${COVERED[key]}` });
     } else notUnderstood(path, key, out.problems);
   }

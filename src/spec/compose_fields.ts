@@ -450,7 +450,7 @@ const HINTS: Record<string, string> = {
 
 /** Reports a compose key fossora does not understand, by its path. */
 export function notUnderstood(parent: string, key: string, out: Problems): void {
-  const hint = HINTS[key];
+  const hint = Object.hasOwn(HINTS, key) ? HINTS[key] : undefined;
   out.push({
     path: keyPath(parent, key),
     message: hint === undefined

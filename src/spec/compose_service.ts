@@ -139,7 +139,8 @@ export function composeService(
   for (const field of Object.keys(def)) {
     const at = keyPath(path, field);
     if (MAPPED.includes(field) || (OPTION_KEYS as readonly string[]).includes(field)) continue;
-    if (field in COVERED) {
+    // Own keys only: `toString` or `constructor` in a file is not one of ours.
+    if (Object.hasOwn(COVERED, field)) {
       if (COVERED[field] !== "") {
         warnings.push({ path: at, message: `is ignored: ${COVERED[field]}` });
       }
@@ -767,11 +768,14 @@ function readDependsOn(
       });
       continue;
     }
-    const kind = ({
+    const kinds = {
       service_started: "started",
       service_healthy: "healthy",
       service_completed_successfully: "completed",
-    } as const)[String(condition) as "service_started"];
+    } as const;
+    const kind = Object.hasOwn(kinds, String(condition))
+      ? kinds[String(condition) as keyof typeof kinds]
+      : undefined;
     if (kind === undefined) {
       ctx.out.problems.push({
         path: at,
