@@ -713,3 +713,26 @@ Deno.test("two keys with one DNS form are one problem, said once", () => {
     }],
   });
 });
+
+Deno.test("keys named like JavaScript's own (toString, constructor) are unknown keys, not ignored ones", () => {
+  const r = read({
+    services: {
+      db: { image: "postgres" },
+      web: {
+        image: "nginx",
+        toString: 1,
+        deploy: { constructor: 1 },
+        depends_on: { db: { condition: "toString" } },
+        hasOwnProperty: 1,
+      },
+    },
+  });
+  assert.deepEqual(lines(r.problems), [
+    "services.web.toString: fossora does not understand this compose key; remove it",
+    "services.web.hasOwnProperty: fossora does not understand this compose key; remove it",
+    "services.web.deploy.constructor: fossora does not understand this compose key; remove it",
+    "services.web.depends_on.db: expected service_started, service_healthy or " +
+    'service_completed_successfully, found a string ("toString")',
+  ]);
+  assert.deepEqual(r.warnings, []);
+});
