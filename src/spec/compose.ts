@@ -13,7 +13,7 @@
  */
 
 import { isDnsLabel } from "../util/names.ts";
-import { type Lookup, notUnderstood } from "./compose_fields.ts";
+import { type Lookup, notUnderstood, sentFile } from "./compose_fields.ts";
 import { composeService, dnsForm, type ServiceContext } from "./compose_service.ts";
 import { fillVariables } from "./variables.ts";
 import { entries, expected, isMapping, keyPath, type Problems } from "./problems.ts";
@@ -240,7 +240,7 @@ function readFiles(
     names.add(name);
     let content: string | undefined;
     if (isMapping(def) && typeof def.file === "string") {
-      content = sent[def.file];
+      content = sentFile(sent, def.file);
       if (content === undefined) {
         out.problems.push({
           path: keyPath(path, "file"),

@@ -79,6 +79,14 @@ export function composeCommand(value: unknown, path: string, out: Problems): str
   return checkCommand(value, path, out);
 }
 
+/**
+ * The content of a file the CLI sent beside the compose file, by the path written in it. Own
+ * keys only, and text only: `env_file: constructor` names no file of a plain object.
+ */
+export function sentFile(files: Record<string, string>, path: string): string | undefined {
+  return Object.hasOwn(files, path) && typeof files[path] === "string" ? files[path] : undefined;
+}
+
 /** A variable's value from the CLI's environment or `.env`; undefined when it is not set. */
 export type Lookup = (name: string) => string | undefined;
 

@@ -33,6 +33,7 @@ import {
   type Lookup,
   notUnderstood,
   parseEnvFile,
+  sentFile,
 } from "./compose_fields.ts";
 import { type ComposeMount, composeMount, composeTmpfs } from "./compose_mounts.ts";
 import { composeDevices, composeOptions, OPTION_KEYS } from "./compose_options.ts";
@@ -375,7 +376,7 @@ function readEnvironment(
         });
         return;
       }
-      const text = ctx.files[file];
+      const text = sentFile(ctx.files, file);
       if (text === undefined) {
         if (required) {
           ctx.out.problems.push({
