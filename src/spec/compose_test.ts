@@ -736,3 +736,17 @@ Deno.test("keys named like JavaScript's own (toString, constructor) are unknown 
   ]);
   assert.deepEqual(r.warnings, []);
 });
+
+Deno.test("a file named constructor or toString is not found among the files sent, and nothing throws", () => {
+  const r = read({
+    services: { web: { image: "nginx", env_file: "constructor", secrets: ["a"] } },
+    secrets: { a: { file: "toString" } },
+  }, { stack: "s", files: {} });
+  assert.deepEqual(lines(r.problems), [
+    "secrets.a.file: toString was not sent with the compose file: deploy with `fossora deploy " +
+    "FILE`, which reads it beside the file",
+    "services.web.env_file: the env file constructor was not sent with the compose file: deploy " +
+    "with `fossora deploy FILE`, which reads it beside the file (or write the variables under " +
+    "environment)",
+  ]);
+});
