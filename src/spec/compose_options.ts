@@ -222,6 +222,7 @@ function stringMap(
 
 /** `["host:1.2.3.4"]`, `["host=1.2.3.4"]` or `{host: 1.2.3.4}`, as `NAME:ADDRESS`. */
 function readExtraHosts(value: unknown, path: string, out: Problems): string[] | undefined {
+  const before = out.length;
   const pairs: [string, string, string][] = [];
   if (isMapping(value)) {
     for (const [name, address] of entries(value)) {
@@ -229,7 +230,11 @@ function readExtraHosts(value: unknown, path: string, out: Problems): string[] |
     }
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => {
-      const text = String(item);
+      if (typeof item !== "string") {
+        out.push({ path: indexPath(path, i), message: expected("a string NAME:ADDRESS", item) });
+        return;
+      }
+      const text = item;
       const sep = text.includes("=") ? text.indexOf("=") : text.indexOf(":");
       pairs.push([
         sep < 0 ? text : text.slice(0, sep),
@@ -244,7 +249,6 @@ function readExtraHosts(value: unknown, path: string, out: Problems): string[] |
     });
     return undefined;
   }
-  const before = out.length;
   const hosts = pairs.map(([name, address, at]) => {
     if (
       !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(name) ||

@@ -736,8 +736,8 @@ function readDependsOn(
   ctx: ServiceContext,
 ): Dependency[] {
   if (value === undefined) return [];
-  const list: [string, unknown, string][] = Array.isArray(value)
-    ? value.map((item, i) => [String(item), "service_started", indexPath(path, i)])
+  const list: [unknown, unknown, string][] = Array.isArray(value)
+    ? value.map((item, i) => [item, "service_started", indexPath(path, i)])
     : isMapping(value)
     ? entries(value).map((
       [name, v],
@@ -751,6 +751,10 @@ function readDependsOn(
   }
   const deps: Dependency[] = [];
   for (const [name, condition, at] of list) {
+    if (typeof name !== "string") {
+      ctx.out.problems.push({ path: at, message: expected("a service name", name) });
+      continue;
+    }
     if (!ctx.keys.has(name) || name === self) {
       ctx.out.problems.push({
         path: at,
