@@ -166,6 +166,10 @@ Deno.test("extra_hosts in its three forms become NAME:ADDRESS", () => {
       path: "s.extra_hosts[0]",
       message: "'nas:' is not NAME:ADDRESS, e.g. nas:192.168.1.10",
     }],
+    [{ extra_hosts: [{ nas: "192.168.1.10" }] }, {
+      path: "s.extra_hosts[0]",
+      message: "expected a string NAME:ADDRESS, found a mapping",
+    }],
     [{ extra_hosts: "x" }, {
       path: "s.extra_hosts",
       message:

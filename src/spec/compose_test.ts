@@ -619,6 +619,7 @@ Deno.test("depends_on as a list or with conditions; bad references and condition
         depends_on: { cache: {}, db: { condition: "bogus" }, web: {} },
       },
       job: { image: "x", depends_on: "db" },
+      cron: { image: "x", depends_on: [{ db: null }] },
     },
   });
   assert.deepEqual(lines(bad.problems), [
@@ -629,6 +630,7 @@ Deno.test("depends_on as a list or with conditions; bad references and condition
     "services.web.depends_on.web: a service cannot depend on itself",
     "services.job.depends_on: expected a list of service names, or a mapping with conditions, " +
     'found a string ("db")',
+    "services.cron.depends_on[0]: expected a service name, found a mapping",
   ]);
 });
 
