@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import type { ServiceSpec } from "../src/state/types.ts";
+import { composeToStack } from "../src/spec/compose.ts";
 import { parseEnvFile } from "../src/spec/compose_fields.ts";
 import { type ParseOptions, type ParseResult, parseServiceFile } from "../src/spec/mod.ts";
 import { formatProblem } from "../src/spec/problems.ts";
@@ -264,4 +265,116 @@ Deno.test("the compose corpus is read as the CLI sends it: 90% deploys, refusals
       `${accepted}/${read.length} accepted; refused: ${refused.map((r) => r.file).join(", ")}`,
     );
   });
+});
+
+/** Values a careless or hostile file puts where the corpus has something sensible. */
+const ODD_VALUES: unknown[] = [
+  null,
+  0,
+  -1,
+  1.5,
+  99999,
+  "",
+  "x",
+  "constructor",
+  "toString",
+  "__proto__",
+  "${X",
+  "a:b:c:d:e",
+  "/",
+  ":",
+  "1-65535",
+  "80-79:80-79",
+  "\0",
+  "a\nb",
+  "${A:-${B:-${C}}}",
+  true,
+  [],
+  [null],
+  [1],
+  [{}],
+  {},
+  { a: null },
+  { constructor: 1 },
+];
+
+/** Keys worth adding to a service, each read by its own code. */
+const ODD_KEYS = [
+  "constructor",
+  "toString",
+  "ports",
+  "volumes",
+  "deploy",
+  "env_file",
+  "secrets",
+  "profiles",
+  "depends_on",
+  "network_mode",
+  "devices",
+  "ulimits",
+  "extra_hosts",
+  "tmpfs",
+  "healthcheck",
+  "x-fossora",
+  "expose",
+  "networks",
+];
+
+Deno.test("corpus files with odd values put anywhere never make the importer throw, and every message says what it found", () => {
+  const docs = [...Deno.readDirSync(DIR)].filter((e) => /\.ya?ml$/.test(e.name)).flatMap((e) => {
+    try {
+      const doc = parse(Deno.readTextFileSync(new URL(e.name, DIR)));
+      return typeof doc === "object" && doc !== null && !Array.isArray(doc) ? [doc] : [];
+    } catch {
+      return [];
+    }
+  });
+  // A fixed seed, so a failure can be replayed.
+  let seed = 20261203;
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)];
+  const paths = (value: unknown, at: (string | number)[] = []): (string | number)[][] => [
+    at,
+    ...(typeof value === "object" && value !== null
+      ? Object.entries(value).flatMap(([key, item]) =>
+        paths(item, [...at, Array.isArray(value) ? Number(key) : key])
+      )
+      : []),
+  ];
+  const odd = /\[object |function |undefined|NaN/;
+  for (let round = 0; round < 5000; round++) {
+    const doc = structuredClone(pick(docs)) as Record<string, unknown>;
+    for (let n = 0; n < 3; n++) {
+      const path = pick(paths(doc).filter((p) => p.length > 0));
+      let parent: unknown = doc;
+      for (const key of path.slice(0, -1)) {
+        parent = typeof parent === "object" && parent !== null
+          ? (parent as Record<string, unknown>)[key]
+          : undefined;
+      }
+      const last = path[path.length - 1];
+      if (typeof parent !== "object" || parent === null || !(last in parent)) continue;
+      const target = parent as Record<string | number, unknown>;
+      if (!Array.isArray(parent) && random() < 0.2) target[pick(ODD_KEYS)] = pick(ODD_VALUES);
+      else target[last] = structuredClone(pick(ODD_VALUES));
+    }
+    const out = { problems: [], warnings: [] } as Parameters<typeof composeToStack>[2];
+    const shown = JSON.stringify(doc).slice(0, 300);
+    const { services } = composeToStack(doc, {
+      stack: "s",
+      variables: { A: "1" },
+      files: { ".env": "A=1\n" },
+      reservedPorts: RESERVED_PORTS,
+    }, out);
+    for (const p of [...out.problems, ...out.warnings]) {
+      assert.equal(typeof p.message, "string", shown);
+      assert.doesNotMatch(formatProblem(p), odd, shown);
+    }
+    if (out.problems.length > 0) continue;
+    for (const { spec } of services) {
+      const json = JSON.stringify(spec);
+      assert.doesNotMatch(json, /null|\[object |function /, shown);
+      assert.deepEqual(JSON.parse(json), spec, shown);
+    }
+  }
 });
