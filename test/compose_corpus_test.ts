@@ -83,8 +83,16 @@ function readCorpusFile(file: string): ParseResult {
   const { envFiles, secretFiles } = namedFiles(text);
   const files: Record<string, string> = {};
   // The CLI reads secrets' and configs' files beside the compose file; the corpus keeps only the
-  // compose files and their env files, so these stand in for them.
-  for (const path of secretFiles) files[path] = `placeholder for ${path}\n`;
+  // compose files and their env files, so a placeholder stands in for one it does not hold.
+  for (const path of secretFiles) {
+    try {
+      if (path.split("/").includes("..")) throw new Deno.errors.NotFound("outside the corpus");
+      files[path] = Deno.readTextFileSync(new URL(path, DIR));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      files[path] = `placeholder for ${path}\n`;
+    }
+  }
   // The env file a project ships beside its compose file is the one its env_file names.
   if (envText !== undefined) { for (const path of envFiles) files[path] = envText; }
   return parseServiceFile(text, {
