@@ -752,3 +752,18 @@ Deno.test("a file named constructor or toString is not found among the files sen
     "environment)",
   ]);
 });
+
+Deno.test("file modes written 0440 are octal in a compose file, as docker compose reads them", () => {
+  const file = "services:\n  web:\n    image: nginx\n    secrets:\n      - source: pw\n" +
+    "        mode: 0440\n      - source: key\n        mode: 0o400\n    volumes:\n" +
+    "      - type: tmpfs\n        target: /t\n        tmpfs: { mode: 01777 }\n" +
+    "secrets:\n  pw: { file: pw.txt }\n  key: { file: key.txt }\n";
+  const r = parseServiceFile(file, { stack: "s", files: { "pw.txt": "a", "key.txt": "b" } });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(r.services[0].files?.map((f) => f.mode), [0o440, 0o400]);
+  assert.deepEqual(r.services[0].container?.tmpfs, [{ path: "/t", mode: 0o1777 }]);
+  // A fossora service file is YAML 1.2, where 0440 is the number 440.
+  const own = parseServiceFile("name: web\nimage: nginx\nenv: { PIN: 0440 }\n");
+  assert.ok(own.ok);
+  assert.deepEqual(own.services[0].env, { PIN: "440" });
+});
