@@ -8,6 +8,7 @@
 
 import { isIPv6 } from "../util/ip.ts";
 import { checkCommand, checkPortNumber, checkStringish, setOwn } from "./fields.ts";
+import { fillVariables } from "./variables.ts";
 import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
 
 /** A compose string value, type-checked (variables are filled in before, for the whole file). */
@@ -181,7 +182,11 @@ function addVariable(
   if (text !== undefined) setOwn(env, key, text);
 }
 
-/** Reads the `KEY=VALUE` lines of an env file (`env_file`), as docker compose reads them. */
+/**
+ * Reads the `KEY=VALUE` lines of an env file (`env_file`), as docker compose reads them: a value
+ * that is not in single quotes has its `${VAR}`s filled from the lines above it, then from the
+ * CLI's environment and `.env`.
+ */
 export function parseEnvFile(
   text: string,
   path: string,
@@ -196,7 +201,13 @@ export function parseEnvFile(
     const eq = line.indexOf("=");
     const key = (eq < 0 ? line : line.slice(0, eq)).trim();
     if (eq < 0) return addVariable(env, key, null, at, lookup, out);
-    addVariable(env, key, envFileValue(line.slice(eq + 1)), at, lookup, out);
+    const written = line.slice(eq + 1).trim();
+    let value = envFileValue(written);
+    if (!written.startsWith("'") && value.includes("$")) {
+      const above: Lookup = (name) => Object.hasOwn(env, name) ? env[name] : lookup(name);
+      value = fillVariables(value, above, at, out.problems, out.warnings) ?? value;
+    }
+    addVariable(env, key, value, at, lookup, out);
   });
   return env;
 }
