@@ -140,6 +140,33 @@ Deno.test("parseEnvFile reads lines as docker compose does: comments, export, qu
   assert.deepEqual(out, sink());
 });
 
+Deno.test("parseEnvFile fills ${VAR} from the lines above and the environment, except in single quotes", () => {
+  const out = sink();
+  const lookup: Lookup = (name) => name === "DOMAIN" ? "home.arpa" : undefined;
+  const text = [
+    "USER=app",
+    "URL=https://${DOMAIN}/$USER",
+    'QUOTED="${USER:-x}@${DOMAIN}"',
+    "LITERAL='${USER}'",
+    "FALLBACK=${MISSING:-none}",
+    "EMPTY=${UNSET}",
+  ].join("\n");
+  assert.deepEqual(parseEnvFile(text, "f", lookup, out), {
+    USER: "app",
+    URL: "https://home.arpa/app",
+    QUOTED: "app@home.arpa",
+    LITERAL: "${USER}",
+    FALLBACK: "none",
+    EMPTY: "",
+  });
+  assert.deepEqual(out.problems, []);
+  assert.deepEqual(out.warnings.map((w) => w.path), ["f line 6"]);
+  assert.match(out.warnings[0].message, /^the variable UNSET is not set/);
+  const required = sink();
+  parseEnvFile("A=${NEEDED:?set NEEDED}", "f", lookup, required);
+  assert.deepEqual(required.problems.map((p) => p.path), ["f line 1"]);
+});
+
 Deno.test("parseEnvFile: a bare name takes the variable, a name twice is a problem, by line", () => {
   const out = sink();
   const lookup: Lookup = (name) => name === "HOME_DIR" ? "/home/me" : undefined;
