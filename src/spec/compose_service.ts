@@ -189,8 +189,8 @@ export function composeService(
     spec.hostNetwork = true;
   }
   const aliases = readAliases(key, label, def, path, ctx);
-  if (def.expose !== undefined) exposeWarning(spec, def.expose, keyPath(path, "expose"), ctx);
   if (aliases.length) spec.aliases = aliases;
+  if (def.expose !== undefined) exposeWarning(spec, def.expose, keyPath(path, "expose"), ctx);
   if (extension.front) spec.front = true;
   const files = [
     ...readFileMounts(def.secrets, keyPath(path, "secrets"), true, ctx),
@@ -417,7 +417,7 @@ function readPorts(
       const warned = out.warnings.length;
       for (const entry of composePorts(item, itemPath, out)) {
         const unsaid = entry.published === undefined && out.warnings.length === warned;
-        read.push({ entry, at: itemPath, ...(unsaid ? { unsaid } : {}) });
+        read.push({ entry, at: itemPath, unsaid });
       }
     });
   } else if (def.ports !== undefined) {
