@@ -205,8 +205,11 @@ export function composeService(
     namePath: label === undefined ? "" : path,
     portPaths: ports.paths,
     volumePaths: mounts.volumePaths,
+    // Where the number of replicas was written, for problems about it.
     replicasPath: extension.replicas !== undefined
       ? extension.replicasPath
+      : def.scale !== undefined && deploy.replicas === undefined
+      ? keyPath(path, "scale")
       : keyPath(keyPath(path, "deploy"), "replicas"),
   };
   checkWithinService(checked, problems);
