@@ -16,6 +16,7 @@ function lines(problems: ComposeOutput["problems"]): string[] {
   return problems.map(formatProblem);
 }
 
+/** The one service of `doc`, which must be read without a problem. */
 function spec(doc: Record<string, unknown>, input?: ComposeInput): ServiceSpec {
   const r = read(doc, input);
   assert.deepEqual(r.problems, []);
@@ -766,4 +767,49 @@ Deno.test("file modes written 0440 are octal in a compose file, as docker compos
   const own = parseServiceFile("name: web\nimage: nginx\nenv: { PIN: 0440 }\n");
   assert.ok(own.ok);
   assert.deepEqual(own.services[0].env, { PIN: "440" });
+});
+
+Deno.test("scale and mem_reservation are compose's older replicas and reservation", () => {
+  const s = spec({ services: { a: { image: "x", scale: 3, mem_reservation: "256m" } } });
+  assert.equal(s.replicas, 3);
+  assert.deepEqual(s.resources, { memory: 256 * 1024 * 1024 });
+  // A problem with the number of replicas points at where it was written.
+  const volumes = read({ services: { a: { image: "x", scale: 2, volumes: ["data:/d"] } } });
+  assert.deepEqual(volumes.problems.map((p) => p.path), ["services.a.scale"]);
+});
+
+Deno.test("a named volume: undeclared or shared by two services is kept, with a warning saying what fossora does", () => {
+  const r = read({
+    services: {
+      a: { image: "x", volumes: ["shared:/s", "undeclared:/u"] },
+      b: { image: "x", volumes: ["shared:/s"] },
+    },
+    volumes: { shared: {} },
+  });
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.specs.map((s) => s.volumes), [
+    [{ name: "shared", path: "/s" }, { name: "undeclared", path: "/u" }],
+    [{ name: "shared", path: "/s" }],
+  ]);
+  assert.deepEqual(lines(r.warnings), [
+    "services.a.volumes[1]: volume 'undeclared' is not declared under the top-level volumes " +
+    "(docker compose would refuse it); fossora makes it, as docker run does; write a host path " +
+    "such as /srv/undeclared instead to mount a folder of the node",
+    "services.b.volumes[0]: volume 'shared' is also mounted by service a: in fossora each " +
+    "service keeps its own copy of a volume, so the two do not see each other's files",
+  ]);
+});
+
+Deno.test("a bind mount of the Docker socket is kept, with a warning that it can take over the node", () => {
+  const r = read({
+    services: { a: { image: "x", volumes: ["/var/run/docker.sock:/var/run/docker.sock:ro"] } },
+  });
+  assert.deepEqual(r.specs[0].binds, [
+    { source: "/var/run/docker.sock", path: "/var/run/docker.sock", readOnly: true },
+  ]);
+  assert.deepEqual(lines(r.warnings), [
+    "services.a.volumes[0]: mounts the node's Docker socket: the service can start any " +
+    "container, read every secret and take over the node; keep it only for tools that manage " +
+    "Docker",
+  ]);
 });
