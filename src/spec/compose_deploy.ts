@@ -9,6 +9,7 @@
 import type { Constraint, ContainerOptions, Resources } from "../state/types.ts";
 import { checkReplicas, checkResources, parseMemory } from "./fields.ts";
 import { notUnderstood } from "./compose_fields.ts";
+import { cpuCount } from "./compose_options.ts";
 import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
 
 /** What `deploy` sets. */
@@ -106,7 +107,7 @@ function readLimits(value: unknown, path: string, out: Problems): Deploy["limits
   for (const [key, item] of entries(value)) {
     const at = keyPath(path, key);
     if (key === "cpus") {
-      const cpus = Number(item);
+      const cpus = cpuCount(item);
       if (cpus > 0 && cpus <= 1024) limits.cpus = cpus;
       else out.push({ path: at, message: expected("a number of CPUs above 0, e.g. 0.5", item) });
     } else if (key === "memory") {

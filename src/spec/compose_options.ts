@@ -159,6 +159,15 @@ export function composeOptions(
   return o;
 }
 
+/**
+ * A number of CPUs as compose writes it, `0.5` or `"0.5"`; NaN for anything else (`true`,
+ * `[2]` and `"0x10"` are numbers to `Number()`, not to Docker).
+ */
+export function cpuCount(value: unknown): number {
+  if (typeof value === "number") return value;
+  return typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+}
+
 /** YAML reads `user: 1000` as a number; Docker takes it as the string it is. */
 function stringish(value: unknown): unknown {
   return typeof value === "number" ? String(value) : value;
@@ -314,7 +323,7 @@ function readLegacyLimits(
     });
   }
   if (def.cpus !== undefined) {
-    const cpus = Number(def.cpus);
+    const cpus = cpuCount(def.cpus);
     if (!(cpus > 0)) {
       out.problems.push({
         path: keyPath(path, "cpus"),
