@@ -45,6 +45,13 @@ Deno.test("limits go to Docker and reservations to the scheduler, cpus as a stri
 });
 
 Deno.test("bad limits are refused by path", () => {
+  for (const cpus of [true, [2], "0x10"]) {
+    assert.deepEqual(
+      read({ resources: { limits: { cpus } } }).problems.map((p) => p.path),
+      ["d.resources.limits.cpus"],
+      JSON.stringify(cpus),
+    );
+  }
   assert.deepEqual(
     read({ resources: { limits: { memory: "lots", cpus: 0, pids: -1 } } }).problems,
     [

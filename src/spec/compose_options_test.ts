@@ -240,6 +240,9 @@ Deno.test("mem_limit, cpus and pids_limit are Docker's limits; memswap_limit is 
     path: "s.memswap_limit",
     message: "is ignored: fossora sets memory limits only",
   }]);
+  for (const cpus of [true, [2], "0x10", ""]) {
+    assert.deepEqual(read({ cpus }).problems.map((p) => p.path), ["s.cpus"], JSON.stringify(cpus));
+  }
   const bad = read({ mem_limit: "x", cpus: "0", pids_limit: 1.5 });
   assert.deepEqual(bad.options, {});
   assert.deepEqual(bad.problems, [
