@@ -375,7 +375,11 @@ function checkProtocol(protocol: unknown, path: string, out: Problems): "tcp" | 
 /** Docker refuses a port bound to what is not an IP address (`1:2:3:4`, `localhost`). */
 function isAddress(address: unknown, path: string, out: Problems): boolean {
   if (address === undefined || address === "") return true;
-  const text = String(address);
+  if (typeof address !== "string") {
+    out.push({ path, message: expected("an IP address such as 192.168.1.5", address) });
+    return false;
+  }
+  const text = address;
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text) && text.split(".").every((n) => Number(n) <= 255)) {
     return true;
   }

@@ -10,7 +10,15 @@ import type { ContainerOptions, DeviceSpec, Ulimit } from "../state/types.ts";
 import { parseDuration } from "./healthcheck.ts";
 import { checkCommand, checkStringish, parseMemory, setOwn } from "./fields.ts";
 import { composeString, splitCommand } from "./compose_fields.ts";
-import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
+import {
+  describe,
+  entries,
+  expected,
+  indexPath,
+  isMapping,
+  keyPath,
+  type Problems,
+} from "./problems.ts";
 
 /** The compose keys this file reads, each to the ContainerOptions field of the same meaning. */
 export const OPTION_KEYS = [
@@ -235,7 +243,10 @@ function readExtraHosts(value: unknown, path: string, out: Problems): string[] |
   const pairs: [string, string, string][] = [];
   if (isMapping(value)) {
     for (const [name, address] of entries(value)) {
-      pairs.push([name, String(address), keyPath(path, name)]);
+      if (typeof address === "string") pairs.push([name, address, keyPath(path, name)]);
+      else {
+        out.push({ path: keyPath(path, name), message: expected("an address", address) });
+      }
     }
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => {
@@ -376,7 +387,7 @@ export function composeDevices(
       if (typeof container !== "string" || !container.startsWith("/")) {
         out.push({
           path: at,
-          message: `the path inside the container must be absolute, found ${String(container)}`,
+          message: `the path inside the container must be absolute, found ${describe(container)}`,
         });
         return;
       }

@@ -724,8 +724,17 @@ function readFileMounts(
             message: expected("a file mode such as 0440", item.mode),
           });}
       }
-      if (item.uid !== undefined) mount.uid = String(item.uid);
-      if (item.gid !== undefined) mount.gid = String(item.gid);
+      for (const key of ["uid", "gid"] as const) {
+        const id = item[key];
+        if (id === undefined) continue;
+        if (typeof id === "string" || Number.isInteger(id)) mount[key] = String(id);
+        else {
+          ctx.out.problems.push({
+            path: keyPath(at, key),
+            message: expected("a user or group id such as 1000", id),
+          });
+        }
+      }
     }
     mounts.push(mount);
   });
