@@ -268,6 +268,11 @@ Deno.test("port entries fossora cannot honour are refused with a reason", () => 
     ],
     ["1-2000", "p", "'1-2000' names 2000 ports; at most 1000 a range"],
     [
+      { target: 80, published: 8080, host_ip: ["127.0.0.1"] },
+      "p.host_ip",
+      "expected an IP address such as 192.168.1.5, found a list",
+    ],
+    [
       "1:2:3:4",
       "p",
       `'1:2' is not an IP address to bind the port to; write HOST:CONTAINER, e.g. "8080:80"`,

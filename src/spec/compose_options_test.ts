@@ -170,6 +170,10 @@ Deno.test("extra_hosts in its three forms become NAME:ADDRESS", () => {
       path: "s.extra_hosts[0]",
       message: "expected a string NAME:ADDRESS, found a mapping",
     }],
+    [{ extra_hosts: { nas: ["192.168.1.10"] } }, {
+      path: "s.extra_hosts.nas",
+      message: "expected an address, found a list",
+    }],
     [{ extra_hosts: "x" }, {
       path: "s.extra_hosts",
       message:
@@ -286,7 +290,11 @@ Deno.test("bad devices are refused, each with what to write", () => {
     }],
     [["/dev/a:rel"], {
       path: "d[0]",
-      message: "the path inside the container must be absolute, found rel",
+      message: 'the path inside the container must be absolute, found a string ("rel")',
+    }],
+    [[{ source: "/dev/a", target: { x: 1 } }], {
+      path: "d[0]",
+      message: "the path inside the container must be absolute, found a mapping",
     }],
     [["/dev/a:/dev/b:x"], {
       path: "d[0]",

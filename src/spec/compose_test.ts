@@ -461,7 +461,9 @@ Deno.test("secrets and configs come from sent files, variables or content, and a
 
 Deno.test("a secret whose file was not sent, whose variable is unset, or that is external, is refused", () => {
   const r = read({
-    services: { web: { image: "nginx", secrets: ["a", "undeclared"] } },
+    services: {
+      web: { image: "nginx", secrets: [{ source: "b", uid: { id: 1 } }, "undeclared"] },
+    },
     secrets: {
       a: { file: "./a.txt" },
       b: { environment: "UNSET" },
@@ -475,6 +477,7 @@ Deno.test("a secret whose file was not sent, whose variable is unset, or that is
     "secrets.b.environment: the variable UNSET is not set; set it in your environment or .env",
     "secrets.c: external ones are not supported: give the content with file: PATH",
     "secrets.d: expected { file: PATH }, found a mapping",
+    "services.web.secrets[0].uid: expected a user or group id such as 1000, found a mapping",
     "services.web.secrets[1]: secret 'undeclared' is not declared under the top-level secrets; " +
     "declare it with file: PATH",
   ]);
