@@ -363,8 +363,10 @@ Deno.test("corpus files with odd values put anywhere never make the importer thr
       const last = path[path.length - 1];
       if (typeof parent !== "object" || parent === null || !(last in parent)) continue;
       const target = parent as Record<string | number, unknown>;
-      if (!Array.isArray(parent) && random() < 0.2) target[pick(ODD_KEYS)] = pick(ODD_VALUES);
-      else target[last] = structuredClone(pick(ODD_VALUES));
+      // A copy each time: the odd values themselves are never changed by a later round.
+      const value = structuredClone(pick(ODD_VALUES));
+      if (!Array.isArray(parent) && random() < 0.2) target[pick(ODD_KEYS)] = value;
+      else target[last] = value;
     }
     const out = { problems: [], warnings: [] } as Parameters<typeof composeToStack>[2];
     const shown = JSON.stringify(doc).slice(0, 300);
