@@ -210,14 +210,16 @@ Deno.test("POST /api/v1/services creates, updates and reports unchanged services
 
 Deno.test("POST /api/v1/services understands a compose file with any content type", async () => {
   const { app, view } = setup();
-  const compose = "services:\n  cache:\n    image: redis:7\n    deploy:\n      replicas: 2\n";
+  const compose =
+    "name: kv\nservices:\n  cache:\n    image: redis:7\n    deploy:\n      replicas: 2\n";
   const res = await app.request("/api/v1/services", {
     method: "POST",
     headers: { ...AUTH, "content-type": "application/octet-stream" },
     body: compose,
   });
   assert.equal(res.status, 200);
-  assert.equal(view.service("cache")?.spec.replicas, 2);
+  assert.equal(view.service("cache.kv")?.spec.replicas, 2);
+  assert.equal(view.service("cache.kv")?.spec.stack, "kv");
 });
 
 Deno.test("POST /api/v1/services refuses invalid files whole with every problem, store untouched", async (t) => {
@@ -231,9 +233,14 @@ Deno.test("POST /api/v1/services refuses invalid files whole with every problem,
     ]],
     ["YAML syntax", "a: [", [/^$/]],
     ["empty body", "", [/^$/]],
-    ["unknown compose key", "services:\n  web:\n    image: nginx\n    healthcheck: {}\n", [
-      /healthcheck/,
-    ]],
+    [
+      "compose key fossora cannot honour",
+      "name: s\nservices:\n  web:\n    image: nginx\n    ipc: host\n",
+      [
+        /^services\.web\.ipc$/,
+      ],
+    ],
+    ["compose without a stack name", "services:\n  web:\n    image: nginx\n", [/^$/]],
     ["one bad service in a list", '[{"name":"ok","image":"x:1"},{"name":"no image"}]', [/\[1\]/]],
     ["not UTF-8", new Uint8Array([0xff, 0xfe, 0x41]), [/^$/]],
   ];

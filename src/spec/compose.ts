@@ -13,7 +13,7 @@
  */
 
 import { isDnsLabel } from "../util/names.ts";
-import { type Lookup, notUnderstood } from "./compose_fields.ts";
+import { type Lookup, notUnderstood, sentFile } from "./compose_fields.ts";
 import { composeService, dnsForm, type ServiceContext } from "./compose_service.ts";
 import { fillVariables } from "./variables.ts";
 import { entries, expected, isMapping, keyPath, type Problems } from "./problems.ts";
@@ -83,6 +83,8 @@ export function composeToStack(
   const defs = isMapping(doc.services) ? doc.services : {};
   const active = activeProfiles(lookup);
   const keys = new Set(Object.keys(defs));
+  const deployed = entries(defs).filter(([key, def]) => inActiveProfile(key, def, active, out));
+  const notDeployed = new Set([...keys].filter((key) => !deployed.some(([k]) => k === key)));
   const ctx: ServiceContext = {
     stack: stack ?? "stack",
     lookup,
@@ -91,12 +93,12 @@ export function composeToStack(
     secrets,
     configs,
     keys,
+    notDeployed,
     volumeUsers: new Map(),
     out,
   };
   const services: Checked[] = [];
-  for (const [key, def] of entries(defs)) {
-    if (!inActiveProfile(key, def, active, out)) continue;
+  for (const [key, def] of deployed) {
     const checked = composeService(key, def, ctx);
     if (checked !== undefined) services.push(checked);
   }
@@ -238,7 +240,7 @@ function readFiles(
     names.add(name);
     let content: string | undefined;
     if (isMapping(def) && typeof def.file === "string") {
-      content = sent[def.file];
+      content = sentFile(sent, def.file);
       if (content === undefined) {
         out.problems.push({
           path: keyPath(path, "file"),
@@ -311,6 +313,8 @@ function checkLabelsUnique(services: Checked[], out: Problems): void {
         path: s.namePath,
         message: `its DNS name is the same as ${earlier}'s; rename one of them`,
       });
+      // Said once: the check across services would report the same name again.
+      s.namePath = "";
     } else seen.set(s.spec.name, s.namePath);
   }
 }
@@ -340,14 +344,18 @@ function unpublishReserved(
           `own (${user}) on every node, so it is not published: ` +
           (port.http
             ? `the service is reached at http://${s.spec.name}.DOMAIN/ instead`
+            : port.protocol === "udp"
+            ? "a service's UDP port is reached only where it is published, so it is left out"
             : "the stack's services still reach it by name"),
       });
     });
     if (s.spec.ports.some((p) => p.http)) { for (const p of s.spec.ports) delete p.detectHttp; }
-    // An unpublished port may now repeat a container-only one (`expose: [80]` and `80:80`).
+    // An unpublished port may now repeat a container-only one (`expose: [80]` and `80:80`), and
+    // a UDP port must be published (PortSpec), so an unpublished one is left out.
     const keep = s.spec.ports.map((p, i, all) =>
       p.published !== undefined ||
-      all.findIndex((q) => q.container === p.container && q.protocol === p.protocol) === i
+      (p.protocol !== "udp" &&
+        all.findIndex((q) => q.container === p.container && q.protocol === p.protocol) === i)
     );
     s.spec.ports = s.spec.ports.filter((_, i) => keep[i]);
     s.portPaths = s.portPaths.filter((_, i) => keep[i]);

@@ -11,6 +11,7 @@ import { checkReplicas, checkResources } from "./fields.ts";
 import { parseBytes } from "./bytes.ts";
 import { notUnderstood } from "./compose_fields.ts";
 import { checkConstraints } from "./constraint.ts";
+import { cpuCount } from "./compose_options.ts";
 import { entries, expected, isMapping, keyPath, type Problems } from "./problems.ts";
 
 /** What `deploy` sets. */
@@ -47,8 +48,11 @@ export function composeDeploy(
   }
   for (const [key, item] of entries(value)) {
     const at = keyPath(path, key);
-    if (key === "replicas") deploy.replicas = checkReplicas(item, at, out.problems);
-    else if (key === "resources") readResources(item, at, deploy, out);
+    if (key === "replicas") {
+      // `replicas: ${REPLICAS:-2}` is a string once filled; compose reads it as the number.
+      const count = typeof item === "string" && /^\d{1,3}$/.test(item) ? Number(item) : item;
+      deploy.replicas = checkReplicas(count, at, out.problems);
+    } else if (key === "resources") readResources(item, at, deploy, out);
     else if (key === "placement") readPlacement(item, at, deploy, out);
     else if (key === "mode") {
       if (item === "global") {
@@ -60,7 +64,7 @@ export function composeDeploy(
       } else if (item !== "replicated") {
         out.problems.push({ path: at, message: expected("replicated or global", item) });
       }
-    } else if (COVERED[key] !== undefined) {
+    } else if (Object.hasOwn(COVERED, key)) {
       out.warnings.push({ path: at, message: `is ignored: ${COVERED[key]}` });
     } else notUnderstood(path, key, out.problems);
   }
@@ -102,7 +106,7 @@ function readLimits(value: unknown, path: string, out: Problems): Deploy["limits
   for (const [key, item] of entries(value)) {
     const at = keyPath(path, key);
     if (key === "cpus") {
-      const cpus = Number(item);
+      const cpus = cpuCount(item);
       if (cpus > 0 && cpus <= 1024) limits.cpus = cpus;
       else out.push({ path: at, message: expected("a number of CPUs above 0, e.g. 0.5", item) });
     } else if (key === "memory") {

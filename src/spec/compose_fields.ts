@@ -6,7 +6,9 @@
  * @module
  */
 
+import { isIPv6 } from "../util/ip.ts";
 import { checkCommand, checkPortNumber, checkStringish, setOwn } from "./fields.ts";
+import { fillVariables } from "./variables.ts";
 import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
 
 /** A compose string value, type-checked (variables are filled in before, for the whole file). */
@@ -76,6 +78,14 @@ export function composeCommand(value: unknown, path: string, out: Problems): str
     return undefined;
   }
   return checkCommand(value, path, out);
+}
+
+/**
+ * The content of a file the CLI sent beside the compose file, by the path written in it. Own
+ * keys only, and text only: `env_file: constructor` names no file of a plain object.
+ */
+export function sentFile(files: Record<string, string>, path: string): string | undefined {
+  return Object.hasOwn(files, path) && typeof files[path] === "string" ? files[path] : undefined;
 }
 
 /** A variable's value from the CLI's environment or `.env`; undefined when it is not set. */
@@ -172,7 +182,11 @@ function addVariable(
   if (text !== undefined) setOwn(env, key, text);
 }
 
-/** Reads the `KEY=VALUE` lines of an env file (`env_file`), as docker compose reads them. */
+/**
+ * Reads the `KEY=VALUE` lines of an env file (`env_file`), as docker compose reads them: a value
+ * that is not in single quotes has its `${VAR}`s filled from the lines above it, then from the
+ * CLI's environment and `.env`.
+ */
 export function parseEnvFile(
   text: string,
   path: string,
@@ -187,7 +201,13 @@ export function parseEnvFile(
     const eq = line.indexOf("=");
     const key = (eq < 0 ? line : line.slice(0, eq)).trim();
     if (eq < 0) return addVariable(env, key, null, at, lookup, out);
-    addVariable(env, key, envFileValue(line.slice(eq + 1)), at, lookup, out);
+    const written = line.slice(eq + 1).trim();
+    let value = envFileValue(written);
+    if (!written.startsWith("'") && value.includes("$")) {
+      const above: Lookup = (name) => Object.hasOwn(env, name) ? env[name] : lookup(name);
+      value = fillVariables(value, above, at, out.problems, out.warnings) ?? value;
+    }
+    addVariable(env, key, value, at, lookup, out);
   });
   return env;
 }
@@ -273,6 +293,7 @@ function shortPort(
     });
     return [];
   }
+  if (!isAddress(address, path, problems)) return [];
   const publish = host !== undefined && keepsAddress(address, path, out.warnings);
   return container.flatMap((port, i) =>
     withProtocol(
@@ -351,6 +372,26 @@ function checkProtocol(protocol: unknown, path: string, out: Problems): "tcp" | 
   return undefined;
 }
 
+/** Docker refuses a port bound to what is not an IP address (`1:2:3:4`, `localhost`). */
+function isAddress(address: unknown, path: string, out: Problems): boolean {
+  if (address === undefined || address === "") return true;
+  if (typeof address !== "string") {
+    out.push({ path, message: expected("an IP address such as 192.168.1.5", address) });
+    return false;
+  }
+  const text = address;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text) && text.split(".").every((n) => Number(n) <= 255)) {
+    return true;
+  }
+  if (isIPv6(text)) return true;
+  out.push({
+    path,
+    message: `'${text}' is not an IP address to bind the port to; write HOST:CONTAINER, ` +
+      'e.g. "8080:80"',
+  });
+  return false;
+}
+
 /**
  * Whether a port bound to `address` is published. fossora publishes on every node: a loopback
  * address means "this machine only", so widening it would expose what the user meant to hide,
@@ -362,7 +403,7 @@ function keepsAddress(address: unknown, path: string, warnings: Problems): boole
     return true;
   }
   const text = String(address);
-  if (/^127\.|^::1$|^localhost$/.test(text)) {
+  if (/^127\.|^::1$/.test(text)) {
     warnings.push({
       path,
       message: `is bound to ${text}, the machine itself, so fossora does not publish it: the ` +
@@ -409,6 +450,7 @@ function longPort(
     ? undefined
     : checkPortNumber(numeric(value.published), keyPath(path, "published"), problems);
   if (problems.length > before || container === undefined) return [];
+  if (!isAddress(value.host_ip, keyPath(path, "host_ip"), problems)) return [];
   const publish = published !== undefined &&
     keepsAddress(value.host_ip, keyPath(path, "host_ip"), out.warnings);
   const port = publish ? { container, published } : { container };
@@ -431,7 +473,7 @@ const HINTS: Record<string, string> = {
 
 /** Reports a compose key fossora does not understand, by its path. */
 export function notUnderstood(parent: string, key: string, out: Problems): void {
-  const hint = HINTS[key];
+  const hint = Object.hasOwn(HINTS, key) ? HINTS[key] : undefined;
   out.push({
     path: keyPath(parent, key),
     message: hint === undefined

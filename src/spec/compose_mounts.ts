@@ -139,6 +139,14 @@ function fromSource(
     });
     return { kind: "volume", name, path: mount, ...ro, fromPath: true };
   }
+  if (source === "") {
+    out.problems.push({
+      path,
+      message: `nothing is written before ':${mount}'; write a volume name (data:${mount}) or a ` +
+        `folder of the node (/srv/data:${mount})`,
+    });
+    return undefined;
+  }
   if (source.startsWith("/")) {
     if (source.includes("\0")) {
       out.problems.push({ path, message: "the host path contains a NUL character; remove it" });
@@ -146,7 +154,7 @@ function fromSource(
     }
     return { kind: "bind", source: normalizePath(source), path: mount, ...ro };
   }
-  if (source === "" || /^[.~]/.test(source) || source.includes("/")) {
+  if (/^[.~]/.test(source) || source.includes("/")) {
     const name = volumeFromPath(source, mount);
     out.warnings.push({
       path,

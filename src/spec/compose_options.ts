@@ -167,6 +167,15 @@ function readLabels(
   return undefined;
 }
 
+/**
+ * A number of CPUs as compose writes it, `0.5` or `"0.5"`; NaN for anything else (`true`,
+ * `[2]` and `"0x10"` are numbers to `Number()`, not to Docker).
+ */
+export function cpuCount(value: unknown): number {
+  if (typeof value === "number") return value;
+  return typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+}
+
 function readEntrypoint(value: unknown, path: string, out: Problems): string[] | undefined {
   if (typeof value === "string") {
     const words = splitCommand(value);
@@ -231,7 +240,7 @@ function readLegacyLimits(
     });
   }
   if (def.cpus !== undefined) {
-    const cpus = Number(def.cpus);
+    const cpus = cpuCount(def.cpus);
     if (!(cpus > 0)) {
       out.problems.push({
         path: keyPath(path, "cpus"),

@@ -33,6 +33,7 @@ import {
   type Lookup,
   notUnderstood,
   parseEnvFile,
+  sentFile,
 } from "./compose_fields.ts";
 import { type ComposeMount, composeMount, composeTmpfs } from "./compose_mounts.ts";
 import { composeDevices, composeOptions, OPTION_KEYS } from "./compose_options.ts";
@@ -110,6 +111,8 @@ export interface ServiceContext {
   configs: Set<string>;
   /** Every service key of the file, for `depends_on` and `links`. */
   keys: Set<string>;
+  /** The keys left out because none of their profiles is active. */
+  notDeployed: Set<string>;
   /** Named volume -> the first service key that mounts it. */
   volumeUsers: Map<string, string>;
   out: { problems: Problems; warnings: Problems };
@@ -137,7 +140,8 @@ export function composeService(
   for (const field of Object.keys(def)) {
     const at = keyPath(path, field);
     if (MAPPED.includes(field) || (OPTION_KEYS as readonly string[]).includes(field)) continue;
-    if (field in COVERED) {
+    // Own keys only: `toString` or `constructor` in a file is not one of ours.
+    if (Object.hasOwn(COVERED, field)) {
       if (COVERED[field] !== "") {
         warnings.push({ path: at, message: `is ignored: ${COVERED[field]}` });
       }
@@ -202,6 +206,7 @@ export function composeService(
   }
   const aliases = readAliases(key, label, def, path, ctx);
   if (aliases.length) spec.aliases = aliases;
+  if (def.expose !== undefined) exposeWarning(spec, def.expose, keyPath(path, "expose"), ctx);
   if (extension.front) spec.front = true;
   const files = [
     ...readFileMounts(def.secrets, keyPath(path, "secrets"), true, ctx),
@@ -216,8 +221,11 @@ export function composeService(
     namePath: label === undefined ? "" : path,
     portPaths: ports.paths,
     volumePaths: mounts.volumePaths,
+    // Where the number of replicas was written, for problems about it.
     replicasPath: extension.replicas !== undefined
       ? extension.replicasPath
+      : def.scale !== undefined && deploy.replicas === undefined
+      ? keyPath(path, "scale")
       : keyPath(keyPath(path, "deploy"), "replicas"),
   };
   checkWithinService(checked, problems);
@@ -398,7 +406,7 @@ function readEnvironment(
         });
         return;
       }
-      const text = ctx.files[file];
+      const text = sentFile(ctx.files, file);
       if (text === undefined) {
         if (required) {
           ctx.out.problems.push({
@@ -429,12 +437,18 @@ function readPorts(
   path: string,
   out: { problems: Problems; warnings: Problems },
 ): { ports: PortSpec[]; paths: PortPaths[] } {
-  const read: { entry: ComposePort; at: string }[] = [];
+  // `unsaid`: a `ports` entry with no host port whose reader said nothing (a loopback-bound one
+  // was warned about already); Docker would publish it on a random host port.
+  const read: { entry: ComposePort; at: string; unsaid?: boolean }[] = [];
   const at = keyPath(path, "ports");
   if (Array.isArray(def.ports)) {
     def.ports.forEach((item, i) => {
       const itemPath = indexPath(at, i);
-      for (const entry of composePorts(item, itemPath, out)) read.push({ entry, at: itemPath });
+      const warned = out.warnings.length;
+      for (const entry of composePorts(item, itemPath, out)) {
+        const unsaid = entry.published === undefined && out.warnings.length === warned;
+        read.push({ entry, at: itemPath, unsaid });
+      }
     });
   } else if (def.ports !== undefined) {
     out.problems.push({
@@ -462,9 +476,17 @@ function readPorts(
     read.find(({ entry }) => entry.published === undefined && !entry.protocol)?.entry.container;
   const found: { ports: PortSpec[]; paths: PortPaths[] } = { ports: [], paths: [] };
   let httpTaken = false;
-  for (const { entry, at } of read) {
+  for (const { entry, at, unsaid } of read) {
     const http: boolean = !httpTaken && entry.container === httpPort && !entry.protocol;
     httpTaken ||= http;
+    if (unsaid && !http) {
+      out.warnings.push({
+        path: at,
+        message: `container port ${entry.container} has no host port, and fossora does not ` +
+          "publish on random host ports: the stack's services reach it by name; write " +
+          `"${entry.container}:${entry.container}" to publish it on every node`,
+      });
+    }
     const port: PortSpec = { container: entry.container, http };
     if (entry.published !== undefined) port.published = entry.published;
     if (entry.protocol) port.protocol = entry.protocol;
@@ -669,15 +691,27 @@ function readAliases(
       message: "is ignored: every service of the stack reaches every other by its name",
     });
   }
-  if (def.expose !== undefined) {
-    ctx.out.warnings.push({
-      path: keyPath(path, "expose"),
-      message: "the stack's services reach these ports by the service's name; nothing outside " +
-        "the cluster does",
-    });
-  }
   const valid = [...aliases].filter((alias) => /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(alias));
   return valid;
+}
+
+/** `expose`: ports the stack reaches by name, one of which may be the http port too. */
+function exposeWarning(
+  spec: ServiceSpec,
+  exposed: unknown,
+  path: string,
+  ctx: ServiceContext,
+): void {
+  const listed = Array.isArray(exposed) ? exposed.map((item) => Number(item)) : [];
+  const http = spec.ports.find((port) => port.http && listed.includes(port.container));
+  ctx.out.warnings.push({
+    path,
+    message: "the stack's services reach these ports by the service's name; nothing outside " +
+      "the cluster does" +
+      (http === undefined
+        ? ""
+        : `, except the http port ${http.container}, served at http://${spec.name}.DOMAIN/`),
+  });
 }
 
 /** A service's `secrets` or `configs`: names of the top-level ones, short or long form. */
@@ -723,8 +757,17 @@ function readFileMounts(
             message: expected("a file mode such as 0440", item.mode),
           });}
       }
-      if (item.uid !== undefined) mount.uid = String(item.uid);
-      if (item.gid !== undefined) mount.gid = String(item.gid);
+      for (const key of ["uid", "gid"] as const) {
+        const id = item[key];
+        if (id === undefined) continue;
+        if (typeof id === "string" || Number.isInteger(id)) mount[key] = String(id);
+        else {
+          ctx.out.problems.push({
+            path: keyPath(at, key),
+            message: expected("a user or group id such as 1000", id),
+          });
+        }
+      }
     }
     mounts.push(mount);
   });
@@ -738,8 +781,8 @@ function readDependsOn(
   ctx: ServiceContext,
 ): Dependency[] {
   if (value === undefined) return [];
-  const list: [string, unknown, string][] = Array.isArray(value)
-    ? value.map((item, i) => [String(item), "service_started", indexPath(path, i)])
+  const list: [unknown, unknown, string][] = Array.isArray(value)
+    ? value.map((item, i) => [item, "service_started", indexPath(path, i)])
     : isMapping(value)
     ? entries(value).map((
       [name, v],
@@ -753,6 +796,10 @@ function readDependsOn(
   }
   const deps: Dependency[] = [];
   for (const [name, condition, at] of list) {
+    if (typeof name !== "string") {
+      ctx.out.problems.push({ path: at, message: expected("a service name", name) });
+      continue;
+    }
     if (!ctx.keys.has(name) || name === self) {
       ctx.out.problems.push({
         path: at,
@@ -762,11 +809,23 @@ function readDependsOn(
       });
       continue;
     }
-    const kind = ({
+    if (ctx.notDeployed.has(name)) {
+      // Its replicas would never start, so this service would wait for ever.
+      ctx.out.problems.push({
+        path: at,
+        message: `'${name}' is not deployed, since none of its profiles is active: set ` +
+          "COMPOSE_PROFILES to deploy it too, or remove it here",
+      });
+      continue;
+    }
+    const kinds = {
       service_started: "started",
       service_healthy: "healthy",
       service_completed_successfully: "completed",
-    } as const)[String(condition) as "service_started"];
+    } as const;
+    const kind = Object.hasOwn(kinds, String(condition))
+      ? kinds[String(condition) as keyof typeof kinds]
+      : undefined;
     if (kind === undefined) {
       ctx.out.problems.push({
         path: at,

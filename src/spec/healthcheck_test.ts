@@ -33,7 +33,7 @@ Deno.test("a compose healthcheck becomes the service's, $$ undone and keys renam
     healthcheck:
       disable: true
 `;
-  const result = parseServiceFile(file, { filename: "compose.yaml" });
+  const result = parseServiceFile(file, { filename: "compose.yaml", stack: "app" });
   assert.ok(result.ok, JSON.stringify(result));
   assert.deepEqual(result.services.map((s) => s.healthcheck), [
     {
@@ -94,13 +94,24 @@ Deno.test("compose's start_interval is refused, saying why", () => {
   assert.match(out[0].message, /Docker 25/);
 });
 
-Deno.test("compose variables in a healthcheck are refused like everywhere in compose", () => {
+Deno.test("compose variables in a healthcheck are filled like everywhere in compose", () => {
   const file = "services:\n  db:\n    image: postgres\n    healthcheck:\n" +
-    '      test: ["CMD-SHELL", "pg_isready -U ${POSTGRES_USER}"]\n';
-  const result = parseServiceFile(file, { filename: "compose.yaml" });
-  assert.equal(result.ok, false);
-  assert.match(
-    JSON.stringify(result),
-    /healthcheck\.test\[1\].*uses the variable \$\{POSTGRES_USER\}/,
-  );
+    '      test: ["CMD-SHELL", "pg_isready -U ${POSTGRES_USER} -d $$DB"]\n';
+  const result = parseServiceFile(file, {
+    filename: "compose.yaml",
+    stack: "app",
+    variables: { POSTGRES_USER: "immich" },
+  });
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.deepEqual(result.services[0].healthcheck, {
+    test: ["CMD-SHELL", "pg_isready -U immich -d $DB"],
+  });
+});
+
+Deno.test("a compose healthcheck with only disable: false keeps the image's own check", () => {
+  // Immich writes this for its server; Docker then runs the image's HEALTHCHECK.
+  const file = "services:\n  server:\n    image: x\n    healthcheck:\n      disable: false\n";
+  const result = parseServiceFile(file, { stack: "app" });
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.equal(result.services[0].healthcheck, undefined);
 });

@@ -66,8 +66,24 @@ function tooDeep(format: string): Loaded {
   };
 }
 
-/** Reads exactly one YAML 1.2 document (merge keys allowed), with line and column on errors. */
-export function loadYaml(text: string): Loaded {
+/**
+ * YAML 1.1's octal integers (`0440`), which Docker compose's YAML reader (Go's yaml.v3) still
+ * reads as octal: compose files write file modes so (`mode: 0440`), where YAML 1.2 reads 440.
+ */
+const LEGACY_OCTAL = {
+  identify: (value: unknown) => typeof value === "number",
+  default: true,
+  tag: "tag:yaml.org,2002:int",
+  format: "OCT",
+  test: /^0[0-7]+$/,
+  resolve: (text: string) => parseInt(text, 8),
+};
+
+/**
+ * Reads exactly one YAML 1.2 document (merge keys allowed), with line and column on errors.
+ * With `legacyOctal`, integers written `0440` are octal, as docker compose reads them.
+ */
+export function loadYaml(text: string, options: { legacyOctal?: boolean } = {}): Loaded {
   // The yaml parser takes seconds on a megabyte of "[[[[" and then overflows its stack.
   if (flowDepth(text) > MAX_NESTING) return tooDeep("YAML");
   const lines = new LineCounter();
@@ -77,6 +93,7 @@ export function loadYaml(text: string): Loaded {
     // yaml's own uniqueKeys check is quadratic (a minute on 80,000 keys): see duplicateKeys.
     uniqueKeys: false,
     merge: true,
+    ...(options.legacyOctal ? { customTags: (tags) => [LEGACY_OCTAL, ...tags] } : {}),
   });
   const errors = docs.flatMap((doc) => [
     ...doc.errors.map((error) => ({ offset: error.pos[0], message: error.message })),

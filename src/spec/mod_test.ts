@@ -205,17 +205,16 @@ const INVALID: Invalid[] = [
   },
   {
     name: "compose https_redirect on a service without an http port",
-    input: "services:\n  db:\n    image: postgres\n    ports: ['5432:5432']\n" +
+    input: "name: s\nservices:\n  db:\n    image: postgres\n    ports: ['5432:5432']\n" +
       "    x-fossora: { https_redirect: true }\n",
     problems: [{
       path: "services.db.x-fossora.https_redirect",
-      message:
-        'the service has no http port to redirect to https; give it one with a container-only port such as ports: ["80"], or with x-fossora.http',
+      message: "the service has no http port to redirect to https; give it one with x-fossora.http",
     }],
   },
   {
     name: "compose https_redirect as a string",
-    input: "services:\n  web:\n    image: nginx\n    ports: ['80']\n" +
+    input: "name: s\nservices:\n  web:\n    image: nginx\n    ports: ['80']\n" +
       "    x-fossora: { https_redirect: 'true' }\n",
     problems: [{
       path: "services.web.x-fossora.https_redirect",
@@ -348,51 +347,48 @@ const INVALID: Invalid[] = [
     }],
   },
   {
-    name: "unknown compose key",
-    input: "services:\n  web:\n    image: nginx\n    container_name: w\n",
+    name: "compose key fossora cannot honour",
+    input: "name: s\nservices:\n  web:\n    image: nginx\n    ipc: host\n",
     problems: [{
-      path: "services.web.container_name",
-      message:
-        "fossora does not understand this compose key; remove it (fossora names containers itself)",
+      path: "services.web.ipc",
+      message: "is not supported: containers of a stack do not share an IPC namespace across nodes",
     }],
   },
   {
-    name: "compose depends_on, and a healthcheck without test",
-    input: "services:\n  web:\n    image: nginx\n    depends_on: [db]\n    healthcheck: {}\n" +
-      "  db:\n    image: postgres\n",
+    name: "compose depends_on a service the file lacks, and a healthcheck with a bad value",
+    input: "name: s\nservices:\n  web:\n    image: nginx\n    depends_on: [cache]\n" +
+      "    healthcheck: { retries: -1 }\n  db:\n    image: postgres\n",
     problems: [
       {
-        path: "services.web.depends_on",
-        message:
-          "fossora does not understand this compose key; remove it (fossora starts services independently; let the service retry what it needs)",
+        path: "services.web.healthcheck.retries",
+        message: "expected an integer from 0 to 1000, found the number -1",
       },
       {
-        path: "services.web.healthcheck.test",
-        message: 'is missing; give the command, e.g. ["CMD", "curl", "-f", "http://localhost/"]',
+        path: "services.web.depends_on[0]",
+        message: "'cache' is not a service of this file; list services of the file only",
       },
     ],
   },
   {
-    name: "compose top-level networks",
-    input: "services:\n  web:\n    image: nginx\nnetworks:\n  front: {}\n",
+    name: "compose network_mode of another service",
+    input: "name: s\nservices:\n  web:\n    image: nginx\n    network_mode: 'container:vpn'\n",
     problems: [{
-      path: "networks",
+      path: "services.web.network_mode",
       message:
-        "fossora does not understand this compose key; remove it (services reach each other at NAME.DOMAIN)",
+        "'container:vpn' shares another container's network, which fossora cannot do across nodes: remove it and reach the other service by name",
     }],
   },
   {
-    name: "compose bind mount",
-    input: "services:\n  web:\n    image: nginx\n    volumes: [./data:/data]\n",
+    name: "compose mount with an option Docker does not know",
+    input: "name: s\nservices:\n  web:\n    image: nginx\n    volumes: [/srv/data:/data:bogus]\n",
     problems: [{
       path: "services.web.volumes[0]",
-      message:
-        "'./data:/data' is a bind mount of a host path; fossora keeps named volumes only, because a host's files are not on the other nodes: use a named volume such as \"data:/data\" and declare data under the top-level volumes",
+      message: "volume option 'bogus' is not one Docker knows (ro, rw, z, Z, nocopy…); remove it",
     }],
   },
   {
     name: "compose udp port",
-    input: "services:\n  dns:\n    image: coredns/coredns\n    ports: [53/udp]\n",
+    input: "name: s\nservices:\n  dns:\n    image: coredns/coredns\n    ports: [53/udp]\n",
     problems: [{
       path: "services.dns.ports[0]",
       message: 'UDP port 53 has no host port; write "53:53/udp" to publish it on every node',
@@ -400,39 +396,38 @@ const INVALID: Invalid[] = [
   },
   {
     name: "compose service without image",
-    input: "services:\n  web:\n    command: [sh]\n",
+    input: "name: s\nservices:\n  web:\n    command: [sh]\n",
     problems: [{
       path: "services.web.image",
-      message:
-        "is missing; fossora runs prebuilt images only: build and push the image, then set image",
+      message: "is missing: give the image to run, e.g. image: nginx:1.27",
     }],
   },
   {
-    name: "compose variable interpolation",
-    input:
-      "services:\n  db:\n    image: postgres\n    environment:\n      PASSWORD: ${DB_PASSWORD}\n",
+    name: "compose required variable unset",
+    input: "name: s\nservices:\n  db:\n    image: postgres\n    environment:\n" +
+      "      PASSWORD: ${DB_PASSWORD:?give the database a password}\n",
     problems: [{
       path: "services.db.environment.PASSWORD",
       message:
-        "uses the variable ${DB_PASSWORD}, which docker compose fills from the shell or .env; fossora has neither: write the value itself (and $$ for a literal $)",
+        "needs the variable DB_PASSWORD set and not empty: give the database a password; set it in your environment or in .env beside the file",
     }],
   },
   {
-    name: "compose named volume not declared",
-    input: "services:\n  db:\n    image: postgres\n    volumes: [data:/var/lib/postgresql/data]\n",
+    name: "compose without a stack name",
+    input: "services:\n  db:\n    image: postgres\n",
     problems: [{
-      path: "services.db.volumes[0]",
+      path: "",
       message:
-        "volume 'data' is not declared under the top-level volumes; add \"volumes: { data: {} }\" (docker compose requires it too)",
+        "the stack has no name: deploy it with `fossora deploy FILE --stack NAME` (or ?stack=NAME), or add name: NAME at the top of the file",
     }],
   },
   {
-    name: "compose service name that is not a DNS label",
-    input: "services:\n  My_Web:\n    image: nginx\n",
+    name: "compose service name that cannot be made a DNS label",
+    input: "services:\n  _:\n    image: nginx\n",
+    options: { stack: "s" },
     problems: [{
-      path: "services.My_Web",
-      message:
-        "service name 'My_Web' may hold only lowercase letters a-z, digits and '-' (a DNS label), e.g. 'my-web'",
+      path: "services._",
+      message: "'_' cannot be made a DNS name; name the service with letters, digits and '-'",
     }],
   },
   {
@@ -596,7 +591,7 @@ const REDIRECTS: ValidPorts[] = [
   },
   {
     name: "compose, on the first container-only port",
-    input: "services:\n  web:\n    image: nginx:1.25\n    ports: ['2222:22', '80']\n" +
+    input: "name: s\nservices:\n  web:\n    image: nginx:1.25\n    ports: ['2222:22', '80']\n" +
       "    x-fossora: { https_redirect: true }\n",
     ports: [
       { container: 22, http: false, published: 2222 },
@@ -607,6 +602,7 @@ const REDIRECTS: ValidPorts[] = [
     name: "compose, on the port x-fossora.http adds",
     input: "services:\n  web:\n    image: nginx:1.25\n" +
       "    x-fossora: { http: 3000, https_redirect: true }\n",
+    options: { stack: "s" },
     ports: [{ container: 3000, http: true, httpsRedirect: true }],
   },
   {
@@ -616,7 +612,7 @@ const REDIRECTS: ValidPorts[] = [
   },
   {
     name: "compose false is stored as absent",
-    input: "services:\n  web:\n    image: nginx:1.25\n    ports: ['80']\n" +
+    input: "name: s\nservices:\n  web:\n    image: nginx:1.25\n    ports: ['80']\n" +
       "    x-fossora: { https_redirect: false }\n",
     ports: [{ container: 80, http: true }],
   },
@@ -675,6 +671,7 @@ placement:
 Deno.test("a compose file with two services gives both, with defaults and warnings", () => {
   const compose = `
 version: "3.8"
+name: site
 services:
   web:
     image: nginx:1.25
@@ -695,7 +692,7 @@ volumes:
   pgdata: {}
 `;
   const web: ServiceSpec = {
-    name: "web",
+    name: "web.site",
     image: "nginx:1.25",
     command: ["nginx", "-g", "daemon off;"],
     replicas: 1,
@@ -703,20 +700,24 @@ volumes:
     env: { TZ: "Europe/Paris" },
     volumes: [{ name: "html", path: "/usr/share/nginx/html" }],
     placement: {},
+    stack: "site",
+    front: true,
   };
   const db: ServiceSpec = {
-    name: "db",
+    name: "db.site",
     image: "postgres:16",
     replicas: 1,
     ports: [{ container: 5432, http: false, published: 5432 }],
     env: { POSTGRES_PASSWORD: "secret", PGPORT: "5432" },
     volumes: [{ name: "pgdata", path: "/var/lib/postgresql/data" }],
     placement: {},
+    stack: "site",
   };
   assert.deepEqual(parseServiceFile(compose, { filename: "docker-compose.yml" }), {
     ok: true,
     services: [web, db],
     warnings: ["version: is obsolete in compose files and is ignored"],
+    stack: { name: "site", files: {} },
   });
 });
 

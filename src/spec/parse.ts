@@ -53,8 +53,13 @@ export function parseServiceFile(
 ): ParseResult {
   const text = decode(input);
   if (typeof text !== "string") return refuse([text]);
-  const loaded = isJson(options) ? loadJson(text) : loadYaml(text);
+  let loaded = isJson(options) ? loadJson(text) : loadYaml(text);
   if (!loaded.ok) return refuse(loaded.problems);
+  // A compose file is read again as docker compose reads YAML (its `mode: 0440` is octal).
+  if (!isJson(options) && isMapping(loaded.value) && isMapping(loaded.value.services)) {
+    loaded = loadYaml(text, { legacyOctal: true });
+    if (!loaded.ok) return refuse(loaded.problems);
+  }
   const problems: Problems = [];
   const warnings: Problems = [...loaded.warnings];
   const { services, stack } = interpret(loaded.value, { problems, warnings }, options);

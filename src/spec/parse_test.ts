@@ -68,9 +68,10 @@ Deno.test("a file of only comments is refused", () => {
 Deno.test("compose anchors and merge keys within the alias limit work", () => {
   const uses = Array.from({ length: 10 }, (_, i) => `  s${i}:\n    <<: *base\n`).join("");
   const yaml = `x-base: &base\n  image: busybox\n  environment: { TZ: UTC }\nservices:\n${uses}`;
-  const result = parseServiceFile(yaml);
+  const result = parseServiceFile(yaml, { stack: "anchors" });
   assert.ok(result.ok, JSON.stringify(result));
   assert.equal(result.services.length, 10);
+  assert.equal(result.services[9].name, "s9.anchors");
   assert.deepEqual(result.services[9].env, { TZ: "UTC" });
   assert.ok(10 < MAX_ALIAS_COUNT);
 });
