@@ -305,3 +305,73 @@ Deno.test("depends_on with service_healthy holds a service's start until its dep
   assert.ok(appRunning >= dbReady, "app ran before db was healthy");
   console.log(`app started ${appRunning - dbReady} ms after db became healthy`);
 });
+
+Deno.test("a published port that answers HTTP gets the service a URL; one of fossora's own ports is not published but served at the URL", async () => {
+  await using agent = await TestAgent.start();
+  const published = 20000 + Math.floor(Math.random() * 20000);
+  const file = `${agent.dataDir}/ports.yml`;
+  await Deno.writeTextFile(
+    file,
+    `name: ports
+services:
+  media:
+    image: fossora-test/busybox:1
+    command: ["sh", "-c", "echo media > /www/index.html; exec httpd -f -p 8096 -h /www"]
+    ports: ["${published}:8096"]
+  game:
+    image: fossora-test/busybox:1
+    command: ["sh", "-c", "exec nc -lk -p 25565 -e echo not-http"]
+    ports: ["${published + 1}:25565"]
+  web:
+    image: fossora-test/busybox:1
+    command: ["sh", "-c", "echo web > /www/index.html; exec httpd -f -p 80 -h /www"]
+    ports: ["${agent.ports.http}:80"]
+`,
+  );
+  const out = await agent.cli("deploy", file);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stderr,
+    new RegExp(
+      `port ${agent.ports.http} is fossora's own \\(proxy\\).*reached at http://web\\.ports\\.DOMAIN/`,
+    ),
+  );
+  const page = (host: string) =>
+    httpRequest(agent.ports.http, `${host}.${agent.domain}`).catch(() => undefined);
+  await waitFor(
+    "media to be served at its URL once its port answered HTTP",
+    async () => {
+      const res = await page("media.ports");
+      return res?.status === 200 && res.body.trim() === "media";
+    },
+    60_000,
+    300,
+  );
+  const direct = await httpRequest(published, "anything");
+  assert.equal(direct.body.trim(), "media");
+  await waitFor(
+    "web at its URL",
+    async () => (await page("web.ports"))?.body.trim() === "web",
+    60_000,
+    300,
+  );
+  type Summary = { name: string; url: string | null; published: number[] };
+  const services = (await agent.json<{ services: Summary[] }>("/api/v1/services")).services;
+  const byName = new Map(services.map((s) => [s.name, s]));
+  assert.equal(byName.get("media.ports")?.url, `http://media.ports.${agent.domain}/`);
+  assert.deepEqual(byName.get("web.ports")?.published, []);
+  // The game's port never answers HTTP: it stays a published port without a URL.
+  await waitFor(
+    "the game to run",
+    async () => {
+      const d = await agent.json<{ replicas: { state: string }[] }>("/api/v1/services/game.ports");
+      return d.replicas[0]?.state === "running";
+    },
+    60_000,
+    300,
+  );
+  const game = (await agent.json<{ services: Summary[] }>("/api/v1/services")).services
+    .find((s) => s.name === "game.ports");
+  assert.equal(game?.url, null);
+  assert.equal((await page("game.ports"))?.status !== 200, true);
+});
