@@ -32,6 +32,10 @@ export interface ContainerState {
   ports: Record<string, number>;
   /** Its health check's verdict, when it has one (the image's or the spec's). */
   health?: ContainerHealth;
+  /** Docker network name -> the container's IPv4 address on it. */
+  networks?: Record<string, string>;
+  /** TCP ports the container exposes (the image's EXPOSE and the create's), ascending. */
+  exposed?: number[];
 }
 
 /** Docker's `State.Health`, in short. */
@@ -49,8 +53,11 @@ export interface CreateOptions {
   cmd?: string[];
   env: Record<string, string>;
   labels: Record<string, string>;
-  /** Container ports, each published on a random host port on `hostIp`. */
-  ports: { container: number; protocol?: "udp" }[];
+  /**
+   * Container ports, each published on a random host port on `hostIp`; an `internal` one is
+   * only exposed (reached on the container's own network, never on the node's address).
+   */
+  ports: { container: number; protocol?: "udp"; internal?: boolean }[];
   /**
    * The host address ports are published on: the node's address, so a replica is reachable
    * there (by other nodes' proxies) and not on every interface. "0.0.0.0" means every one.
@@ -60,6 +67,12 @@ export interface CreateOptions {
   mounts: { volume: string; path: string }[];
   /** Replaces the image's health check when present. */
   healthcheck?: Healthcheck;
+  /** The Docker network the container joins instead of the default bridge. */
+  network?: string;
+  /** Lines added to the container's `/etc/hosts`, `NAME:ADDRESS` (Docker's ExtraHosts). */
+  hosts?: string[];
+  /** The DNS servers the container uses (Docker's Dns). */
+  dns?: string[];
 }
 
 /** One container event; the runtime only needs to know that something happened. */
@@ -281,7 +294,27 @@ function toState(info: Docker.ContainerInspectInfo): ContainerState {
     finishedAt: parseTime(info.State.FinishedAt),
     ports: hostPorts(info.NetworkSettings?.Ports as PortMap),
     ...health(info.State.Health),
+    networks: networkAddresses(info.NetworkSettings?.Networks),
+    exposed: exposedTcp(info.Config?.ExposedPorts),
   };
+}
+
+function networkAddresses(
+  networks: Record<string, { IPAddress?: string }> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, n] of Object.entries(networks ?? {})) if (n?.IPAddress) out[name] = n.IPAddress;
+  return out;
+}
+
+function exposedTcp(exposed: Record<string, unknown> | undefined): number[] {
+  const out: number[] = [];
+  for (const key of Object.keys(exposed ?? {})) {
+    const [port, proto] = key.split("/");
+    const n = Number(port);
+    if ((proto ?? "tcp") === "tcp" && Number.isInteger(n) && n > 0 && n < 65536) out.push(n);
+  }
+  return out.sort((a, b) => a - b);
 }
 
 /** What a health check's output may add to a replica's message. */
@@ -484,7 +517,7 @@ class DockerodeApi implements DockerApi {
     for (const p of o.ports) {
       const key = `${p.container}/${p.protocol ?? "tcp"}`;
       exposed[key] = {};
-      bindings[key] = [{ HostIp: o.hostIp, HostPort: "" }];
+      if (!p.internal) bindings[key] = [{ HostIp: o.hostIp, HostPort: "" }];
     }
     const c = await withDeadline(
       "docker create",
@@ -503,6 +536,9 @@ class DockerodeApi implements DockerApi {
             Mounts: o.mounts.map((m) => ({ Type: "volume", Source: m.volume, Target: m.path })),
             RestartPolicy: { Name: "no" },
             LogConfig: { Type: LOG_CONFIG.Type, Config: { ...LOG_CONFIG.Config } },
+            ...(o.network ? { NetworkMode: o.network } : {}),
+            ...(o.hosts?.length ? { ExtraHosts: o.hosts } : {}),
+            ...(o.dns?.length ? { Dns: o.dns } : {}),
           },
           abortSignal,
         }),

@@ -5,7 +5,7 @@
  * trigger passes quickly; a periodic resync catches whatever an event stream lost.
  * @module
  */
-import type { ReplicaStatus } from "../state/types.ts";
+import type { ReplicaStatus, ServiceSpec } from "../state/types.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { untilAborted } from "./abort.ts";
 import { addressProblem, probeHost } from "./address.ts";
@@ -39,6 +39,9 @@ import { sameWanted } from "./same.ts";
 import { describe, httpPort, type Observation, RUNNING_READY_MS, sameStatus } from "./status.ts";
 import { checkWanted, type Rejected } from "./validate.ts";
 
+/** How a container joins its stack's network: the part of {@link CreateOptions} it sets. */
+export type ContainerAttach = Pick<CreateOptions, "network" | "hosts" | "dns">;
+
 /** A timer handle, as setTimeout returns it. */
 export type TimerId = ReturnType<typeof setTimeout>;
 
@@ -61,6 +64,12 @@ export interface RuntimeOptions {
   report: (status: ReplicaStatus) => void | Promise<void>;
   /** Called once a replica is no longer wanted here and its container is gone. */
   forget: (service: string, replica: number) => void | Promise<void>;
+  /**
+   * For a service of a stack: readies the stack's network on this node and says how its
+   * container joins it (network, `/etc/hosts` lines, DNS), just before the container is made.
+   * Without it, stack services run on Docker's default bridge like any other.
+   */
+  attach?: (spec: ServiceSpec, signal: AbortSignal) => Promise<ContainerAttach>;
   log?: Logger;
   /** Clock in ms since the epoch; default Date.now. */
   now?: () => number;
@@ -617,11 +626,20 @@ export class Runtime {
       cmd: w.spec.command,
       env: w.spec.env,
       labels: containerLabels(w, this.#o.nodeId),
-      ports: w.spec.ports.map((p) => ({ container: p.container, protocol: p.protocol })),
+      ports: w.spec.ports.map((p) => ({
+        container: p.container,
+        protocol: p.protocol,
+        // A stack's container-only port is reached through the stack's network, not the LAN.
+        ...(w.spec.stack && !p.http && p.published === undefined ? { internal: true } : {}),
+      })),
       hostIp: this.#o.address,
       mounts: w.spec.volumes.map((v) => ({ volume: volumeName(w.service, v.name), path: v.path })),
       ...(w.spec.healthcheck ? { healthcheck: w.spec.healthcheck } : {}),
     };
+    const attach = this.#o.attach;
+    if (w.spec.stack && attach) {
+      Object.assign(options, await this.#call("stack network", (s) => attach(w.spec, s)));
+    }
     const create = () => this.#call("docker create", (s) => docker.create(options, s));
     try {
       return await create();
