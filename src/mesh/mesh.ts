@@ -243,7 +243,7 @@ export class Mesh {
 
   /** Removes the networks of stacks no container here is on (and not just readied). */
   async #sweep(): Promise<void> {
-    const grace = this.#o.graceMs ?? 60_000;
+    const grace = this.#o.graceMs ?? 15_000;
     for (const [stack, n] of [...this.#networks]) {
       if (this.#now() - (this.#prepared.get(stack) ?? -Infinity) < grace) continue;
       try {
