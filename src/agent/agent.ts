@@ -1396,7 +1396,7 @@ export class Agent {
           port: c.meshPort,
           certPem,
           keyPem,
-          refuse: (req) => mesh?.refuse(req) ?? "not ready",
+          refuse: (req) => mesh ? mesh.refuse(req) : "this node is starting",
           relay: m.relayWithRest,
           log: this.log.child("tunnel"),
         });

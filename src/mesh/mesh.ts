@@ -86,6 +86,8 @@ export class Mesh {
   /** Listeners that could not be opened, and the reason last logged. */
   readonly #failed = new Map<string, string>();
   readonly #next = new Map<string, number>();
+  /** Last availability logged per service, so a flood of failed connections logs once. */
+  readonly #state = new Map<string, string>();
   readonly #outUntil = new Map<string, number>();
   readonly #conns = new Set<Deno.Conn>();
   readonly #sessions = new Set<Promise<void>>();
@@ -366,8 +368,7 @@ export class Mesh {
       (id) => view.node(id),
     );
     if (backends.length === 0) {
-      this.#counter.inc({ service, result: "no_replica" });
-      this.#log.debug("no ready replica for a stack connection", { service, port });
+      this.#result(service, "no_replica", { port });
       return undefined;
     }
     const start = this.#next.get(service) ?? 0;
@@ -379,21 +380,36 @@ export class Mesh {
       try {
         const opened = await this.#connect(service, port, b);
         this.#outUntil.delete(b.key);
-        this.#counter.inc({ service, result: "ok" });
+        this.#result(service, "ok");
         return opened;
       } catch (err) {
         if (this.#outUntil.size > 10_000) this.#outUntil.clear();
         this.#outUntil.set(b.key, this.#now() + (this.#o.outMs ?? 5000));
-        this.#log.debug("replica did not accept a stack connection; trying the next", {
+        this.#log.info("replica did not accept a stack connection; trying the next", {
           service,
           replica: b.key,
           err,
         });
       }
     }
-    this.#counter.inc({ service, result: "failed" });
-    this.#log.warn("no replica accepts a stack connection", { service, port });
+    this.#result(service, "failed", { port });
     return undefined;
+  }
+
+  /** Counts a connection, and logs when the service's availability changes. */
+  #result(service: string, result: "ok" | "no_replica" | "failed", fields = {}): void {
+    this.#counter.inc({ service, result });
+    const before = this.#state.get(service);
+    if (before === result) return;
+    if (this.#state.size > 10_000) this.#state.clear();
+    this.#state.set(service, result);
+    if (result === "no_replica") {
+      this.#log.warn("no ready replica; closing a stack's connections", { service, ...fields });
+    } else if (result === "failed") {
+      this.#log.warn("no replica accepts a stack's connections", { service, ...fields });
+    } else if (before !== undefined) {
+      this.#log.info("a stack's connections reach a replica again", { service });
+    }
   }
 
   /** Connects to `b`: its container here, or its node's tunnel asking for `port` there. */
