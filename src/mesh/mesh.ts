@@ -82,6 +82,7 @@ export class Mesh {
   /** When each stack's network was last readied for a container. */
   readonly #prepared = new Map<string, number>();
   readonly #addresses = new Set<string>();
+  readonly #ensuring = new Map<string, Promise<StackNetwork>>();
   readonly #listeners = new Map<string, Listening>();
   /** Listeners that could not be opened, and the reason last logged. */
   readonly #failed = new Map<string, string>();
@@ -133,8 +134,7 @@ export class Mesh {
   async attach(spec: ServiceSpec): Promise<ContainerAttach> {
     const stack = spec.stack;
     if (!stack) return {};
-    const network = await this.#o.networks.ensure(stack);
-    this.#keep(network);
+    const network = await this.#ensure(stack);
     this.#prepared.set(stack, this.#now());
     await this.sync();
     const services = this.#o.view.services();
@@ -188,6 +188,20 @@ export class Mesh {
     for (const key of [...this.#listeners.keys()]) this.#close(key);
     for (const c of this.#conns) closeQuietly(c);
     await Promise.all([...loops, ...this.#sessions]);
+  }
+
+  /**
+   * The stack's network, made once even when several of its containers are made at once
+   * (Docker would make two networks of one name, and then refuse both as ambiguous).
+   */
+  #ensure(stack: string): Promise<StackNetwork> {
+    let p = this.#ensuring.get(stack);
+    if (!p) {
+      p = this.#o.networks.ensure(stack).then((n) => (this.#keep(n), n));
+      this.#ensuring.set(stack, p);
+      p.finally(() => this.#ensuring.delete(stack)).catch(() => {});
+    }
+    return p;
   }
 
   #keep(n: StackNetwork): void {

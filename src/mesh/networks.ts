@@ -51,6 +51,19 @@ export function createStackNetworks(dockerHost: string): StackNetworks {
   const docker = new Docker(parseDockerHost(dockerHost));
   const inspect = async (name: string) =>
     toNetwork(await docker.getNetwork(name).inspect() as Inspected);
+  /**
+   * Keeps one network of the name when a race (two agents on one engine) made several: the
+   * first by id, and removes the others that have no container.
+   */
+  const dedupe = async (name: string) => {
+    const rows = (await docker.listNetworks({ filters: { name: [name] } }) as (Inspected & {
+      Id: string;
+    })[]).filter((r) => r.Name === name).sort((a, b) => a.Id.localeCompare(b.Id));
+    for (const extra of rows.slice(1)) {
+      const used = await docker.listContainers({ all: true, filters: { network: [extra.Id] } });
+      if (used.length === 0) await docker.getNetwork(extra.Id).remove().catch(() => {});
+    }
+  };
   return {
     async ensure(stack) {
       const name = stackNetwork(stack);
@@ -58,9 +71,12 @@ export function createStackNetworks(dockerHost: string): StackNetworks {
         const found = await inspect(name);
         if (found) return found;
       } catch (err) {
-        if (toDockerError(err, "docker network inspect").status !== 404) {
-          throw toDockerError(err, "docker network inspect");
-        }
+        const e = toDockerError(err, "docker network inspect");
+        if (/ambiguous/.test(e.message)) {
+          await dedupe(name);
+          const kept = await inspect(name);
+          if (kept) return kept;
+        } else if (e.status !== 404) throw e;
       }
       try {
         await docker.createNetwork({
