@@ -270,6 +270,9 @@ export async function dialTunnel(
   }
 }
 
+/** Buffers of a relay: small for requests, up to 256 KiB for bulk transfers. */
+const MESH_BUFFERS = { size: 16 * 1024, max: 256 * 1024 };
+
 /** Passes `rest` (read past a first line) on to `to`, then relays both ways. */
 export async function relayWithRest(
   from: Deno.Conn,
@@ -277,5 +280,5 @@ export async function relayWithRest(
   rest: Uint8Array,
 ): Promise<void> {
   if (rest.length > 0) await writeAll(to, rest);
-  await splice(from, to);
+  await splice(from, to, MESH_BUFFERS);
 }
