@@ -22,6 +22,8 @@ import { waitFor } from "./helpers/wait.ts";
 const EXPOSING_IMAGE = "fossora-test/deno-expose:1";
 const DB = (stack: string) =>
   `Deno.serve({ port: 8080, onListen() {} }, () => new Response("db of ${stack} in " + Deno.hostname()));`;
+const HELLO = `Deno.serve({ port: 8080, onListen() {} }, () => new Response("hello"));`;
+const DOMAIN = "fossora.home.arpa";
 const WEB = `Deno.serve({ port: 8080, onListen() {} }, async () => {
   try {
     const r = await fetch("http://db:8080/", { signal: AbortSignal.timeout(3000) });
@@ -155,6 +157,42 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
         // db lists no port: the container's port is not published on the node.
         const id = (await containerOf(n2, "db.shop"))!;
         assert.equal((await n2.docker("port", id)).stdout.trim(), "");
+      },
+    );
+
+    await step(
+      "a cluster service's NAME.DOMAIN resolves and answers inside a stack's container",
+      async () => {
+        await n1.json("/api/v1/services", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            name: "hello",
+            image: DENO_IMAGE,
+            command: ["eval", HELLO],
+            ports: [{ container: 8080, http: true }],
+            placement: pin(n2),
+          }),
+        });
+        const shopWeb = (await containerOf(n1, "web.shop"))!;
+        const out = await waitFor(
+          "hello.DOMAIN from web.shop's container",
+          async () => {
+            const r = await n1.docker(
+              "exec",
+              shopWeb,
+              "/bin/deno",
+              "eval",
+              `const a = await Deno.resolveDns("hello.${DOMAIN}", "A");
+          const r = await fetch("http://hello.${DOMAIN}/", { signal: AbortSignal.timeout(3000) });
+          console.log(a.sort().join(",") + " " + r.status + " " + await r.text());`,
+            );
+            return r.stdout.includes(" 200 ") ? r.stdout.trim() : undefined;
+          },
+          60_000,
+          500,
+        );
+        assert.equal(out, `${[n1.address, n2.address].sort().join(",")} 200 hello`);
       },
     );
 
