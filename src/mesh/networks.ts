@@ -67,17 +67,19 @@ export function createStackNetworks(dockerHost: string): StackNetworks {
   return {
     async ensure(stack) {
       const name = stackNetwork(stack);
-      try {
-        const found = await inspect(name);
-        if (found) return found;
-      } catch (err) {
-        const e = toDockerError(err, "docker network inspect");
-        if (/ambiguous/.test(e.message)) {
+      const find = async () => {
+        try {
+          return await inspect(name);
+        } catch (err) {
+          const e = toDockerError(err, "docker network inspect");
+          if (e.status === 404) return undefined;
+          if (!/ambiguous/.test(e.message)) throw e;
           await dedupe(name);
-          const kept = await inspect(name);
-          if (kept) return kept;
-        } else if (e.status !== 404) throw e;
-      }
+          return await inspect(name);
+        }
+      };
+      const found = await find();
+      if (found) return found;
       try {
         await docker.createNetwork({
           Name: name,
@@ -91,7 +93,7 @@ export function createStackNetworks(dockerHost: string): StackNetworks {
           throw toDockerError(err, "docker network create");
         }
       }
-      const made = await inspect(name);
+      const made = await find();
       if (!made) throw new Error(`docker network ${name} has no IPv4 subnet`);
       return made;
     },

@@ -637,7 +637,8 @@ export class Runtime {
       ...(w.spec.healthcheck ? { healthcheck: w.spec.healthcheck } : {}),
     };
     const attach = this.#o.attach;
-    if (w.spec.stack && attach) {
+    // A container in the node's network namespace joins no network.
+    if (w.spec.stack && attach && !w.spec.hostNetwork) {
       Object.assign(options, await this.#call("stack network", (s) => attach(w.spec, s)));
     }
     const create = () => this.#call("docker create", (s) => docker.create(options, s));
