@@ -7,7 +7,8 @@
  * shop's db moves to node1, and the page follows it. Each stack's web gets its own stack's db.
  * Nothing outside a stack reaches its services: not another stack's container, not a LAN
  * machine routing to the virtual address, not a client of the tunnel without a node
- * certificate. Once a stack is gone, its network and addresses go too.
+ * certificate. A node's agent killed and started again serves its stack again and removes what
+ * a crash left. Once a stack is gone, its network and addresses go too.
  */
 import assert from "node:assert/strict";
 import { connectEtcd } from "../src/etcd/mod.ts";
@@ -253,6 +254,37 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
         conn.close();
       }
     });
+
+    await step(
+      "after a crash node2's agent serves its stack again and removes what no stack uses",
+      async () => {
+        // What a crash could leave: a stack's network with no container, an address of none.
+        await n2.docker("network", "create", "--label", "fossora.stack=ghost", "fossora-ghost");
+        await must(["ip", "-n", n2.netns, "addr", "add", "198.18.255.1/32", "dev", "lo"]);
+        await n2.kill();
+        await n2.start();
+        await waitFor(
+          "blog's page through the restarted node2",
+          async () => {
+            const b = await page(n1, ports.blog);
+            return b?.startsWith("web page: db of blog in ");
+          },
+          120_000,
+          500,
+        );
+        await waitFor(
+          "the leftovers removed",
+          async () => {
+            const nets = (await n2.docker("network", "ls", "--format", "{{.Name}}")).stdout;
+            const lo = (await run(["ip", "-n", n2.netns, "-4", "-o", "addr", "show", "dev", "lo"]))
+              .stdout;
+            return !nets.includes("fossora-ghost") && !lo.includes("198.18.255.1/32");
+          },
+          60_000,
+          500,
+        );
+      },
+    );
 
     await step("a stack gone from a node leaves neither network nor address there", async () => {
       const blogDb = virtualAddress("db.blog");
