@@ -23,6 +23,7 @@ import { addressClashes, stackOfSource, virtualAddress } from "./address.ts";
 import type { HostAddresses } from "./host_addresses.ts";
 import type { StackNetwork, StackNetworks } from "./networks.ts";
 import {
+  composeName,
   hostsLines,
   type MeshBackend,
   meshBackends,
@@ -141,7 +142,7 @@ export class Mesh {
     // The service itself may not be in the view yet on a node that just heard of it.
     const hosts = [...hostsLines(services, stack)];
     if (!services.some((s) => s.spec.name === spec.name)) {
-      hosts.push(`${spec.name.split(".")[0]}:${virtualAddress(spec.name)}`);
+      hosts.push(`${composeName(spec.name)}:${virtualAddress(spec.name)}`);
     }
     const dns = this.#o.dns?.(network) ?? [];
     return { network: network.name, hosts, ...(dns.length ? { dns } : {}) };

@@ -15,6 +15,8 @@ import { asProof, type Proof, TunnelAuth } from "./tunnel_auth.ts";
 const MAX_LINE = 16 * 1024;
 /** Time a peer has to send its first line. */
 const LINE_TIMEOUT_MS = 5_000;
+/** Tunnel connections served at once; more are closed at once, so a flood cannot exhaust us. */
+export const MAX_TUNNELS = 4096;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -151,6 +153,11 @@ export class TunnelServer {
         conn = await listener.accept();
       } catch {
         return; // closed by stop()
+      }
+      if (this.#sessions.size >= MAX_TUNNELS) {
+        closeQuietly(conn);
+        this.#refused((conn.remoteAddr as Deno.NetAddr).hostname, "too many tunnel connections");
+        continue;
       }
       const s = this.#serve(conn);
       this.#sessions.add(s);
