@@ -259,7 +259,15 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
       "after a crash node2's agent serves its stack again and removes what no stack uses",
       async () => {
         // What a crash could leave: a stack's network with no container, an address of none.
-        await n2.docker("network", "create", "--label", "fossora.stack=ghost", "fossora-ghost");
+        await n2.docker(
+          "network",
+          "create",
+          "--label",
+          "fossora.stack=ghost",
+          "--label",
+          `fossora.node=${n2.nodeId}`,
+          "fossora-ghost",
+        );
         await must(["ip", "-n", n2.netns, "addr", "add", "198.18.255.1/32", "dev", "lo"]);
         await n2.kill();
         await n2.start();

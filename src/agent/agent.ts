@@ -1421,7 +1421,7 @@ export class Agent {
     mesh = new m.Mesh({
       view: this.view,
       self: this.identity.id,
-      networks: m.createStackNetworks(c.dockerHost),
+      networks: m.createStackNetworks(c.dockerHost, this.identity.id),
       addresses: m.loopbackAddresses,
       tunnel: () => dial,
       dns: (n) => dnsEverywhere && n.gateway ? [n.gateway] : [],

@@ -22,7 +22,10 @@ export interface StackNetwork {
 export interface StackNetworks {
   /** Makes the stack's network, or finds it; rejects when Docker cannot. */
   ensure(stack: string): Promise<StackNetwork>;
-  /** The stack networks this node made (or another node on the same engine), found in Docker. */
+  /**
+   * The stack networks this node made, found in Docker (a network another node on the same
+   * engine made is used, by name, but left to that node to remove).
+   */
   list(): Promise<StackNetwork[]>;
   /** How many containers, running or not, are on the network. */
   containers(name: string): Promise<number>;
@@ -46,8 +49,8 @@ function toNetwork(n: Inspected): StackNetwork | undefined {
   return { stack, name: n.Name, subnet: v4.Subnet, gateway: v4.Gateway ?? "" };
 }
 
-/** The real {@link StackNetworks} over the engine at `dockerHost`. */
-export function createStackNetworks(dockerHost: string): StackNetworks {
+/** The real {@link StackNetworks} over the engine at `dockerHost`, for node `nodeId`. */
+export function createStackNetworks(dockerHost: string, nodeId: string): StackNetworks {
   const docker = new Docker(parseDockerHost(dockerHost));
   const inspect = async (name: string) =>
     toNetwork(await docker.getNetwork(name).inspect() as Inspected);
@@ -85,7 +88,7 @@ export function createStackNetworks(dockerHost: string): StackNetworks {
           Name: name,
           Driver: "bridge",
           CheckDuplicate: true,
-          Labels: { "fossora.managed": "true", [STACK_LABEL]: stack },
+          Labels: { "fossora.managed": "true", "fossora.node": nodeId, [STACK_LABEL]: stack },
         });
       } catch (err) {
         // Made by another node on this engine meanwhile: use it.
@@ -99,7 +102,9 @@ export function createStackNetworks(dockerHost: string): StackNetworks {
     },
     async list() {
       try {
-        const rows = await docker.listNetworks({ filters: { label: [STACK_LABEL] } });
+        const rows = await docker.listNetworks({
+          filters: { label: [STACK_LABEL, `fossora.node=${nodeId}`] },
+        });
         return rows.map((r) => toNetwork(r as Inspected)).filter((n): n is StackNetwork => !!n);
       } catch (err) {
         throw toDockerError(err, "docker network ls");

@@ -13,7 +13,7 @@ async function docker(...args: string[]): Promise<string> {
 Deno.test("a stack's network is made once, found again, counts its containers and goes", async () => {
   const stack = `n${crypto.randomUUID().slice(0, 8)}`;
   const name = `fossora-${stack}`;
-  const nets = createStackNetworks(SOCKET);
+  const nets = createStackNetworks(SOCKET, `t-${stack}`);
   let container = "";
   try {
     // Two at once race in Docker (it makes two of one name): one network of the name is left.
@@ -27,6 +27,9 @@ Deno.test("a stack's network is made once, found again, counts its containers an
       1,
     );
     assert.ok((await nets.list()).some((n) => n.stack === stack && n.subnet === made.subnet));
+    const other = createStackNetworks(SOCKET, "another-node");
+    assert.ok(!(await other.list()).some((n) => n.stack === stack), "not another node's");
+    assert.equal((await other.ensure(stack)).subnet, made.subnet, "but it uses it");
     assert.equal(await nets.containers(name), 0);
     container = await docker("create", "--network", name, "fossora-test/busybox:1", "sleep", "60");
     assert.equal(await nets.containers(name), 1, "a stopped container counts");
