@@ -12,7 +12,8 @@
  * Flags: `--json`; `--duration=SECONDS` (the 64-connection and DNS runs; the others are shorter;
  * default 10); `--runs=N` (the load runs, each figure's best and worst ratio; default 1);
  * `--soak=SECONDS` (then a soak of mixed traffic, RssAnon sampled over time; default none);
- * `--only=PART[,PART]` (of proxy, join, scale, failover; default all); `--trials=N` (joins one
+ * `--only=PART[,PART]` (of proxy, join, scale, failover, mesh; default all; mesh: the stack
+ * mesh's paths against a direct container-to-container connection, bench/mesh.ts); `--trials=N` (joins one
  * at a time, default 5); `--nodes=N` (the largest cluster tried, default 50: the goal);
  * `--kills=N` (node deaths per failover run, default 10: the issue's); `--watch=SECONDS` (the
  * delayed cluster watched for false alarms, default 600).
@@ -65,6 +66,7 @@ import { joinHosts, measureJoins } from "./join.ts";
 import { measureFailover } from "./failover.ts";
 import { measureDownloads, measureUploads } from "./transfer.ts";
 import { measureWebSocket } from "./websocket.ts";
+import { formatMeshReport, measureMesh, type MeshFigures } from "./mesh.ts";
 
 const CONNECTIONS = 64;
 const DOWNLOADS = 8;
@@ -87,7 +89,7 @@ const TOOLS = [
 ];
 
 /** The benchmarks `--only` picks from. */
-export const PARTS = ["proxy", "join", "scale", "failover"] as const;
+export const PARTS = ["proxy", "join", "scale", "failover", "mesh"] as const;
 /** One of {@link PARTS}. */
 export type Part = typeof PARTS[number];
 
@@ -205,6 +207,10 @@ export function budgetMs(o: Options): number {
   if (o.parts.includes("scale")) {
     total += SLOT_WAIT_S + 60 + o.nodes * 2 + Math.ceil((o.nodes - 1) / BATCH) * 125 + 5 * 30 +
       90 + IDLE_WINDOW_S + 120;
+  }
+  if (o.parts.includes("mesh")) {
+    // A slot, two agents, the stack, then three paths of a load and three transfers each.
+    total += SLOT_WAIT_S + 120 + 120 + 3 * (s.durationS + 1 + 60);
   }
   if (o.parts.includes("failover")) {
     // Each of the two clusters: a slot, forming, retuning (the delayed one), and per kill the
@@ -595,7 +601,7 @@ export function jsonReport(f: Figures): unknown {
 async function measureAll(
   o: Options,
   stack: AsyncDisposableStack,
-): Promise<{ proxy?: Figures; cluster: ClusterFigures }> {
+): Promise<{ proxy?: Figures; cluster: ClusterFigures; mesh?: MeshFigures }> {
   const phase = async <T>(f: (s: AsyncDisposableStack) => Promise<T>): Promise<T> => {
     const s = stack.use(new AsyncDisposableStack());
     try {
@@ -604,7 +610,7 @@ async function measureAll(
       await s.disposeAsync();
     }
   };
-  const out: { proxy?: Figures; cluster: ClusterFigures } = { cluster: {} };
+  const out: { proxy?: Figures; cluster: ClusterFigures; mesh?: MeshFigures } = { cluster: {} };
   if (o.parts.includes("proxy")) out.proxy = await phase((s) => bench(o, s));
   if (o.parts.includes("join")) {
     out.cluster.joins = await phase((s) => measureJoins(o.trials, s, progress));
@@ -616,6 +622,7 @@ async function measureAll(
     const f = { trials: o.kills, delayMs: FAILOVER_DELAY_MS, watchS: o.watchS };
     out.cluster.failover = await phase((s) => measureFailover(f, s, progress));
   }
+  if (o.parts.includes("mesh")) out.mesh = await phase(() => measureMesh(o.durationS, progress));
   return out;
 }
 
@@ -655,17 +662,19 @@ async function main(): Promise<number> {
   });
   try {
     const started = Date.now();
-    const { proxy, cluster } = await Promise.race([measureAll(o, stack), overBudget]);
+    const { proxy, cluster, mesh } = await Promise.race([measureAll(o, stack), overBudget]);
     await cleanup();
     if (o.json) {
       const json = {
         ...(proxy ? jsonReport(proxy) as Record<string, unknown> : {}),
         cluster: { figures: cluster, verdicts: clusterVerdicts(cluster) },
+        ...(mesh ? { mesh } : {}),
       };
       console.log(JSON.stringify(json, null, 2));
     } else {
       console.log(
-        [proxy && formatReport(proxy), formatClusterReport(cluster)].filter(Boolean)
+        [proxy && formatReport(proxy), formatClusterReport(cluster), mesh && formatMeshReport(mesh)]
+          .filter(Boolean)
           .join("\n"),
       );
     }

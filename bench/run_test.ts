@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { budgetMs, parseArgs, settingsOf } from "./run.ts";
 
 const CLUSTER_DEFAULTS = {
-  parts: ["proxy", "join", "scale", "failover"],
+  parts: ["proxy", "join", "scale", "failover", "mesh"],
   trials: 5,
   nodes: 50,
   kills: 10,
@@ -69,8 +69,10 @@ Deno.test("the budget grows with the runs and the soak, and covers only the part
   assert.ok(scale(50) > scale(10) + 8 * 120_000, "each batch of five nodes adds its time limit");
   const failover = (watch: number) => budgetMs(parseArgs(["--only=failover", `--watch=${watch}`]));
   assert.ok(failover(600) >= failover(0) + 600_000, "the watch adds its time");
+  const mesh = budgetMs(parseArgs(["--only=mesh"]));
+  assert.ok(mesh > 600_000 + 240_000, "the mesh waits for a slot, then three paths");
   assert.ok(
-    budgetMs(parseArgs([])) > one + scale(50) + failover(600),
+    budgetMs(parseArgs([])) > one + scale(50) + failover(600) + mesh - 40_000,
     "the default run has every part",
   );
 });

@@ -154,6 +154,9 @@ export class Agent {
   #dns!: DnsServer;
   #tcp: TcpForwarder | undefined;
   #udp: UdpForwarder | undefined;
+  /** The stack mesh and its tunnel, started with the runtime. */
+  #mesh: import("../mesh/mod.ts").Mesh | undefined;
+  #tunnel: import("../mesh/mod.ts").TunnelServer | undefined;
   #ca: ClusterCA | undefined;
   #certs: CertIssuer | undefined;
   #api = new AbortController();
@@ -526,7 +529,7 @@ export class Agent {
       this.#scheduler.poke();
       this.#tcp?.sync();
       this.#udp?.sync();
-      this.#udp?.sync();
+      void this.#mesh?.sync();
     }, 10_000);
     this.#fenceTimer = setInterval(() => this.#checkFence(), 250);
   }
@@ -1348,10 +1351,13 @@ export class Agent {
       onLearned: () => this.#scheduler?.poke(),
       log: this.log.child("platforms"),
     });
+    this.#mesh = await this.#startMesh();
+    const mesh = this.#mesh;
     this.runtime = new Runtime({
       docker,
       nodeId: id,
       address: this.config.advertiseAddr,
+      attach: (spec) => mesh.attach(spec),
       log: this.log.child("runtime"),
       // Failures are thrown back: the runtime retries a status it could not write.
       report: (s) => this.#leased.put(families.replicas, [id, s.service, String(s.replica)], s),
@@ -1380,6 +1386,68 @@ export class Agent {
     await Promise.race([this.#syncClaims(), new Promise((r) => setTimeout(r, 5000))]);
     this.#updateWanted();
     await this.runtime.start();
+  }
+
+  /**
+   * The stack mesh: stack networks and virtual addresses here, and the tunnel other nodes reach
+   * this node's stack containers through (mutual TLS with the node certificates). A tunnel that
+   * cannot listen leaves the stacks working within this node only, and says so.
+   */
+  async #startMesh(): Promise<import("../mesh/mod.ts").Mesh> {
+    const c = this.config;
+    const m = await import("../mesh/mod.ts");
+    let dial: import("../mesh/mod.ts").TunnelDial | undefined;
+    let mesh: import("../mesh/mod.ts").Mesh | undefined = undefined;
+    const tls = this.#tls;
+    if (tls) {
+      try {
+        const [caPem, certPem, keyPem] = await Promise.all(
+          [tls.caFile, tls.certFile, tls.keyFile].map((f) => Deno.readTextFile(f)),
+        );
+        const id = { caPem, certPem, keyPem };
+        const auth = new m.TunnelAuth(id);
+        dial = { ...id, auth };
+        this.#tunnel = new m.TunnelServer({
+          auth,
+          self: c.advertiseAddr,
+          hostname: c.bindAddr,
+          port: c.meshPort,
+          certPem,
+          keyPem,
+          refuse: (req) => mesh ? mesh.refuse(req) : "this node is starting",
+          relay: m.relayWithRest,
+          log: this.log.child("tunnel"),
+        });
+        const port = this.#tunnel.start();
+        await this.#publisher?.setMeshPort(port).catch((err) =>
+          this.log.warn("cannot publish the mesh port; other nodes cannot reach stacks here", {
+            err,
+          })
+        );
+      } catch (err) {
+        this.#tunnel = undefined;
+        this.log.warn(
+          "the stack mesh's tunnel does not listen: a stack's services reach only replicas " +
+            "on their own node; free the port or pass --mesh-port",
+          { port: c.meshPort, err },
+        );
+      }
+    }
+    // Containers ask the node's DNS (on their network's gateway) when it serves on port 53
+    // on every address, so NAME.DOMAIN resolves inside them.
+    const dnsEverywhere = c.dnsPort === 53 && (c.bindAddr === "0.0.0.0" || c.bindAddr === "::");
+    mesh = new m.Mesh({
+      view: this.view,
+      self: this.identity.id,
+      networks: m.createStackNetworks(c.dockerHost, this.identity.id),
+      addresses: m.loopbackAddresses,
+      tunnel: () => dial,
+      dns: (n) => dnsEverywhere && n.gateway ? [n.gateway] : [],
+      metrics: this.metrics,
+      log: this.log.child("mesh"),
+    });
+    await mesh.start();
+    return mesh;
   }
 
   /**
@@ -1546,6 +1614,7 @@ export class Agent {
     if (this.runtime) this.#updateWanted();
     this.#tcp?.sync();
     this.#udp?.sync();
+    void this.#mesh?.sync();
   }
 
   /**
@@ -1764,6 +1833,7 @@ export class Agent {
       [c.httpPort, "proxy"],
       [c.httpsPort, "HTTPS proxy"],
       [c.apiPort, "API"],
+      ...(c.meshPort > 0 ? [[c.meshPort, "stack mesh tunnel"] as [number, string]] : []),
     ]);
   }
 
@@ -1795,6 +1865,7 @@ export class Agent {
       ["proxy", () => this.#proxy?.stop()],
       ["tcp", () => this.#tcp?.stop()],
       ["udp", () => this.#udp?.stop()],
+      ["mesh", () => Promise.all([this.#mesh?.stop(), this.#tunnel?.stop()])],
       ["certs", () => this.#certs?.stop()],
       ["runtime", () => (this.#platforms?.close(), this.runtime?.stop())],
       // Before the lease goes (and with it their locks): another node may start them then.

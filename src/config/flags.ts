@@ -75,6 +75,14 @@ export const AGENT_FLAGS: readonly FlagInfo[] = [
     help: "the API over TLS with the cluster CA: where joining nodes send the token (0: any port)",
   },
   {
+    name: "mesh-port",
+    kind: "port",
+    arg: "PORT",
+    default: "7441",
+    help: "where other nodes reach this node's containers for a stack's services (mutual TLS " +
+      "with the node certificates; 0: any port)",
+  },
+  {
     name: "etcd-client-port",
     kind: "port",
     arg: "PORT",

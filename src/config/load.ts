@@ -43,6 +43,11 @@ export interface AgentConfig {
   apiPort: number;
   /** The API over TLS: where join requests (and their token) go. */
   apiTlsPort: number;
+  /**
+   * The stack mesh's tunnel: other nodes connect here (mutual TLS, node certificates) to reach
+   * this node's containers for the services of a stack.
+   */
+  meshPort: number;
   etcdClientPort: number;
   etcdPeerPort: number;
   httpPort: number;
@@ -218,6 +223,7 @@ export function loadConfig(
     bindAddr: setting(pick, "bind-addr", parseBindAddr, () => "0.0.0.0"),
     apiPort: setting(pick, "api-port", port(true), num(7440)),
     apiTlsPort: setting(pick, "api-tls-port", port(true), num(7443)),
+    meshPort: setting(pick, "mesh-port", port(true), num(7441)),
     etcdClientPort: setting(pick, "etcd-client-port", port(false), num(2379)),
     etcdPeerPort: setting(pick, "etcd-peer-port", port(false), num(2380)),
     httpPort: setting(pick, "http-port", port(true), num(80)),

@@ -89,6 +89,13 @@ export class NodePublisher {
     await this.#publish();
   }
 
+  /** The stack mesh's tunnel port is known (it listens once this node has its certificate). */
+  async setMeshPort(port: number): Promise<void> {
+    if (this.options.record.meshPort === port) return;
+    this.options.record.meshPort = port;
+    await this.#publish();
+  }
+
   /** Stops refreshing; the record disappears with the lease. */
   stop(): void {
     clearInterval(this.#timer);

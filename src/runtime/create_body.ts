@@ -86,7 +86,7 @@ function hostSettings(c: ContainerOptions): Record<string, unknown> {
     ...(c.readOnly ? { ReadonlyRootfs: true } : {}),
     ...(c.securityOpt?.length ? { SecurityOpt: c.securityOpt } : {}),
     ...(c.init !== undefined ? { Init: c.init } : {}),
-    ...(c.extraHosts?.length ? { ExtraHosts: c.extraHosts } : {}),
+
     ...(c.ulimits?.length
       ? { Ulimits: c.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }
       : {}),
@@ -142,7 +142,8 @@ export function createRequest(o: CreateOptions): { query: CreateQuery; body: Cre
   for (const p of o.ports) {
     const key = `${p.container}/${p.protocol ?? "tcp"}`;
     exposed[key] = {};
-    bindings[key] = [{ HostIp: o.hostIp, HostPort: "" }];
+    // A stack's container-only port is reached through the stack network, never the node's.
+    if (!p.internal) bindings[key] = [{ HostIp: o.hostIp, HostPort: "" }];
   }
   const body: CreateBody = {
     Image: o.image,
@@ -153,7 +154,10 @@ export function createRequest(o: CreateOptions): { query: CreateQuery; body: Cre
     ...processConfig(c),
     ...(o.healthcheck ? { Healthcheck: dockerHealthcheck(o.healthcheck) } : {}),
     HostConfig: {
-      ...(o.hostNetwork ? { NetworkMode: "host" } : { PortBindings: bindings }),
+      ...(o.hostNetwork
+        ? { NetworkMode: "host" }
+        : { PortBindings: bindings, ...(o.network ? { NetworkMode: o.network } : {}) }),
+      ...(o.dns?.length ? { Dns: o.dns } : {}),
       Mounts: mounts(o),
       ...((o.devices ?? []).length
         ? {
@@ -165,6 +169,10 @@ export function createRequest(o: CreateOptions): { query: CreateQuery; body: Cre
         }
         : {}),
       ...hostSettings(c),
+      // The stack's names first; the service's own lines may add to them.
+      ...(o.hosts?.length || c.extraHosts?.length
+        ? { ExtraHosts: [...o.hosts ?? [], ...c.extraHosts ?? []] }
+        : {}),
       RestartPolicy: { Name: "no" },
       LogConfig: { Type: LOG_CONFIG.Type, Config: { ...LOG_CONFIG.Config } },
     },

@@ -36,6 +36,10 @@ export interface ContainerState {
   health?: ContainerHealth;
   /** Seconds its stop signal is given before SIGKILL, when it was created with its own. */
   stopTimeout?: number;
+  /** Docker network name -> the container's IPv4 address on it. */
+  networks?: Record<string, string>;
+  /** TCP ports the container exposes (the image's EXPOSE and the create's), ascending. */
+  exposed?: number[];
 }
 
 /** Docker's `State.Health`, in short. */
@@ -53,8 +57,11 @@ export interface CreateOptions {
   cmd?: string[];
   env: Record<string, string>;
   labels: Record<string, string>;
-  /** Container ports, each published on a random host port on `hostIp`. */
-  ports: { container: number; protocol?: "udp" }[];
+  /**
+   * Container ports, each published on a random host port on `hostIp`; an `internal` one is
+   * only exposed (reached on the container's own network, never on the node's address).
+   */
+  ports: { container: number; protocol?: "udp"; internal?: boolean }[];
   /**
    * The host address ports are published on: the node's address, so a replica is reachable
    * there (by other nodes' proxies) and not on every interface. "0.0.0.0" means every one.
@@ -72,6 +79,12 @@ export interface CreateOptions {
   hostNetwork?: boolean;
   /** Docker's settings of the container (user, capabilities, limits…). */
   container?: ContainerOptions;
+  /** The Docker network the container joins instead of the default bridge. */
+  network?: string;
+  /** Lines added to the container's `/etc/hosts`, `NAME:ADDRESS` (Docker's ExtraHosts). */
+  hosts?: string[];
+  /** The DNS servers the container uses (Docker's Dns). */
+  dns?: string[];
 }
 
 /** One container event; the runtime only needs to know that something happened. */
@@ -306,11 +319,31 @@ function toState(info: Docker.ContainerInspectInfo): ContainerState {
       : hostPorts(info.NetworkSettings?.Ports as PortMap),
     ...health(info.State.Health),
     ...stopTimeout((info.Config as { StopTimeout?: unknown } | undefined)?.StopTimeout),
+    networks: networkAddresses(info.NetworkSettings?.Networks),
+    exposed: exposedTcp(info.Config?.ExposedPorts),
   };
 }
 
 function stopTimeout(t: unknown): { stopTimeout?: number } {
   return typeof t === "number" && Number.isInteger(t) && t >= 0 ? { stopTimeout: t } : {};
+}
+
+function networkAddresses(
+  networks: Record<string, { IPAddress?: string }> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, n] of Object.entries(networks ?? {})) if (n?.IPAddress) out[name] = n.IPAddress;
+  return out;
+}
+
+function exposedTcp(exposed: Record<string, unknown> | undefined): number[] {
+  const out: number[] = [];
+  for (const key of Object.keys(exposed ?? {})) {
+    const [port, proto] = key.split("/");
+    const n = Number(port);
+    if ((proto ?? "tcp") === "tcp" && Number.isInteger(n) && n > 0 && n < 65536) out.push(n);
+  }
+  return out.sort((a, b) => a - b);
 }
 
 /** What a health check's output may add to a replica's message. */

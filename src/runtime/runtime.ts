@@ -41,6 +41,9 @@ import { sameWanted } from "./same.ts";
 import { describe, httpPort, type Observation, RUNNING_READY_MS, sameStatus } from "./status.ts";
 import { checkWanted, type Rejected } from "./validate.ts";
 
+/** How a container joins its stack's network: the part of {@link CreateOptions} it sets. */
+export type ContainerAttach = Pick<CreateOptions, "network" | "hosts" | "dns">;
+
 /** A timer handle, as setTimeout returns it. */
 export type TimerId = ReturnType<typeof setTimeout>;
 
@@ -69,6 +72,12 @@ export interface RuntimeOptions {
   report: (status: ReplicaStatus) => void | Promise<void>;
   /** Called once a replica is no longer wanted here and its container is gone. */
   forget: (service: string, replica: number) => void | Promise<void>;
+  /**
+   * For a service of a stack: readies the stack's network on this node and says how its
+   * container joins it (network, `/etc/hosts` lines, DNS), just before the container is made.
+   * Without it, stack services run on Docker's default bridge like any other.
+   */
+  attach?: (spec: ServiceSpec, signal: AbortSignal) => Promise<ContainerAttach>;
   log?: Logger;
   /** Clock in ms since the epoch; default Date.now. */
   now?: () => number;
@@ -708,7 +717,12 @@ export class Runtime {
       cmd: w.spec.command,
       env: w.spec.env,
       labels: containerLabels(w, this.#o.nodeId),
-      ports: w.spec.ports.map((p) => ({ container: p.container, protocol: p.protocol })),
+      ports: w.spec.ports.map((p) => ({
+        container: p.container,
+        protocol: p.protocol,
+        // A stack's container-only port is reached through the stack's network, not the LAN.
+        ...(w.spec.stack && !p.http && p.published === undefined ? { internal: true } : {}),
+      })),
       hostIp: this.#o.address,
       mounts: w.spec.volumes.map((v) => ({
         volume: volumeName(w.service, v.name),
@@ -721,6 +735,11 @@ export class Runtime {
       ...(w.spec.hostNetwork ? { hostNetwork: true } : {}),
       ...(w.spec.container ? { container: w.spec.container } : {}),
     };
+    const attach = this.#o.attach;
+    // A container in the node's network namespace joins no network.
+    if (w.spec.stack && attach && !w.spec.hostNetwork) {
+      Object.assign(options, await this.#call("stack network", (s) => attach(w.spec, s)));
+    }
     const create = () => this.#call("docker create", (s) => docker.create(options, s));
     try {
       return await create();

@@ -555,3 +555,43 @@ Deno.test("an unhealthy container is stopped and restarted on the real engine, i
     );
   });
 });
+
+Deno.test("a stack's container joins the network attach names, gets its hosts lines, keeps its container-only port unpublished and reports its stack address", async () => {
+  await inWorld(async (w) => {
+    const stack = `k${rand()}`;
+    const network = `fossora-${stack}`;
+    await docker("network", "create", network);
+    try {
+      const name = `web.${stack}`;
+      w.services.push(name);
+      const attached: string[] = [];
+      const rt = w.runtime({
+        attach: (s) => {
+          attached.push(s.name);
+          return Promise.resolve({ network, hosts: ["db:198.18.7.7"] });
+        },
+      });
+      rt.setWanted(wanted(spec(name, {
+        stack,
+        ports: [{ container: 80, http: true }, { container: 8080, http: false }],
+      })));
+      await rt.start();
+      const [s] = await waitFor("the replica ready", () => ready(rt, 1));
+      assert.deepEqual(attached, [name]);
+      assert.ok(s.ports["80"], "the HTTP port is published");
+      assert.equal(s.ports["8080"], undefined, "the container-only port is not");
+      const ip = await docker(
+        "inspect",
+        "-f",
+        `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`,
+        s.containerId!,
+      );
+      assert.equal(s.stackAddress, ip);
+      assert.deepEqual(s.exposed, [80, 8080]);
+      assert.match(await docker("exec", s.containerId!, "cat", "/etc/hosts"), /198\.18\.7\.7\s+db/);
+    } finally {
+      await w.cleanup();
+      await docker("network", "rm", network).catch(() => {});
+    }
+  });
+});

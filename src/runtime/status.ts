@@ -26,6 +26,19 @@ function specPorts(w: WantedReplica, c: Observed): Record<string, number> {
   return out;
 }
 
+/** The Docker network of a stack's containers on a node. */
+export function stackNetwork(stack: string): string {
+  return `fossora-${stack}`;
+}
+
+/** Where the stack's other services reach the container, for a service of a stack. */
+function stackFields(w: WantedReplica, c: Observed): Pick<Observation, "stackAddress" | "exposed"> {
+  const stack = w.spec.stack;
+  const address = stack ? c.networks?.[stackNetwork(stack)] : undefined;
+  if (!stack || !address) return {};
+  return { stackAddress: address, ...(c.exposed?.length ? { exposed: c.exposed } : {}) };
+}
+
 /**
  * A replica without a health check or an HTTP port is ready once its container has run this
  * long: one that dies at start (a crash loop) never looks ready to a roll or a published port.
@@ -66,6 +79,7 @@ export function describe(
     containerId: c.id,
     ports: specPorts(w, c),
     ...(web !== undefined ? { httpPort: web } : {}),
+    ...stackFields(w, c),
   };
   if (c.running && c.health && c.status !== "paused") {
     // Its health check decides, and an HTTP port must answer too.
@@ -108,7 +122,8 @@ export function sameStatus(a: Observation, b: Observation): boolean {
   return a.service === b.service && a.replica === b.replica &&
     a.generation === b.generation && a.state === b.state && a.ready === b.ready &&
     a.containerId === b.containerId && a.exitCode === b.exitCode &&
-    a.message === b.message && a.restarts === b.restarts && samePorts(a.ports, b.ports);
+    a.message === b.message && a.restarts === b.restarts && samePorts(a.ports, b.ports) &&
+    a.stackAddress === b.stackAddress && String(a.exposed ?? "") === String(b.exposed ?? "");
 }
 
 function samePorts(a: Record<string, number>, b: Record<string, number>): boolean {

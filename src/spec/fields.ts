@@ -105,8 +105,23 @@ function hasNul(text: string): boolean {
   return text.includes("\0");
 }
 
-/** Checks a service name; returns it when valid. */
-export function checkName(value: unknown, path: string, out: Problems): string | undefined {
+/**
+ * Checks a service name; returns it when valid. With `stack`, the name of a service of that
+ * stack, `SERVICE.STACK` (two DNS labels, the second the stack), is valid too.
+ */
+export function checkName(
+  value: unknown,
+  path: string,
+  out: Problems,
+  stack?: string,
+): string | undefined {
+  if (stack !== undefined && typeof value === "string" && value.endsWith(`.${stack}`)) {
+    const service = value.slice(0, -stack.length - 1);
+    const problem = labelProblem(service, "service name") ?? labelProblem(stack, "stack name");
+    if (problem === undefined) return value;
+    out.push({ path, message: problem });
+    return undefined;
+  }
   const problem = validateServiceName(value);
   if (problem !== undefined) {
     out.push({ path, message: problem });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   checkCommand,
   checkImage,
+  checkName,
   checkPlacement,
   checkPortNumber,
   checkStringish,
@@ -122,4 +123,17 @@ Deno.test("ports and images reject what Docker would", () => {
       message: "'' is not a valid image reference: it is empty; write it like traefik/whoami:v1.10",
     },
   ]);
+});
+
+Deno.test("a stack's service is named SERVICE.STACK, and only with its stack", () => {
+  const out: { path: string; message: string }[] = [];
+  assert.equal(checkName("db.shop", "name", out, "shop"), "db.shop");
+  assert.equal(out.length, 0);
+  assert.equal(checkName("db.shop", "name", out), undefined, "no stack: one label only");
+  assert.equal(checkName("db.blog", "name", out, "shop"), undefined, "another stack");
+  assert.equal(checkName("a.b.shop", "name", out, "shop"), undefined, "three labels");
+  assert.equal(checkName("Db.shop", "name", out, "shop"), undefined);
+  assert.equal(out.length, 4);
+  assert.match(out[3].message, /service name 'Db' may hold only lowercase/);
+  assert.equal(checkName("web", "name", [], "shop"), "web", "a plain name stays valid");
 });

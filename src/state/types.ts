@@ -311,6 +311,12 @@ export interface NodeRecord {
    * not listed has not been checked yet. Absent while no service wants one.
    */
   hostPaths?: Record<string, HostPathKind>;
+  /**
+   * The stack mesh's tunnel (mutual TLS with the node certificates), where other nodes reach
+   * this node's containers for a stack's services; absent until it listens, and in records of
+   * agents from before it.
+   */
+  meshPort?: number;
   startedAt: string;
   /** Refreshed by the node every few seconds while it runs. */
   lastSeen: string;
@@ -401,6 +407,16 @@ export interface ReplicaStatus {
   httpPort?: number;
   /** Times the runtime restarted this container after it exited. */
   restarts: number;
+  /**
+   * For a service of a stack: the container's address on its stack's network on `node`, where
+   * the node's agent reaches it for the stack's other services. Absent otherwise.
+   */
+  stackAddress?: string;
+  /**
+   * For a service of a stack: the TCP ports the container exposes (its image's EXPOSE, as
+   * compose's `expose`), which the stack's other services reach at its compose name too.
+   */
+  exposed?: number[];
   /** When `state` last changed (ISO 8601). */
   since: string;
 }

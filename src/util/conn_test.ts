@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { closeQuietly, writeAll } from "./conn.ts";
+import { closeQuietly, splice, writeAll } from "./conn.ts";
 
 Deno.test("writeAll keeps writing until a writer that takes little has it all", async () => {
   const got: number[] = [];
@@ -19,4 +19,47 @@ Deno.test("closeQuietly closes once and ignores a second close", () => {
   closeQuietly(listener);
   assert.throws(() => listener.close());
   closeQuietly(listener);
+});
+
+Deno.test("a splice whose buffers grow relays a bulk transfer intact, both ways", async () => {
+  const data = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7) % 251);
+  const sink = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l: Deno.Listener) => (l.addr as Deno.NetAddr).port;
+  // The sink echoes what it gets, then ends its side.
+  const echoed = (async () => {
+    const c = await sink.accept();
+    const buf = new Uint8Array(100_000);
+    for (;;) {
+      const n = await c.read(buf);
+      if (n === null) break;
+      await writeAll(c, buf.subarray(0, n));
+    }
+    await c.closeWrite();
+  })();
+  const relayed = (async () => {
+    const a = await relay.accept();
+    const b = await Deno.connect({ hostname: "127.0.0.1", port: port(sink) });
+    await splice(a, b, { size: 512, max: 256 * 1024 });
+  })();
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: port(relay) });
+  const sent = (async () => {
+    await writeAll(client, data);
+    await client.closeWrite();
+  })();
+  const got: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = await client.read(buf);
+    if (n === null) break;
+    got.push(buf.slice(0, n));
+  }
+  await Promise.all([sent, echoed, relayed]);
+  client.close();
+  sink.close();
+  relay.close();
+  const joined = new Uint8Array(got.reduce((s, g) => s + g.length, 0));
+  got.reduce((at, g) => (joined.set(g, at), at + g.length), 0);
+  assert.equal(joined.length, data.length);
+  assert.deepEqual(joined, data);
 });
