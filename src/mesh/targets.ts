@@ -51,11 +51,17 @@ export function stackServices(services: ServiceRecord[], stack: string): Service
     .sort((a, b) => a.spec.name.localeCompare(b.spec.name));
 }
 
-/** The `/etc/hosts` lines (`db:198.18.x.y`) of a stack's containers: one per service. */
+/**
+ * The `/etc/hosts` lines (`db:198.18.x.y`) of a stack's containers: one per name of each
+ * service, its compose name and its aliases (the compose key when it is not a DNS label,
+ * network aliases).
+ */
 export function hostsLines(services: ServiceRecord[], stack: string): string[] {
-  return stackServices(services, stack).map((s) =>
-    `${composeName(s.spec.name)}:${virtualAddress(s.spec.name)}`
-  );
+  return stackServices(services, stack).flatMap((s) => {
+    const address = virtualAddress(s.spec.name);
+    const names = new Set([composeName(s.spec.name), ...s.spec.aliases ?? []]);
+    return [...names].map((name) => `${name}:${address}`);
+  });
 }
 
 /** Every listener of the stacks in `stacks`, by service and port. */

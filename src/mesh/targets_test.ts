@@ -71,6 +71,15 @@ Deno.test("a stack's containers get one hosts line per service of their own stac
   assert.deepEqual(hostsLines(all, "blog"), [`db:${virtualAddress("db.blog")}`]);
 });
 
+Deno.test("a service is also reached by its aliases: the compose key that is not a DNS label, network aliases", () => {
+  const db = service("db-server.shop", { aliases: ["db_server", "mysql"] });
+  assert.deepEqual(hostsLines([db], "shop"), [
+    `db-server:${virtualAddress("db-server.shop")}`,
+    `db_server:${virtualAddress("db-server.shop")}`,
+    `mysql:${virtualAddress("db-server.shop")}`,
+  ]);
+});
+
 Deno.test("listeners are opened only for the stacks that run here, one per service port", () => {
   const all = [
     service("db.shop", { ports: [{ container: 5432, http: false }] }),
