@@ -34,13 +34,13 @@ Deno.test("Docker's HOST:CONTAINER:PERMISSIONS form splits into its parts", () =
   });
 });
 
-Deno.test("a device outside /dev, relative, or with bad permissions is refused, saying what to write", () => {
+Deno.test("a device without a host path, relative, or with bad permissions is refused, saying what to write", () => {
   const out: Problems = [];
   assert.deepEqual(
     checkDevices(
       [
         { container: "/dev/x" },
-        { host: "/srv/disk" },
+        { host: "srv/disk" },
         { host: "/dev/sda", container: "sda" },
         { host: "/dev/sda", permissions: "rwx" },
       ],
@@ -51,7 +51,11 @@ Deno.test("a device outside /dev, relative, or with bad permissions is refused, 
   );
   assert.deepEqual(out, [
     { path: "d[0].host", message: "is missing; give the device's path on the node, e.g. /dev/dri" },
-    { path: "d[1].host", message: "'/srv/disk' is not under /dev; give a device such as /dev/dri" },
+    {
+      path: "d[1].host",
+      message:
+        "'srv/disk' is not an absolute path; write the full path on the node, e.g. /srv/media",
+    },
     {
       path: "d[2].container",
       message:
