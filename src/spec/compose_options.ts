@@ -262,7 +262,7 @@ function readLegacyLimits(
 }
 
 /** A path the docs wrote for the reader to replace. */
-const PLACEHOLDER = /^\/path\/to\/|[<>]/;
+const PLACEHOLDER = /^\/path\/to\/|^path to |[<>]/;
 
 /**
  * Reads `devices`: `"/dev/dri"`, `"/dev/ttyUSB0:/dev/ttyACM0"`, `"/dev/sda:/dev/xvda:rwm"`, or

@@ -170,7 +170,7 @@ export function composeService(
       ...(deploy.constraints?.length ? { constraints: deploy.constraints } : {}),
     },
     ...readHealthcheck(
-      def.healthcheck,
+      withoutStartInterval(def.healthcheck, keyPath(path, "healthcheck"), warnings),
       keyPath(path, "healthcheck"),
       problems,
       "compose",
@@ -230,6 +230,21 @@ export function composeService(
   };
   checkWithinService(checked, problems);
   return checked;
+}
+
+/**
+ * `healthcheck.start_interval` needs Docker 25 (API 1.44); older engines, such as Debian 12's,
+ * ignore it, and so does fossora, with a warning.
+ */
+function withoutStartInterval(value: unknown, path: string, warnings: Problems): unknown {
+  if (!isMapping(value) || value.start_interval === undefined) return value;
+  warnings.push({
+    path: keyPath(path, "start_interval"),
+    message: "is ignored: the checks run every interval from the start (Docker before 25 has " +
+      "no start interval)",
+  });
+  const { start_interval: _s, ...rest } = value;
+  return rest;
 }
 
 /** The service key's DNS form, with a warning when it differs from the key. */
@@ -788,6 +803,9 @@ function readDependsOn(
       [name, v],
     ) => [name, isMapping(v) ? v.condition ?? "service_started" : v, keyPath(path, name)])
     : [];
+  const optional = (name: unknown) =>
+    isMapping(value) && isMapping(value[String(name)]) &&
+    (value[String(name)] as Record<string, unknown>).required === false;
   if (!Array.isArray(value) && !isMapping(value)) {
     ctx.out.problems.push({
       path,
@@ -806,6 +824,14 @@ function readDependsOn(
         message: name === self
           ? "a service cannot depend on itself"
           : `'${name}' is not a service of this file; list services of the file only`,
+      });
+      continue;
+    }
+    if (ctx.notDeployed.has(name) && optional(name)) {
+      ctx.out.warnings.push({
+        path: at,
+        message: `'${name}' is not deployed (none of its profiles is active), and this ` +
+          "dependency is required: false, so the service starts without it, as with compose",
       });
       continue;
     }

@@ -69,13 +69,7 @@ export function checkHealthcheck(
   }
   const raw = value;
   const before = out.length;
-  if (form === "compose" && raw.start_interval !== undefined) {
-    out.push({
-      path: keyPath(path, "start_interval"),
-      message: "needs Docker 25 or later, which fossora does not require; remove it",
-    });
-  }
-  unknownKeys(raw, form === "compose" ? [...known, "start_interval"] : known, path, out);
+  unknownKeys(raw, known, path, out);
   if (raw.disable !== undefined) checkBoolean(raw.disable, keyPath(path, "disable"), out);
   if (raw.disable === true) {
     if (raw.test !== undefined) {
