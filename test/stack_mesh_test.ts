@@ -1,5 +1,6 @@
 /**
- * The stack mesh on two nodes (network namespaces, each with its own dockerd and agent), with a
+ * The stack mesh on two nodes (network namespaces, each with its own dockerd and agent), the
+ * stacks deployed as compose files through the API (pinned with Swarm constraints), with a
  * third namespace standing for another machine of the LAN. Two stacks, `shop` and `blog`, each
  * a `web` service whose page is built from what it fetches at `http://db:8080/`, and a `db`
  * that lists no port (its image EXPOSEs 8080, as a mariadb image does 3306). The webs are
@@ -11,10 +12,7 @@
  * a crash left. Once a stack is gone, its network and addresses go too.
  */
 import assert from "node:assert/strict";
-import { connectEtcd } from "../src/etcd/mod.ts";
 import { virtualAddress } from "../src/mesh/mod.ts";
-import { Store } from "../src/state/mod.ts";
-import type { ServiceSpec } from "../src/state/types.ts";
 import { DENO_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
 import { must, run } from "./helpers/run.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -34,21 +32,24 @@ const WEB = `Deno.serve({ port: 8080, onListen() {} }, async () => {
   }
 });`;
 
-function spec(name: string, stack: string, o: Partial<ServiceSpec>): ServiceSpec {
-  return {
-    name: `${name}.${stack}`,
-    stack,
-    image: DENO_IMAGE,
-    replicas: 1,
-    ports: [],
-    env: {},
-    volumes: [],
-    placement: {},
-    ...o,
-  };
+/**
+ * The stack's compose file, as a user writes it: `db` lists no port, `web` publishes its port,
+ * and each is pinned to a node with a Swarm placement constraint. (JSON is YAML.)
+ */
+function composeFile(stack: string, dbOn: Host, webOn: Host, published: number): string {
+  const on = (h: Host) => ({ placement: { constraints: [`node.labels.pin == ${h.name}`] } });
+  return JSON.stringify({
+    services: {
+      db: { image: EXPOSING_IMAGE, command: ["eval", DB(stack)], deploy: on(dbOn) },
+      web: {
+        image: DENO_IMAGE,
+        command: ["eval", "--allow-net", WEB],
+        ports: [`${published}:8080`],
+        deploy: on(webOn),
+      },
+    },
+  });
 }
-
-const pin = (h: Host) => ({ labels: { pin: h.name } });
 
 /** The last answer of each published port, for the failure message. */
 const lastAnswer = new Map<number, string>();
@@ -103,25 +104,14 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
   await Deno.remove(dockerfile, { recursive: true });
 
   const pki = `${n1.dataDir}/pki`;
-  const client = connectEtcd([`https://${n1.address}:${n1.etcdClientPort}`], {
-    caFile: `${pki}/ca.crt`,
-    certFile: `${pki}/node.crt`,
-    keyFile: `${pki}/node.key`,
-  });
-  const store = new Store(client);
-  const db = (stack: string, where: Host) =>
-    spec("db", stack, {
-      image: EXPOSING_IMAGE,
-      command: ["eval", DB(stack)],
-      placement: pin(where),
-    });
-  const web = (stack: string, published: number) =>
-    spec("web", stack, {
-      command: ["eval", "--allow-net", WEB],
-      ports: [{ container: 8080, http: false, published }],
-      placement: pin(n1),
-    });
   const ports = { shop: 18080, blog: 18081 };
+  /** Deploys a stack's compose file through the API, as `fossora deploy` sends it. */
+  const deploy = (stack: "shop" | "blog", dbOn: Host) =>
+    n1.json("/api/v1/stacks", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ file: composeFile(stack, dbOn, n1, ports[stack]), stack }),
+    });
   /** A step; once one fails, says why and stops (the next ones build on it). */
   const step = async (name: string, fn: () => Promise<void>) => {
     if (await t.step(name, fn)) return;
@@ -129,195 +119,187 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
     throw new Error(`step failed: ${name}`);
   };
 
-  try {
-    let firstDb = "";
-    await step(
-      "web on node1 builds its page from db on node2, each stack from its own db",
-      async () => {
-        await store.applyServices([
-          db("shop", n2),
-          web("shop", ports.shop),
-          db("blog", n2),
-          web("blog", ports.blog),
-        ]);
-        for (const stack of ["shop", "blog"] as const) {
-          const body = await waitFor(
-            `${stack}'s page`,
-            async () => {
-              const b = await page(n1, ports[stack]);
-              return b?.startsWith("web page: ") ? b : undefined;
-            },
-            120_000,
-            500,
-          );
-          assert.match(body, new RegExp(`^web page: db of ${stack} in \\w+$`));
-          if (stack === "shop") firstDb = body.split(" in ")[1];
-        }
-        assert.ok(await containerOf(n2, "db.shop"), "db.shop runs on node2");
-        assert.equal(await containerOf(n1, "db.shop"), undefined);
-        // db lists no port: the container's port is not published on the node.
-        const id = (await containerOf(n2, "db.shop"))!;
-        assert.equal((await n2.docker("port", id)).stdout.trim(), "");
-      },
-    );
-
-    await step(
-      "a cluster service's NAME.DOMAIN resolves and answers inside a stack's container",
-      async () => {
-        await n1.json("/api/v1/services", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({
-            name: "hello",
-            image: DENO_IMAGE,
-            command: ["eval", HELLO],
-            ports: [{ container: 8080, http: true }],
-            placement: pin(n2),
-          }),
-        });
-        const shopWeb = (await containerOf(n1, "web.shop"))!;
-        const out = await waitFor(
-          "hello.DOMAIN from web.shop's container",
+  let firstDb = "";
+  await step(
+    "web on node1 builds its page from db on node2, each stack from its own db",
+    async () => {
+      await deploy("shop", n2);
+      await deploy("blog", n2);
+      for (const stack of ["shop", "blog"] as const) {
+        const body = await waitFor(
+          `${stack}'s page`,
           async () => {
-            const r = await n1.docker(
-              "exec",
-              shopWeb,
-              "/bin/deno",
-              "eval",
-              `const a = await Deno.resolveDns("hello.${DOMAIN}", "A");
-          const r = await fetch("http://hello.${DOMAIN}/", { signal: AbortSignal.timeout(3000) });
-          console.log(a.sort().join(",") + " " + r.status + " " + await r.text());`,
-            );
-            return r.stdout.includes(" 200 ") ? r.stdout.trim() : undefined;
-          },
-          60_000,
-          500,
-        );
-        assert.equal(out, `${[n1.address, n2.address].sort().join(",")} 200 hello`);
-      },
-    );
-
-    await step("db moves to node1: the page follows it", async () => {
-      await store.applyServices([db("shop", n1)]);
-      const body = await waitFor(
-        "shop's page from the moved db",
-        async () => {
-          const b = await page(n1, ports.shop);
-          return b?.startsWith("web page: db of shop in ") && !b.endsWith(firstDb) ? b : undefined;
-        },
-        120_000,
-        500,
-      );
-      assert.match(body, /^web page: db of shop in \w+$/);
-      await waitFor("db.shop gone from node2", async () => !(await containerOf(n2, "db.shop")));
-      assert.ok(await containerOf(n1, "db.shop"), "db.shop runs on node1");
-      assert.match((await page(n1, ports.blog)) ?? "", /^web page: db of blog in \w+$/);
-    });
-
-    const shopDb = virtualAddress("db.shop");
-    await step("another stack's container cannot reach shop's db", async () => {
-      const blogWeb = (await containerOf(n1, "web.blog"))!;
-      const shopWeb = (await containerOf(n1, "web.shop"))!;
-      const probe = (id: string) =>
-        n1.docker(
-          "exec",
-          id,
-          "/bin/deno",
-          "eval",
-          `try { const r = await fetch("http://${shopDb}:8080/", { signal: AbortSignal.timeout(3000) }); console.log("got " + await r.text()); } catch (e) { console.log("refused " + e.message); }`,
-        );
-      assert.match((await probe(shopWeb)).stdout, /^got db of shop/, "the control: its own stack");
-      assert.match((await probe(blogWeb)).stdout, /^refused /);
-    });
-
-    await step("a LAN machine routing to the virtual address gets nothing", async () => {
-      await must(["ip", "-n", lan.netns, "route", "add", "198.18.0.0/15", "via", n1.address]);
-      const r = await lan.exec(["curl", "-sS", "--max-time", "3", `http://${shopDb}:8080/`]);
-      assert.notEqual(r.code, 0, `curl got: ${r.stdout}`);
-      assert.equal(r.stdout, "");
-      // The connection reached node1 and was shut: not a routing failure.
-      assert.match(r.stderr, /Empty reply|reset|closed/i);
-    });
-
-    await step("the tunnel refuses a client without a node certificate", async () => {
-      const meshPort = 7441;
-      const ca = await Deno.readTextFile(`${pki}/ca.crt`);
-      const conn = await Deno.connectTls({ hostname: n2.address, port: meshPort, caCerts: [ca] });
-      try {
-        const req = { service: "db.blog", container: "172.17.0.2", port: 8080 };
-        const line = `FMESH1 ${JSON.stringify(req)}\n`;
-        await conn.write(new TextEncoder().encode(line));
-        const buf = new Uint8Array(512);
-        const n = await conn.read(buf);
-        assert.match(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /^NO .*proof/);
-      } finally {
-        conn.close();
-      }
-    });
-
-    await step(
-      "after a crash node2's agent serves its stack again and removes what no stack uses",
-      async () => {
-        // What a crash could leave: a stack's network with no container, an address of none.
-        await n2.docker(
-          "network",
-          "create",
-          "--label",
-          "fossora.stack=ghost",
-          "--label",
-          `fossora.node=${n2.nodeId}`,
-          "fossora-ghost",
-        );
-        await must(["ip", "-n", n2.netns, "addr", "add", "198.18.255.1/32", "dev", "lo"]);
-        await n2.kill();
-        await n2.start();
-        await waitFor(
-          "blog's page through the restarted node2",
-          async () => {
-            const b = await page(n1, ports.blog);
-            return b?.startsWith("web page: db of blog in ");
+            const b = await page(n1, ports[stack]);
+            return b?.startsWith("web page: ") ? b : undefined;
           },
           120_000,
           500,
         );
-        await waitFor(
-          "the leftovers removed",
-          async () => {
-            const nets = (await n2.docker("network", "ls", "--format", "{{.Name}}")).stdout;
-            const lo = (await run(["ip", "-n", n2.netns, "-4", "-o", "addr", "show", "dev", "lo"]))
-              .stdout;
-            return !nets.includes("fossora-ghost") && !lo.includes("198.18.255.1/32");
-          },
-          60_000,
-          500,
-        );
-      },
-    );
+        assert.match(body, new RegExp(`^web page: db of ${stack} in \\w+$`));
+        if (stack === "shop") firstDb = body.split(" in ")[1];
+      }
+      assert.ok(await containerOf(n2, "db.shop"), "db.shop runs on node2");
+      assert.equal(await containerOf(n1, "db.shop"), undefined);
+      // db lists no port: the container's port is not published on the node.
+      const id = (await containerOf(n2, "db.shop"))!;
+      assert.equal((await n2.docker("port", id)).stdout.trim(), "");
+    },
+  );
 
-    await step("a stack gone from a node leaves neither network nor address there", async () => {
-      const blogDb = virtualAddress("db.blog");
-      const lo = async () =>
-        (await run(["ip", "-n", n2.netns, "-4", "-o", "addr", "show", "dev", "lo"])).stdout;
-      assert.match(await lo(), new RegExp(`inet ${blogDb.replaceAll(".", "\\.")}/32`));
-      await store.removeService("db.blog");
-      await store.removeService("web.blog");
-      await waitFor(
-        "fossora-blog removed from node2",
+  await step(
+    "a cluster service's NAME.DOMAIN resolves and answers inside a stack's container",
+    async () => {
+      await n1.json("/api/v1/services", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          name: "hello",
+          image: DENO_IMAGE,
+          command: ["eval", HELLO],
+          ports: [{ container: 8080, http: true }],
+          placement: { labels: { pin: n2.name } },
+        }),
+      });
+      const shopWeb = (await containerOf(n1, "web.shop"))!;
+      const out = await waitFor(
+        "hello.DOMAIN from web.shop's container",
         async () => {
-          const nets = (await n2.docker("network", "ls", "--format", "{{.Name}}")).stdout;
-          return !nets.includes("fossora-blog");
+          const r = await n1.docker(
+            "exec",
+            shopWeb,
+            "/bin/deno",
+            "eval",
+            `const a = await Deno.resolveDns("hello.${DOMAIN}", "A");
+        const r = await fetch("http://hello.${DOMAIN}/", { signal: AbortSignal.timeout(3000) });
+        console.log(a.sort().join(",") + " " + r.status + " " + await r.text());`,
+          );
+          return r.stdout.includes(" 200 ") ? r.stdout.trim() : undefined;
         },
-        90_000,
+        60_000,
+        500,
+      );
+      assert.equal(out, `${[n1.address, n2.address].sort().join(",")} 200 hello`);
+    },
+  );
+
+  await step("db moves to node1: the page follows it", async () => {
+    await deploy("shop", n1);
+    const body = await waitFor(
+      "shop's page from the moved db",
+      async () => {
+        const b = await page(n1, ports.shop);
+        return b?.startsWith("web page: db of shop in ") && !b.endsWith(firstDb) ? b : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.match(body, /^web page: db of shop in \w+$/);
+    await waitFor("db.shop gone from node2", async () => !(await containerOf(n2, "db.shop")));
+    assert.ok(await containerOf(n1, "db.shop"), "db.shop runs on node1");
+    assert.match((await page(n1, ports.blog)) ?? "", /^web page: db of blog in \w+$/);
+  });
+
+  const shopDb = virtualAddress("db.shop");
+  await step("another stack's container cannot reach shop's db", async () => {
+    const blogWeb = (await containerOf(n1, "web.blog"))!;
+    const shopWeb = (await containerOf(n1, "web.shop"))!;
+    const probe = (id: string) =>
+      n1.docker(
+        "exec",
+        id,
+        "/bin/deno",
+        "eval",
+        `try { const r = await fetch("http://${shopDb}:8080/", { signal: AbortSignal.timeout(3000) }); console.log("got " + await r.text()); } catch (e) { console.log("refused " + e.message); }`,
+      );
+    assert.match((await probe(shopWeb)).stdout, /^got db of shop/, "the control: its own stack");
+    assert.match((await probe(blogWeb)).stdout, /^refused /);
+  });
+
+  await step("a LAN machine routing to the virtual address gets nothing", async () => {
+    await must(["ip", "-n", lan.netns, "route", "add", "198.18.0.0/15", "via", n1.address]);
+    const r = await lan.exec(["curl", "-sS", "--max-time", "3", `http://${shopDb}:8080/`]);
+    assert.notEqual(r.code, 0, `curl got: ${r.stdout}`);
+    assert.equal(r.stdout, "");
+    // The connection reached node1 and was shut: not a routing failure.
+    assert.match(r.stderr, /Empty reply|reset|closed/i);
+  });
+
+  await step("the tunnel refuses a client without a node certificate", async () => {
+    const meshPort = 7441;
+    const ca = await Deno.readTextFile(`${pki}/ca.crt`);
+    const conn = await Deno.connectTls({ hostname: n2.address, port: meshPort, caCerts: [ca] });
+    try {
+      const req = { service: "db.blog", container: "172.17.0.2", port: 8080 };
+      const line = `FMESH1 ${JSON.stringify(req)}\n`;
+      await conn.write(new TextEncoder().encode(line));
+      const buf = new Uint8Array(512);
+      const n = await conn.read(buf);
+      assert.match(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /^NO .*proof/);
+    } finally {
+      conn.close();
+    }
+  });
+
+  await step(
+    "after a crash node2's agent serves its stack again and removes what no stack uses",
+    async () => {
+      // What a crash could leave: a stack's network with no container, an address of none.
+      await n2.docker(
+        "network",
+        "create",
+        "--label",
+        "fossora.stack=ghost",
+        "--label",
+        `fossora.node=${n2.nodeId}`,
+        "fossora-ghost",
+      );
+      await must(["ip", "-n", n2.netns, "addr", "add", "198.18.255.1/32", "dev", "lo"]);
+      await n2.kill();
+      await n2.start();
+      await waitFor(
+        "blog's page through the restarted node2",
+        async () => {
+          const b = await page(n1, ports.blog);
+          return b?.startsWith("web page: db of blog in ");
+        },
+        120_000,
         500,
       );
       await waitFor(
-        "blog's address removed from node2",
-        async () => !(await lo()).includes(blogDb),
+        "the leftovers removed",
+        async () => {
+          const nets = (await n2.docker("network", "ls", "--format", "{{.Name}}")).stdout;
+          const lo = (await run(["ip", "-n", n2.netns, "-4", "-o", "addr", "show", "dev", "lo"]))
+            .stdout;
+          return !nets.includes("fossora-ghost") && !lo.includes("198.18.255.1/32");
+        },
+        60_000,
+        500,
       );
-      const nets = (await n2.docker("network", "ls", "--format", "{{.Name}}")).stdout;
-      assert.ok(!nets.includes("fossora-shop"), "node2 has no shop container any more");
-    });
-  } finally {
-    client.close();
-  }
+    },
+  );
+
+  await step("a stack gone from a node leaves neither network nor address there", async () => {
+    const blogDb = virtualAddress("db.blog");
+    const lo = async () =>
+      (await run(["ip", "-n", n2.netns, "-4", "-o", "addr", "show", "dev", "lo"])).stdout;
+    assert.match(await lo(), new RegExp(`inet ${blogDb.replaceAll(".", "\\.")}/32`));
+    // `fossora rm blog`: the whole stack at once.
+    await n1.json("/api/v1/stacks/blog", { method: "DELETE" });
+    await waitFor(
+      "fossora-blog removed from node2",
+      async () => {
+        const nets = (await n2.docker("network", "ls", "--format", "{{.Name}}")).stdout;
+        return !nets.includes("fossora-blog");
+      },
+      90_000,
+      500,
+    );
+    await waitFor(
+      "blog's address removed from node2",
+      async () => !(await lo()).includes(blogDb),
+    );
+    const nets = (await n2.docker("network", "ls", "--format", "{{.Name}}")).stdout;
+    assert.ok(!nets.includes("fossora-shop"), "node2 has no shop container any more");
+  });
 });
