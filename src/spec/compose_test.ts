@@ -328,7 +328,8 @@ Deno.test("variables are filled before the file is read: ${VAR:-default}, $VAR, 
   // A variable's value is not split into words again: it was filled before the split.
   assert.deepEqual(s.command, ["echo", "$HOME", "hi", "there"]);
   assert.deepEqual(s.env, { A: "a-x", B: "a", PORT: "8080" });
-  assert.deepEqual(s.ports, [{ container: 80, http: false, published: 8080 }]);
+  // No port is known to be http, so the node checks whether the published one answers HTTP.
+  assert.deepEqual(s.ports, [{ container: 80, http: false, published: 8080, detectHttp: true }]);
 });
 
 Deno.test("${VAR:?message} unset is a problem that says what to set", () => {
