@@ -5,7 +5,7 @@
  * @module
  */
 import type { DeviceSpec } from "../state/types.ts";
-import { checkAbsolutePath } from "./host_path.ts";
+import { checkAbsolutePath, tooManyHostItems } from "./host_path.ts";
 import { expected, indexPath, isMapping, keyPath, type Problems, unknownKeys } from "./problems.ts";
 
 /** Why `text` is not cgroup device permissions (some of `rwm`, each once), or undefined. */
@@ -76,5 +76,6 @@ export function checkDevices(value: unknown, path: string, out: Problems): Devic
     out.push({ path, message: expected("a list such as [{ host: /dev/dri }]", value) });
     return [];
   }
+  if (tooManyHostItems(value, path, out)) return [];
   return value.flatMap((item, i) => checkDevice(item, indexPath(path, i), out) ?? []);
 }
