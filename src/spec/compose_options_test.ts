@@ -274,8 +274,8 @@ Deno.test("devices in the short form (one, two or three parts) and the long form
     [
       { host: "/dev/dri" },
       { host: "/dev/ttyUSB0", container: "/dev/ttyACM0" },
-      { host: "/dev/sda", container: "/dev/xvda" },
-      { host: "/dev/sdb", permissions: "r" },
+      { host: "/dev/sda", container: "/dev/xvda", permissions: "rwm" },
+      { host: "/dev/sdb", container: "/dev/sdb", permissions: "r" },
       { host: "/dev/a", container: "/dev/b", permissions: "rw" },
     ],
   );
@@ -286,20 +286,36 @@ Deno.test("bad devices are refused, each with what to write", () => {
   const cases: [unknown, Problem][] = [
     [["dri"], {
       path: "d[0]",
-      message: 'expected a device such as "/dev/dri" or "/dev/ttyUSB0:/dev/ttyUSB0", found a ' +
-        'string ("dri")',
+      message: "'dri' is not an absolute path; write the full path on the node, e.g. /srv/media",
     }],
     [["/dev/a:rel"], {
       path: "d[0]",
-      message: 'the path inside the container must be absolute, found a string ("rel")',
+      message: "'rel' is not an absolute path; write the full path inside the container, e.g. " +
+        "/media",
     }],
+    // The long form's problems are at its own keys, source and target.
     [[{ source: "/dev/a", target: { x: 1 } }], {
-      path: "d[0]",
-      message: "the path inside the container must be absolute, found a mapping",
+      path: "d[0].target",
+      message: "expected an absolute path such as /media, found a mapping",
+    }],
+    [[{ source: "/dev/a", target: "/dev/b", mode: "rw" }], {
+      path: "d[0].mode",
+      message: "unknown key 'mode'; known keys are source, target, permissions",
     }],
     [["/dev/a:/dev/b:x"], {
       path: "d[0]",
-      message: "permissions are some of r, w and m, e.g. rwm",
+      message: "'x' is not device permissions; write some of r (read), w (write) and m (mknod), " +
+        "e.g. rwm or r",
+    }],
+    // Docker refuses a fourth part rather than dropping it.
+    [["/dev/a:/dev/b:rw:x"], {
+      path: "d[0]",
+      message: "'rw:x' is not device permissions; write some of r (read), w (write) and m " +
+        "(mknod), e.g. rwm or r",
+    }],
+    [[5], {
+      path: "d[0]",
+      message: 'expected a device such as "/dev/dri:/dev/dri", found the number 5',
     }],
     ["/dev/dri", {
       path: "d",

@@ -22,8 +22,9 @@ export function permissionsProblem(text: string): string | undefined {
 export function parseDevice(
   text: string,
 ): { host: string; container?: string; permissions?: string } {
-  const [host, second, third] = text.split(":");
-  if (third !== undefined) return { host, container: second, permissions: third };
+  const [host, second, ...rest] = text.split(":");
+  // Docker refuses a fourth part; kept in the permissions, checkDevice refuses it too.
+  if (rest.length > 0) return { host, container: second, permissions: rest.join(":") };
   if (second === undefined) return { host };
   return /^[rwm]+$/.test(second) ? { host, permissions: second } : { host, container: second };
 }
