@@ -13,7 +13,7 @@ import { checkCapability } from "./capability.ts";
 import { checkGracePeriod } from "./container.ts";
 import { checkDevice, parseDevice } from "./device.ts";
 import { checkExtraHosts } from "./extra_host.ts";
-import { checkAbsolutePath } from "./host_path.ts";
+import { checkAbsolutePath, tooManyHostItems } from "./host_path.ts";
 import { checkPlatform } from "./platform.ts";
 import { checkSecurityOpt } from "./security_opt.ts";
 import { checkSignal } from "./signal.ts";
@@ -286,6 +286,7 @@ export function composeDevices(
     out.push({ path, message: expected('a list of devices such as ["/dev/dri:/dev/dri"]', value) });
     return undefined;
   }
+  if (tooManyHostItems(value, path, out)) return undefined;
   const before = out.length;
   const devices = value.flatMap((item, i) => {
     const at = indexPath(path, i);

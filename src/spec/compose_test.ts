@@ -817,3 +817,19 @@ Deno.test("a bind mount of the Docker socket is kept, with a warning that it can
     "Docker",
   ]);
 });
+
+Deno.test("more host folders or devices than the fossora form allows are refused at once", () => {
+  const r = read({
+    services: {
+      web: {
+        image: "x",
+        volumes: Array.from({ length: 65 }, (_, i) => `/srv/d${i}:/d${i}`),
+        devices: Array.from({ length: 70 }, (_, i) => `/dev/d${i}`),
+      },
+    },
+  });
+  assert.deepEqual(lines(r.problems), [
+    "services.web.volumes: lists 65; at most 64 are allowed",
+    "services.web.devices: lists 70; at most 64 are allowed",
+  ]);
+});
