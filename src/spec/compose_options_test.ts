@@ -288,7 +288,7 @@ Deno.test("bad devices are refused, each with what to write", () => {
   const cases: [unknown, Problem][] = [
     [["dri"], {
       path: "d[0]",
-      message: "'dri' is not an absolute path; write the full path on the node, e.g. /srv/media",
+      message: "'dri' is not an absolute path; write the full path on the node, e.g. /dev/dri",
     }],
     [["/dev/a:rel"], {
       path: "d[0]",

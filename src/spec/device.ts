@@ -45,7 +45,7 @@ export function checkDevice(item: unknown, path: string, out: Problems): DeviceS
     return undefined;
   }
   const before = out.length;
-  const host = checkAbsolutePath(item.host, at, out, "node");
+  const host = checkAbsolutePath(item.host, at, out, "device");
   if (host !== undefined && !host.startsWith("/dev/")) {
     out.push({ path: at, message: `'${host}' is not under /dev; give a device such as /dev/dri` });
   }

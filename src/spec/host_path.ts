@@ -13,14 +13,18 @@ import { expected, type Problems } from "./problems.ts";
  */
 export const MAX_HOST_ITEMS = 64;
 
-/** Where a path is: it picks the example in the message. */
-export type PathSide = "node" | "container";
+/** Where a path is (a device is on the node too): it picks the example in the message. */
+export type PathSide = "node" | "device" | "container";
 
-const EXAMPLE: Record<PathSide, string> = { node: "/srv/media", container: "/media" };
+const EXAMPLE: Record<PathSide, string> = {
+  node: "/srv/media",
+  device: "/dev/dri",
+  container: "/media",
+};
 
 /** Why `text` is not a clean absolute path, or undefined when it is one. */
 export function absolutePathProblem(text: string, side: PathSide): string | undefined {
-  const where = side === "node" ? "on the node" : "inside the container";
+  const where = side === "container" ? "inside the container" : "on the node";
   // A node checks only paths up to this long: a longer one could never be placed.
   if (text.length > MAX_HOST_PATH_CHARS) {
     return `is ${text.length} characters long; at most ${MAX_HOST_PATH_CHARS} are allowed`;
