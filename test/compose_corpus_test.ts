@@ -132,7 +132,10 @@ const EXPECTED: Record<string, (r: Accepted) => void> = {
     assert.deepEqual(server.binds, [
       { source: "/etc/localtime", path: "/etc/localtime", readOnly: true },
     ]);
-    assert.deepEqual(server.ports, [{ container: 2283, http: false, published: 2283 }]);
+    // No port of the stack is known to be http: the node checks whether 2283 answers HTTP.
+    assert.deepEqual(server.ports, [
+      { container: 2283, http: false, published: 2283, detectHttp: true },
+    ]);
     assert.deepEqual(server.dependsOn, [
       { service: "redis", condition: "started" },
       { service: "database", condition: "started" },
@@ -164,8 +167,9 @@ const EXPECTED: Record<string, (r: Accepted) => void> = {
   "linuxserver-jellyfin.yml": (r) => {
     const jellyfin = service(r, "jellyfin.linuxserver-jellyfin");
     assert.deepEqual(jellyfin.ports, [
-      { container: 8096, http: false, published: 8096 },
-      { container: 8920, http: false, published: 8920 },
+      // Published TCP ports of a service without an http port: the node checks for HTTP.
+      { container: 8096, http: false, published: 8096, detectHttp: true },
+      { container: 8920, http: false, published: 8920, detectHttp: true },
       { container: 7359, http: false, published: 7359, protocol: "udp" },
       { container: 1900, http: false, published: 1900, protocol: "udp" },
     ]);
@@ -184,7 +188,7 @@ const EXPECTED: Record<string, (r: Accepted) => void> = {
     ]);
     assert.equal(pihole.front, true);
     assert.deepEqual(pihole.env, { TZ: "America/Chicago" });
-    assert.deepEqual(pihole.container?.capAdd, ["NET_ADMIN"]);
+    assert.deepEqual(pihole.container?.capAdd, ["CAP_NET_ADMIN"]);
     hasWarning(r, "services.pihole.ports[0]", /port 53 is fossora's own \(DNS\)/);
     hasWarning(r, "services.pihole.ports[1]", /UDP port 53 is fossora's own \(DNS\)/);
     hasWarning(r, "services.pihole.ports[3]", /reached at http:\/\/pihole\.pihole\.DOMAIN\//);

@@ -60,10 +60,10 @@ Deno.test("the client works against the real API: deploy, services, rm, status, 
 
     r = await cli(url, ["services"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^web +nginx:1 +0\/1 +- +http:\/\/web\.home\.test\/$/m);
+    assert.match(r.stdout, /^web +- +nginx:1 +0\/1 +- +http:\/\/web\.home\.test\/$/m);
     assert.match(
       r.stdout,
-      /^whoami +example\/whoami:1 +2\/2 +pi-a,pi-b +http:\/\/whoami\.home\.test\/$/m,
+      /^whoami +- +example\/whoami:1 +2\/2 +pi-a,pi-b +http:\/\/whoami\.home\.test\/$/m,
     );
 
     r = await cli(url, ["nodes"]);
@@ -79,7 +79,7 @@ Deno.test("the client works against the real API: deploy, services, rm, status, 
     assert.deepEqual([r.code, r.stdout], [0, "removed web\n"]);
     r = await cli(url, ["rm", "web"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^fossora: no service named "web"/);
+    assert.match(r.stderr, /^fossora: no service or stack named "web"/);
   });
 });
 

@@ -182,9 +182,10 @@ Deno.test("services prints running/wanted, nodes and the URL or published ports"
     assert.equal(r.code, 0, r.stderr);
     assert.equal(
       r.stdout,
-      "NAME    IMAGE                  REPLICAS  NODES  URL\n" +
-        "whoami  traefik/whoami:v1.10   1/2       pi-a   http://whoami.home.arpa/\n" +
-        "mc      itzg/minecraft-server  0/1       -      tcp:25565,udp:19132\n",
+      // Grouped by stack (none here), then by name.
+      "NAME    STACK  IMAGE                  REPLICAS  NODES  URL\n" +
+        "mc      -      itzg/minecraft-server  0/1       -      tcp:25565,udp:19132\n" +
+        "whoami  -      traefik/whoami:v1.10   1/2       pi-a   http://whoami.home.arpa/\n",
     );
   } finally {
     await api.close();
@@ -228,7 +229,7 @@ Deno.test("status shows the cluster, this node, the leader, members and services
     assert.match(r.stdout, /^nuc +10\.0\.0\.2 +worker +down$/m);
     assert.match(
       r.stdout,
-      /^whoami +traefik\/whoami:v1\.10 +1\/2 +pi-a +http:\/\/whoami\.home\.arpa\/$/m,
+      /^whoami +- +traefik\/whoami:v1\.10 +1\/2 +pi-a +http:\/\/whoami\.home\.arpa\/$/m,
     );
     assert.match(r.stdout, /^recent events/m);
     assert.match(
@@ -339,7 +340,7 @@ Deno.test("token prints the join token, and the line to add a machine when the n
   }
 });
 
-Deno.test("rm removes a service, and an unknown one fails naming it", async () => {
+Deno.test("rm removes a service, and an unknown one fails naming it and where to look", async () => {
   const api = fakeCluster();
   try {
     let r = await run(api, ["rm", "whoami"]);
@@ -349,7 +350,8 @@ Deno.test("rm removes a service, and an unknown one fails naming it", async () =
     assert.equal(r.stdout, "");
     assert.equal(
       r.stderr,
-      'fossora: no service named "ghost"; list them with `fossora services`\n',
+      'fossora: no service or stack named "ghost"; list them with `fossora services` and ' +
+        "`fossora stacks`\n",
     );
   } finally {
     await api.close();

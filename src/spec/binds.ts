@@ -5,7 +5,7 @@
  */
 import type { BindSpec } from "../state/types.ts";
 import { checkBoolean } from "./fields.ts";
-import { checkAbsolutePath } from "./host_path.ts";
+import { checkAbsolutePath, tooManyHostItems } from "./host_path.ts";
 import { expected, indexPath, isMapping, keyPath, type Problems, unknownKeys } from "./problems.ts";
 
 /** Checks one bind mount mapping; returns it when valid. */
@@ -49,5 +49,6 @@ export function checkBinds(value: unknown, path: string, out: Problems): BindSpe
     });
     return [];
   }
+  if (tooManyHostItems(value, path, out)) return [];
   return value.flatMap((item, i) => checkBind(item, indexPath(path, i), out) ?? []);
 }

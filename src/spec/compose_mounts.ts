@@ -8,6 +8,7 @@
 
 import { normalizePath } from "./fields.ts";
 import { parseBytes } from "./bytes.ts";
+import { absolutePathProblem } from "./host_path.ts";
 import { composeString, notUnderstood } from "./compose_fields.ts";
 import { expected, isMapping, keyPath, type Problems } from "./problems.ts";
 
@@ -148,8 +149,13 @@ function fromSource(
     return undefined;
   }
   if (source.startsWith("/")) {
-    if (source.includes("\0")) {
-      out.problems.push({ path, message: "the host path contains a NUL character; remove it" });
+    // The fossora form's binds.ts checks the same: a path a node would not check (too long,
+    // a line break, a '..') is one the service could never be placed by.
+    const problem = source.includes("\0")
+      ? "the host path contains a NUL character; remove it"
+      : absolutePathProblem(source, "node");
+    if (problem !== undefined) {
+      out.problems.push({ path, message: problem });
       return undefined;
     }
     return { kind: "bind", source: normalizePath(source), path: mount, ...ro };

@@ -204,6 +204,9 @@ Deno.test("bad mounts are refused, each with one problem that says what to write
       "a bind mount needs a host path such as /srv/media, found 'data'",
     ],
     [{ type: "bind", target: "/a" }, "v.source", "is missing; give the host path"],
+    // Checked as the fossora form's binds: a node checks no host path longer than 1024.
+    [`/${"a".repeat(2000)}:/a`, "v", "is 2001 characters long; at most 1024 are allowed"],
+    ["/srv/../etc:/a", "v", "'/srv/../etc' contains '..'; write the path it means without it"],
     [
       { type: "npipe", source: "x", target: "/a" },
       "v.type",

@@ -13,7 +13,7 @@ import { checkCapability } from "./capability.ts";
 import { checkGracePeriod } from "./container.ts";
 import { checkDevice, parseDevice } from "./device.ts";
 import { checkExtraHosts } from "./extra_host.ts";
-import { checkAbsolutePath } from "./host_path.ts";
+import { checkAbsolutePath, tooManyHostItems } from "./host_path.ts";
 import { checkPlatform } from "./platform.ts";
 import { checkSecurityOpt } from "./security_opt.ts";
 import { checkSignal } from "./signal.ts";
@@ -21,7 +21,15 @@ import { checkSysctls } from "./sysctl.ts";
 import { checkUlimits } from "./ulimit.ts";
 import { checkUser } from "./user.ts";
 import { splitCommand } from "./compose_fields.ts";
-import { entries, expected, indexPath, isMapping, keyPath, type Problems } from "./problems.ts";
+import {
+  entries,
+  expected,
+  indexPath,
+  isMapping,
+  keyPath,
+  type Problems,
+  unknownKeys,
+} from "./problems.ts";
 
 /** The compose keys this file reads, each to the ContainerOptions field of the same meaning. */
 export const OPTION_KEYS = [
@@ -278,25 +286,43 @@ export function composeDevices(
     out.push({ path, message: expected('a list of devices such as ["/dev/dri:/dev/dri"]', value) });
     return undefined;
   }
+  if (tooManyHostItems(value, path, out)) return undefined;
   const before = out.length;
   const devices = value.flatMap((item, i) => {
+    const at = indexPath(path, i);
+    const long = isMapping(item) && !("host" in item);
+    if (typeof item !== "string" && !isMapping(item)) {
+      out.push({ path: at, message: expected('a device such as "/dev/dri:/dev/dri"', item) });
+      return [];
+    }
+    if (long) unknownKeys(item, ["source", "target", "permissions"], at, out);
     const fossora = typeof item === "string"
       ? parseDevice(item)
-      : isMapping(item) && !("host" in item)
+      : long
       ? { host: item.source, container: item.target, permissions: item.permissions }
       : item;
-    const clean = isMapping(fossora)
-      ? Object.fromEntries(Object.entries(fossora).filter(([, v]) => v !== undefined))
-      : fossora;
-    if (isMapping(clean) && typeof clean.host === "string" && PLACEHOLDER.test(clean.host)) {
+    const clean = Object.fromEntries(Object.entries(fossora).filter(([, v]) => v !== undefined));
+    if (typeof clean.host === "string" && PLACEHOLDER.test(clean.host)) {
       warnings.push({
-        path: indexPath(path, i),
+        path: at,
         message: `'${clean.host}' is a placeholder from the docs, so no device is given: add ` +
           "the one your hardware has, such as /dev/ttyUSB0 (the service then runs where it is)",
       });
       return [];
     }
-    return checkDevice(clean, indexPath(path, i), out) ?? [];
+    const problems: Problems = [];
+    const device = checkDevice(clean, at, problems);
+    // Say each problem where the compose file has it: the string itself, or source/target.
+    const rename: Record<string, string> = typeof item === "string"
+      ? { host: "", container: "", permissions: "" }
+      : long
+      ? { host: ".source", container: ".target", permissions: ".permissions" }
+      : {};
+    for (const problem of problems) {
+      const key = problem.path.slice(at.length + 1);
+      out.push(key in rename ? { ...problem, path: at + rename[key] } : problem);
+    }
+    return device ?? [];
   });
   return out.length > before ? undefined : devices;
 }

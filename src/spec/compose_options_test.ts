@@ -31,7 +31,7 @@ Deno.test("user is kept as Docker takes it, a YAML number included", () => {
   ]);
   refuses([[{ user: ["x"] }, {
     path: "s.user",
-    message: "expected a user such as 1000 or 1000:1000, found a list",
+    message: "expected a user such as 1000, 1000:1000, nobody or www-data:www-data, found a list",
   }]]);
 });
 
@@ -39,7 +39,7 @@ Deno.test("working_dir must be absolute", () => {
   accepts([[{ working_dir: "/app" }, { workingDir: "/app" }]]);
   refuses([[{ working_dir: "app" }, {
     path: "s.working_dir",
-    message: "'app' is not an absolute path",
+    message: "'app' is not an absolute path; write the full path inside the container, e.g. /media",
   }]]);
 });
 
@@ -56,10 +56,10 @@ Deno.test("entrypoint as a string split like a shell, a list, or empty to clear 
   }]]);
 });
 
-Deno.test("cap_add and cap_drop are capability names, upper-cased, a single string a list of one", () => {
+Deno.test("cap_add and cap_drop are capability names, as Docker's CAP_ names, a single string a list of one", () => {
   accepts([
     [{ cap_add: ["net_admin", "SYS_MODULE"], cap_drop: "ALL" }, {
-      capAdd: ["NET_ADMIN", "SYS_MODULE"],
+      capAdd: ["CAP_NET_ADMIN", "CAP_SYS_MODULE"],
       capDrop: ["ALL"],
     }],
     [{ cap_add: ["CAP_NET_RAW"] }, { capAdd: ["CAP_NET_RAW"] }],
@@ -67,11 +67,12 @@ Deno.test("cap_add and cap_drop are capability names, upper-cased, a single stri
   refuses([
     [{ cap_add: ["bad-cap"] }, {
       path: "s.cap_add[0]",
-      message: "'bad-cap' is not a capability name; write it like NET_ADMIN",
+      message: "unknown capability 'bad-cap'; write a Linux capability such as NET_ADMIN or " +
+        "SYS_TIME (CAP_ is optional), or ALL",
     }],
     [{ cap_drop: { x: 1 } }, {
       path: "s.cap_drop",
-      message: "expected a list of capability names such as [NET_ADMIN], found a mapping",
+      message: "expected a capability such as NET_ADMIN, found a mapping",
     }],
   ]);
 });
@@ -102,11 +103,11 @@ Deno.test("sysctls as a mapping or a list of KEY=VALUE", () => {
   refuses([
     [{ sysctls: 5 }, {
       path: "s.sysctls",
-      message: "expected sysctls such as net.core.somaxconn: 1024, found the number 5",
+      message: "expected a mapping such as { net.core.somaxconn: 1024 }, found the number 5",
     }],
     [{ sysctls: [5] }, {
       path: "s.sysctls[0]",
-      message: "expected a string KEY=VALUE, found the number 5",
+      message: "expected NAME=VALUE, found the number 5",
     }],
   ]);
 });
@@ -118,7 +119,7 @@ Deno.test("shm_size with a unit or in bytes", () => {
   ]);
   refuses([[{ shm_size: "big" }, {
     path: "s.shm_size",
-    message: 'expected a size such as 256m, found a string ("big")',
+    message: 'expected a size such as 64m, 1g or a number of bytes, found a string ("big")',
   }]]);
 });
 
@@ -133,10 +134,10 @@ Deno.test("read_only and init are flags, stored only when true", () => {
   }]]);
 });
 
-Deno.test("security_opt as a list, a single string a list of one", () => {
+Deno.test("security_opt as a list, a single string a list of one, ':' spelled '=' as the engine takes it", () => {
   accepts([
-    [{ security_opt: ["no-new-privileges:true"] }, { securityOpt: ["no-new-privileges:true"] }],
-    [{ security_opt: "label:disable" }, { securityOpt: ["label:disable"] }],
+    [{ security_opt: ["no-new-privileges:true"] }, { securityOpt: ["no-new-privileges=true"] }],
+    [{ security_opt: "label:disable" }, { securityOpt: ["label=disable"] }],
   ]);
 });
 
@@ -160,24 +161,24 @@ Deno.test("extra_hosts in its three forms become NAME:ADDRESS", () => {
   refuses([
     [{ extra_hosts: ["nas:not an address"] }, {
       path: "s.extra_hosts[0]",
-      message: "'nas:not an address' is not NAME:ADDRESS, e.g. nas:192.168.1.10",
+      message: "'not an address' is not an IP address; write one such as 192.168.1.10, or " +
+        "host-gateway for the node itself",
     }],
     [{ extra_hosts: ["nas"] }, {
       path: "s.extra_hosts[0]",
-      message: "'nas:' is not NAME:ADDRESS, e.g. nas:192.168.1.10",
+      message: "'nas' is not NAME:ADDRESS; write e.g. nas.lan:192.168.1.10",
     }],
     [{ extra_hosts: [{ nas: "192.168.1.10" }] }, {
       path: "s.extra_hosts[0]",
-      message: "expected a string NAME:ADDRESS, found a mapping",
+      message: "expected NAME:ADDRESS such as nas.lan:192.168.1.10, found a mapping",
     }],
     [{ extra_hosts: { nas: ["192.168.1.10"] } }, {
       path: "s.extra_hosts.nas",
-      message: "expected an address, found a list",
+      message: "expected an IP address such as 192.168.1.10, found a list",
     }],
     [{ extra_hosts: "x" }, {
       path: "s.extra_hosts",
-      message:
-        'expected a list such as ["host.docker.internal:host-gateway"], found a string ("x")',
+      message: 'expected a list such as [nas.lan:192.168.1.10], found a string ("x")',
     }],
   ]);
 });
@@ -192,11 +193,12 @@ Deno.test("stop_signal is a signal name, stop_grace_period a Go duration", () =>
   refuses([
     [{ stop_signal: "not a signal" }, {
       path: "s.stop_signal",
-      message: "'not a signal' is not a signal; write it like SIGINT",
+      message: "expected a signal such as SIGTERM, SIGINT, SIGQUIT (the SIG is optional) or its " +
+        'number 1-64, found a string ("not a signal")',
     }],
     [{ stop_grace_period: "90" }, {
       path: "s.stop_grace_period",
-      message: "'90' is not a duration; write it like 30s or 1m30s",
+      message: 'expected a duration such as 10s or 1m30s, found a string ("90")',
     }],
   ]);
 });
@@ -208,15 +210,15 @@ Deno.test("ulimits as one number or as soft and hard", () => {
   refuses([
     [{ ulimits: { nofile: "x" } }, {
       path: "s.ulimits.nofile",
-      message: 'expected a number, or {soft: N, hard: N}, found a string ("x")',
+      message: 'expected a whole number, or -1 for unlimited, found a string ("x")',
     }],
     [{ ulimits: { nofile: { soft: 1 } } }, {
       path: "s.ulimits.nofile",
-      message: "expected a number, or {soft: N, hard: N}, found a mapping",
+      message: "needs both soft and hard, e.g. { soft: 1024, hard: 4096 }",
     }],
     [{ ulimits: [1] }, {
-      path: "s.ulimits",
-      message: "expected a mapping such as {nofile: {soft: 1024, hard: 65535}}, found a list",
+      path: "s.ulimits[0]",
+      message: "expected { name, soft, hard }, found the number 1",
     }],
   ]);
 });
@@ -225,7 +227,7 @@ Deno.test("platform is OS/ARCH[/VARIANT]", () => {
   accepts([[{ platform: "linux/arm64/v8" }, { platform: "linux/arm64/v8" }]]);
   refuses([[{ platform: "arm64" }, {
     path: "s.platform",
-    message: "'arm64' is not a platform; write OS/ARCH such as linux/arm64",
+    message: "'arm64' is not a platform; write os/arch[/variant], e.g. linux/arm64",
   }]]);
 });
 
@@ -274,8 +276,8 @@ Deno.test("devices in the short form (one, two or three parts) and the long form
     [
       { host: "/dev/dri" },
       { host: "/dev/ttyUSB0", container: "/dev/ttyACM0" },
-      { host: "/dev/sda", container: "/dev/xvda" },
-      { host: "/dev/sdb", permissions: "r" },
+      { host: "/dev/sda", container: "/dev/xvda", permissions: "rwm" },
+      { host: "/dev/sdb", container: "/dev/sdb", permissions: "r" },
       { host: "/dev/a", container: "/dev/b", permissions: "rw" },
     ],
   );
@@ -286,20 +288,36 @@ Deno.test("bad devices are refused, each with what to write", () => {
   const cases: [unknown, Problem][] = [
     [["dri"], {
       path: "d[0]",
-      message: 'expected a device such as "/dev/dri" or "/dev/ttyUSB0:/dev/ttyUSB0", found a ' +
-        'string ("dri")',
+      message: "'dri' is not an absolute path; write the full path on the node, e.g. /dev/dri",
     }],
     [["/dev/a:rel"], {
       path: "d[0]",
-      message: 'the path inside the container must be absolute, found a string ("rel")',
+      message: "'rel' is not an absolute path; write the full path inside the container, e.g. " +
+        "/media",
     }],
+    // The long form's problems are at its own keys, source and target.
     [[{ source: "/dev/a", target: { x: 1 } }], {
-      path: "d[0]",
-      message: "the path inside the container must be absolute, found a mapping",
+      path: "d[0].target",
+      message: "expected an absolute path such as /media, found a mapping",
+    }],
+    [[{ source: "/dev/a", target: "/dev/b", mode: "rw" }], {
+      path: "d[0].mode",
+      message: "unknown key 'mode'; known keys are source, target, permissions",
     }],
     [["/dev/a:/dev/b:x"], {
       path: "d[0]",
-      message: "permissions are some of r, w and m, e.g. rwm",
+      message: "'x' is not device permissions; write some of r (read), w (write) and m (mknod), " +
+        "e.g. rwm or r",
+    }],
+    // Docker refuses a fourth part rather than dropping it.
+    [["/dev/a:/dev/b:rw:x"], {
+      path: "d[0]",
+      message: "'rw:x' is not device permissions; write some of r (read), w (write) and m " +
+        "(mknod), e.g. rwm or r",
+    }],
+    [[5], {
+      path: "d[0]",
+      message: 'expected a device such as "/dev/dri:/dev/dri", found the number 5',
     }],
     ["/dev/dri", {
       path: "d",

@@ -35,6 +35,7 @@ import {
   parseEnvFile,
   sentFile,
 } from "./compose_fields.ts";
+import { tooManyHostItems } from "./host_path.ts";
 import { type ComposeMount, composeMount, composeTmpfs } from "./compose_mounts.ts";
 import { composeDevices, composeOptions, OPTION_KEYS } from "./compose_options.ts";
 import { composeDeploy } from "./compose_deploy.ts";
@@ -181,6 +182,8 @@ export function composeService(
   const reservations = deploy.reservations ?? memReservation(def, path, problems);
   if (reservations && Object.keys(reservations).length) spec.resources = reservations;
   if (mounts.binds.length) spec.binds = mounts.binds;
+  // As many host paths as the fossora form allows (binds.ts, device.ts).
+  tooManyHostItems(mounts.binds, keyPath(path, "volumes"), problems);
   if (def.devices !== undefined) {
     const devices = composeDevices(def.devices, keyPath(path, "devices"), problems, warnings);
     if (devices?.length) spec.devices = devices;

@@ -328,7 +328,8 @@ Deno.test("variables are filled before the file is read: ${VAR:-default}, $VAR, 
   // A variable's value is not split into words again: it was filled before the split.
   assert.deepEqual(s.command, ["echo", "$HOME", "hi", "there"]);
   assert.deepEqual(s.env, { A: "a-x", B: "a", PORT: "8080" });
-  assert.deepEqual(s.ports, [{ container: 80, http: false, published: 8080 }]);
+  // No port is known to be http, so the node checks whether the published one answers HTTP.
+  assert.deepEqual(s.ports, [{ container: 80, http: false, published: 8080, detectHttp: true }]);
 });
 
 Deno.test("${VAR:?message} unset is a problem that says what to set", () => {
@@ -814,5 +815,21 @@ Deno.test("a bind mount of the Docker socket is kept, with a warning that it can
     "services.a.volumes[0]: mounts the node's Docker socket: the service can start any " +
     "container, read every secret and take over the node; keep it only for tools that manage " +
     "Docker",
+  ]);
+});
+
+Deno.test("more host folders or devices than the fossora form allows are refused at once", () => {
+  const r = read({
+    services: {
+      web: {
+        image: "x",
+        volumes: Array.from({ length: 65 }, (_, i) => `/srv/d${i}:/d${i}`),
+        devices: Array.from({ length: 70 }, (_, i) => `/dev/d${i}`),
+      },
+    },
+  });
+  assert.deepEqual(lines(r.problems), [
+    "services.web.volumes: lists 65; at most 64 are allowed",
+    "services.web.devices: lists 70; at most 64 are allowed",
   ]);
 });

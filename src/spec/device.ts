@@ -5,7 +5,7 @@
  * @module
  */
 import type { DeviceSpec } from "../state/types.ts";
-import { checkAbsolutePath } from "./host_path.ts";
+import { checkAbsolutePath, tooManyHostItems } from "./host_path.ts";
 import { expected, indexPath, isMapping, keyPath, type Problems, unknownKeys } from "./problems.ts";
 
 /** Why `text` is not cgroup device permissions (some of `rwm`, each once), or undefined. */
@@ -22,8 +22,9 @@ export function permissionsProblem(text: string): string | undefined {
 export function parseDevice(
   text: string,
 ): { host: string; container?: string; permissions?: string } {
-  const [host, second, third] = text.split(":");
-  if (third !== undefined) return { host, container: second, permissions: third };
+  const [host, second, ...rest] = text.split(":");
+  // Docker refuses a fourth part; kept in the permissions, checkDevice refuses it too.
+  if (rest.length > 0) return { host, container: second, permissions: rest.join(":") };
   if (second === undefined) return { host };
   return /^[rwm]+$/.test(second) ? { host, permissions: second } : { host, container: second };
 }
@@ -44,7 +45,7 @@ export function checkDevice(item: unknown, path: string, out: Problems): DeviceS
     return undefined;
   }
   const before = out.length;
-  const host = checkAbsolutePath(item.host, at, out, "node");
+  const host = checkAbsolutePath(item.host, at, out, "device");
   // Not only /dev: Docker takes any path to a device node, and whether a node has one there is
   // what the node reports and the scheduler checks ("…, but it is not a device").
   const container = item.container === undefined
@@ -75,5 +76,6 @@ export function checkDevices(value: unknown, path: string, out: Problems): Devic
     out.push({ path, message: expected("a list such as [{ host: /dev/dri }]", value) });
     return [];
   }
+  if (tooManyHostItems(value, path, out)) return [];
   return value.flatMap((item, i) => checkDevice(item, indexPath(path, i), out) ?? []);
 }

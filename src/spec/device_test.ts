@@ -53,8 +53,7 @@ Deno.test("a device without a host path, relative, or with bad permissions is re
     { path: "d[0].host", message: "is missing; give the device's path on the node, e.g. /dev/dri" },
     {
       path: "d[1].host",
-      message:
-        "'srv/disk' is not an absolute path; write the full path on the node, e.g. /srv/media",
+      message: "'srv/disk' is not an absolute path; write the full path on the node, e.g. /dev/dri",
     },
     {
       path: "d[2].container",

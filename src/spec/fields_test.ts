@@ -77,13 +77,20 @@ Deno.test("placement keeps only the fields given and reports each bad one", () =
     checkPlacement({ arch: ["arm"], labels: { gpu: true, "zone.io/x": "a" } }, "placement", out),
     { arch: ["arm"], labels: { gpu: "true", "zone.io/x": "a" } },
   );
+  assert.deepEqual(
+    checkPlacement({ constraints: ["node.labels.disk == ssd"] }, "placement", out),
+    { constraints: [{ attribute: "node.labels.disk", op: "==", value: "ssd" }] },
+  );
   assert.deepEqual(out, []);
   assert.equal(
     checkPlacement({ arch: "arm64", sites: ["Home"], labels: { "=x": "y" }, zone: 1 }, "p", out),
     undefined,
   );
   assert.deepEqual(out, [
-    { path: "p.zone", message: "unknown key 'zone'; known keys are arch, sites, labels" },
+    {
+      path: "p.zone",
+      message: "unknown key 'zone'; known keys are arch, sites, labels, constraints",
+    },
     {
       path: "p.arch",
       message: 'expected a list of architectures such as [arm64, amd64], found a string ("arm64")',

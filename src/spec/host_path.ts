@@ -4,16 +4,31 @@
  * would climb out of where it seems to point, no control character Docker cannot carry.
  * @module
  */
+import { MAX_HOST_PATH_CHARS } from "../state/types.ts";
 import { expected, type Problems } from "./problems.ts";
 
-/** Where a path is: it picks the example in the message. */
-export type PathSide = "node" | "container";
+/**
+ * The most binds, or devices, one service lists: with {@link MAX_HOST_PATH_CHARS} this bounds
+ * what a hostile spec can make each node check and report.
+ */
+export const MAX_HOST_ITEMS = 64;
 
-const EXAMPLE: Record<PathSide, string> = { node: "/srv/media", container: "/media" };
+/** Where a path is (a device is on the node too): it picks the example in the message. */
+export type PathSide = "node" | "device" | "container";
+
+const EXAMPLE: Record<PathSide, string> = {
+  node: "/srv/media",
+  device: "/dev/dri",
+  container: "/media",
+};
 
 /** Why `text` is not a clean absolute path, or undefined when it is one. */
 export function absolutePathProblem(text: string, side: PathSide): string | undefined {
-  const where = side === "node" ? "on the node" : "inside the container";
+  const where = side === "container" ? "inside the container" : "on the node";
+  // A node checks only paths up to this long: a longer one could never be placed.
+  if (text.length > MAX_HOST_PATH_CHARS) {
+    return `is ${text.length} characters long; at most ${MAX_HOST_PATH_CHARS} are allowed`;
+  }
   if (/[\0\r\n]/.test(text)) {
     return "contains a NUL or line break; remove it";
   }
@@ -48,4 +63,11 @@ export function checkAbsolutePath(
   if (problem === undefined) return value;
   out.push({ path, message: problem });
   return undefined;
+}
+
+/** Whether the list `value` is longer than {@link MAX_HOST_ITEMS}; if so, says so at `path`. */
+export function tooManyHostItems(value: unknown[], path: string, out: Problems): boolean {
+  if (value.length <= MAX_HOST_ITEMS) return false;
+  out.push({ path, message: `lists ${value.length}; at most ${MAX_HOST_ITEMS} are allowed` });
+  return true;
 }

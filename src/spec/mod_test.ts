@@ -707,7 +707,8 @@ volumes:
     name: "db.site",
     image: "postgres:16",
     replicas: 1,
-    ports: [{ container: 5432, http: false, published: 5432 }],
+    // db has no http port, so the node checks whether its published one answers HTTP.
+    ports: [{ container: 5432, http: false, published: 5432, detectHttp: true }],
     env: { POSTGRES_PASSWORD: "secret", PGPORT: "5432" },
     volumes: [{ name: "pgdata", path: "/var/lib/postgresql/data" }],
     placement: {},

@@ -56,7 +56,10 @@ Deno.test("servicesTable shows - for a service on no node and without URL or por
     state: "stopped",
     problem: null,
   }]);
-  assert.equal(out, "NAME   IMAGE    REPLICAS  NODES  URL\nbatch  busybox  0/0       -      -\n");
+  assert.equal(
+    out,
+    "NAME   STACK  IMAGE    REPLICAS  NODES  URL\nbatch  -      busybox  0/0       -      -\n",
+  );
 });
 
 Deno.test("servicesTable lists what keeps a service from running below the table", () => {
