@@ -11,6 +11,9 @@ import { composeToStack } from "../src/spec/compose.ts";
 import { parseEnvFile } from "../src/spec/compose_fields.ts";
 import { type ParseOptions, type ParseResult, parseServiceFile } from "../src/spec/mod.ts";
 import { formatProblem } from "../src/spec/problems.ts";
+import { createApi } from "../src/api/mod.ts";
+import { testDeps } from "../src/api/fixtures.ts";
+import { MemoryView } from "../src/state/view.ts";
 
 const DIR = new URL("./data/compose/", import.meta.url);
 
@@ -68,6 +71,9 @@ function namedFiles(text: string): { envFiles: string[]; secretFiles: string[] }
 }
 
 /** Reads one corpus file as `fossora deploy FILE --stack NAME` would send it. */
+/** What the CLI would send for each corpus file, as read by readCorpusFile. */
+const requests = new Map<string, ReturnType<typeof corpusRequest>>();
+
 function readCorpusFile(file: string): ParseResult {
   const text = Deno.readTextFileSync(new URL(file, DIR));
   let envText: string | undefined;
@@ -95,13 +101,20 @@ function readCorpusFile(file: string): ParseResult {
   }
   // The env file a project ships beside its compose file is the one its env_file names.
   if (envText !== undefined) { for (const path of envFiles) files[path] = envText; }
-  return parseServiceFile(text, {
-    filename: file,
-    stack: stackName(file),
-    variables,
-    files,
-    reservedPorts: RESERVED_PORTS,
-  });
+  const request = corpusRequest(file, text, variables, files);
+  requests.set(file, request);
+  const { file: _text, ...options } = request;
+  return parseServiceFile(text, { ...options, reservedPorts: RESERVED_PORTS });
+}
+
+/** What the CLI sends for a corpus file (`POST /api/v1/stacks`). */
+function corpusRequest(
+  file: string,
+  text: string,
+  variables: Record<string, string>,
+  files: Record<string, string>,
+) {
+  return { file: text, filename: file, stack: stackName(file), variables, files };
 }
 
 function service(r: Accepted, name: string): ServiceSpec {
@@ -271,6 +284,41 @@ Deno.test("the compose corpus is read as the CLI sends it: 90% of the files that
     }
   });
 
+  await t.step(
+    "through the API each file is answered as read: its services and warnings, or 400 with its problems",
+    async () => {
+      const view = new MemoryView();
+      const app = createApi(testDeps(view, { reservedPorts: () => RESERVED_PORTS }));
+      for (const { file, result } of read) {
+        const res = await app.request("/api/v1/stacks", {
+          method: "POST",
+          headers: { authorization: "Bearer t", "content-type": "application/json" },
+          body: JSON.stringify(requests.get(file)),
+        });
+        const body = await res.json();
+        if (result.ok) {
+          assert.equal(res.status, 200, `${file}: ${JSON.stringify(body)}`);
+          assert.deepEqual(
+            body.services.map((s: { name: string }) => s.name),
+            result.services.map((s) => s.name),
+            file,
+          );
+          assert.deepEqual(body.warnings, result.warnings, file);
+          for (const spec of result.services) {
+            assert.deepEqual(
+              withoutVersions(view.service(spec.name)?.spec),
+              withoutVersions(spec),
+              file,
+            );
+          }
+        } else {
+          assert.equal(res.status, 400, file);
+          assert.deepEqual(body.error.details, result.problems, file);
+        }
+      }
+    },
+  );
+
   // A file whose services build their image from source beside it (docker/awesome-compose's
   // starter kits) cannot deploy on any cluster without a registry; the issue's own example of a
   // refusal. The share is measured over the files that run images, and printed over all.
@@ -404,3 +452,9 @@ Deno.test("corpus files with odd values put anywhere never make the importer thr
     }
   }
 });
+
+/** A spec without its files' versions, which the API adds (a keyed hash of each content). */
+function withoutVersions(spec: ServiceSpec | undefined): unknown {
+  if (!spec?.files) return spec;
+  return { ...spec, files: spec.files.map(({ version: _v, ...file }) => file) };
+}
