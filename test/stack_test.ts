@@ -320,7 +320,7 @@ services:
     ports: ["${published}:8096"]
   game:
     image: fossora-test/busybox:1
-    command: ["sh", "-c", "exec nc -lk -p 25565 -e echo not-http"]
+    command: ["sh", "-c", "exec nc -ll -p 25565 -e echo not-http"]
     ports: ["${published + 1}:25565"]
   web:
     image: fossora-test/busybox:1

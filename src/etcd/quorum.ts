@@ -62,7 +62,10 @@ export function quorumLost(h: VoterHealth): string | undefined {
     return `quorum lost: the voters answer but have no leader (an election is under way, or ` +
       `they cannot reach each other); try again in a few seconds`;
   }
-  const silent = `${h.silent.join(", ")} ${h.silent.length === 1 ? "does" : "do"} not answer`;
+  // Sorted: the voters answer (or not) in any order, and the message should not change with it.
+  const silent = `${[...h.silent].sort().join(", ")} ${
+    h.silent.length === 1 ? "does" : "do"
+  } not answer`;
   return `quorum lost: changes need ${need} of the ${total} voters and ${missing} ` +
     `${missing === 1 ? "is" : "are"} missing (${silent}). Services keep running and are ` +
     `served as they were; bring ${missing === 1 ? "a voter" : `${missing} voters`} back ` +
