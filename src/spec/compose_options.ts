@@ -7,10 +7,10 @@
  */
 
 import type { ContainerOptions, DeviceSpec } from "../state/types.ts";
-import { checkBoolean, checkCommand, checkStringish, setOwn } from "./fields.ts";
+import { checkBoolean, checkCommand, setOwn } from "./fields.ts";
 import { checkBytes, parseBytes } from "./bytes.ts";
 import { checkCapability } from "./capability.ts";
-import { checkGracePeriod } from "./container.ts";
+import { checkContainerLabels, checkGracePeriod } from "./container.ts";
 import { checkDevice, parseDevice } from "./device.ts";
 import { checkExtraHosts } from "./extra_host.ts";
 import { checkAbsolutePath, tooManyHostItems } from "./host_path.ts";
@@ -162,17 +162,38 @@ function checkRuntime(value: unknown, path: string, out: Problems): string | und
   return undefined;
 }
 
-/** Labels as a mapping or a list of `KEY=VALUE`; fossora's own (`fossora.*`) are refused. */
+/**
+ * Labels as a mapping or a list of `KEY=VALUE` (a label without a value is empty, as compose
+ * has it), checked as the fossora form's container labels.
+ */
 function readLabels(
   value: unknown,
   path: string,
   out: Problems,
 ): Record<string, string> | undefined {
-  const labels = stringMap(value, "labels as a mapping or a list of KEY=VALUE", path, out);
-  const own = Object.keys(labels ?? {}).find((k) => k.startsWith("fossora."));
-  if (own === undefined) return labels;
-  out.push({ path: keyPath(path, own), message: "labels fossora.* are fossora's own; rename it" });
-  return undefined;
+  if (!Array.isArray(value)) {
+    return checkContainerLabels(isMapping(value) ? nullsEmpty(value) : value, path, out);
+  }
+  const map: Record<string, string> = {};
+  const before = out.length;
+  value.forEach((item, i) => {
+    if (typeof item !== "string") {
+      out.push({ path: indexPath(path, i), message: expected("a string KEY=VALUE", item) });
+      return;
+    }
+    const eq = item.indexOf("=");
+    setOwn(map, eq < 0 ? item : item.slice(0, eq), eq < 0 ? "" : item.slice(eq + 1));
+  });
+  return out.length > before ? undefined : checkContainerLabels(map, path, out);
+}
+
+/** `traefik.enable:` with nothing after it is an empty label in compose. */
+function nullsEmpty(map: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of entries(map)) {
+    Object.defineProperty(out, k, { value: v ?? "", enumerable: true, writable: true });
+  }
+  return out;
 }
 
 /**
@@ -193,35 +214,6 @@ function readEntrypoint(value: unknown, path: string, out: Problems): string[] |
   }
   if (Array.isArray(value) && value.length === 0) return [];
   return checkCommand(value, path, out);
-}
-
-/** A mapping, or a list of `KEY=VALUE`, of strings. */
-function stringMap(
-  value: unknown,
-  what: string,
-  path: string,
-  out: Problems,
-): Record<string, string> | undefined {
-  const map: Record<string, string> = {};
-  const before = out.length;
-  if (isMapping(value)) {
-    for (const [key, raw] of entries(value)) {
-      const text = checkStringish(raw ?? "", keyPath(path, key), out);
-      if (text !== undefined) setOwn(map, key, text);
-    }
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => {
-      if (typeof item !== "string") {
-        out.push({ path: indexPath(path, i), message: expected("a string KEY=VALUE", item) });
-        return;
-      }
-      const eq = item.indexOf("=");
-      setOwn(map, eq < 0 ? item : item.slice(0, eq), eq < 0 ? "" : item.slice(eq + 1));
-    });
-  } else {
-    out.push({ path, message: expected(what, value) });
-  }
-  return out.length > before ? undefined : map;
 }
 
 /** Compose's older `mem_limit`, `cpus`, `pids_limit` keys: the same limits as deploy's. */

@@ -100,7 +100,8 @@ function checkEntrypoint(value: unknown, path: string, out: Problems): string[] 
   });
 }
 
-function checkContainerLabels(
+/** Checks container labels (a mapping); fossora's own (`fossora.*`) are refused. */
+export function checkContainerLabels(
   value: unknown,
   path: string,
   out: Problems,
