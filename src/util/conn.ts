@@ -104,15 +104,37 @@ export interface SpliceBuffers {
   max?: number;
 }
 
-/** Copies `from` to `to` until end-of-stream, then half-closes `to`. */
+/**
+ * Copies `from` to `to` until end-of-stream, then half-closes `to`. Two buffers take turns, so
+ * the next read runs while the last chunk is still being written: through a TLS socket each
+ * side's work (decrypting, encrypting) then overlaps instead of waiting on the other.
+ */
 async function copy(from: Deno.Conn, to: Deno.Conn, o: SpliceBuffers): Promise<void> {
   const max = o.max ?? o.size ?? SPLICE_BUFFER_SIZE;
-  let buf = new Uint8Array(o.size ?? SPLICE_BUFFER_SIZE);
+  const bufs = [
+    new Uint8Array(o.size ?? SPLICE_BUFFER_SIZE),
+    new Uint8Array(o.size ?? SPLICE_BUFFER_SIZE),
+  ];
+  let turn = 0;
+  let writing: Promise<void> = Promise.resolve();
+  let failed: { err: unknown } | undefined;
   for (;;) {
-    const n = await from.read(buf);
+    const buf = bufs[turn];
+    const n = await from.read(buf).catch((err) => {
+      if (failed) return null; // closed by the failed write, whose error is the one to tell
+      throw err;
+    });
+    // The write of the other buffer must be done before that buffer is read into again.
+    await writing;
+    if (failed) throw failed.err;
     if (n === null) break;
-    await writeAll(to, buf.subarray(0, n));
-    if (n === buf.length && buf.length < max) buf = new Uint8Array(Math.min(max, n * 4));
+    writing = writeAll(to, buf.subarray(0, n)).catch((err) => {
+      failed = { err };
+      // Ends the read under way, so the failure is not left waiting for the peer's next bytes.
+      closeQuietly(from);
+    });
+    if (n === buf.length && buf.length < max) bufs[turn] = new Uint8Array(Math.min(max, n * 4));
+    turn ^= 1;
   }
   await to.closeWrite();
 }

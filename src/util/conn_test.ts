@@ -63,3 +63,37 @@ Deno.test("a splice whose buffers grow relays a bulk transfer intact, both ways"
   assert.equal(joined.length, data.length);
   assert.deepEqual(joined, data);
 });
+
+Deno.test("a splice whose destination fails a write ends at once, not at the source's next bytes", async () => {
+  // A source that sends one chunk, then stays quiet until it is closed; a destination whose
+  // writes fail. The failure must not wait for bytes that never come.
+  let quiet: (err: Error) => void = () => {};
+  let reads = 0;
+  const source = {
+    read(buf: Uint8Array): Promise<number | null> {
+      if (reads++ === 0) return Promise.resolve(buf.length > 10 ? 10 : buf.length);
+      return new Promise((_, reject) => quiet = reject);
+    },
+    write: () => new Promise<number>(() => {}),
+    close: () => quiet(new Error("closed")),
+    closeWrite: () => Promise.resolve(),
+  };
+  // As a socket does, a read under way fails when the destination is closed.
+  let gone: (err: Error) => void = () => {};
+  const destination = {
+    read: () => new Promise<number | null>((_, reject) => gone = reject),
+    write: () => Promise.reject(new Error("connection reset")),
+    close: () => gone(new Error("closed")),
+    closeWrite: () => Promise.resolve(),
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    splice(source as unknown as Deno.Conn, destination as unknown as Deno.Conn).then(
+      () => "ended",
+      (err) => `failed: ${err.message}`,
+    ),
+    new Promise((resolve) => timer = setTimeout(() => resolve("still waiting"), 2000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "failed: connection reset");
+});
