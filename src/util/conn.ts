@@ -120,10 +120,14 @@ async function copy(from: Deno.Conn, to: Deno.Conn, o: SpliceBuffers): Promise<v
   let failed: { err: unknown } | undefined;
   for (;;) {
     const buf = bufs[turn];
-    const n = await from.read(buf).catch((err) => {
-      if (failed) return null; // closed by the failed write, whose error is the one to tell
-      throw err;
-    });
+    let n: number | null;
+    try {
+      n = await from.read(buf);
+    } catch (err) {
+      // No write is left behind; a failed write's error is the one to tell (it closed `from`).
+      await writing;
+      throw failed ? failed.err : err;
+    }
     // The write of the other buffer must be done before that buffer is read into again.
     await writing;
     if (failed) throw failed.err;
