@@ -103,6 +103,7 @@ export function composeToStack(
     if (checked !== undefined) services.push(checked);
   }
   checkLabelsUnique(services, out.problems);
+  checkNoDependencyCycle(services, out.problems);
   for (const name of declaredVolumes ?? []) {
     if (!ctx.volumeUsers.has(name)) {
       out.warnings.push({
@@ -300,6 +301,42 @@ function inActiveProfile(
       "active; set COMPOSE_PROFILES to deploy it, as with docker compose",
   });
   return false;
+}
+
+/**
+ * `depends_on` must not go round (a on b on a): each service would wait for the other for ever.
+ * docker compose refuses such a file too.
+ */
+function checkNoDependencyCycle(services: Checked[], out: Problems): void {
+  const deps = new Map(services.map((s) => [composeKey(s), s.spec.dependsOn ?? []]));
+  const done = new Set<string>();
+  const visit = (key: string, trail: string[]): string[] | undefined => {
+    if (trail.includes(key)) return [...trail.slice(trail.indexOf(key)), key];
+    if (done.has(key)) return undefined;
+    for (const d of deps.get(key) ?? []) {
+      const cycle = visit(d.service, [...trail, key]);
+      if (cycle) return cycle;
+    }
+    done.add(key);
+    return undefined;
+  };
+  for (const s of services) {
+    const cycle = visit(composeKey(s), []);
+    if (cycle) {
+      out.push({
+        path: keyPath(s.namePath, "depends_on"),
+        message: `depends_on goes round (${cycle.join(" → ")}), so none of them would start; ` +
+          "remove one of these dependencies",
+      });
+      return;
+    }
+  }
+}
+
+/** The compose key a service was read from (`services.KEY`). */
+function composeKey(s: Checked): string {
+  const m = /^services(?:\.(.+)|\[(".*")\])$/.exec(s.namePath);
+  return m ? m[1] ?? JSON.parse(m[2]) : s.spec.name;
 }
 
 /** Two keys with one DNS form (`db_1`, `db-1`) would be one service. */

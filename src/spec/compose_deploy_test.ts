@@ -213,3 +213,11 @@ Deno.test("a deploy that is not a mapping, or holds an unknown key, is refused b
   }]);
   assert.deepEqual(read(undefined), { deploy: {}, problems: [], warnings: [] });
 });
+
+Deno.test("a constraint line padded with a hundred thousand spaces is answered at once", () => {
+  const long = "node.labels.a==b" + " ".repeat(100_000) + "x";
+  const parsed = parseConstraint(long);
+  assert.ok(typeof parsed !== "string");
+  assert.equal(parsed.value, "b" + " ".repeat(100_000) + "x");
+  assert.match(parseConstraint("node.id ==   ") as string, /is not a constraint/);
+});

@@ -833,3 +833,22 @@ Deno.test("more host folders or devices than the fossora form allows are refused
     "services.web.devices: lists 70; at most 64 are allowed",
   ]);
 });
+
+Deno.test("depends_on that goes round is refused, naming the cycle", () => {
+  const { problems } = read({
+    services: {
+      a: { image: "x", depends_on: ["b"] },
+      b: { image: "x", depends_on: { c: { condition: "service_healthy" } } },
+      c: { image: "x", depends_on: ["a"] },
+      d: { image: "x", depends_on: ["a"] },
+    },
+  });
+  assert.deepEqual(problems.map(formatProblem), [
+    "services.a.depends_on: depends_on goes round (a → b → c → a), so none of them would " +
+    "start; remove one of these dependencies",
+  ]);
+  assert.deepEqual(
+    read({ services: { a: { image: "x", depends_on: ["b"] }, b: { image: "x" } } }).problems,
+    [],
+  );
+});

@@ -14,8 +14,12 @@ const ATTRIBUTES =
  * `node.platform.arch != arm64`.
  */
 export function parseConstraint(text: string): Constraint | string {
-  const m = /^\s*([^\s=!]+)\s*(==|!=)\s*(.+?)\s*$/.exec(text);
-  if (!m) return `'${text}' is not a constraint; write it like node.labels.disk == ssd`;
+  // No lazy group before trailing spaces: that backtracks quadratically on a long line.
+  const m = /^\s*([^\s=!]+)\s*(==|!=)(.*)$/s.exec(text);
+  const value = m?.[3].trim();
+  if (!m || !value) {
+    return `'${text.slice(0, 80)}' is not a constraint; write it like node.labels.disk == ssd`;
+  }
   const attribute = m[1].replace(/^engine\.labels\./, "node.engine.labels.");
   if (!ATTRIBUTES.test(attribute)) {
     return `'${m[1]}' is not an attribute fossora knows: use node.hostname, node.id, node.role, ` +
@@ -24,7 +28,7 @@ export function parseConstraint(text: string): Constraint | string {
   return {
     attribute: attribute.replace(/^node\.engine\.labels\./, "node.labels."),
     op: m[2] as "==" | "!=",
-    value: m[3].replace(/^(["'])(.*)\1$/, "$2"),
+    value: value.replace(/^(["'])(.*)\1$/s, "$2"),
   };
 }
 

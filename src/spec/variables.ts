@@ -14,6 +14,9 @@ export type Lookup = (name: string) => string | undefined;
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
+/** How deep `${A:-${B:-…}}` may nest. */
+const MAX_DEPTH = 16;
+
 /**
  * `text` with its variables filled in, or undefined after a problem (a `${` never closed, a bad
  * name, a required variable unset): each is pushed to `problems` at `path`; unset variables
@@ -37,6 +40,7 @@ function fill(
   path: string,
   problems: Problems,
   warnings: Problems,
+  depth = 0,
 ): string {
   let out = "";
   let i = 0;
@@ -60,7 +64,7 @@ function fill(
         });
         return "";
       }
-      out += braced(text.slice(dollar + 2, end), lookup, path, problems, warnings);
+      out += braced(text.slice(dollar + 2, end), lookup, path, problems, warnings, depth);
       i = end + 1;
     } else {
       const name = NAME.exec(text.slice(dollar + 1))?.[0];
@@ -100,6 +104,7 @@ function braced(
   path: string,
   problems: Problems,
   warnings: Problems,
+  depth: number,
 ): string {
   const name = NAME.exec(body)?.[0];
   if (name === undefined) {
@@ -120,7 +125,15 @@ function braced(
     });
     return "";
   }
-  const arg = () => fill(rest.slice(op.length), lookup, path, problems, warnings);
+  const arg = () => {
+    // A default inside a default inside…: real files nest two or three; a hostile one would
+    // overflow the stack (a 500) and rescan the text at every level.
+    if (depth >= MAX_DEPTH) {
+      problems.push({ path, message: `nests \${…} more than ${MAX_DEPTH} deep; write it plainly` });
+      return "";
+    }
+    return fill(rest.slice(op.length), lookup, path, problems, warnings, depth + 1);
+  };
   const value = lookup(name);
   const set = value !== undefined && (!op.startsWith(":") || value !== "");
   switch (op.replace(":", "")) {

@@ -56,3 +56,12 @@ Deno.test("a required variable unset, a bad name, a bad operator or an open ${ a
   assert.equal(open.value, undefined);
   assert.match(open.problems[0], /opens \$\{ without a closing \}/);
 });
+
+Deno.test("defaults nested without end are refused, not a stack overflow", () => {
+  const problems: Problems = [];
+  const deep = "${a:-".repeat(3000) + "x" + "}".repeat(3000);
+  assert.equal(fillVariables(deep, () => undefined, "p", problems, []), undefined);
+  assert.match(problems[0].message, /nests \$\{…\} more than 16 deep/);
+  const fine = "${a:-${b:-${c:-ok}}}";
+  assert.equal(fillVariables(fine, () => undefined, "p", [], []), "ok");
+});
