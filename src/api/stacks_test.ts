@@ -137,3 +137,14 @@ Deno.test("a bad stack request is a 400 that says what to send, and nothing is s
   assert.equal(notJson.status, 400);
   assert.equal(view.services().length, 0);
 });
+
+Deno.test("a stack too large for one etcd transaction is a 400 that says to split it", async () => {
+  const { post, view } = setup();
+  const services = Array.from({ length: 130 }, (_, i) => `  s${i}:\n    image: nginx\n`).join("");
+  const res = await post({ file: `services:\n${services}`, stack: "big" });
+  assert.equal(res.status, 400);
+  const { error } = await res.json();
+  assert.equal(error.code, "stack_too_large");
+  assert.match(error.details[0].message, /130 services and files \(at most 120\).*split it/);
+  assert.equal(view.services().length, 0);
+});

@@ -54,6 +54,9 @@ export const DEFAULT_LOG_TAIL = 1000;
 /** How soon a replica waiting for its dependencies is looked at again, in ms. */
 const WAIT_RECHECK_MS = 500;
 
+/** The most `detectHttp` ports of one replica checked for HTTP. */
+const DETECT_PORTS = 8;
+
 /** Passes that look for an HTTP port on a replica before giving up (about 2 minutes). */
 const DETECT_TRIES = 24;
 
@@ -591,14 +594,14 @@ export class Runtime {
       const mine = web?.container === c.id ? web : { container: c.id, tries: 0 };
       if (mine.port !== undefined || mine.tries >= DETECT_TRIES) continue;
       searches.push((async () => {
-        let found: number | undefined;
-        for (const p of ports) {
+        // At once and a few only: a pass waits for this, and a range of silent ports one after
+        // the other would hold every replica of the node for a minute.
+        const tried = ports.slice(0, DETECT_PORTS);
+        const answers = await Promise.all(tried.map((p) => {
           const hostPort = c.ports[portKey(p)];
-          if (hostPort && await this.#detect(hostPort, host)) {
-            found = p.container;
-            break;
-          }
-        }
+          return hostPort ? this.#detect(hostPort, host) : Promise.resolve(false);
+        }));
+        const found = tried.find((_, i) => answers[i])?.container;
         const mem = this.#memory.get(key) ?? freshMemory(w.generation);
         this.#memory.set(key, {
           ...mem,

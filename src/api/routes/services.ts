@@ -53,6 +53,11 @@ export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
   });
 }
 
+/** The most services, old services and files one stack deploy writes (etcd's limit is 128). */
+const MAX_STACK_OPS = 120;
+/** The most bytes of specs and files one stack deploy writes (etcd takes 1.5 MiB a request). */
+const MAX_STACK_BYTES = 1024 * 1024;
+
 /** A plain service's name, or a stack service's `SERVICE.STACK`. */
 export function isServiceName(name: string): boolean {
   const parts = name.split(".");
@@ -95,6 +100,18 @@ export async function deployFile(
         path: "",
         message: `stack name '${name}' is a service's name; deploy with --stack OTHER (or ` +
           "?stack=OTHER)",
+      }]);
+    }
+    const ops = result.services.length + Object.keys(result.stack.files).length +
+      existing.filter((r) => r.spec.stack === name).length;
+    const bytes = JSON.stringify(result.services).length +
+      Object.values(result.stack.files).reduce((n, f) => n + f.content.length, 0);
+    if (ops > MAX_STACK_OPS || bytes > MAX_STACK_BYTES) {
+      // One etcd transaction carries the whole stack: etcd takes 128 operations and 1.5 MiB.
+      throw new ApiError(400, "stack_too_large", `stack ${name} is too large to deploy at once`, [{
+        path: "",
+        message: `it has ${ops} services and files (at most ${MAX_STACK_OPS}) and ${bytes} ` +
+          `bytes of settings and files (at most ${MAX_STACK_BYTES}); split it into stacks`,
       }]);
     }
     const key = deps.peerToken?.();

@@ -180,14 +180,25 @@ function namedFiles(doc: Record<string, unknown>): string[] {
   return [...paths];
 }
 
+/** The largest file sent with a stack: the agent takes 1 MiB a request. */
+const MAX_NAMED_FILE = 1024 * 1024;
+
 /** A file's text, or undefined when it is not there (the agent says what is missing). */
 async function readText(ctx: Context, path: string): Promise<string | undefined> {
   try {
-    return new TextDecoder().decode(await ctx.io.readFile(path));
+    // Not a device or a FIFO a hostile file names (/dev/zero), nor more than the agent takes.
+    const info = await Deno.stat(path);
+    if (!info.isFile) throw new CliError(`${path} is not a regular file; name a file`);
+    if (info.size > MAX_NAMED_FILE) {
+      throw new CliError(`${path} is ${info.size} bytes; files sent with a stack take 1 MiB`);
+    }
+    return new TextDecoder("utf-8", { fatal: true }).decode(await ctx.io.readFile(path));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) {
       return undefined;
     }
+    if (e instanceof CliError) throw e;
+    if (e instanceof TypeError) throw new CliError(`${path} is not UTF-8 text; save it as text`);
     throw new CliError(`cannot read ${path}: ${e instanceof Error ? e.message : e}`);
   }
 }
