@@ -258,7 +258,11 @@ export class Store {
     for (let attempt = 0; attempt < this.maxRetries; attempt++) {
       const all = await this.list<ServiceRecord>(families.services);
       const ours = all.filter((r) => r.value?.spec?.stack === stack);
-      if (ours.length === 0) return [];
+      if (ours.length === 0) {
+        // Its services removed one by one: its secrets must not stay behind.
+        await this.client.delete().prefix(prefixOf(families.secrets, stack)).exec();
+        return [];
+      }
       const key = (r: Versioned<ServiceRecord>) => keyOf(families.services, r.ids[0]);
       let txn = this.client.if(key(ours[0]), "Mod", "==", ours[0].modRevision);
       for (const r of ours.slice(1)) txn = txn.and(key(r), "Mod", "==", r.modRevision);
