@@ -104,41 +104,15 @@ export interface SpliceBuffers {
   max?: number;
 }
 
-/**
- * Copies `from` to `to` until end-of-stream, then half-closes `to`. Two buffers take turns, so
- * the next read runs while the last chunk is still being written: through a TLS socket each
- * side's work (decrypting, encrypting) then overlaps instead of waiting on the other.
- */
+/** Copies `from` to `to` until end-of-stream, then half-closes `to`. */
 async function copy(from: Deno.Conn, to: Deno.Conn, o: SpliceBuffers): Promise<void> {
   const max = o.max ?? o.size ?? SPLICE_BUFFER_SIZE;
-  const bufs = [
-    new Uint8Array(o.size ?? SPLICE_BUFFER_SIZE),
-    new Uint8Array(o.size ?? SPLICE_BUFFER_SIZE),
-  ];
-  let turn = 0;
-  let writing: Promise<void> = Promise.resolve();
-  let failed: { err: unknown } | undefined;
+  let buf = new Uint8Array(o.size ?? SPLICE_BUFFER_SIZE);
   for (;;) {
-    const buf = bufs[turn];
-    let n: number | null;
-    try {
-      n = await from.read(buf);
-    } catch (err) {
-      // No write is left behind; a failed write's error is the one to tell (it closed `from`).
-      await writing;
-      throw failed ? failed.err : err;
-    }
-    // The write of the other buffer must be done before that buffer is read into again.
-    await writing;
-    if (failed) throw failed.err;
+    const n = await from.read(buf);
     if (n === null) break;
-    writing = writeAll(to, buf.subarray(0, n)).catch((err) => {
-      failed = { err };
-      // Ends the read under way, so the failure is not left waiting for the peer's next bytes.
-      closeQuietly(from);
-    });
-    if (n === buf.length && buf.length < max) bufs[turn] = new Uint8Array(Math.min(max, n * 4));
-    turn ^= 1;
+    await writeAll(to, buf.subarray(0, n));
+    if (n === buf.length && buf.length < max) buf = new Uint8Array(Math.min(max, n * 4));
   }
   await to.closeWrite();
 }
