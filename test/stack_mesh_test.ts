@@ -1,7 +1,8 @@
 /**
  * The stack mesh on two nodes (network namespaces, each with its own dockerd and agent), the
  * stacks deployed as compose files through the API (pinned with Swarm constraints), with a
- * third namespace standing for another machine of the LAN. Two stacks, `shop` and `blog`, each
+ * third namespace standing for another machine of the LAN, and a resolver of the home on this
+ * machine that the nodes forward internet names to. Two stacks, `shop` and `blog`, each
  * a `web` service whose page is built from what it fetches at `http://db:8080/`, and a `db`
  * that lists no port (its image EXPOSEs 8080, as a mariadb image does 3306). The webs are
  * pinned to node1 and the dbs to node2, so every fetch crosses nodes through the tunnel; then
@@ -16,6 +17,7 @@ import { virtualAddress } from "../src/mesh/mod.ts";
 import { DENO_IMAGE, type Host, Hosts } from "./helpers/hosts.ts";
 import { must, run } from "./helpers/run.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { TestUpstream } from "../src/dns/test_upstream.ts";
 
 /** The deno image with `EXPOSE 8080`, built in each host's engine. */
 const EXPOSING_IMAGE = "fossora-test/deno-expose:1";
@@ -89,11 +91,20 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
     agentFlags: (h) => [`--label=pin=${h.name}`],
   });
   const [n1, n2, lan] = cluster.hosts;
-  await n1.start();
+  // The home's resolver, on this machine's address on the bridge: names outside the domain go
+  // there from the containers, through their node's DNS.
+  await using upstream = TestUpstream.start(cluster.bridgeAddress);
+  upstream.names.set("photos.example.org", { addresses: ["192.0.2.44"], ttl: 600 });
+  const dnsUpstream = `--dns-upstream=${upstream.address}`;
+  await n1.start([dnsUpstream]);
   const { token } = await n1.json<{ token: string }>("/api/v1/token");
   const tokenFile = `${cluster.dir}/join-token`;
   await Deno.writeTextFile(tokenFile, token + "\n", { mode: 0o600 });
-  await n2.start([`--join=${n1.address}:${n1.apiPort}`, `--token-file=${tokenFile}`]);
+  await n2.start([
+    `--join=${n1.address}:${n1.apiPort}`,
+    `--token-file=${tokenFile}`,
+    dnsUpstream,
+  ]);
   const dockerfile = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dockerfile}/Dockerfile`, `FROM ${DENO_IMAGE}\nEXPOSE 8080\n`);
   for (const h of [n1, n2]) {
@@ -179,6 +190,31 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
         500,
       );
       assert.equal(out, `${[n1.address, n2.address].sort().join(",")} 200 hello`);
+    },
+  );
+
+  await step(
+    "an internet name resolves inside a stack's container, through its node's DNS to the home's resolver",
+    async () => {
+      const shopWeb = (await containerOf(n1, "web.shop"))!;
+      const r = await n1.docker(
+        "exec",
+        shopWeb,
+        "/bin/deno",
+        "eval",
+        `const { lookup } = await import("node:dns/promises");
+        const a = await Deno.resolveDns("photos.example.org", "A");
+        const l = await lookup("photos.example.org", { family: 4 });
+        const ns = Deno.readTextFileSync("/etc/resolv.conf").match(/^nameserver .*$/gm);
+        console.log(JSON.stringify({ resolved: a.join(","), looked: l.address, ns }));`,
+      );
+      const seen = JSON.parse(r.stdout || "{}");
+      assert.equal(seen.resolved, "192.0.2.44", r.stdout + r.stderr);
+      assert.equal(seen.looked, "192.0.2.44", "through the C library too");
+      // The container asks its network's gateway, which is the node: never the upstream itself.
+      assert.equal(seen.ns?.length, 1, String(seen.ns));
+      assert.doesNotMatch(seen.ns[0], new RegExp(cluster.bridgeAddress.replaceAll(".", "\\.")));
+      assert.ok(upstream.count("photos.example.org") >= 1, "the home's resolver was asked");
     },
   );
 
