@@ -6,7 +6,8 @@
  * a `web` service whose page is built from what it fetches at `http://db:8080/`, and a `db`
  * that lists no port (its image EXPOSEs 8080, as a mariadb image does 3306). The webs are
  * pinned to node1 and the dbs to node2, so every fetch crosses nodes through the tunnel; then
- * shop's db moves to node1, and the page follows it. Each stack's web gets its own stack's db.
+ * shop's db moves to node1, and the page follows it; a service added to shop later is found by
+ * name from web's container, made before it. Each stack's web gets its own stack's db.
  * Nothing outside a stack reaches its services: not another stack's container, not a LAN
  * machine routing to the virtual address, not a client of the tunnel without a node
  * certificate. A node's agent killed and started again serves its stack again and removes what
@@ -38,10 +39,22 @@ const WEB = `Deno.serve({ port: 8080, onListen() {} }, async () => {
  * The stack's compose file, as a user writes it: `db` lists no port, `web` publishes its port,
  * and each is pinned to a node with a Swarm placement constraint. (JSON is YAML.)
  */
-function composeFile(stack: string, dbOn: Host, webOn: Host, published: number): string {
+function composeFile(
+  stack: string,
+  dbOn: Host,
+  webOn: Host,
+  published: number,
+  cacheOn?: Host,
+): string {
   const on = (h: Host) => ({ placement: { constraints: [`node.labels.pin == ${h.name}`] } });
+  const cache = cacheOn
+    ? {
+      cache: { image: DENO_IMAGE, command: ["eval", HELLO], expose: [8080], deploy: on(cacheOn) },
+    }
+    : {};
   return JSON.stringify({
     services: {
+      ...cache,
       db: { image: EXPOSING_IMAGE, command: ["eval", DB(stack)], deploy: on(dbOn) },
       web: {
         image: DENO_IMAGE,
@@ -117,11 +130,11 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
   const pki = `${n1.dataDir}/pki`;
   const ports = { shop: 18080, blog: 18081 };
   /** Deploys a stack's compose file through the API, as `fossora deploy` sends it. */
-  const deploy = (stack: "shop" | "blog", dbOn: Host) =>
+  const deploy = (stack: "shop" | "blog", dbOn: Host, cacheOn?: Host) =>
     n1.json("/api/v1/stacks", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ file: composeFile(stack, dbOn, n1, ports[stack]), stack }),
+      body: JSON.stringify({ file: composeFile(stack, dbOn, n1, ports[stack], cacheOn), stack }),
     });
   /** A step; once one fails, says why and stops (the next ones build on it). */
   const step = async (name: string, fn: () => Promise<void>) => {
@@ -234,6 +247,34 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
     assert.ok(await containerOf(n1, "db.shop"), "db.shop runs on node1");
     assert.match((await page(n1, ports.blog)) ?? "", /^web page: db of blog in \w+$/);
   });
+
+  await step(
+    "a service added to the stack later answers by name in a container made before it",
+    async () => {
+      const shopWeb = (await containerOf(n1, "web.shop"))!;
+      await deploy("shop", n1, n1);
+      const out = await waitFor(
+        "cache from web.shop's container",
+        async () => {
+          const r = await n1.docker(
+            "exec",
+            shopWeb,
+            "/bin/deno",
+            "eval",
+            `const hosts = Deno.readTextFileSync("/etc/hosts");
+            const r = await fetch("http://cache:8080/", { signal: AbortSignal.timeout(3000) });
+            console.log(/\\scache$/m.test(hosts) + " " + r.status + " " + await r.text());`,
+          );
+          return r.stdout.includes(" 200 ") ? r.stdout.trim() : undefined;
+        },
+        90_000,
+        500,
+      );
+      // Its hosts file has no line for cache: the name came from the node's DNS.
+      assert.equal(out, "false 200 hello");
+      assert.equal(await containerOf(n1, "web.shop"), shopWeb, "web was left as it was");
+    },
+  );
 
   const shopDb = virtualAddress("db.shop");
   await step("another stack's container cannot reach shop's db", async () => {

@@ -1665,6 +1665,9 @@ export class Agent {
       silent: () => this.#detector?.silent() ?? new Set(),
       // Names outside the domain go to --dns-upstream, or to this node's resolv.conf.
       forward: { upstreams: c.dnsUpstream },
+      // A stack's containers ask here for its services too (Docker's resolver forwards what it
+      // does not know): a service added after a container was made has no line in its hosts.
+      stackName: (name, peer) => this.#mesh?.stackAddress(name, peer),
     });
     await explain(this.#dns.start(), {
       inUse: `DNS cannot listen on ${c.bindAddr}:${c.dnsPort}: the port is taken; ` +

@@ -15,10 +15,12 @@ import {
   encodeFormErr,
   encodeReply,
   HEADER_SIZE,
+  ipv4Bytes,
   parseQuery,
   type Query,
   RCODE,
   type Reply,
+  TYPE,
 } from "./wire.ts";
 
 /** Largest DNS message: the TCP length prefix is 16 bits. */
@@ -36,6 +38,12 @@ export interface AnswererDeps {
   cacheMs: number;
   /** Answers names outside the zone; without it they are REFUSED. */
   forward?: Forwarder;
+  /**
+   * The address of `name` (outside the zone) for the client at `peer` when it is a container of
+   * a stack and the name one of that stack's services (`db`), else undefined. Asked before
+   * forwarding, so a container finds a service deployed after the container was made.
+   */
+  stackName?: (name: string, peer: string) => string | undefined;
 }
 
 /** A reply now, one later (forwarded to an upstream), or undefined to send nothing. */
@@ -97,7 +105,7 @@ export class Answerer {
   ): number | Promise<Uint8Array | undefined> {
     try {
       const query = parseQuery(packet);
-      if (typeof query !== "string" && this.#plain(query) && !this.#forwards(query)) {
+      if (typeof query !== "string" && this.#plain(query) && this.#cacheable(query)) {
         const hit = this.#hit(query, udpLimit(query.ednsSize));
         if (hit) {
           out.set(hit.bytes);
@@ -138,6 +146,11 @@ export class Answerer {
       this.#count(special.result);
       return encodeReply(packet, query, special.reply, zone.apex, limit, zone.ttl, this.#scratch);
     }
+    const stack = this.#stackAnswer(query, peer);
+    if (stack) {
+      this.#count(stack.result);
+      return encodeReply(packet, query, stack.reply, zone.apex, limit, zone.ttl, this.#scratch);
+    }
     if (this.#forwards(query)) {
       // Never through the answer cache below: whether a name is forwarded depends on who asks.
       const forwarded = this.#deps.forward!.answer(packet, query, limit, peer, !udp);
@@ -151,7 +164,7 @@ export class Answerer {
       this.#count("refused");
       return encodeReply(packet, query, REFUSED, zone.apex, limit, zone.ttl, this.#scratch);
     }
-    const hit = this.#hit(query, limit);
+    const hit = this.#cacheable(query) ? this.#hit(query, limit) : undefined;
     if (hit) {
       this.#count(hit.result);
       const out = hit.bytes.slice();
@@ -175,11 +188,38 @@ export class Answerer {
       (query.class === CLASS.IN || query.class === CLASS.ANY);
   }
 
+  #outside(query: Query): boolean {
+    return query.name !== this.#deps.zone.apex && !query.name.endsWith(this.#suffix);
+  }
+
   /** True when the query is for a name outside the zone and forwarding is on. */
   #forwards(query: Query): boolean {
-    if (!this.#deps.forward) return false;
-    const apex = this.#deps.zone.apex;
-    return query.name !== apex && !query.name.endsWith(this.#suffix);
+    return this.#deps.forward !== undefined && this.#outside(query);
+  }
+
+  /** False when the answer may depend on who asks (a stack's name, a forwarded name). */
+  #cacheable(query: Query): boolean {
+    return !this.#outside(query) || (!this.#deps.forward && !this.#deps.stackName);
+  }
+
+  /** A stack's service for one of its containers: its address, or NODATA for other types. */
+  #stackAnswer(query: Query, peer: Uint8Array): Resolution | undefined {
+    const source = ipv4Text(peer);
+    if (!this.#deps.stackName || !source || !this.#outside(query)) return undefined;
+    const address = this.#deps.stackName(query.name, source);
+    const bytes = address === undefined ? undefined : ipv4Bytes(address);
+    if (!bytes) return undefined;
+    const a = query.type === TYPE.A || query.type === TYPE.ANY;
+    return {
+      reply: {
+        rcode: RCODE.NOERROR,
+        aa: false,
+        answers: a ? [{ type: TYPE.A, name: query.name, address: bytes }] : [],
+        authority: [],
+        additional: [],
+      },
+      result: a ? "noerror" : "nodata",
+    };
   }
 
   /** The fixed answers to queries the zone is not asked about, in the order RFCs check them. */
@@ -214,6 +254,14 @@ export class Answerer {
 function cacheKey(query: Query, limit: number): string {
   const opt = query.ednsSize === 0 ? 0 : query.dnssecOk ? 2 : 1;
   return query.type + " " + limit + " " + opt + " " + query.name;
+}
+
+/** A peer's IPv4 address (also one mapped into IPv6), dotted; stacks' networks are IPv4. */
+function ipv4Text(ip: Uint8Array): string | undefined {
+  if (ip.length === 4) return ip.join(".");
+  const mapped = ip.length === 16 && ip.subarray(0, 10).every((b) => b === 0) &&
+    ip[10] === 0xff && ip[11] === 0xff;
+  return mapped ? ip.subarray(12).join(".") : undefined;
 }
 
 /** Makes a cached response answer `packet`: its id, RD flag and the question's letter case. */

@@ -127,3 +127,39 @@ Deno.test("a public client gets the zone but is REFUSED recursion; a LAN client 
   assert.equal(queries.get({ result: "refused" }), 3);
   assert.equal(queries.get({ result: "forwarded" }), 1);
 });
+
+Deno.test("a stack's container gets its stack's service by compose name; nobody else does, and no answer is cached across clients", () => {
+  const queries = new Counter("q", "");
+  const shop = "172.30.0.";
+  const a = new Answerer({
+    view: sampleView(),
+    zone: { apex: DOMAIN, ttl: 5 },
+    queries,
+    log: silentLogger,
+    now: () => 0,
+    cacheMs: 1000,
+    stackName: (name, peer) => peer.startsWith(shop) && name === "cache" ? "198.18.7.9" : undefined,
+  });
+  const container = new Uint8Array([172, 30, 0, 5]);
+  const mapped = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 172, 30, 0, 6]);
+  const out = new Uint8Array(EDNS_UDP_MAX);
+  const ask = (id: number, name: string, type: number, peer: Uint8Array) => {
+    const length = a.answerInto(queryPacket(id, name, type), out, peer) as number;
+    const batched = readResponse(out.slice(0, length));
+    const plain = readResponse(a.answer(queryPacket(id, name, type), true, peer) as Uint8Array);
+    assert.deepEqual(batched, plain, "the batched path answers alike");
+    return plain;
+  };
+  for (const peer of [container, mapped]) {
+    const r = ask(1, "CACHE", TYPE.A, peer);
+    assert.equal(r.rcode, RCODE.NOERROR);
+    assert.deepEqual(r.answers.map((x) => [x.name, x.data]), [["CACHE", "198.18.7.9"]]);
+  }
+  const v6 = ask(2, "cache", TYPE.AAAA, container);
+  assert.equal(v6.rcode, RCODE.NOERROR);
+  assert.deepEqual(v6.answers, [], "NODATA: the stack's addresses are IPv4");
+  // The same name from the LAN, after the container's answer: not from a cache.
+  assert.equal(ask(3, "cache", TYPE.A, LAN).rcode, RCODE.REFUSED);
+  assert.equal(ask(4, "db", TYPE.A, container).rcode, RCODE.REFUSED, "not a service of its stack");
+  assert.equal(ask(5, `web.${DOMAIN}`, TYPE.A, container).rcode, RCODE.NOERROR, "the zone still");
+});

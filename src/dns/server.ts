@@ -74,6 +74,8 @@ export interface DnsOptions {
    * private networks; without this option they are REFUSED, as by a purely authoritative server.
    */
   forward?: ForwardSettings;
+  /** A stack's service names for its containers (the stack mesh); asked before forwarding. */
+  stackName?: (name: string, peer: string) => string | undefined;
 }
 
 /** How names outside the zone are forwarded. */
@@ -169,6 +171,7 @@ export class DnsServer {
     }
     this.#answerer = new Answerer({
       forward,
+      stackName: o.stackName,
       view: o.view,
       zone: { apex, ttl, silent: o.silent },
       queries,

@@ -171,6 +171,23 @@ export class Mesh {
     return this.#syncing;
   }
 
+  /**
+   * The virtual address of `name` for a container at `source`: when the source is on a stack's
+   * network here and the name is one of that stack's services (compose name or alias).
+   */
+  stackAddress(name: string, source: string): string | undefined {
+    const stack = stackOfSource(source, this.#subnets);
+    if (stack === undefined) return undefined;
+    for (const s of stackServices(this.#o.view.services(), stack)) {
+      if (
+        composeName(s.spec.name) === name || s.spec.aliases?.some((a) => a.toLowerCase() === name)
+      ) {
+        return virtualAddress(s.spec.name);
+      }
+    }
+    return undefined;
+  }
+
   /** The listeners open now, `address:port`, sorted. */
   listening(): string[] {
     return [...this.#listeners.keys()].sort();
