@@ -24,6 +24,30 @@ import { TestUpstream } from "../src/dns/test_upstream.ts";
 const EXPOSING_IMAGE = "fossora-test/deno-expose:1";
 const DB = (stack: string) =>
   `Deno.serve({ port: 8080, onListen() {} }, () => new Response("db of ${stack} in " + Deno.hostname()));`;
+/** A UDP echo on port 5300, as a syslog or statsd server is a UDP service of a stack. */
+const UDP_ECHO =
+  `const c = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 5300 });
+for (;;) {
+  const [data, from] = await c.receive();
+  await c.send(new TextEncoder().encode("echo " + Deno.hostname() + " " + new TextDecoder().decode(data)), from);
+}`;
+/** Two datagrams to `echo:5300` from one socket; the answers and where they came from. */
+const UDP_ASK = `const [a] = await Deno.resolveDns("echo", "A").catch(() => [undefined]);
+const hosts = Deno.readTextFileSync("/etc/hosts").match(/^(\\S+)\\s+echo$/m);
+const to = { transport: "udp", hostname: hosts?.[1] ?? a, port: 5300 };
+const c = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+const got = [];
+let from = "";
+for (const n of [1, 2]) {
+  await c.send(new TextEncoder().encode("hello " + n), to);
+  const t = setTimeout(() => c.close(), 2000);
+  const [d, addr] = await c.receive().catch(() => [undefined, undefined]);
+  clearTimeout(t);
+  if (!d) break;
+  got.push(new TextDecoder().decode(d));
+  from = addr.hostname + ":" + addr.port;
+}
+console.log(got.join(",") + " from " + from);`;
 const HELLO = `Deno.serve({ port: 8080, onListen() {} }, () => new Response("hello"));`;
 const DOMAIN = "fossora.home.arpa";
 const WEB = `Deno.serve({ port: 8080, onListen() {} }, async () => {
@@ -44,17 +68,17 @@ function composeFile(
   dbOn: Host,
   webOn: Host,
   published: number,
-  cacheOn?: Host,
+  more: Record<string, Record<string, unknown> & { on: Host }> = {},
 ): string {
   const on = (h: Host) => ({ placement: { constraints: [`node.labels.pin == ${h.name}`] } });
-  const cache = cacheOn
-    ? {
-      cache: { image: DENO_IMAGE, command: ["eval", HELLO], expose: [8080], deploy: on(cacheOn) },
-    }
-    : {};
+  const extra = Object.fromEntries(
+    Object.entries(more).map((
+      [name, { on: host, ...def }],
+    ) => [name, { ...def, deploy: on(host) }]),
+  );
   return JSON.stringify({
     services: {
-      ...cache,
+      ...extra,
       db: { image: EXPOSING_IMAGE, command: ["eval", DB(stack)], deploy: on(dbOn) },
       web: {
         image: DENO_IMAGE,
@@ -130,11 +154,11 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
   const pki = `${n1.dataDir}/pki`;
   const ports = { shop: 18080, blog: 18081 };
   /** Deploys a stack's compose file through the API, as `fossora deploy` sends it. */
-  const deploy = (stack: "shop" | "blog", dbOn: Host, cacheOn?: Host) =>
+  const deploy = (stack: "shop" | "blog", dbOn: Host, more?: Parameters<typeof composeFile>[4]) =>
     n1.json("/api/v1/stacks", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ file: composeFile(stack, dbOn, n1, ports[stack], cacheOn), stack }),
+      body: JSON.stringify({ file: composeFile(stack, dbOn, n1, ports[stack], more), stack }),
     });
   /** A step; once one fails, says why and stops (the next ones build on it). */
   const step = async (name: string, fn: () => Promise<void>) => {
@@ -252,7 +276,9 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
     "a service added to the stack later answers by name in a container made before it",
     async () => {
       const shopWeb = (await containerOf(n1, "web.shop"))!;
-      await deploy("shop", n1, n1);
+      await deploy("shop", n1, {
+        cache: { image: DENO_IMAGE, command: ["eval", HELLO], expose: [8080], on: n1 },
+      });
       const out = await waitFor(
         "cache from web.shop's container",
         async () => {
@@ -273,6 +299,47 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
       // Its hosts file has no line for cache: the name came from the node's DNS.
       assert.equal(out, "false 200 hello");
       assert.equal(await containerOf(n1, "web.shop"), shopWeb, "web was left as it was");
+    },
+  );
+
+  await step(
+    "UDP: a stack's service answers datagrams at its compose name across nodes",
+    async () => {
+      // A syslog-like echo on node2, reached from blog's web on node1 by name and UDP port.
+      await deploy("blog", n2, {
+        echo: {
+          image: DENO_IMAGE,
+          command: ["eval", "--unstable-net", UDP_ECHO],
+          expose: ["5300/udp"],
+          on: n2,
+        },
+      });
+      const blogWeb = (await containerOf(n1, "web.blog"))!;
+      const out = await waitFor(
+        "echo's answer in web.blog's container",
+        async () => {
+          const r = await n1.docker(
+            "exec",
+            blogWeb,
+            "/bin/deno",
+            "eval",
+            "--unstable-net",
+            UDP_ASK,
+          );
+          lastAnswer.set(5300, r.stdout + r.stderr);
+          return r.stdout.startsWith("echo ") ? r.stdout.trim() : undefined;
+        },
+        90_000,
+        500,
+      );
+      const echoId = (await containerOf(n2, "echo.blog"))!;
+      assert.ok(echoId, "echo runs on node2");
+      // Both through one session, and the answers come from the address and port asked.
+      const vip = virtualAddress("echo.blog");
+      assert.match(out, /^echo \S+ hello 1,echo \S+ hello 2 from /);
+      assert.ok(out.endsWith(` from ${vip}:5300`), out);
+      const host = (await n2.docker("inspect", "-f", "{{.Config.Hostname}}", echoId)).stdout.trim();
+      assert.ok(out.startsWith(`echo ${host} `), `${out} from ${host}`);
     },
   );
 

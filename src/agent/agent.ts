@@ -46,6 +46,7 @@ import {
 } from "../discovery/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
+import { isVirtualAddress } from "../mesh/mod.ts";
 import {
   type ClusterCA,
   ensureNodeCerts,
@@ -1668,6 +1669,8 @@ export class Agent {
       // A stack's containers ask here for its services too (Docker's resolver forwards what it
       // does not know): a service added after a container was made has no line in its hosts.
       stackName: (name, peer) => this.#mesh?.stackAddress(name, peer),
+      // The virtual addresses are the mesh's: a stack's UDP service may listen there on 53.
+      interfaces: () => Deno.networkInterfaces().filter((i) => !isVirtualAddress(i.address)),
     });
     await explain(this.#dns.start(), {
       inUse: `DNS cannot listen on ${c.bindAddr}:${c.dnsPort}: the port is taken; ` +

@@ -28,6 +28,11 @@ export function virtualAddress(name: string): string {
   return intToIpv4((BLOCK_BASE + index) >>> 0);
 }
 
+/** True for an address of the block: the mesh's alone, so the DNS server leaves it be. */
+export function isVirtualAddress(ip: string): boolean {
+  return inSubnet(ip, VIRTUAL_BLOCK);
+}
+
 /** Pairs of services (names) of one stack that share a virtual address. */
 export function addressClashes(names: string[]): [string, string][] {
   const seen = new Map<string, string>();

@@ -34,6 +34,7 @@ import {
   stackServices,
 } from "./targets.ts";
 import { dialTunnel, relayWithRest, type TunnelDial, type TunnelRequest } from "./tunnel.ts";
+import { type Channel, DatagramMesh, localChannel, tunnelChannel } from "./datagrams.ts";
 
 /** Name of the connection counter, labelled `service` and `result` (ok, no_replica, failed, refused). */
 export const MESH_CONNECTIONS_METRIC = "fossora_mesh_connections_total";
@@ -98,11 +99,19 @@ export class Mesh {
   #again = false;
   #lastSweep = 0;
   #clashes = new Set<string>();
+  readonly #udp: DatagramMesh;
 
   constructor(o: MeshOptions) {
     this.#o = o;
     this.#log = o.log ?? silentLogger;
     this.#now = o.now ?? Date.now;
+    this.#udp = new DatagramMesh({
+      stackOf: (source) => stackOfSource(source, this.#subnets),
+      open: (service, port) => this.#openChannel(service, port),
+      ready: (service, port, key) => this.#backends(service, port).some((b) => b.key === key),
+      log: this.#log,
+      now: this.#now,
+    });
     const help = "Connections between a stack's services, by service and result.";
     this.#counter = o.metrics
       ? o.metrics.counter(MESH_CONNECTIONS_METRIC, help)
@@ -188,9 +197,9 @@ export class Mesh {
     return undefined;
   }
 
-  /** The listeners open now, `address:port`, sorted. */
+  /** The listeners open now, `address:port` (TCP) and `address:port/udp`, sorted. */
   listening(): string[] {
-    return [...this.#listeners.keys()].sort();
+    return [...this.#listeners.keys(), ...this.#udp.listening()].sort();
   }
 
   /** The stack networks this node has, by stack. */
@@ -205,7 +214,7 @@ export class Mesh {
     const loops = [...this.#listeners.values()].map((l) => l.loop);
     for (const key of [...this.#listeners.keys()]) this.#close(key);
     for (const c of this.#conns) closeQuietly(c);
-    await Promise.all([...loops, ...this.#sessions]);
+    await Promise.all([...loops, ...this.#sessions, this.#udp.stop()]);
   }
 
   /**
@@ -240,9 +249,12 @@ export class Mesh {
     );
     this.#reportClashes();
     const wanted = new Map<string, MeshPort[]>();
+    const datagrams = new Map<string, Map<string, string>>();
     for (const p of ports) {
       const key = `${p.address}:${p.port}`;
-      wanted.set(key, [...(wanted.get(key) ?? []), p]);
+      if (p.protocol === "udp") {
+        datagrams.set(key, (datagrams.get(key) ?? new Map()).set(p.stack, p.service));
+      } else wanted.set(key, [...(wanted.get(key) ?? []), p]);
     }
     const addresses = new Set(ports.map((p) => p.address));
     for (const a of addresses) {
@@ -264,6 +276,10 @@ export class Mesh {
       if (l) l.services = services;
       else if (this.#addresses.has(list[0].address)) this.#open(list[0], services);
     }
+    for (const key of datagrams.keys()) {
+      if (!this.#addresses.has(key.slice(0, key.lastIndexOf(":")))) datagrams.delete(key);
+    }
+    this.#udp.sync(datagrams);
     for (const a of [...this.#addresses]) {
       if (addresses.has(a)) continue;
       try {
@@ -392,13 +408,7 @@ export class Mesh {
     service: string,
     port: number,
   ): Promise<{ conn: Deno.Conn; rest: Uint8Array } | undefined> {
-    const view = this.#o.view;
-    const backends = meshBackends(
-      view.replicasOf(service),
-      port,
-      this.#o.self,
-      (id) => view.node(id),
-    );
+    const backends = this.#backends(service, port);
     if (backends.length === 0) {
       this.#result(service, "no_replica", { port });
       return undefined;
@@ -426,6 +436,62 @@ export class Mesh {
     }
     this.#result(service, "failed", { port });
     return undefined;
+  }
+
+  /** The ready replicas of `service` a connection to `port` can go to. */
+  #backends(service: string, port: number): MeshBackend[] {
+    const view = this.#o.view;
+    return meshBackends(view.replicasOf(service), port, this.#o.self, (id) => view.node(id));
+  }
+
+  /**
+   * A channel for one client's datagrams to `service`'s UDP `port`: to a replica here first,
+   * else through a tunnel that accepts (UDP cannot tell whether a local replica listens).
+   */
+  async #openChannel(
+    service: string,
+    port: number,
+  ): Promise<{ channel: Channel; key: string } | undefined> {
+    const backends = this.#backends(service, port);
+    if (backends.length === 0) {
+      this.#result(service, "no_replica", { port, protocol: "udp" });
+      return undefined;
+    }
+    const start = this.#next.get(service) ?? 0;
+    this.#next.set(service, (start + 1) % 1_000_000);
+    const now = this.#now();
+    const isOut = (b: MeshBackend) => (this.#outUntil.get(b.key) ?? 0) > now;
+    for (const b of orderMeshBackends(backends, start, isOut)) {
+      if (this.#stopping.signal.aborted) return undefined;
+      try {
+        const channel = b.local ? localChannel(b.host, b.port) : await this.#tunnelChannel(
+          service,
+          port,
+          b,
+        );
+        this.#outUntil.delete(b.key);
+        this.#result(service, "ok");
+        return { channel, key: b.key };
+      } catch (err) {
+        this.#outUntil.set(b.key, this.#now() + (this.#o.outMs ?? 5000));
+        this.#log.info("replica did not take a stack's datagrams; trying the next", {
+          service,
+          replica: b.key,
+          err,
+        });
+      }
+    }
+    this.#result(service, "failed", { port, protocol: "udp" });
+    return undefined;
+  }
+
+  async #tunnelChannel(service: string, port: number, b: MeshBackend): Promise<Channel> {
+    const dial = this.#o.tunnel();
+    if (!dial) throw new Error("this node has no certificate yet to reach other nodes");
+    const req: TunnelRequest = { service, container: b.container, port, protocol: "udp" };
+    const timeout = this.#o.connectTimeoutMs ?? 3000;
+    const opened = await dialTunnel(dial, b.host, b.port, req, timeout, this.#stopping.signal);
+    return tunnelChannel(opened.conn, opened.rest);
   }
 
   /** Counts a connection, and logs when the service's availability changes. */
@@ -476,8 +542,8 @@ export class Mesh {
       r.node === this.#o.self && r.ready && r.stackAddress === req.container
     );
     if (!here) return `no ready replica of ${req.service} at ${req.container} on this node`;
-    if (!servicePorts(record, replicas).includes(req.port)) {
-      return `${req.service} has no port ${req.port}`;
+    if (!servicePorts(record, replicas, req.protocol ?? "tcp").includes(req.port)) {
+      return `${req.service} has no ${req.protocol === "udp" ? "UDP " : ""}port ${req.port}`;
     }
     return undefined;
   }

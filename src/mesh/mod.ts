@@ -8,4 +8,4 @@ export { createStackNetworks, type StackNetwork, type StackNetworks } from "./ne
 export { type HostAddresses, loopbackAddresses } from "./host_addresses.ts";
 export { relayWithRest, type TunnelDial, TunnelServer } from "./tunnel.ts";
 export { type NodeIdentity, TunnelAuth } from "./tunnel_auth.ts";
-export { virtualAddress } from "./address.ts";
+export { isVirtualAddress, virtualAddress } from "./address.ts";

@@ -16,6 +16,7 @@ export interface MeshPort {
   service: string;
   address: string;
   port: number;
+  protocol: "tcp" | "udp";
 }
 
 /** A replica a connection can go to. */
@@ -35,13 +36,23 @@ export function composeName(service: string): string {
 }
 
 /**
- * The TCP ports a stack's containers reach `service` on: its spec's TCP container ports and
- * the ports its containers expose (the image's EXPOSE), ascending.
+ * The ports a stack's containers reach `service` on, ascending: for TCP its spec's TCP container
+ * ports and the ports its containers expose (the image's EXPOSE), for UDP its spec's UDP ports.
  */
-export function servicePorts(service: ServiceRecord, replicas: ReplicaStatus[]): number[] {
+export function servicePorts(
+  service: ServiceRecord,
+  replicas: ReplicaStatus[],
+  protocol: "tcp" | "udp" = "tcp",
+): number[] {
   const ports = new Set<number>();
-  for (const p of service.spec.ports) if (p.protocol !== "udp") ports.add(p.container);
-  for (const r of replicas) for (const p of r.exposed ?? []) ports.add(p);
+  for (const p of service.spec.ports) {
+    if ((p.protocol ?? "tcp") === protocol) ports.add(p.container);
+  }
+  if (protocol === "tcp") {
+    for (const r of replicas) {
+      for (const p of r.exposed ?? []) ports.add(p);
+    }
+  }
   return [...ports].filter((p) => Number.isInteger(p) && p > 0 && p < 65536).sort((a, b) => a - b);
 }
 
@@ -75,8 +86,10 @@ export function meshPorts(
     const stack = s.spec.stack;
     if (!stack || !stacks.has(stack)) continue;
     const address = virtualAddress(s.spec.name);
-    for (const port of servicePorts(s, replicasOf(s.spec.name))) {
-      out.push({ stack, service: s.spec.name, address, port });
+    for (const protocol of ["tcp", "udp"] as const) {
+      for (const port of servicePorts(s, replicasOf(s.spec.name), protocol)) {
+        out.push({ stack, service: s.spec.name, address, port, protocol });
+      }
     }
   }
   return out;

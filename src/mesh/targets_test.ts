@@ -46,7 +46,7 @@ const nodes: Record<string, Partial<NodeRecord>> = {
 };
 const node = (id: string) => nodes[id] as NodeRecord | undefined;
 
-Deno.test("a service is reached on its spec's TCP ports and on the ports its image exposes", () => {
+Deno.test("a service is reached on its spec's TCP ports and the ports its image exposes, and on its UDP ports", () => {
   const db = service("db.shop", {
     ports: [{ container: 8080, http: true }, {
       container: 53,
@@ -59,6 +59,7 @@ Deno.test("a service is reached on its spec's TCP ports and on the ports its ima
     3306,
     8080,
   ]);
+  assert.deepEqual(servicePorts(db, [replica("db.shop", "n1", { exposed: [3306] })], "udp"), [53]);
   assert.deepEqual(servicePorts(service("db.shop"), []), []);
 });
 
@@ -80,16 +81,26 @@ Deno.test("a service is also reached by its aliases: the compose key that is not
   ]);
 });
 
-Deno.test("listeners are opened only for the stacks that run here, one per service port", () => {
+Deno.test("listeners are opened only for the stacks that run here, one per service port and protocol", () => {
   const all = [
-    service("db.shop", { ports: [{ container: 5432, http: false }] }),
+    service("db.shop", {
+      ports: [{ container: 5432, http: false }, { container: 514, http: false, protocol: "udp" }],
+    }),
     service("db.blog"),
     service("plain", { ports: [{ container: 80, http: true }] }),
   ];
   const replicas = (s: string) => s === "db.blog" ? [replica(s, "n2", { exposed: [3306] })] : [];
+  const shop = virtualAddress("db.shop");
   assert.deepEqual(meshPorts(all, replicas, new Set(["shop", "blog"])), [
-    { stack: "shop", service: "db.shop", address: virtualAddress("db.shop"), port: 5432 },
-    { stack: "blog", service: "db.blog", address: virtualAddress("db.blog"), port: 3306 },
+    { stack: "shop", service: "db.shop", address: shop, port: 5432, protocol: "tcp" },
+    { stack: "shop", service: "db.shop", address: shop, port: 514, protocol: "udp" },
+    {
+      stack: "blog",
+      service: "db.blog",
+      address: virtualAddress("db.blog"),
+      port: 3306,
+      protocol: "tcp",
+    },
   ]);
   assert.deepEqual(meshPorts(all, replicas, new Set(["blog"])).map((p) => p.service), ["db.blog"]);
 });

@@ -4,12 +4,14 @@
  * against the cluster CA, the server checks the client's proof, see tunnel_auth.ts). The client
  * sends one line, `FMESH1 <json>`, naming the service, the replica's container address and the
  * port; the server connects to that container only if it is a ready replica of that service on
- * this node and the port is one of the service's, answers `OK` (or `NO reason`) and relays.
+ * this node and the port is one of the service's, answers `OK` (or `NO reason`) and relays: a
+ * TCP stream, or for `"protocol": "udp"` datagrams framed by their length (datagrams.ts).
  * @module
  */
 import { type Logger, silentLogger } from "../util/log.ts";
 import { closeQuietly, splice, writeAll } from "../util/conn.ts";
 import { asProof, type Proof, TunnelAuth } from "./tunnel_auth.ts";
+import { relayFrames } from "./datagrams.ts";
 
 /** Longest first line either side accepts; a node certificate is about 1 KB. */
 const MAX_LINE = 16 * 1024;
@@ -26,6 +28,8 @@ export interface TunnelRequest {
   /** The replica's container address on its stack's network. */
   container: string;
   port: number;
+  /** "udp": datagrams framed by their length (datagrams.ts); else a TCP stream. */
+  protocol?: "udp";
 }
 
 /** A connection that came out of the first-line exchange, and what was read past that line. */
@@ -84,12 +88,13 @@ export function parseRequest(line: string): { req: TunnelRequest; proof: Proof }
     return "the request is not JSON";
   }
   const proof = asProof(v?.proof);
-  const { service, container, port } = v ?? {};
+  const { service, container, port, protocol } = v ?? {};
   if (
     !proof || typeof service !== "string" || typeof container !== "string" ||
     typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535
   ) return "the request lacks a proof, service, container or port";
-  return { req: { service, container, port }, proof };
+  if (protocol !== undefined && protocol !== "udp") return "the protocol is not udp";
+  return { req: { service, container, port, ...(protocol ? { protocol } : {}) }, proof };
 }
 
 /** Where a tunnel request may go: the container's address, or why not. */
@@ -181,6 +186,11 @@ export class TunnelServer {
         return;
       }
       const { container, port } = parsed.req;
+      if (parsed.req.protocol === "udp") {
+        await writeLine(conn, "OK");
+        await relayFrames(conn, rest, container, port);
+        return;
+      }
       try {
         backend = await Deno.connect({
           hostname: container,

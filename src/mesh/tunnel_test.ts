@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { createClusterCA, ensureNodeCerts, issueServerCert } from "../etcd/certs.ts";
 import { closeQuietly, writeAll } from "../util/conn.ts";
-import { dialTunnel, readLine, relayWithRest, type TunnelDial, TunnelServer } from "./tunnel.ts";
+import {
+  dialTunnel,
+  parseRequest,
+  readLine,
+  relayWithRest,
+  type TunnelDial,
+  TunnelServer,
+} from "./tunnel.ts";
 import { type NodeIdentity, PROOF_MAX_AGE_MS, TunnelAuth } from "./tunnel_auth.ts";
 
 const ADDRESS = "127.0.0.1";
@@ -132,4 +139,17 @@ Deno.test("the tunnel relays for a cluster node and refuses anyone without a nod
     echo.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a tunnel request names TCP (no protocol) or udp, nothing else", () => {
+  const proof = { cert: "c", at: 1, to: "10.0.0.2", sig: "s" };
+  const req = { service: "db.s", container: "172.18.0.2", port: 53 };
+  const read = (v: unknown) => parseRequest(`FMESH1 ${JSON.stringify(v)}`);
+  const tcp = read({ ...req, proof });
+  assert.ok(typeof tcp !== "string", String(tcp));
+  assert.deepEqual(tcp.req, req);
+  const udp = read({ ...req, protocol: "udp", proof });
+  assert.ok(typeof udp !== "string", String(udp));
+  assert.deepEqual(udp.req, { ...req, protocol: "udp" });
+  assert.equal(read({ ...req, protocol: "sctp", proof }), "the protocol is not udp");
 });

@@ -381,18 +381,14 @@ function unpublishReserved(
           `own (${user}) on every node, so it is not published: ` +
           (port.http
             ? `the service is reached at http://${s.spec.name}.DOMAIN/ instead`
-            : port.protocol === "udp"
-            ? "a service's UDP port is reached only where it is published, so it is left out"
             : "the stack's services still reach it by name"),
       });
     });
     if (s.spec.ports.some((p) => p.http)) { for (const p of s.spec.ports) delete p.detectHttp; }
-    // An unpublished port may now repeat a container-only one (`expose: [80]` and `80:80`), and
-    // a UDP port must be published (PortSpec), so an unpublished one is left out.
+    // An unpublished port may now repeat a container-only one (`expose: [80]` and `80:80`).
     const keep = s.spec.ports.map((p, i, all) =>
       p.published !== undefined ||
-      (p.protocol !== "udp" &&
-        all.findIndex((q) => q.container === p.container && q.protocol === p.protocol) === i)
+      all.findIndex((q) => q.container === p.container && q.protocol === p.protocol) === i
     );
     s.spec.ports = s.spec.ports.filter((_, i) => keep[i]);
     s.portPaths = s.portPaths.filter((_, i) => keep[i]);

@@ -295,13 +295,8 @@ function shortPort(
   }
   if (!isAddress(address, path, problems)) return [];
   const publish = host !== undefined && keepsAddress(address, path, out.warnings);
-  return container.flatMap((port, i) =>
-    withProtocol(
-      publish ? { container: port, published: host![i] } : { container: port },
-      protocol,
-      path,
-      problems,
-    ) ?? []
+  return container.map((port, i) =>
+    withProtocol(publish ? { container: port, published: host![i] } : { container: port }, protocol)
   );
 }
 
@@ -334,23 +329,9 @@ function portRange(
   return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
-/** Marks a UDP entry, which must have a host port: only the routing mesh reaches it. */
-function withProtocol(
-  port: ComposePort,
-  protocol: "tcp" | "udp" | undefined,
-  path: string,
-  out: Problems,
-): ComposePort | undefined {
-  if (protocol !== "udp") return port;
-  if (port.published === undefined) {
-    out.push({
-      path,
-      message:
-        `UDP port ${port.container} has no host port; write "${port.container}:${port.container}/udp" to publish it on every node`,
-    });
-    return undefined;
-  }
-  return { ...port, protocol: "udp" };
+/** Marks a UDP entry; one without a host port is reached by the stack's services only. */
+function withProtocol(port: ComposePort, protocol: "tcp" | "udp" | undefined): ComposePort {
+  return protocol === "udp" ? { ...port, protocol: "udp" } : port;
 }
 
 /** Splits `IP:HOST:CONTAINER` (IPv6 in brackets) into its address and the rest. */
@@ -454,8 +435,7 @@ function longPort(
   const publish = published !== undefined &&
     keepsAddress(value.host_ip, keyPath(path, "host_ip"), out.warnings);
   const port = publish ? { container, published } : { container };
-  const read = withProtocol(port, protocol, keyPath(path, "protocol"), problems);
-  return read ? [read] : [];
+  return [withProtocol(port, protocol)];
 }
 
 /** Compose lets ports be strings ("8080"); read digits as the number they are. */

@@ -243,13 +243,16 @@ Deno.test("the long form's mode is ignored with a warning: every node forwards t
   assert.deepEqual(out.warnings.map((w) => w.path), ["p.mode"]);
 });
 
+Deno.test("a UDP port without a host port is kept for the stack's services", () => {
+  for (const value of ["53/udp", { target: 53, protocol: "udp" }]) {
+    const out = sink();
+    assert.deepEqual(composePorts(value, "p", out), [{ container: 53, protocol: "udp" }]);
+    assert.deepEqual(out.problems, []);
+  }
+});
+
 Deno.test("port entries fossora cannot honour are refused with a reason", () => {
   const cases: [unknown, string, string][] = [
-    [
-      "53/udp",
-      "p",
-      'UDP port 53 has no host port; write "53:53/udp" to publish it on every node',
-    ],
     ["80/sctp", "p", 'expected the protocol tcp or udp, found a string ("sctp")'],
     [
       "http",
@@ -289,11 +292,6 @@ Deno.test("port entries fossora cannot honour are refused with a reason", () => 
     ],
     [0, "p", "expected an integer from 1 to 65535, found the number 0"],
     [{ published: 80 }, "p.target", "is missing; give the port inside the container"],
-    [
-      { target: 80, protocol: "udp" },
-      "p.protocol",
-      'UDP port 80 has no host port; write "80:80/udp" to publish it on every node',
-    ],
     [
       { target: 80, nope: 1 },
       "p.nope",

@@ -479,8 +479,9 @@ function readPorts(
     def.expose.forEach((item, i) => {
       const itemPath = indexPath(exposeAt, i);
       for (const entry of composePorts(item, itemPath, out)) {
-        if (!read.some((r) => r.entry.container === entry.container && !r.entry.protocol)) {
-          read.push({ entry: { container: entry.container }, at: itemPath });
+        const { container, protocol } = entry;
+        if (!read.some((r) => r.entry.container === container && r.entry.protocol === protocol)) {
+          read.push({ entry: protocol ? { container, protocol } : { container }, at: itemPath });
         }
       }
     });
@@ -502,7 +503,9 @@ function readPorts(
         path: at,
         message: `container port ${entry.container} has no host port, and fossora does not ` +
           "publish on random host ports: the stack's services reach it by name; write " +
-          `"${entry.container}:${entry.container}" to publish it on every node`,
+          `"${entry.container}:${entry.container}${
+            entry.protocol === "udp" ? "/udp" : ""
+          }" to publish it on every node`,
       });
     }
     const port: PortSpec = { container: entry.container, http };

@@ -29,9 +29,9 @@ const RESERVED: ComposeInput["reservedPorts"] = {
   udp: new Map([[53, "DNS"], [7440, "heartbeat"]]),
 };
 
-Deno.test("the first container-only port becomes the http port; later ones are kept with a warning", () => {
+Deno.test("the first container-only port becomes the http port; later ones (UDP too) are kept with a warning", () => {
   const { specs, problems, warnings } = read({
-    services: { web: { image: "nginx", ports: ["9000:9000", "80", "81"] } },
+    services: { web: { image: "nginx", ports: ["9000:9000", "80", "81", "514/udp"] } },
   });
   assert.deepEqual(problems, []);
   assert.deepEqual(specs, [{
@@ -42,6 +42,7 @@ Deno.test("the first container-only port becomes the http port; later ones are k
       { container: 9000, http: false, published: 9000 },
       { container: 80, http: true },
       { container: 81, http: false },
+      { container: 514, http: false, protocol: "udp" },
     ],
     env: {},
     volumes: [],
@@ -53,6 +54,10 @@ Deno.test("the first container-only port becomes the http port; later ones are k
     path: "services.web.ports[2]",
     message: "container port 81 has no host port, and fossora does not publish on random host " +
       `ports: the stack's services reach it by name; write "81:81" to publish it on every node`,
+  }, {
+    path: "services.web.ports[3]",
+    message: "container port 514 has no host port, and fossora does not publish on random host " +
+      `ports: the stack's services reach it by name; write "514:514/udp" to publish it on every node`,
   }]);
 });
 
@@ -521,16 +526,9 @@ Deno.test("a port the agents use is not published, with a warning; the proxy's p
     },
   }, { stack: "s", reservedPorts: RESERVED });
   assert.deepEqual(r.problems, []);
-  // What is stored must read back as a valid spec: every UDP port published.
-  const back = parseServiceFile(
-    JSON.stringify({ name: "pihole", image: "x", ports: r.specs[0].ports }),
-    {
-      contentType: "application/json",
-    },
-  );
-  assert.ok(back.ok, JSON.stringify(back));
   assert.deepEqual(r.specs[0].ports, [
     { container: 53, http: false },
+    { container: 53, http: false, protocol: "udp" },
     { container: 67, http: false, published: 67, protocol: "udp" },
     { container: 80, http: true },
     { container: 443, http: false },
@@ -540,7 +538,7 @@ Deno.test("a port the agents use is not published, with a warning; the proxy's p
     "services.pihole.ports[0]: port 53 is fossora's own (DNS) on every node, so it is not " +
     "published: the stack's services still reach it by name",
     "services.pihole.ports[1]: UDP port 53 is fossora's own (DNS) on every node, so it is not " +
-    "published: a service's UDP port is reached only where it is published, so it is left out",
+    "published: the stack's services still reach it by name",
     "services.pihole.ports[3]: port 80 is fossora's own (proxy) on every node, so it is not " +
     "published: the service is reached at http://pihole.s.DOMAIN/ instead",
     "services.pihole.ports[4]: port 443 is fossora's own (HTTPS proxy) on every node, so it is " +
@@ -666,7 +664,7 @@ Deno.test("network_mode host is host networking with a warning; bridge is ignore
 
 // --- ports and expose
 
-Deno.test("expose gives container-only ports the stack reaches, the first one the http port", () => {
+Deno.test("expose gives container-only ports the stack reaches (UDP ones too), the first TCP one the http port", () => {
   const r = read({ services: { a: { image: "x", expose: ["3000", 9000] } } });
   assert.deepEqual(r.specs[0].ports, [{ container: 3000, http: true }, {
     container: 9000,
@@ -684,6 +682,11 @@ Deno.test("expose gives container-only ports the stack reaches, the first one th
   assert.deepEqual(lines(other.warnings), [
     "services.a.expose: the stack's services reach these ports by the service's name; nothing " +
     "outside the cluster does",
+  ]);
+  const udp = read({ services: { a: { image: "x", expose: ["514/udp", "514"] } } });
+  assert.deepEqual(udp.specs[0].ports, [
+    { container: 514, http: false, protocol: "udp" },
+    { container: 514, http: true },
   ]);
 });
 

@@ -387,14 +387,6 @@ const INVALID: Invalid[] = [
     }],
   },
   {
-    name: "compose udp port",
-    input: "name: s\nservices:\n  dns:\n    image: coredns/coredns\n    ports: [53/udp]\n",
-    problems: [{
-      path: "services.dns.ports[0]",
-      message: 'UDP port 53 has no host port; write "53:53/udp" to publish it on every node',
-    }],
-  },
-  {
     name: "compose service without image",
     input: "name: s\nservices:\n  web:\n    command: [sh]\n",
     problems: [{

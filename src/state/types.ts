@@ -16,8 +16,9 @@ export interface PortSpec {
    */
   published?: number;
   /**
-   * `udp` for a UDP port, which must be published and cannot be the http port; absent means
-   * TCP. Stored only for UDP, so specs written before it stay as they were.
+   * `udp` for a UDP port, which cannot be the http port and must be published unless the
+   * service is a stack's (whose services reach it by name); absent means TCP. Stored only for
+   * UDP, so specs written before it stay as they were.
    */
   protocol?: "udp";
   /**
