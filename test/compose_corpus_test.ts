@@ -195,6 +195,7 @@ const EXPECTED: Record<string, (r: Accepted) => void> = {
     const pihole = service(r, "pihole.pihole");
     assert.deepEqual(pihole.ports, [
       { container: 53, http: false },
+      { container: 53, http: false, protocol: "udp" },
       { container: 67, http: false, published: 67, protocol: "udp" },
       { container: 80, http: true },
       { container: 443, http: false },
@@ -206,6 +207,17 @@ const EXPECTED: Record<string, (r: Accepted) => void> = {
     hasWarning(r, "services.pihole.ports[1]", /UDP port 53 is fossora's own \(DNS\)/);
     hasWarning(r, "services.pihole.ports[3]", /reached at http:\/\/pihole\.pihole\.DOMAIN\//);
     hasWarning(r, "services.pihole.dns", /is ignored/);
+  },
+  "nextcloud-docker-insecure-postgres-apache.yml": (r) => {
+    // app and cron work on one volume, as under compose; db keeps its own.
+    const stack = "nextcloud-docker-insecure-postgres-apach"; // the folder name, cut to 40
+    for (const name of ["app", "cron"]) {
+      assert.deepEqual(service(r, `${name}.${stack}`).volumes, [
+        { name: "nextcloud", path: "/var/www/html", shared: true },
+      ]);
+    }
+    assert.equal(service(r, `db.${stack}`).volumes[0].shared, undefined);
+    hasWarning(r, "services.cron.volumes[0]", /also mounted by service app: services that share/);
   },
   "awesome-compose-portainer.yml": (r) => {
     const portainer = service(r, "portainer.awesome-compose-portainer");

@@ -152,7 +152,7 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
   await Deno.remove(dockerfile, { recursive: true });
 
   const pki = `${n1.dataDir}/pki`;
-  const ports = { shop: 18080, blog: 18081 };
+  const ports = { shop: 18080, blog: 18081, notes: 18082 };
   /** Deploys a stack's compose file through the API, as `fossora deploy` sends it. */
   const deploy = (stack: "shop" | "blog", dbOn: Host, more?: Parameters<typeof composeFile>[4]) =>
     n1.json("/api/v1/stacks", {
@@ -340,6 +340,67 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
       assert.ok(out.endsWith(` from ${vip}:5300`), out);
       const host = (await n2.docker("inspect", "-f", "{{.Config.Hostname}}", echoId)).stdout.trim();
       assert.ok(out.startsWith(`echo ${host} `), `${out} from ${host}`);
+    },
+  );
+
+  await step(
+    "two services that share a volume run on one node and see the same files",
+    async () => {
+      const writer = `Deno.writeTextFileSync("/data/note", "written by " + Deno.hostname());
+setInterval(() => {}, 1e9);`;
+      const reader = `Deno.serve({ port: 8080, onListen() {} }, () => {
+  try { return new Response(Deno.readTextFileSync("/data/note")); }
+  catch { return new Response("no note", { status: 404 }); }
+});`;
+      await n1.json("/api/v1/stacks", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          stack: "notes",
+          file: JSON.stringify({
+            services: {
+              writer: { image: DENO_IMAGE, command: ["eval", writer], volumes: ["data:/data"] },
+              reader: {
+                image: DENO_IMAGE,
+                command: ["eval", reader],
+                volumes: ["data:/data:ro"],
+                ports: [`${ports.notes}:8080`],
+              },
+            },
+            volumes: { data: {} },
+          }),
+        }),
+      });
+      const note = await waitFor(
+        "the reader's page",
+        async () => {
+          const b = await page(n1, ports.notes);
+          return b?.startsWith("written by ") ? b : undefined;
+        },
+        90_000,
+        500,
+      );
+      const where = async (service: string) => {
+        for (const h of [n1, n2]) {
+          const id = await containerOf(h, service);
+          if (id) return { h, id };
+        }
+        return undefined;
+      };
+      const w = (await where("writer.notes"))!;
+      const r = (await where("reader.notes"))!;
+      assert.equal(r.h.name, w.h.name, "on one node");
+      const host = (await w.h.docker("inspect", "-f", "{{.Config.Hostname}}", w.id)).stdout.trim();
+      assert.equal(note, `written by ${host}`);
+      const volumes = (await w.h.docker("volume", "ls", "-q")).stdout.split("\n");
+      assert.ok(volumes.includes("fossora_notes_data"), volumes.join(" "));
+      await n1.json("/api/v1/stacks/notes", { method: "DELETE" });
+      await waitFor(
+        "the notes stack gone",
+        async () => !(await where("writer.notes")) && !(await where("reader.notes")),
+        60_000,
+        500,
+      );
     },
   );
 

@@ -44,7 +44,7 @@ services:
     secrets: [api_key]
 secrets:
   api_key:
-    file: ./api_key.txt
+    file: \${SECRETS_DIR:-.}/api_key.txt
 `;
 
 Deno.test("a stack's secret reaches its container and appears nowhere in the API's answers or the logs", async () => {

@@ -63,9 +63,18 @@ export function containerName(
   return `fossora-${w.service}-${w.replica}-g${w.generation}-${nodeId}`;
 }
 
-/** `fossora-<service>-<volume>`: shared by every generation so data survives a redeploy. */
-export function volumeName(service: string, volume: string): string {
-  return `fossora-${service}-${volume}`;
+/**
+ * `fossora-<service>-<volume>`: shared by every generation so data survives a redeploy. A
+ * stack's volume that several of its services mount is `fossora_<stack>_<volume>` (a service
+ * name has no `_`, so the two forms never meet).
+ */
+export function volumeName(
+  spec: { name: string; stack?: string },
+  volume: { name: string; shared?: true },
+): string {
+  return volume.shared && spec.stack
+    ? `fossora_${spec.stack}_${volume.name}`
+    : `fossora-${spec.name}-${volume.name}`;
 }
 
 /** The map key of a replica. */

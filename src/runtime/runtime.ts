@@ -700,7 +700,7 @@ export class Runtime {
     }
     const labels = { [LABEL.managed]: "true", [LABEL.service]: w.service };
     for (const v of w.spec.volumes) {
-      const name = volumeName(w.service, v.name);
+      const name = volumeName(w.spec, v);
       await this.#call("docker volume create", (s) => docker.ensureVolume(name, labels, s));
     }
     const id = await this.#createContainer(w);
@@ -728,7 +728,7 @@ export class Runtime {
       })),
       hostIp: this.#o.address,
       mounts: w.spec.volumes.map((v) => ({
-        volume: volumeName(w.service, v.name),
+        volume: volumeName(w.spec, v),
         path: v.path,
         ...(v.readOnly ? { readOnly: true } : {}),
       })),

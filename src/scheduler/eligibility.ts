@@ -7,6 +7,7 @@ import type { ServiceSpec } from "../state/types.ts";
 import type { ClusterView } from "../state/view.ts";
 import { rejection } from "./filters.ts";
 import { HostPorts } from "./host_ports.ts";
+import { VolumeGroups } from "./shared_volumes.ts";
 
 /** One live node and whether the service may run there. */
 export interface NodeEligibility {
@@ -29,10 +30,14 @@ export function nodeEligibility(view: ClusterView, spec: ServiceSpec): NodeEligi
     view.replicasOf(s.name).map((r) => ({ service: r.service, node: r.node }))
   );
   const ports = new HostPorts(services, placed, view.members());
+  const groups = new VolumeGroups(services);
+  const nodeOf = new Map(placed.map((p) => [p.service, p.node]));
+  const ready = new Map(view.nodes().filter((n) => n.state === "ready").map((n) => [n.id, n]));
   return view.nodes().map((n) => {
     const reason = rejection(spec, n, {
       drained: (id) => view.drain(id) !== undefined,
       portHolder: (node, key, service) => ports.holder(node, key, service),
+      volumeAnchor: (s) => groups.anchor(s, (name) => nodeOf.get(name), ready),
     });
     return { node: n.name, nodeId: n.id, eligible: !reason, reason: reason ?? null };
   });

@@ -13,6 +13,7 @@ import {
 } from "../state/types.ts";
 import { portName } from "./host_ports.ts";
 import { linuxArches } from "./platforms.ts";
+import type { VolumeAnchor } from "./shared_volumes.ts";
 
 /** What the filters know beyond the service and the node. */
 export interface NodeFacts {
@@ -30,6 +31,8 @@ export interface NodeFacts {
    * undefined when nobody does or it is unknown (no check).
    */
   portHolder?(node: NodeRecord, key: string, service: string): string | undefined;
+  /** Where the service must run because of a volume it shares (shared_volumes.ts), if anywhere. */
+  volumeAnchor?(spec: ServiceSpec): VolumeAnchor | undefined;
   /** True when the node runs a replica of `service` already; undefined: no check. */
   runsReplica?(node: NodeRecord, service: string): boolean;
   /**
@@ -259,6 +262,24 @@ export const FILTERS: readonly Filter[] = [
         ? `, where ${spec.ports.map((p) => portName(portKey(p))).join(", ")} must be free`
         : "") +
       ", and no other ready node can take one; add a node, or lower replicas",
+  },
+  {
+    name: "shared volume",
+    rejects: (spec, node, facts) => {
+      const a = facts.volumeAnchor?.(spec);
+      return a && a.node.id !== node.id
+        ? `${node.name} is not ${a.node.name}, where ${a.service} runs with the volume ` +
+          `${a.volume} they share`
+        : undefined;
+    },
+    explain: (spec, facts) => {
+      const a = facts.volumeAnchor?.(spec);
+      if (!a) return "the services that share its volume run on one node, and none can take it";
+      const why = rejection(spec, a.node, { ...facts, volumeAnchor: undefined });
+      return `${spec.name} shares the volume ${a.volume} with ${a.service}, so it runs on ` +
+        `${a.node.name} too, and ${why ?? `${a.node.name} cannot take it`}; make room there, ` +
+        "or give the services volumes of their own";
+    },
   },
 ];
 

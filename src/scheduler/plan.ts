@@ -12,6 +12,7 @@ import type {
 } from "../state/types.ts";
 import { eligibleNodes, NO_FACTS, type NodeFacts, rejection } from "./filters.ts";
 import { HostPorts } from "./host_ports.ts";
+import { VolumeGroups } from "./shared_volumes.ts";
 
 /** A replica placed on another node than before, and why. */
 export interface Move {
@@ -93,13 +94,19 @@ export function planSchedule(
     }));
   });
   const ports = new HostPorts([...specs.values()], placed, facts.members);
+  // Where each service runs (a service with volumes runs one copy), as placed so far.
+  const nodeOf = new Map<string, string>();
+  for (const a of current) if (a.replica === 0) nodeOf.set(a.service, a.node);
+  const groups = new VolumeGroups([...specs.values()]);
+  const ready = new Map(nodes.filter((n) => n.state === "ready").map((n) => [n.id, n]));
   const placing: ScheduleFacts = {
     ...facts,
     left,
     portHolder: (n, key, service) => ports.holder(n, key, service),
     runsReplica: (n, service) => ports.runs(n.id, service),
+    volumeAnchor: (spec) => groups.anchor(spec, (s) => nodeOf.get(s), ready),
   };
-  const ctx = { nodes, load, leaving, facts: placing, ports, used, plan };
+  const ctx = { nodes, load, leaving, facts: placing, ports, used, plan, nodeOf };
   for (const svc of services) placeService(svc, byService.get(svc.spec.name) ?? [], ctx);
   return plan;
 }
@@ -117,6 +124,7 @@ interface Context {
   ports: HostPorts;
   used: Map<string, Required<Resources>>;
   plan: SchedulePlan;
+  nodeOf: Map<string, string>;
 }
 
 function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context): void {
@@ -222,6 +230,7 @@ function placeService(svc: ServiceRecord, assigned: Assignment[], ctx: Context):
     perSite.set(site, (perSite.get(site) ?? 0) + 1);
     load.set(node, (load.get(node) ?? 0) + 1);
     const a: Assignment = { service: spec.name, replica, node, generation };
+    if (replica === 0) ctx.nodeOf.set(spec.name, node);
     // A service with volumes runs once: the new copy waits for the old one's lock instead.
     if (existing && oldNode && spec.volumes.length === 0) a.previous = existing.node;
     plan.put.push(a);

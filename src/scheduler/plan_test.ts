@@ -380,3 +380,76 @@ Deno.test("two replicas of a host-network service on one node: the second moves"
     { service: "pihole", replica: 1, node: "b", generation: 1, previous: "a" },
   ]);
 });
+
+/** Nextcloud's app, cron and web on one `nextcloud` volume; db with a volume of its own. */
+function nextcloud(): ServiceRecord[] {
+  const shared = { name: "nextcloud", path: "/var/www/html", shared: true as const };
+  const on = (name: string, volumes: ServiceSpec["volumes"]) =>
+    service(`${name}.nc`, 1, 1, { stack: "nc", volumes });
+  return [
+    on("app", [shared]),
+    on("cron", [shared]),
+    on("web", [{ ...shared, readOnly: true }]),
+    on("db", [{ name: "db", path: "/var/lib/mysql" }]),
+  ];
+}
+
+const nodeOf = (plan: { put: Assignment[] }, service: string) =>
+  plan.put.find((a) => a.service === service)?.node;
+
+Deno.test("services that share a volume are placed on one node, and move to one node together", () => {
+  const nodes = [node("a"), node("b"), node("c")];
+  const first = planSchedule(nextcloud(), nodes, []);
+  const home = nodeOf(first, "app.nc")!;
+  assert.equal(nodeOf(first, "cron.nc"), home);
+  assert.equal(nodeOf(first, "web.nc"), home);
+  assert.notEqual(nodeOf(first, "db.nc"), home, "db's own volume leaves it free to spread");
+
+  // Their node goes down: all three go to one other node in the same step.
+  const down = nodes.map((n) => n.id === home ? { ...n, state: "down" as const } : n);
+  const moved = planSchedule(nextcloud(), down, first.put);
+  const next = nodeOf(moved, "app.nc")!;
+  assert.notEqual(next, home);
+  assert.equal(nodeOf(moved, "cron.nc"), next);
+  assert.equal(nodeOf(moved, "web.nc"), next);
+  assert.deepEqual(
+    moved.moves.filter((m) => m.service !== "db.nc").map((m) => [m.service, m.to]),
+    [["app.nc", next], ["cron.nc", next], ["web.nc", next]],
+  );
+});
+
+Deno.test("a service placed apart from the one it shares a volume with joins it, and says why", () => {
+  const current: Assignment[] = [
+    { service: "app.nc", replica: 0, node: "a", generation: 1 },
+    { service: "cron.nc", replica: 0, node: "b", generation: 1 },
+    { service: "web.nc", replica: 0, node: "a", generation: 1 },
+    { service: "db.nc", replica: 0, node: "b", generation: 1 },
+  ];
+  const plan = planSchedule(nextcloud(), [node("a"), node("b")], current);
+  assert.deepEqual(plan.put, [{ service: "cron.nc", replica: 0, node: "a", generation: 1 }]);
+  assert.deepEqual(plan.moves, [{
+    service: "cron.nc",
+    replica: 0,
+    from: "b",
+    to: "a",
+    why: "b is not a, where app.nc runs with the volume nextcloud they share",
+  }]);
+});
+
+Deno.test("a service that must join a full node is unplaced, with that node's reason", () => {
+  const services = nextcloud().filter((s) => s.spec.name !== "db.nc");
+  services[1].spec.resources = { memory: 2 * 1024 ** 3 };
+  const small = { cpus: 4, memory: 1024 ** 3 };
+  const plan = planSchedule(services, [
+    node("a", { capacity: small }),
+    node("b", { capacity: { cpus: 4, memory: 8 * 1024 ** 3 } }),
+  ], [{ service: "app.nc", replica: 0, node: "a", generation: 1 }]);
+  assert.equal(nodeOf(plan, "cron.nc"), undefined);
+  assert.equal(
+    plan.unplaced.get("cron.nc"),
+    "cron.nc shares the volume nextcloud with app.nc, so it runs on a too, and a has 1024 MiB " +
+      "left, and a replica asks for 2048 MiB; make room there, or give the services volumes of " +
+      "their own",
+  );
+  assert.equal(nodeOf(plan, "web.nc"), "a");
+});

@@ -104,6 +104,7 @@ export function composeToStack(
   }
   checkLabelsUnique(services, out.problems);
   checkNoDependencyCycle(services, out.problems);
+  markSharedVolumes(services);
   for (const name of declaredVolumes ?? []) {
     if (!ctx.volumeUsers.has(name)) {
       out.warnings.push({
@@ -353,6 +354,22 @@ function checkLabelsUnique(services: Checked[], out: Problems): void {
       // Said once: the check across services would report the same name again.
       s.namePath = "";
     } else seen.set(s.spec.name, s.namePath);
+  }
+}
+
+/**
+ * A named volume that two services mount is one volume of the stack (`shared`), as under
+ * compose: Nextcloud's app, cron and web all work on the same files.
+ */
+function markSharedVolumes(services: Checked[]): void {
+  const users = new Map<string, Set<string>>();
+  for (const s of services) {
+    for (const v of s.spec.volumes) {
+      users.set(v.name, (users.get(v.name) ?? new Set()).add(s.spec.name));
+    }
+  }
+  for (const s of services) {
+    for (const v of s.spec.volumes) if (users.get(v.name)!.size > 1) v.shared = true;
   }
 }
 

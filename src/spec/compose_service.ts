@@ -613,8 +613,8 @@ function readMounts(
       else if (user !== key) {
         ctx.out.warnings.push({
           path: at,
-          message: `volume '${mount.name}' is also mounted by service ${user}: in fossora each ` +
-            "service keeps its own copy of a volume, so the two do not see each other's files",
+          message: `volume '${mount.name}' is also mounted by service ${user}: services that ` +
+            "share a volume run on the same node, and move together",
         });
       }
     } else if (mount.kind === "bind") {

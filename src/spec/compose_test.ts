@@ -785,7 +785,7 @@ Deno.test("scale and mem_reservation are compose's older replicas and reservatio
   assert.deepEqual(volumes.problems.map((p) => p.path), ["services.a.scale"]);
 });
 
-Deno.test("a named volume: undeclared or shared by two services is kept, with a warning saying what fossora does", () => {
+Deno.test("a named volume: undeclared is kept, shared by two services is one volume of the stack, each with a warning saying what fossora does", () => {
   const r = read({
     services: {
       a: { image: "x", volumes: ["shared:/s", "undeclared:/u"] },
@@ -795,15 +795,15 @@ Deno.test("a named volume: undeclared or shared by two services is kept, with a 
   });
   assert.deepEqual(r.problems, []);
   assert.deepEqual(r.specs.map((s) => s.volumes), [
-    [{ name: "shared", path: "/s" }, { name: "undeclared", path: "/u" }],
-    [{ name: "shared", path: "/s" }],
+    [{ name: "shared", path: "/s", shared: true }, { name: "undeclared", path: "/u" }],
+    [{ name: "shared", path: "/s", shared: true }],
   ]);
   assert.deepEqual(lines(r.warnings), [
     "services.a.volumes[1]: volume 'undeclared' is not declared under the top-level volumes " +
     "(docker compose would refuse it); fossora makes it, as docker run does; write a host path " +
     "such as /srv/undeclared instead to mount a folder of the node",
-    "services.b.volumes[0]: volume 'shared' is also mounted by service a: in fossora each " +
-    "service keeps its own copy of a volume, so the two do not see each other's files",
+    "services.b.volumes[0]: volume 'shared' is also mounted by service a: services that share " +
+    "a volume run on the same node, and move together",
   ]);
 });
 

@@ -38,12 +38,18 @@ export interface PortSpec {
 
 /** A named volume, kept by the cluster: a Docker volume that survives a redeploy. */
 export interface VolumeSpec {
-  /** DNS-label-like name; the Docker volume is `fossora-<service>-<name>`. */
+  /** DNS-label-like name; the Docker volume is `fossora-<service>-<name>` (see `shared`). */
   name: string;
   /** Absolute path inside the container. */
   path: string;
   /** Mounted read-only. Stored only when true. */
   readOnly?: boolean;
+  /**
+   * The stack's volume `name`, which other services of the stack mount too: the Docker volume
+   * is `fossora_<stack>_<name>`, and the services that share it run on one node. Stored only
+   * when true.
+   */
+  shared?: true;
 }
 
 /** Where a service may run. Every field narrows the set of nodes; absent means any. */

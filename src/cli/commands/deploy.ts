@@ -11,7 +11,7 @@ import { loadYaml } from "../../spec/load.ts";
 import { isMapping } from "../../spec/problems.ts";
 import { parseEnvFile } from "../../spec/compose_fields.ts";
 import { dnsForm } from "../../spec/compose_service.ts";
-import { variableNames } from "../../spec/variables.ts";
+import { fillVariables, variableNames } from "../../spec/variables.ts";
 import type { DeployAnswer } from "../api_types.ts";
 import { type Context, printJson } from "../context.ts";
 import { CliError } from "../errors.ts";
@@ -133,7 +133,9 @@ async function composeRequest(
     if (value !== undefined) variables[name] = value;
   }
   const files: Record<string, string> = {};
-  for (const path of namedFiles(doc)) {
+  for (const named of namedFiles(doc)) {
+    // The agent fills in variables before it looks a file up (`file: ${SECRETS:-.}/key`).
+    const path = fillVariables(named, (v) => variables[v], "", [], []) ?? named;
     const content = await readText(ctx, resolve(dir, path));
     if (content !== undefined) files[path] = content;
   }
