@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { Counter } from "../metrics/mod.ts";
 import { silentLogger } from "../util/log.ts";
-import { Answerer } from "./answer.ts";
+import { Answerer, type AnswererDeps } from "./answer.ts";
 import { Forwarder } from "./forwarder.ts";
 import { parseUpstream } from "./upstreams.ts";
 import { EDNS_UDP_MAX, RCODE, TYPE } from "./wire.ts";
 import { addOpt, DOMAIN, queryPacket, readResponse, sampleView } from "./test_util.ts";
 
-function answerer(): { a: Answerer; queries: Counter } {
+function answerer(over: Partial<AnswererDeps> = {}): { a: Answerer; queries: Counter } {
   const queries = new Counter("q", "");
   const a = new Answerer({
     view: sampleView(),
@@ -16,6 +16,7 @@ function answerer(): { a: Answerer; queries: Counter } {
     log: silentLogger,
     now: () => 0,
     cacheMs: 1000,
+    ...over,
   });
   return { a, queries };
 }
@@ -129,15 +130,8 @@ Deno.test("a public client gets the zone but is REFUSED recursion; a LAN client 
 });
 
 Deno.test("a stack's container gets its stack's service by compose name; nobody else does, and no answer is cached across clients", () => {
-  const queries = new Counter("q", "");
   const shop = "172.30.0.";
-  const a = new Answerer({
-    view: sampleView(),
-    zone: { apex: DOMAIN, ttl: 5 },
-    queries,
-    log: silentLogger,
-    now: () => 0,
-    cacheMs: 1000,
+  const { a } = answerer({
     stackName: (name, peer) => peer.startsWith(shop) && name === "cache" ? "198.18.7.9" : undefined,
   });
   const container = new Uint8Array([172, 30, 0, 5]);

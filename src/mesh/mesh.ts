@@ -408,40 +408,8 @@ export class Mesh {
     service: string,
     port: number,
   ): Promise<{ conn: Deno.Conn; rest: Uint8Array } | undefined> {
-    const backends = this.#backends(service, port);
-    if (backends.length === 0) {
-      this.#result(service, "no_replica", { port });
-      return undefined;
-    }
-    const start = this.#next.get(service) ?? 0;
-    this.#next.set(service, (start + 1) % 1_000_000);
-    const now = this.#now();
-    const isOut = (b: MeshBackend) => (this.#outUntil.get(b.key) ?? 0) > now;
-    for (const b of orderMeshBackends(backends, start, isOut)) {
-      if (this.#stopping.signal.aborted) return undefined;
-      try {
-        const opened = await this.#connect(service, port, b);
-        this.#outUntil.delete(b.key);
-        this.#result(service, "ok");
-        return opened;
-      } catch (err) {
-        if (this.#outUntil.size > 10_000) this.#outUntil.clear();
-        this.#outUntil.set(b.key, this.#now() + (this.#o.outMs ?? 5000));
-        this.#log.info("replica did not accept a stack connection; trying the next", {
-          service,
-          replica: b.key,
-          err,
-        });
-      }
-    }
-    this.#result(service, "failed", { port });
-    return undefined;
-  }
-
-  /** The ready replicas of `service` a connection to `port` can go to. */
-  #backends(service: string, port: number): MeshBackend[] {
-    const view = this.#o.view;
-    return meshBackends(view.replicasOf(service), port, this.#o.self, (id) => view.node(id));
+    const opened = await this.#first(service, port, "tcp", (b) => this.#connect(service, port, b));
+    return opened?.value;
   }
 
   /**
@@ -452,9 +420,36 @@ export class Mesh {
     service: string,
     port: number,
   ): Promise<{ channel: Channel; key: string } | undefined> {
+    const opened = await this.#first(
+      service,
+      port,
+      "udp",
+      async (b) =>
+        b.local ? localChannel(b.host, b.port) : await this.#tunnelChannel(service, port, b),
+    );
+    return opened && { channel: opened.value, key: opened.key };
+  }
+
+  /** The ready replicas of `service` a connection to `port` can go to. */
+  #backends(service: string, port: number): MeshBackend[] {
+    const view = this.#o.view;
+    return meshBackends(view.replicasOf(service), port, this.#o.self, (id) => view.node(id));
+  }
+
+  /**
+   * `open` on the ready replicas of `service` in turn (this node's first, round-robin, those
+   * that failed lately last) until one succeeds; what it gave and which replica, or undefined.
+   */
+  async #first<T>(
+    service: string,
+    port: number,
+    protocol: "tcp" | "udp",
+    open: (b: MeshBackend) => Promise<T>,
+  ): Promise<{ value: T; key: string } | undefined> {
+    const fields = protocol === "udp" ? { port, protocol } : { port };
     const backends = this.#backends(service, port);
     if (backends.length === 0) {
-      this.#result(service, "no_replica", { port, protocol: "udp" });
+      this.#result(service, "no_replica", fields);
       return undefined;
     }
     const start = this.#next.get(service) ?? 0;
@@ -464,24 +459,22 @@ export class Mesh {
     for (const b of orderMeshBackends(backends, start, isOut)) {
       if (this.#stopping.signal.aborted) return undefined;
       try {
-        const channel = b.local ? localChannel(b.host, b.port) : await this.#tunnelChannel(
-          service,
-          port,
-          b,
-        );
+        const value = await open(b);
         this.#outUntil.delete(b.key);
         this.#result(service, "ok");
-        return { channel, key: b.key };
+        return { value, key: b.key };
       } catch (err) {
+        if (this.#outUntil.size > 10_000) this.#outUntil.clear();
         this.#outUntil.set(b.key, this.#now() + (this.#o.outMs ?? 5000));
-        this.#log.info("replica did not take a stack's datagrams; trying the next", {
+        this.#log.info("replica did not accept a stack connection; trying the next", {
           service,
           replica: b.key,
+          protocol,
           err,
         });
       }
     }
-    this.#result(service, "failed", { port, protocol: "udp" });
+    this.#result(service, "failed", fields);
     return undefined;
   }
 
