@@ -359,7 +359,13 @@ setInterval(() => {}, 1e9);`;
           stack: "notes",
           file: JSON.stringify({
             services: {
-              writer: { image: DENO_IMAGE, command: ["eval", writer], volumes: ["data:/data"] },
+              // node1 runs more already, so the reader alone would go to node2.
+              writer: {
+                image: DENO_IMAGE,
+                command: ["eval", writer],
+                volumes: ["data:/data"],
+                deploy: { placement: { constraints: [`node.labels.pin == ${n1.name}`] } },
+              },
               reader: {
                 image: DENO_IMAGE,
                 command: ["eval", reader],
@@ -389,7 +395,8 @@ setInterval(() => {}, 1e9);`;
       };
       const w = (await where("writer.notes"))!;
       const r = (await where("reader.notes"))!;
-      assert.equal(r.h.name, w.h.name, "on one node");
+      assert.equal(w.h.name, n1.name);
+      assert.equal(r.h.name, n1.name, "the reader runs where the volume it shares is");
       const host = (await w.h.docker("inspect", "-f", "{{.Config.Hostname}}", w.id)).stdout.trim();
       assert.equal(note, `written by ${host}`);
       const volumes = (await w.h.docker("volume", "ls", "-q")).stdout.split("\n");

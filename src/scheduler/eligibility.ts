@@ -37,7 +37,10 @@ export function nodeEligibility(view: ClusterView, spec: ServiceSpec): NodeEligi
     const reason = rejection(spec, n, {
       drained: (id) => view.drain(id) !== undefined,
       portHolder: (node, key, service) => ports.holder(node, key, service),
-      volumeAnchor: (s) => groups.anchor(s, (name) => nodeOf.get(name), ready),
+      volumeGroup: (s) => {
+        const group = groups.of(s);
+        return group && { group, nodeOf: (name: string) => ready.get(nodeOf.get(name) ?? "") };
+      },
     });
     return { node: n.name, nodeId: n.id, eligible: !reason, reason: reason ?? null };
   });

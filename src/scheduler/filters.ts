@@ -13,7 +13,7 @@ import {
 } from "../state/types.ts";
 import { portName } from "./host_ports.ts";
 import { linuxArches } from "./platforms.ts";
-import type { VolumeAnchor } from "./shared_volumes.ts";
+import { type Fits, groupAnchor, groupRejection, type VolumeGroup } from "./shared_volumes.ts";
 
 /** What the filters know beyond the service and the node. */
 export interface NodeFacts {
@@ -31,8 +31,14 @@ export interface NodeFacts {
    * undefined when nobody does or it is unknown (no check).
    */
   portHolder?(node: NodeRecord, key: string, service: string): string | undefined;
-  /** Where the service must run because of a volume it shares (shared_volumes.ts), if anywhere. */
-  volumeAnchor?(spec: ServiceSpec): VolumeAnchor | undefined;
+  /**
+   * The services `spec` shares volumes with (shared_volumes.ts), and the ready node each runs
+   * on; undefined when it shares none.
+   */
+  volumeGroup?(spec: ServiceSpec): {
+    group: VolumeGroup;
+    nodeOf: (service: string) => NodeRecord | undefined;
+  } | undefined;
   /** True when the node runs a replica of `service` already; undefined: no check. */
   runsReplica?(node: NodeRecord, service: string): boolean;
   /**
@@ -266,22 +272,41 @@ export const FILTERS: readonly Filter[] = [
   {
     name: "shared volume",
     rejects: (spec, node, facts) => {
-      const a = facts.volumeAnchor?.(spec);
-      return a && a.node.id !== node.id
-        ? `${node.name} is not ${a.node.name}, where ${a.service} runs with the volume ` +
-          `${a.volume} they share`
-        : undefined;
+      const g = facts.volumeGroup?.(spec);
+      return g && groupRejection(spec, node, g.group, g.nodeOf, memberFits(facts));
     },
     explain: (spec, facts) => {
-      const a = facts.volumeAnchor?.(spec);
-      if (!a) return "the services that share its volume run on one node, and none can take it";
-      const why = rejection(spec, a.node, { ...facts, volumeAnchor: undefined });
-      return `${spec.name} shares the volume ${a.volume} with ${a.service}, so it runs on ` +
-        `${a.node.name} too, and ${why ?? `${a.node.name} cannot take it`}; make room there, ` +
-        "or give the services volumes of their own";
+      const g = facts.volumeGroup?.(spec);
+      const volume = g?.group.volume;
+      const anchor = g && groupAnchor(g.group, g.nodeOf, memberFits(facts));
+      if (anchor) {
+        const why = rejection(spec, anchor.node, { ...facts, volumeGroup: undefined });
+        return `${spec.name} shares the volume ${volume} with ${anchor.service}, so it runs ` +
+          `on ${anchor.node.name} too, and ${why ?? `${anchor.node.name} cannot take it`}; ` +
+          "make room there, or give the services volumes of their own";
+      }
+      const others = g?.group.members.filter((m) => m.name !== spec.name).map((m) => m.name);
+      return `${spec.name} shares the volume ${volume} with ${others?.join(", ")}, so they run ` +
+        "on one node, and no ready node can run them all; give the services volumes of their " +
+        "own, or loosen what they ask for";
     },
   },
 ];
+
+/**
+ * Whether a member of a volume group may run on a node, the same for every member asking: its
+ * resources and unreported host paths aside (a placed member has its share already).
+ */
+function memberFits(facts: NodeFacts): Fits {
+  const f: NodeFacts = {
+    ...facts,
+    volumeGroup: undefined,
+    left: undefined,
+    runsReplica: undefined,
+    staying: true,
+  };
+  return (spec, node) => rejection(spec, node, f);
+}
 
 /** Why `node` may not run the service (the first filter that rejects it), or undefined. */
 export function rejection(

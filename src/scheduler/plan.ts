@@ -104,7 +104,10 @@ export function planSchedule(
     left,
     portHolder: (n, key, service) => ports.holder(n, key, service),
     runsReplica: (n, service) => ports.runs(n.id, service),
-    volumeAnchor: (spec) => groups.anchor(spec, (s) => nodeOf.get(s), ready),
+    volumeGroup: (spec) => {
+      const group = groups.of(spec);
+      return group && { group, nodeOf: (s: string) => ready.get(nodeOf.get(s) ?? "") };
+    },
   };
   const ctx = { nodes, load, leaving, facts: placing, ports, used, plan, nodeOf };
   for (const svc of services) placeService(svc, byService.get(svc.spec.name) ?? [], ctx);

@@ -453,3 +453,26 @@ Deno.test("a service that must join a full node is unplaced, with that node's re
   );
   assert.equal(nodeOf(plan, "web.nc"), "a");
 });
+
+Deno.test("a group goes where every member may run, even when its first member could go elsewhere", () => {
+  const data = { name: "data", path: "/data", shared: true as const };
+  const pinned = { constraints: [{ attribute: "node.hostname", op: "==" as const, value: "a" }] };
+  const services = [
+    service("reader.n", 1, 1, { stack: "n", volumes: [data] }),
+    service("writer.n", 1, 1, { stack: "n", volumes: [data], placement: pinned }),
+  ];
+  const nodes = [node("a"), node("b")];
+  // a runs more already: alone, the reader would go to b.
+  const busy: Assignment[] = [{ service: "other", replica: 0, node: "a", generation: 1 }];
+  const others = [service("other", 1)];
+  const plan = planSchedule([...others, ...services], nodes, busy);
+  assert.equal(nodeOf(plan, "reader.n"), "a");
+  assert.equal(nodeOf(plan, "writer.n"), "a");
+  // The reader placed on b before (an older agent): it joins the writer's only node.
+  const apart = planSchedule([...others, ...services], nodes, [
+    ...busy,
+    { service: "reader.n", replica: 0, node: "b", generation: 1 },
+  ]);
+  assert.equal(nodeOf(apart, "reader.n"), "a");
+  assert.equal(nodeOf(apart, "writer.n"), "a");
+});

@@ -1,25 +1,26 @@
 /**
  * Services of a stack that share a volume (compose's Nextcloud app, cron and web on one
  * `nextcloud` volume) see the same files only on one node, since a volume is a node's. So they
- * run together: the first of them by name that runs on a ready node is the anchor, and the
- * others go where it is. When the anchor's node dies, the next one placed becomes the anchor,
- * and the rest follow it within the same scheduling step.
+ * run together, on a node every one of them may run on: where the first of them (by name) that
+ * runs on such a node is, else on any such node. When their node dies, the first one placed
+ * again decides, and the rest follow within the same scheduling step.
  * @module
  */
 import type { NodeRecord, ServiceSpec } from "../state/types.ts";
 
-/** Where a service must run because of a volume it shares, and with whom. */
-export interface VolumeAnchor {
-  service: string;
-  node: NodeRecord;
+/** Services that share volumes, directly or through another one, sorted by name. */
+export interface VolumeGroup {
+  members: ServiceSpec[];
+  /** The volume named in explanations: the first shared one of the service asked about. */
   volume: string;
 }
 
-/** The groups of services that share volumes, directly or through another service. */
+/** Why a service may not run on a node by the other filters, or undefined. */
+export type Fits = (spec: ServiceSpec, node: NodeRecord) => string | undefined;
+
+/** The groups of services that share volumes. */
 export class VolumeGroups {
-  /** Service -> the names of its group, sorted (itself included). */
-  readonly #groups = new Map<string, string[]>();
-  readonly #shared = new Map<string, string>();
+  readonly #groups = new Map<string, ServiceSpec[]>();
 
   constructor(specs: readonly ServiceSpec[]) {
     const parent = new Map<string, string>();
@@ -29,10 +30,10 @@ export class VolumeGroups {
       return root;
     };
     const byVolume = new Map<string, string>();
+    const byName = new Map<string, ServiceSpec>();
     for (const spec of specs) {
-      const volume = spec.stack && spec.volumes.find((v) => v.shared)?.name;
-      if (!volume) continue;
-      this.#shared.set(spec.name, volume);
+      if (!spec.stack || !spec.volumes.some((v) => v.shared)) continue;
+      byName.set(spec.name, spec);
       parent.set(spec.name, spec.name);
       for (const v of spec.volumes) {
         if (!v.shared) continue;
@@ -42,35 +43,63 @@ export class VolumeGroups {
         else parent.set(find(spec.name), find(other));
       }
     }
-    const members = new Map<string, string[]>();
+    const members = new Map<string, ServiceSpec[]>();
     for (const name of parent.keys()) {
       const root = find(name);
-      members.set(root, [...(members.get(root) ?? []), name]);
+      members.set(root, [...(members.get(root) ?? []), byName.get(name)!]);
     }
     for (const list of members.values()) {
-      list.sort();
-      for (const name of list) this.#groups.set(name, list);
+      if (list.length < 2) continue;
+      list.sort((a, b) => a.name.localeCompare(b.name));
+      for (const s of list) this.#groups.set(s.name, list);
     }
   }
 
-  /**
-   * Where `spec` must run: the node of the first service of its group (by name) that runs on a
-   * ready node, unless that is `spec` itself or none does (then anywhere).
-   */
-  anchor(
-    spec: ServiceSpec,
-    nodeOf: (service: string) => string | undefined,
-    ready: ReadonlyMap<string, NodeRecord>,
-  ): VolumeAnchor | undefined {
-    const group = this.#groups.get(spec.name);
-    if (!group || group.length < 2) return undefined;
-    for (const service of group) {
-      const id = nodeOf(service);
-      const node = id === undefined ? undefined : ready.get(id);
-      if (!node) continue;
-      if (service === spec.name) return undefined;
-      return { service, node, volume: this.#shared.get(spec.name)! };
-    }
-    return undefined;
+  /** The group of `spec`, when it shares a volume with another service. */
+  of(spec: ServiceSpec): VolumeGroup | undefined {
+    const members = this.#groups.get(spec.name);
+    const volume = spec.volumes.find((v) => v.shared)?.name;
+    return members && volume ? { members, volume } : undefined;
   }
+}
+
+/**
+ * Where the group runs: the first member (by name) on a ready node (`nodeOf`) that every member
+ * may run on; undefined when none is.
+ */
+export function groupAnchor(
+  group: VolumeGroup,
+  nodeOf: (service: string) => NodeRecord | undefined,
+  fits: Fits,
+): { service: string; node: NodeRecord } | undefined {
+  for (const m of group.members) {
+    const node = nodeOf(m.name);
+    if (node && group.members.every((o) => fits(o, node) === undefined)) {
+      return { service: m.name, node };
+    }
+  }
+  return undefined;
+}
+
+/** Why `node` may not run `spec` because of the volumes it shares, or undefined. */
+export function groupRejection(
+  spec: ServiceSpec,
+  node: NodeRecord,
+  group: VolumeGroup,
+  nodeOf: (service: string) => NodeRecord | undefined,
+  fits: Fits,
+): string | undefined {
+  const anchor = groupAnchor(group, nodeOf, fits);
+  if (anchor) {
+    return anchor.node.id === node.id ? undefined : `${node.name} is not ${anchor.node.name}, ` +
+      `where ${anchor.service} runs with the volume ${group.volume} they share`;
+  }
+  for (const m of group.members) {
+    if (m.name === spec.name) continue;
+    const why = fits(m, node);
+    if (why) {
+      return `${node.name} cannot run ${m.name}, which shares the volume ${group.volume}: ${why}`;
+    }
+  }
+  return undefined;
 }

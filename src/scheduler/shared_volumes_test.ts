@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { NodeRecord, ServiceSpec } from "../state/types.ts";
-import { VolumeGroups } from "./shared_volumes.ts";
+import { type Fits, groupAnchor, groupRejection, VolumeGroups } from "./shared_volumes.ts";
 
 function spec(name: string, stack: string, shared: string[], own: string[] = []): ServiceSpec {
   return {
@@ -29,28 +29,34 @@ Deno.test("services sharing volumes, also through a third one, are one group; ot
     spec("a.t", "t", ["v1"]),
   ];
   const groups = new VolumeGroups(specs);
-  const ready = new Map([["n1", n("n1")], ["n2", n("n2")]]);
-  const at: Record<string, string> = {
-    "a.s": "n1",
-    "b.s": "n2",
-    "c.s": "n2",
-    "d.s": "n2",
-    "a.t": "n2",
-  };
+  assert.deepEqual(groups.of(specs[2])?.members.map((m) => m.name), ["a.s", "b.s", "c.s"]);
+  assert.equal(groups.of(specs[2])?.volume, "v2");
+  assert.equal(groups.of(specs[3]), undefined, "not in a group");
+  assert.equal(groups.of(specs[4]), undefined, "alone in its stack");
+});
+
+Deno.test("a group runs where its first member on a node that suits them all is, else where all may", () => {
+  const specs = [spec("a.s", "s", ["v"]), spec("b.s", "s", ["v"]), spec("c.s", "s", ["v"])];
+  const group = new VolumeGroups(specs).of(specs[2])!;
+  const at: Record<string, NodeRecord> = { "a.s": n("n1"), "b.s": n("n2") };
   const nodeOf = (s: string) => at[s];
-  // a.s comes first by name and runs on a ready node: it holds the others.
-  assert.equal(groups.anchor(specs[0], nodeOf, ready), undefined);
-  assert.deepEqual(groups.anchor(specs[2], nodeOf, ready), {
-    service: "a.s",
-    node: n("n1"),
-    volume: "v2",
-  });
-  assert.equal(groups.anchor(specs[3], nodeOf, ready), undefined, "not in a group");
-  assert.equal(groups.anchor(specs[4], nodeOf, ready), undefined, "alone in its stack");
-  // a.s's node is down: b.s, the next one placed, holds the group.
-  const without = new Map([["n2", n("n2")]]);
-  assert.equal(groups.anchor(specs[1], nodeOf, without), undefined);
-  assert.equal(groups.anchor(specs[0], nodeOf, without)?.service, "b.s");
-  // None placed: anywhere.
-  assert.equal(groups.anchor(specs[1], () => undefined, ready), undefined);
+  const all: Fits = () => undefined;
+  assert.deepEqual(groupAnchor(group, nodeOf, all), { service: "a.s", node: n("n1") });
+  assert.equal(groupRejection(specs[2], n("n1"), group, nodeOf, all), undefined);
+  assert.equal(
+    groupRejection(specs[2], n("n2"), group, nodeOf, all),
+    "n2 is not n1, where a.s runs with the volume v they share",
+  );
+  // c.s may not run on n1: b.s's node, which suits all three, holds the group.
+  const notN1ForC: Fits = (s, node) =>
+    s.name === "c.s" && node.id === "n1" ? "n1 lacks labels pin=x" : undefined;
+  assert.deepEqual(groupAnchor(group, nodeOf, notN1ForC), { service: "b.s", node: n("n2") });
+  // Nothing placed: any node where every member may run.
+  const none = () => undefined;
+  assert.equal(groupAnchor(group, none, all), undefined);
+  assert.equal(
+    groupRejection(specs[0], n("n1"), group, none, notN1ForC),
+    "n1 cannot run c.s, which shares the volume v: n1 lacks labels pin=x",
+  );
+  assert.equal(groupRejection(specs[0], n("n2"), group, none, notN1ForC), undefined);
 });
