@@ -414,7 +414,8 @@ function unpublishReserved(
 
 /**
  * The front service, also served at `http://STACK.DOMAIN/`: the one marked `x-fossora.front`,
- * else the one named like the stack, else the only one with an http port.
+ * else the one named like the stack, else the only one with an http port, else the only one
+ * with a published port that may answer HTTP.
  */
 function markFront(services: Checked[], stack: string, out: Problems): void {
   const marked = services.filter((s) => s.spec.front);
@@ -428,6 +429,11 @@ function markFront(services: Checked[], stack: string, out: Problems): void {
   if (marked.length === 1) return;
   const named = services.find((s) => s.spec.name === `${stack}.${stack}`);
   const http = services.filter((s) => s.spec.ports.some((p) => p.http));
-  const front = named ?? (http.length === 1 ? http[0] : undefined);
+  // With no http port at all, the only service whose published port may answer HTTP (its URL
+  // comes once its node has seen it answer).
+  const maybe = http.length === 0
+    ? services.filter((s) => s.spec.ports.some((p) => p.detectHttp))
+    : [];
+  const front = named ?? (http.length === 1 ? http[0] : maybe.length === 1 ? maybe[0] : undefined);
   if (front) front.spec.front = true;
 }

@@ -491,7 +491,7 @@ Deno.test("a secret whose file was not sent, whose variable is unset, or that is
 
 // --- the front service
 
-Deno.test("the front is the service marked x-fossora.front, else the one named like the stack, else the only http one", () => {
+Deno.test("the front is the service marked x-fossora.front, else the one named like the stack, else the only http one, else the only one publishing a port", () => {
   const fronts = (doc: Record<string, unknown>) =>
     read(doc).specs.filter((s) => s.front).map((s) => s.name);
   const web = { image: "nginx", ports: ["80"] };
@@ -503,6 +503,11 @@ Deno.test("the front is the service marked x-fossora.front, else the one named l
   assert.deepEqual(fronts({ services: { web, s: { image: "x" } } }), ["s.s"]);
   assert.deepEqual(fronts({ services: { web, db: { image: "postgres" } } }), ["web.s"]);
   assert.deepEqual(fronts({ services: { web, api } }), []);
+  // No http port: the only service with a published port, which may turn out to answer HTTP.
+  const media = { image: "jellyfin", ports: ["8096:8096"] };
+  assert.deepEqual(fronts({ services: { media, db: { image: "postgres" } } }), ["media.s"]);
+  assert.deepEqual(fronts({ services: { media, other: media } }), []);
+  assert.deepEqual(fronts({ services: { media, web } }), ["web.s"]);
   assert.deepEqual(
     read({
       services: {
