@@ -51,6 +51,11 @@ export const families = {
    * `admission/tuning/lock`: held by the member that restarts with new etcd timing.
    */
   admission: family("admission", 2),
+  /**
+   * `ui/admin`: the web UI's admin password, hashed (scrypt), written once by the first-run
+   * page and changed only by a person. Never part of the mirror or of any API answer.
+   */
+  ui: family("ui", 1),
 } as const;
 
 /** An id part must not contain the separator, or keys of two ids could collide. */
