@@ -32,6 +32,7 @@ import {
   type LogOptions,
   serveApi,
 } from "../api/mod.ts";
+import { type AdminRecord, type AdminStore, createUi, setupCode } from "../ui/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
 import {
   decideFounding,
@@ -182,6 +183,18 @@ export class Agent {
   #healthClient: Deno.HttpClient | undefined;
   /** The token other nodes show when they ask this one for a replica's logs. */
   #peerToken: string | undefined;
+  /** The web UI's admin password in etcd (`ui/admin`). */
+  readonly #uiAdmin: AdminStore = {
+    get: async () => {
+      const { store, parts } = this.#etcdOrStarting();
+      return (await parts.etcdCall(() => store.get<AdminRecord>(parts.families.ui, "admin")))
+        ?.value;
+    },
+    create: (record) => {
+      const { store, parts } = this.#etcdOrStarting();
+      return parts.etcdCall(() => store.putIf(parts.families.ui, ["admin"], 0, record));
+    },
+  };
   #clientProbe: ReturnType<typeof setInterval> | undefined;
   #joining = new AbortController();
   #finder: Finder | undefined;
@@ -923,6 +936,24 @@ export class Agent {
    * A replica's logs from the node that runs it: its API over TLS (the cluster CA vouches for
    * it), with the cluster's peer token, asking for that node's own copy only.
    */
+  /**
+   * Until the web UI has an admin password, the log says the first-run code, which the UI asks
+   * for so that only someone who can read this log (or run `fossora ui setup-code`) sets it.
+   */
+  async #sayUiSetupCode(): Promise<void> {
+    const secret = this.#peerToken;
+    if (!secret) return;
+    try {
+      if (await this.#uiAdmin.get()) return;
+      this.log.info("the web UI has no admin password yet: open it and give this setup code", {
+        ui: `http://${this.config.advertiseAddr}:${this.endpoints.api}/`,
+        setupCode: setupCode(secret),
+      });
+    } catch (err) {
+      this.log.warn("cannot tell whether the web UI has an admin password", { err });
+    }
+  }
+
   async #remoteLogs(
     service: string,
     replica: number,
@@ -1226,6 +1257,7 @@ export class Agent {
       this.log.warn("cannot publish the API's TLS port; other nodes cannot read logs here", { err })
     );
     this.#peerToken = await this.store.peerToken().catch(() => undefined);
+    await this.#sayUiSetupCode();
     this.#desk = new JoinDesk({
       store: () => this.store,
       nodeName: this.identity.name,
@@ -1733,6 +1765,20 @@ export class Agent {
       joinAddress: () => `${c.advertiseAddr}:${this.endpoints.api}`,
       joinToken: async () => (await this.#etcdOrStarting().store.joinToken()) ?? "",
       peerToken: () => this.#peerToken,
+      ui: createUi({
+        view,
+        domain: c.domain,
+        secret: () => this.#peerToken,
+        admin: this.#uiAdmin,
+        log: this.log.child("ui"),
+      }),
+      uiSetupCode: async () => {
+        const secret = this.#peerToken;
+        if (!secret) {
+          throw new ApiError(503, "starting", "this node is not a member yet; try again soon");
+        }
+        return await this.#uiAdmin.get() ? null : setupCode(secret);
+      },
       logs: (service, replica, node, opts) => {
         if (node !== this.identity.id) {
           if (opts.local) {

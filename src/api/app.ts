@@ -48,10 +48,12 @@ export function createApi(deps: ApiDeps): Hono {
 
   const app = new Hono();
   app.use(methodNotAllowed({ app, onMethodNotAllowed: notAllowed }));
-  app.use(requireToken(deps.adminToken, OPEN_PATHS, {
+  const token = requireToken(deps.adminToken, OPEN_PATHS, {
     token: () => deps.peerToken?.(),
     paths: PEER_PATHS,
-  }));
+  });
+  // The UI's pages check their own sessions; everything else needs the token.
+  app.use((c, next) => deps.ui && isUiPath(c.req.path) ? next() : token(c, next));
   app.use(async (c, next) => {
     await next();
     // What a read answers comes from this node's copy; without etcd it may be out of date.
@@ -65,6 +67,20 @@ export function createApi(deps: ApiDeps): Hono {
   addStackRoutes(app, deps, maxBody);
   addLogRoutes(app, deps);
   addEventRoutes(app, deps);
+  app.get("/api/v1/ui/setup-code", async (c) => {
+    const code = await deps.uiSetupCode?.();
+    if (code === undefined) throw new ApiError(404, "no_ui", "this node serves no web UI");
+    if (code === null) {
+      throw new ApiError(
+        409,
+        "password_set",
+        "the web UI's admin password is set already: the setup code is only for the first run; " +
+          "log in with the password",
+      );
+    }
+    return c.json({ code });
+  });
+  if (deps.ui) app.route("/", deps.ui);
   app.notFound((c) =>
     new ApiError(
       404,
@@ -74,6 +90,11 @@ export function createApi(deps: ApiDeps): Hono {
   );
   app.onError((err, c) => toErrorResponse(err, c, log));
   return app;
+}
+
+/** Paths the web UI serves: all but the API's and the metrics. */
+function isUiPath(path: string): boolean {
+  return !path.startsWith("/api/") && path !== "/metrics";
 }
 
 function notAllowed(c: Context, methods: string[]): Response {

@@ -13,7 +13,7 @@ import type {
   ServiceRecord,
   ServiceSpec,
 } from "../state/types.ts";
-import type { ClusterView } from "../state/view.ts";
+import { type ClusterView, serviceUrl } from "../state/view.ts";
 import { type NodeEligibility, nodeEligibility } from "../scheduler/eligibility.ts";
 
 /** How a service is doing, in one word. */
@@ -156,15 +156,7 @@ export function resilienceOf(nodes: readonly NodeRecord[]): Resilience {
   return { voters: voters.length, votersUp: up.length, tolerates, summary };
 }
 
-/** The URL a service is served at, when it has an HTTP port. */
-export function serviceUrl(
-  spec: ServiceSpec,
-  domain: string,
-  replicas: ReplicaStatus[] = [],
-): string | null {
-  const web = spec.ports.some((p) => p.http) || replicas.some((r) => r.httpPort !== undefined);
-  return web ? `http://${spec.name}.${domain}/` : null;
-}
+export { serviceUrl };
 
 /** One word for a service's health, from what it wants and what its replicas report. */
 export function serviceState(wanted: number, replicas: ReplicaStatus[]): ServiceState {

@@ -1,3 +1,4 @@
+import type { Hono } from "hono";
 /**
  * What the API needs from the rest of the agent. Everything with a side effect (etcd writes, log
  * streams, the clock of the leader election) comes in through these interfaces so the routes can
@@ -71,6 +72,16 @@ export interface DrainAnswer {
 /** Everything `createApi` needs. */
 export interface ApiDeps {
   view: ClusterView;
+  /**
+   * The web UI, served on every path outside `/api/` and `/metrics` (it checks its own
+   * sessions); absent in tests of the API alone.
+   */
+  ui?: Hono;
+  /**
+   * The web UI's first-run code (`fossora ui setup-code`), or null once the admin password is
+   * set.
+   */
+  uiSetupCode?(): Promise<string | null>;
   services: ServiceStore;
   /** The ports the agents use themselves, which a compose file's services are not given. */
   reservedPorts?: () => { tcp: ReadonlyMap<number, string>; udp: ReadonlyMap<number, string> };

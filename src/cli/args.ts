@@ -17,6 +17,7 @@ export const COMMANDS = [
   "logs",
   "token",
   "leave",
+  "ui",
 ] as const;
 /** One of `COMMANDS`. */
 export type Command = typeof COMMANDS[number];
@@ -61,6 +62,7 @@ const ARITY: Record<
   stacks: { names: [] },
   token: { names: [] },
   leave: { names: [] },
+  ui: { names: [], sub: { "setup-code": [] } },
   deploy: { names: ["FILE"] },
   rm: { names: ["NAME"] },
   logs: { names: ["NAME"] },

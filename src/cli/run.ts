@@ -18,6 +18,7 @@ import { rm } from "./commands/rm.ts";
 import { services } from "./commands/services.ts";
 import { status } from "./commands/status.ts";
 import { token } from "./commands/token.ts";
+import { ui } from "./commands/ui.ts";
 
 /** Default `--api`. */
 export const DEFAULT_API = "http://127.0.0.1:7440";
@@ -32,6 +33,7 @@ const RUN: Record<Command, (ctx: Context) => Promise<number>> = {
   logs,
   token,
   leave,
+  ui,
 };
 
 /** Runs a client command with `argv` (without the program name); resolves to the exit code. */

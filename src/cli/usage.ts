@@ -29,6 +29,9 @@ const COMMAND_USAGE: Record<Command, string> = {
   logs: "fossora logs NAME [-f|--follow] [--tail N] [--replica R]\n" +
     "  A service's container logs, from whichever node runs it. -f keeps following until Ctrl-C.",
   token: "fossora token [--json]\n  Prints the cluster's join token and the line to add a machine.",
+  ui: "fossora ui setup-code [--json]\n" +
+    "  Prints the one-time code the web UI's first-run page asks for before the admin password\n" +
+    "  is set (http://NODE:7440/ on any node).",
   leave: "fossora leave [--json]\n" +
     "  This node leaves the cluster: it is drained (its replicas move to other nodes, each new\n" +
     "  copy ready before the old one stops), its vote (if it has one) goes to another node,\n" +
@@ -60,6 +63,7 @@ Commands:
   rm NAME           remove a service or a stack
   logs NAME [-f]    a service's container logs
   token             print the cluster's join token
+  ui setup-code     print the web UI's first-run code
   leave             this node leaves the cluster
 
 ${GLOBAL_FLAGS}

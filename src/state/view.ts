@@ -12,6 +12,7 @@ import type {
   PlacementProblem,
   ReplicaStatus,
   ServiceRecord,
+  ServiceSpec,
 } from "./types.ts";
 
 /** The last known state of the cluster. */
@@ -43,6 +44,16 @@ export function serviceByName(view: ClusterView, name: string): ServiceRecord | 
     (name.includes(".")
       ? undefined
       : view.services().find((r) => r.spec.stack === name && r.spec.front === true));
+}
+
+/** The URL a service is served at, when it has an HTTP port (its own or one detected). */
+export function serviceUrl(
+  spec: ServiceSpec,
+  domain: string,
+  replicas: ReplicaStatus[] = [],
+): string | null {
+  const web = spec.ports.some((p) => p.http) || replicas.some((r) => r.httpPort !== undefined);
+  return web ? `http://${spec.name}.${domain}/` : null;
 }
 
 /** True when `name` is a stack's name: the parent of its services' names. */

@@ -1,0 +1,257 @@
+/**
+ * The web UI's routes: first run (setup code, admin password), login and logout, and the pages
+ * behind them. Every form carries a CSRF token and is refused without it; pages without a session
+ * send the browser to the login page.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { createHash } from "node:crypto";
+import type { ClusterView } from "../state/view.ts";
+import { serviceUrl } from "../state/view.ts";
+import { type Logger, silentLogger } from "../util/log.ts";
+import { LoginPage, MessagePage, OverviewPage, SetupPage } from "./pages.tsx";
+import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem, verifyPassword } from "./password.ts";
+import { FORM_COOKIE, formNonce, SESSION_COOKIE, SESSION_TTL_MS, Sessions } from "./session.ts";
+import { isSetupCode, setupCode } from "./setup_code.ts";
+import { LoginThrottle } from "./throttle.ts";
+
+/** The admin password as stored in etcd (`ui/admin`). */
+export interface AdminRecord {
+  hash: string;
+  setAt: string;
+}
+
+/** Where the admin password is kept: etcd in the agent, a map in unit tests. */
+export interface AdminStore {
+  get(): Promise<AdminRecord | undefined>;
+  /** Stores the first password; false when one exists already (another first run won). */
+  create(record: AdminRecord): Promise<boolean>;
+}
+
+/** What the UI needs from the agent. */
+export interface UiDeps {
+  view: ClusterView;
+  domain: string;
+  /** The cluster's secret, which every node has; undefined until this node is a member. */
+  secret(): string | undefined;
+  admin: AdminStore;
+  now?: () => number;
+  log?: Logger;
+}
+
+/** Longest form body taken: a password and two tokens. */
+const MAX_FORM_BYTES = 8 * 1024;
+
+/** Builds the UI's hono app. */
+export function createUi(deps: UiDeps): Hono {
+  const log = deps.log ?? silentLogger;
+  const now = deps.now ?? Date.now;
+  const throttle = new LoginThrottle({ now });
+  let sessions: { secret: string; sessions: Sessions } | undefined;
+  const sessionsFor = (secret: string) => {
+    if (sessions?.secret !== secret) sessions = { secret, sessions: new Sessions(secret, { now }) };
+    return sessions.sessions;
+  };
+  const app = new Hono();
+
+  /** The secret and the admin record, or the page that says why there are none. */
+  const state = async (c: Context) => {
+    const secret = deps.secret();
+    if (!secret) {
+      return {
+        page: c.html(
+          <MessagePage
+            title="This node is joining"
+            text="It is not a member of the cluster yet. Open the UI of another node, or wait a moment and reload."
+          />,
+          503,
+        ),
+      };
+    }
+    let admin: AdminRecord | undefined;
+    try {
+      admin = await deps.admin.get();
+    } catch (err) {
+      log.warn("the UI cannot read the admin password", { err });
+      return {
+        page: c.html(
+          <MessagePage
+            title="The cluster state cannot be read"
+            text="This node cannot reach the cluster's database right now. Try another node, or reload in a moment."
+          />,
+          503,
+        ),
+      };
+    }
+    return { secret, admin, sessions: sessionsFor(secret) };
+  };
+
+  const epochOf = (admin: AdminRecord) =>
+    createHash("sha256").update(admin.hash).digest("base64url").slice(0, 16);
+
+  /** The form cookie's nonce (set now when absent) and the CSRF token that goes with it. */
+  const formToken = (c: Context, s: Sessions) => {
+    let nonce = getCookie(c, FORM_COOKIE);
+    if (!nonce || !/^[A-Za-z0-9_-]{22}$/.test(nonce)) {
+      nonce = formNonce();
+      setCookie(c, FORM_COOKIE, nonce, cookieOptions(c));
+    }
+    return s.csrf(`form.${nonce}`);
+  };
+
+  /** The form's fields, or undefined when it is too large, not a form, or from another site. */
+  const readForm = async (c: Context): Promise<Record<string, string> | undefined> => {
+    const origin = c.req.header("origin");
+    if (origin && origin !== "null" && new URL(origin).host !== c.req.header("host")) {
+      return undefined;
+    }
+    const length = Number(c.req.header("content-length") ?? "0");
+    if (length > MAX_FORM_BYTES) return undefined;
+    const type = c.req.header("content-type") ?? "";
+    if (!type.startsWith("application/x-www-form-urlencoded")) return undefined;
+    const text = await c.req.text();
+    if (text.length > MAX_FORM_BYTES) return undefined;
+    return Object.fromEntries(new URLSearchParams(text));
+  };
+
+  const client = (c: Context) =>
+    (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname ?? "unknown";
+
+  const refused = (c: Context) =>
+    c.html(
+      <MessagePage
+        title="That form was refused"
+        text="It did not come from this page (its security token is missing or old). Go back, reload the page and send it again."
+      />,
+      403,
+    );
+
+  const slowDown = (c: Context, waitMs: number) => {
+    c.header("Retry-After", String(Math.ceil(waitMs / 1000)));
+    return `Too many wrong tries from your device: wait ${
+      Math.ceil(waitMs / 1000)
+    } seconds, then try again.`;
+  };
+
+  app.get("/", async (c) => {
+    const s = await state(c);
+    if ("page" in s) return s.page;
+    if (!s.admin) return c.redirect("/setup", 303);
+    const session = s.sessions.check(getCookie(c, SESSION_COOKIE), epochOf(s.admin));
+    if (!session) return c.redirect("/login", 303);
+    const services = deps.view.services().map((record) => {
+      const replicas = deps.view.replicasOf(record.spec.name);
+      return {
+        record,
+        ready: replicas.filter((r) => r.ready).length,
+        url: serviceUrl(record.spec, deps.domain, replicas) ?? undefined,
+      };
+    });
+    return c.html(
+      <OverviewPage
+        csrf={s.sessions.csrf(session.sid)}
+        domain={deps.domain}
+        nodes={deps.view.nodes()}
+        services={services}
+      />,
+    );
+  });
+
+  app.get("/setup", async (c) => {
+    const s = await state(c);
+    if ("page" in s) return s.page;
+    if (s.admin) return c.redirect("/login", 303);
+    return c.html(<SetupPage csrf={formToken(c, s.sessions)} />);
+  });
+
+  app.post("/setup", async (c) => {
+    const s = await state(c);
+    if ("page" in s) return s.page;
+    const form = await readForm(c);
+    const nonce = getCookie(c, FORM_COOKIE);
+    if (!form || !nonce || !s.sessions.checkCsrf(`form.${nonce}`, form.csrf)) return refused(c);
+    if (s.admin) return c.redirect("/login", 303);
+    const again = (problem: string, status: 400 | 429 = 400) =>
+      c.html(<SetupPage csrf={formToken(c, s.sessions)} problem={problem} />, status);
+    const wait = throttle.wait(client(c));
+    if (wait > 0) return again(slowDown(c, wait), 429);
+    if (!isSetupCode(form.code ?? "", setupCode(s.secret))) {
+      throttle.failed(client(c));
+      log.warn("wrong setup code on the first-run page", { client: client(c) });
+      return again(
+        "That is not the setup code. Copy it from the agent's log or from `fossora ui setup-code`.",
+      );
+    }
+    const problem = passwordProblem(form.password ?? "", form.again ?? "");
+    if (problem) return again(problem);
+    throttle.succeeded(client(c));
+    const record = {
+      hash: await hashPassword(form.password!),
+      setAt: new Date(now()).toISOString(),
+    };
+    if (!await deps.admin.create(record)) return c.redirect("/login", 303);
+    log.info("the web UI's admin password is set", { client: client(c) });
+    startSession(c, s.sessions, record);
+    return c.redirect("/", 303);
+  });
+
+  app.get("/login", async (c) => {
+    const s = await state(c);
+    if ("page" in s) return s.page;
+    if (!s.admin) return c.redirect("/setup", 303);
+    return c.html(<LoginPage csrf={formToken(c, s.sessions)} />);
+  });
+
+  app.post("/login", async (c) => {
+    const s = await state(c);
+    if ("page" in s) return s.page;
+    const form = await readForm(c);
+    const nonce = getCookie(c, FORM_COOKIE);
+    if (!form || !nonce || !s.sessions.checkCsrf(`form.${nonce}`, form.csrf)) return refused(c);
+    if (!s.admin) return c.redirect("/setup", 303);
+    const again = (problem: string, status: 401 | 429) =>
+      c.html(<LoginPage csrf={formToken(c, s.sessions)} problem={problem} />, status);
+    const wait = throttle.wait(client(c));
+    if (wait > 0) return again(slowDown(c, wait), 429);
+    const password = form.password ?? "";
+    if (password.length > MAX_PASSWORD_LENGTH || !await verifyPassword(password, s.admin.hash)) {
+      throttle.failed(client(c));
+      log.warn("wrong password on the login page", { client: client(c) });
+      return again("That password is not right. Try again.", 401);
+    }
+    throttle.succeeded(client(c));
+    startSession(c, s.sessions, s.admin);
+    return c.redirect("/", 303);
+  });
+
+  app.post("/logout", async (c) => {
+    const s = await state(c);
+    if ("page" in s) return s.page;
+    const form = await readForm(c);
+    const session = s.admin && s.sessions.check(getCookie(c, SESSION_COOKIE), epochOf(s.admin));
+    if (!form || !session || !s.sessions.checkCsrf(session.sid, form.csrf)) return refused(c);
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.redirect("/login", 303);
+  });
+
+  function startSession(c: Context, s: Sessions, admin: AdminRecord): void {
+    setCookie(c, SESSION_COOKIE, s.issue(epochOf(admin)), {
+      ...cookieOptions(c),
+      maxAge: SESSION_TTL_MS / 1000,
+    });
+  }
+
+  return app;
+}
+
+/** HttpOnly, SameSite=Strict, and Secure when the page came over HTTPS. */
+function cookieOptions(c: Context) {
+  return {
+    path: "/",
+    httpOnly: true,
+    sameSite: "Strict" as const,
+    secure: new URL(c.req.url).protocol === "https:",
+  };
+}

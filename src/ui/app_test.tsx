@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { sampleView } from "../api/fixtures.ts";
+import { type AdminRecord, createUi } from "./app.tsx";
+import { setupCode } from "./setup_code.ts";
+
+const SECRET = "the cluster's peer token";
+const PASSWORD = "correct horse battery";
+
+/** The UI on a sample view, with the admin password in a map. */
+function ui(o: { secret?: string | undefined } = {}) {
+  let admin: AdminRecord | undefined;
+  const app = createUi({
+    view: sampleView(),
+    domain: "fossora.home.arpa",
+    secret: () => "secret" in o ? o.secret : SECRET,
+    admin: {
+      get: () => Promise.resolve(admin),
+      create: (r) => Promise.resolve(admin ? false : (admin = r, true)),
+    },
+  });
+  return { app, admin: () => admin };
+}
+
+/** A browser: keeps cookies, reads the CSRF token of the last page. */
+class Browser {
+  cookies = new Map<string, string>();
+  csrf = "";
+  constructor(readonly app: ReturnType<typeof createUi>, readonly client = "192.168.1.20") {}
+
+  async go(path: string, form?: Record<string, string>): Promise<Response & { text_: string }> {
+    const headers: Record<string, string> = { host: "pi-a:7440" };
+    if (this.cookies.size) {
+      headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    }
+    let body: string | undefined;
+    if (form) {
+      headers["content-type"] = "application/x-www-form-urlencoded";
+      body = new URLSearchParams(form).toString();
+    }
+    const res = await this.app.request(`http://pi-a:7440${path}`, {
+      method: form ? "POST" : "GET",
+      headers,
+      body,
+    }, { remoteAddr: { transport: "tcp", hostname: this.client, port: 50000 } });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const [k, v] = pair.split("=");
+      if (/Max-Age=0/i.test(line) || v === "") this.cookies.delete(k);
+      else this.cookies.set(k, v);
+    }
+    const text = await res.text();
+    const token = /name="csrf" value="([^"]+)"/.exec(text)?.[1];
+    if (token) this.csrf = token;
+    return Object.assign(res, { text_: text });
+  }
+}
+
+Deno.test("first run: the setup code is asked for, a wrong one is refused, the right one sets the password and logs in", async () => {
+  const { app, admin } = ui();
+  const b = new Browser(app);
+  const home = await b.go("/");
+  assert.equal(home.status, 303);
+  assert.equal(home.headers.get("location"), "/setup");
+  const setup = await b.go("/setup");
+  assert.equal(setup.status, 200);
+  assert.match(setup.text_, /<label for="code">Setup code<\/label>/);
+  assert.match(setup.headers.get("set-cookie")!, /fossora_form=.*HttpOnly.*SameSite=Strict/i);
+
+  const wrong = await b.go("/setup", {
+    csrf: b.csrf,
+    code: "AAAA-BBBB-CCCC",
+    password: PASSWORD,
+    again: PASSWORD,
+  });
+  assert.equal(wrong.status, 400);
+  assert.match(wrong.text_, /role="alert"[^>]*>That is not the setup code/);
+  assert.equal(admin(), undefined);
+
+  const short = await b.go("/setup", {
+    csrf: b.csrf,
+    code: setupCode(SECRET),
+    password: "short",
+    again: "short",
+  });
+  assert.equal(short.status, 400);
+  assert.match(short.text_, /at least 10 characters/);
+
+  const right = await b.go("/setup", {
+    csrf: b.csrf,
+    code: setupCode(SECRET).toLowerCase(),
+    password: PASSWORD,
+    again: PASSWORD,
+  });
+  assert.equal(right.status, 303);
+  assert.equal(right.headers.get("location"), "/");
+  assert.match(admin()!.hash, /^scrypt\$/);
+  assert.match(right.headers.get("set-cookie")!, /fossora_session=.*HttpOnly.*SameSite=Strict/i);
+  const overview = await b.go("/");
+  assert.equal(overview.status, 200);
+  assert.match(overview.text_, /<td>pi-a<\/td>/);
+  assert.match(overview.text_, /<td>whoami<\/td><td>2\/2<\/td>/);
+  assert.match(overview.text_, /href="http:\/\/whoami\.fossora\.home\.arpa\/"/);
+
+  // Once set, the first-run page is gone: a second "first run" cannot replace the password.
+  const later = new Browser(app, "192.168.1.66");
+  assert.equal((await later.go("/setup")).headers.get("location"), "/login");
+});
+
+Deno.test("a page without a session goes to login; a wrong password is refused, the right one logs in, logout ends it", async () => {
+  const { app } = ui();
+  const first = new Browser(app);
+  await first.go("/setup");
+  await first.go("/setup", {
+    csrf: first.csrf,
+    code: setupCode(SECRET),
+    password: PASSWORD,
+    again: PASSWORD,
+  });
+  const b = new Browser(app, "192.168.1.21");
+  assert.equal((await b.go("/")).headers.get("location"), "/login");
+  await b.go("/login");
+  const wrong = await b.go("/login", { csrf: b.csrf, password: "not the password" });
+  assert.equal(wrong.status, 401);
+  assert.match(wrong.text_, /That password is not right/);
+  const right = await b.go("/login", { csrf: b.csrf, password: PASSWORD });
+  assert.equal(right.status, 303);
+  assert.equal((await b.go("/")).status, 200);
+  const out = await b.go("/logout", { csrf: b.csrf });
+  assert.equal(out.status, 303);
+  assert.equal((await b.go("/")).headers.get("location"), "/login");
+});
+
+Deno.test("a forged form without the CSRF token, or from another site, is refused", async () => {
+  const { app, admin } = ui();
+  const b = new Browser(app);
+  await b.go("/setup");
+  const code = setupCode(SECRET);
+  const forged = await b.go("/setup", { code, password: PASSWORD, again: PASSWORD });
+  assert.equal(forged.status, 403);
+  assert.match(forged.text_, /That form was refused/);
+  const otherToken = await b.go("/setup", {
+    csrf: "x".repeat(43),
+    code,
+    password: PASSWORD,
+    again: PASSWORD,
+  });
+  assert.equal(otherToken.status, 403);
+  const cross = await app.request("http://pi-a:7440/setup", {
+    method: "POST",
+    headers: {
+      host: "pi-a:7440",
+      origin: "https://evil.example",
+      cookie: [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ csrf: b.csrf, code, password: PASSWORD, again: PASSWORD })
+      .toString(),
+  });
+  assert.equal(cross.status, 403);
+  assert.equal(admin(), undefined);
+});
+
+Deno.test("wrong passwords from one client are slowed down, another client is not", async () => {
+  const { app } = ui();
+  const first = new Browser(app);
+  await first.go("/setup");
+  await first.go("/setup", {
+    csrf: first.csrf,
+    code: setupCode(SECRET),
+    password: PASSWORD,
+    again: PASSWORD,
+  });
+  const guesser = new Browser(app, "192.168.1.99");
+  await guesser.go("/login");
+  for (let i = 0; i < 5; i++) {
+    assert.equal(
+      (await guesser.go("/login", { csrf: guesser.csrf, password: `guess ${i}` })).status,
+      401,
+    );
+  }
+  const slowed = await guesser.go("/login", { csrf: guesser.csrf, password: PASSWORD });
+  assert.equal(slowed.status, 429);
+  assert.equal(slowed.headers.get("retry-after"), "1");
+  assert.match(slowed.text_, /Too many wrong tries/);
+  const other = new Browser(app, "192.168.1.30");
+  await other.go("/login");
+  assert.equal((await other.go("/login", { csrf: other.csrf, password: PASSWORD })).status, 303);
+});
+
+Deno.test("a node that is not a member yet says so instead of a blank page", async () => {
+  const { app } = ui({ secret: undefined });
+  const res = await app.request("http://pi-a:7440/");
+  assert.equal(res.status, 503);
+  assert.match(await res.text(), /This node is joining/);
+});
