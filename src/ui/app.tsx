@@ -181,7 +181,7 @@ export function createUi(deps: UiDeps): Hono {
       throttle.failed(client(c));
       log.warn("wrong setup code on the first-run page", { client: client(c) });
       return again(
-        "That is not the setup code. Copy it from the agent's log or from `fossora ui setup-code`.",
+        "That is not the setup code. Copy it from the agent's log, or run fossora ui setup-code on a node.",
       );
     }
     const problem = passwordProblem(form.password ?? "", form.again ?? "");

@@ -12,7 +12,7 @@ const STYLE = `
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--muted:#9da7b3;--line:#30363d;--accent:#58a6ff;--bad:#ff7b72}}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:var(--fg);background:var(--bg)}
 header{display:flex;gap:1em;align-items:center;justify-content:space-between;padding:.75em 1em;border-bottom:1px solid var(--line)}
-header a{color:inherit;text-decoration:none;font-weight:600}main{max-width:60em;margin:0 auto;padding:1em}
+header a{color:inherit;text-decoration:none;font-weight:600}header form{margin:0}main{max-width:60em;margin:0 auto;padding:1em}
 label{display:block;margin:.75em 0 .25em;font-weight:600}input{width:100%;max-width:24em;padding:.5em;font:inherit;color:inherit;background:var(--bg);border:1px solid var(--muted);border-radius:4px}
 button{margin-top:1em;padding:.5em 1.25em;font:inherit;color:#fff;background:var(--accent);border:0;border-radius:4px;cursor:pointer}
 .link{background:none;color:var(--accent);padding:0;margin:0;text-decoration:underline}
