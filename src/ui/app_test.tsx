@@ -63,6 +63,8 @@ Deno.test("first run: the setup code is asked for, a wrong one is refused, the r
   assert.equal(home.headers.get("location"), "/setup");
   const setup = await b.go("/setup");
   assert.equal(setup.status, 200);
+  assert.match(setup.headers.get("content-security-policy")!, /frame-ancestors 'none'/);
+  assert.equal(setup.headers.get("x-frame-options"), "DENY");
   assert.match(setup.text_, /<label for="code">Setup code<\/label>/);
   assert.match(setup.headers.get("set-cookie")!, /fossora_form=.*HttpOnly.*SameSite=Strict/i);
 
@@ -157,6 +159,16 @@ Deno.test("a forged form without the CSRF token, or from another site, is refuse
       .toString(),
   });
   assert.equal(cross.status, 403);
+  const garbled = await app.request("http://pi-a:7440/setup", {
+    method: "POST",
+    headers: {
+      host: "pi-a:7440",
+      origin: "::not a url",
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: "csrf=x",
+  });
+  assert.equal(garbled.status, 403, "a bad Origin is refused, not a 500");
   assert.equal(admin(), undefined);
 });
 
