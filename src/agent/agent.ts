@@ -47,7 +47,8 @@ import {
 } from "../discovery/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import { DnsServer } from "../dns/mod.ts";
-import { isVirtualAddress } from "../mesh/mod.ts";
+// address.ts alone: mesh/mod.ts would load dockerode before the servers answer from the snapshot.
+import { isVirtualAddress } from "../mesh/address.ts";
 import {
   type ClusterCA,
   ensureNodeCerts,
