@@ -55,6 +55,21 @@ class Browser {
   }
 }
 
+/** The UI once someone has set the admin password on its first-run page. */
+async function afterFirstRun() {
+  const made = ui();
+  const first = new Browser(made.app);
+  await first.go("/setup");
+  const set = await first.go("/setup", {
+    csrf: first.csrf,
+    code: setupCode(SECRET),
+    password: PASSWORD,
+    again: PASSWORD,
+  });
+  assert.equal(set.status, 303);
+  return made;
+}
+
 Deno.test("first run: the setup code is asked for, a wrong one is refused, the right one sets the password and logs in", async () => {
   const { app, admin } = ui();
   const b = new Browser(app);
@@ -109,15 +124,7 @@ Deno.test("first run: the setup code is asked for, a wrong one is refused, the r
 });
 
 Deno.test("a page without a session goes to login; a wrong password is refused, the right one logs in, logout ends it", async () => {
-  const { app } = ui();
-  const first = new Browser(app);
-  await first.go("/setup");
-  await first.go("/setup", {
-    csrf: first.csrf,
-    code: setupCode(SECRET),
-    password: PASSWORD,
-    again: PASSWORD,
-  });
+  const { app } = await afterFirstRun();
   const b = new Browser(app, "192.168.1.21");
   assert.equal((await b.go("/")).headers.get("location"), "/login");
   await b.go("/login");
@@ -173,15 +180,7 @@ Deno.test("a forged form without the CSRF token, or from another site, is refuse
 });
 
 Deno.test("wrong passwords from one client are slowed down, another client is not", async () => {
-  const { app } = ui();
-  const first = new Browser(app);
-  await first.go("/setup");
-  await first.go("/setup", {
-    csrf: first.csrf,
-    code: setupCode(SECRET),
-    password: PASSWORD,
-    again: PASSWORD,
-  });
+  const { app } = await afterFirstRun();
   const guesser = new Browser(app, "192.168.1.99");
   await guesser.go("/login");
   for (let i = 0; i < 5; i++) {
