@@ -115,6 +115,11 @@ function explain(hosts: Host[]): void {
   }
 }
 
+/** Runs `deno eval` (its flags, then the code last) in container `id` on `h`'s engine. */
+function denoEval(h: Host, id: string, ...args: string[]) {
+  return h.docker("exec", id, "/bin/deno", "eval", ...args);
+}
+
 /** The id of the container of `service` on `h`'s engine, or undefined. */
 async function containerOf(h: Host, service: string): Promise<string | undefined> {
   const r = await h.docker("ps", "-q", "--filter", `label=fossora.service=${service}`);
@@ -212,11 +217,9 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
       const out = await waitFor(
         "hello.DOMAIN from web.shop's container",
         async () => {
-          const r = await n1.docker(
-            "exec",
+          const r = await denoEval(
+            n1,
             shopWeb,
-            "/bin/deno",
-            "eval",
             `const a = await Deno.resolveDns("hello.${DOMAIN}", "A");
         const r = await fetch("http://hello.${DOMAIN}/", { signal: AbortSignal.timeout(3000) });
         console.log(a.sort().join(",") + " " + r.status + " " + await r.text());`,
@@ -234,11 +237,9 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
     "an internet name resolves inside a stack's container, through its node's DNS to the home's resolver",
     async () => {
       const shopWeb = (await containerOf(n1, "web.shop"))!;
-      const r = await n1.docker(
-        "exec",
+      const r = await denoEval(
+        n1,
         shopWeb,
-        "/bin/deno",
-        "eval",
         `const { lookup } = await import("node:dns/promises");
         const a = await Deno.resolveDns("photos.example.org", "A");
         const l = await lookup("photos.example.org", { family: 4 });
@@ -282,11 +283,9 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
       const out = await waitFor(
         "cache from web.shop's container",
         async () => {
-          const r = await n1.docker(
-            "exec",
+          const r = await denoEval(
+            n1,
             shopWeb,
-            "/bin/deno",
-            "eval",
             `const hosts = Deno.readTextFileSync("/etc/hosts");
             const r = await fetch("http://cache:8080/", { signal: AbortSignal.timeout(3000) });
             console.log(/\\scache$/m.test(hosts) + " " + r.status + " " + await r.text());`,
@@ -318,14 +317,7 @@ Deno.test("a stack's services reach each other by compose name across nodes, fol
       const out = await waitFor(
         "echo's answer in web.blog's container",
         async () => {
-          const r = await n1.docker(
-            "exec",
-            blogWeb,
-            "/bin/deno",
-            "eval",
-            "--unstable-net",
-            UDP_ASK,
-          );
+          const r = await denoEval(n1, blogWeb, "--unstable-net", UDP_ASK);
           lastAnswer.set(5300, r.stdout + r.stderr);
           return r.stdout.startsWith("echo ") ? r.stdout.trim() : undefined;
         },
@@ -416,11 +408,9 @@ setInterval(() => {}, 1e9);`;
     const blogWeb = (await containerOf(n1, "web.blog"))!;
     const shopWeb = (await containerOf(n1, "web.shop"))!;
     const probe = (id: string) =>
-      n1.docker(
-        "exec",
+      denoEval(
+        n1,
         id,
-        "/bin/deno",
-        "eval",
         `try { const r = await fetch("http://${shopDb}:8080/", { signal: AbortSignal.timeout(3000) }); console.log("got " + await r.text()); } catch (e) { console.log("refused " + e.message); }`,
       );
     assert.match((await probe(shopWeb)).stdout, /^got db of shop/, "the control: its own stack");

@@ -30,6 +30,7 @@ import {
   type MeshPort,
   meshPorts,
   orderMeshBackends,
+  serviceNames,
   servicePorts,
   stackServices,
 } from "./targets.ts";
@@ -187,14 +188,9 @@ export class Mesh {
   stackAddress(name: string, source: string): string | undefined {
     const stack = stackOfSource(source, this.#subnets);
     if (stack === undefined) return undefined;
-    for (const s of stackServices(this.#o.view.services(), stack)) {
-      if (
-        composeName(s.spec.name) === name || s.spec.aliases?.some((a) => a.toLowerCase() === name)
-      ) {
-        return virtualAddress(s.spec.name);
-      }
-    }
-    return undefined;
+    const service = stackServices(this.#o.view.services(), stack)
+      .find((s) => serviceNames(s).some((n) => n.toLowerCase() === name));
+    return service && virtualAddress(service.spec.name);
   }
 
   /** The listeners open now, `address:port` (TCP) and `address:port/udp`, sorted. */

@@ -70,9 +70,13 @@ export function stackServices(services: ServiceRecord[], stack: string): Service
 export function hostsLines(services: ServiceRecord[], stack: string): string[] {
   return stackServices(services, stack).flatMap((s) => {
     const address = virtualAddress(s.spec.name);
-    const names = new Set([composeName(s.spec.name), ...s.spec.aliases ?? []]);
-    return [...names].map((name) => `${name}:${address}`);
+    return serviceNames(s).map((name) => `${name}:${address}`);
   });
+}
+
+/** The names a stack's containers reach a service of the stack by: compose name and aliases. */
+export function serviceNames(s: ServiceRecord): string[] {
+  return [...new Set([composeName(s.spec.name), ...s.spec.aliases ?? []])];
 }
 
 /** Every listener of the stacks in `stacks`, by service and port. */

@@ -130,6 +130,13 @@ export function createUi(deps: UiDeps): Hono {
     return Object.fromEntries(new URLSearchParams(text));
   };
 
+  /** A form posted before login, when it carries the token of this browser's form cookie. */
+  const loginForm = async (c: Context, s: Sessions) => {
+    const form = await readForm(c);
+    const nonce = getCookie(c, FORM_COOKIE);
+    return form && nonce && s.checkCsrf(`form.${nonce}`, form.csrf) ? form : undefined;
+  };
+
   const client = (c: Context) =>
     (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname ?? "unknown";
 
@@ -183,9 +190,8 @@ export function createUi(deps: UiDeps): Hono {
   app.post("/setup", async (c) => {
     const s = await state(c);
     if ("page" in s) return s.page;
-    const form = await readForm(c);
-    const nonce = getCookie(c, FORM_COOKIE);
-    if (!form || !nonce || !s.sessions.checkCsrf(`form.${nonce}`, form.csrf)) return refused(c);
+    const form = await loginForm(c, s.sessions);
+    if (!form) return refused(c);
     if (s.admin) return c.redirect("/login", 303);
     const again = (problem: string, status: 400 | 429 = 400) =>
       c.html(<SetupPage csrf={formToken(c, s.sessions)} problem={problem} />, status);
@@ -221,9 +227,8 @@ export function createUi(deps: UiDeps): Hono {
   app.post("/login", async (c) => {
     const s = await state(c);
     if ("page" in s) return s.page;
-    const form = await readForm(c);
-    const nonce = getCookie(c, FORM_COOKIE);
-    if (!form || !nonce || !s.sessions.checkCsrf(`form.${nonce}`, form.csrf)) return refused(c);
+    const form = await loginForm(c, s.sessions);
+    if (!form) return refused(c);
     if (!s.admin) return c.redirect("/setup", 303);
     const again = (problem: string, status: 401 | 429) =>
       c.html(<LoginPage csrf={formToken(c, s.sessions)} problem={problem} />, status);
