@@ -204,3 +204,35 @@ Deno.test("a node that is not a member yet says so instead of a blank page", asy
   assert.equal(res.status, 503);
   assert.match(await res.text(), /This node is joining/);
 });
+
+Deno.test("a form too large, or not a form, is refused; an unreadable cluster state gives a page that says so", async () => {
+  const { app, admin } = ui();
+  const b = new Browser(app);
+  await b.go("/setup");
+  const cookie = [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  const post = (body: string, type = "application/x-www-form-urlencoded") =>
+    app.request("http://pi-a:7440/setup", {
+      method: "POST",
+      headers: { host: "pi-a:7440", cookie, "content-type": type },
+      body,
+    });
+  const code = setupCode(SECRET);
+  const big = new URLSearchParams({ csrf: b.csrf, code, password: "x".repeat(9000), again: "x" });
+  assert.equal((await post(big.toString())).status, 403);
+  const json = JSON.stringify({ csrf: b.csrf, code, password: PASSWORD, again: PASSWORD });
+  assert.equal((await post(json, "application/json")).status, 403);
+  assert.equal(admin(), undefined, "nothing was set");
+
+  const broken = createUi({
+    view: sampleView(),
+    domain: "fossora.home.arpa",
+    secret: () => SECRET,
+    admin: {
+      get: () => Promise.reject(new Error("etcd: no leader")),
+      create: () => Promise.reject(new Error("etcd: no leader")),
+    },
+  });
+  const res = await broken.request("http://pi-a:7440/login");
+  assert.equal(res.status, 503);
+  assert.match(await res.text(), /cannot reach the cluster(&#39;|')s database right now/);
+});
