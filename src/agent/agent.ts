@@ -1733,6 +1733,10 @@ export class Agent {
           this.#checkPorts(specs, view.services());
           return this.#write(() => store.applyServices(specs));
         },
+        restart: (name) => {
+          const { store } = this.#etcdOrStarting();
+          return this.#write(() => store.restartService(name));
+        },
         remove: (name) => {
           const { store } = this.#etcdOrStarting();
           return this.#write(() => store.removeService(name));

@@ -208,6 +208,76 @@ Deno.test("POST /api/v1/services creates, updates and reports unchanged services
   assert.equal(view.service("web")?.spec.image, "nginx:2");
 });
 
+Deno.test("a dry run answers what would change, whether replicas roll, and writes nothing", async () => {
+  const { app, store, view } = setup();
+  const post = (body: string) =>
+    app.request("/api/v1/services?dryRun=1", { method: "POST", headers: AUTH, body });
+  let body = await (await post(
+    '{"name":"whoami","image":"example/whoami:2","replicas":2,' +
+      '"ports":[{"container":8080,"http":true}]}',
+  )).json();
+  assert.equal(body.dryRun, true);
+  assert.deepEqual(body.services[0].changes, [
+    { path: "image", before: '"example/whoami:1"', after: '"example/whoami:2"' },
+  ]);
+  assert.equal(body.services[0].rolls, true);
+  assert.equal(body.services[0].generation, 2);
+  body = await (await post(
+    '{"name":"whoami","image":"example/whoami:1","replicas":5,' +
+      '"ports":[{"container":8080,"http":true}]}',
+  )).json();
+  assert.deepEqual(body.services[0].changes, [{ path: "replicas", before: "2", after: "5" }]);
+  assert.equal(body.services[0].rolls, false);
+  body = await (await post('{"name":"fresh","image":"x:1"}')).json();
+  assert.deepEqual(body.services[0], {
+    name: "fresh",
+    generation: 1,
+    created: true,
+    changed: true,
+    changes: [],
+  });
+  const stack = await app.request("/api/v1/stacks?dryRun=1", {
+    method: "POST",
+    headers: AUTH,
+    body: JSON.stringify({ file: "services:\n  app:\n    image: x:1\n", stack: "kv" }),
+  });
+  assert.deepEqual((await stack.json()).services.map((s: { name: string }) => s.name), [
+    "app.kv",
+  ]);
+  assert.equal(store.writes, 0);
+  assert.equal(view.service("fresh"), undefined);
+  assert.equal(view.service("whoami")?.spec.image, "example/whoami:1");
+});
+
+Deno.test("scale sets the replicas and keeps the rest; a bad count or unknown service is refused", async () => {
+  const { app, view } = setup();
+  const scale = (name: string, body: string) =>
+    app.request(`/api/v1/services/${name}/scale`, { method: "POST", headers: AUTH, body });
+  const res = await scale("whoami", '{"replicas":3}');
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).replicas, 3);
+  assert.equal(view.service("whoami")?.spec.replicas, 3);
+  assert.equal(view.service("whoami")?.spec.image, "example/whoami:1");
+  for (const bad of ['{"replicas":101}', '{"replicas":-1}', '{"replicas":"2"}', "x", ""]) {
+    const refused = await scale("whoami", bad);
+    assert.equal(refused.status, 400, bad);
+    assert.match((await errorOf(refused)).message, /0 to 100/);
+  }
+  assert.equal((await scale("ghost", '{"replicas":1}')).status, 404);
+  assert.equal(view.service("whoami")?.spec.replicas, 3);
+});
+
+Deno.test("restart bumps the generation of a service, 404 for one that does not exist", async () => {
+  const { app, view } = setup();
+  const restart = (name: string) =>
+    app.request(`/api/v1/services/${name}/restart`, { method: "POST", headers: AUTH });
+  const res = await restart("whoami");
+  assert.deepEqual(await res.json(), { restarted: "whoami" });
+  assert.equal(view.service("whoami")?.generation, 2);
+  assert.equal((await restart("ghost")).status, 404);
+  assert.equal((await restart("..")).status, 404);
+});
+
 Deno.test("POST /api/v1/services understands a compose file with any content type", async () => {
   const { app, view } = setup();
   const compose =
@@ -293,6 +363,7 @@ Deno.test("an ApiError from the store becomes its response", async () => {
     services: {
       apply: () => Promise.reject(new ApiError(409, "port_taken", "port 25565 is used by mc")),
       remove: () => Promise.resolve(false),
+      restart: () => Promise.resolve(false),
       applyStack: () => Promise.reject(new Error("not used")),
       removeStack: () => Promise.resolve([]),
     },

@@ -115,6 +115,13 @@ export class MemoryStore implements ServiceStore {
     }));
   }
 
+  restart(name: string): Promise<boolean> {
+    this.writes++;
+    const old = this.view.serviceMap.get(name);
+    if (old) this.view.serviceMap.set(name, { ...old, generation: old.generation + 1 });
+    return Promise.resolve(old !== undefined);
+  }
+
   remove(name: string): Promise<boolean> {
     this.writes++;
     return Promise.resolve(this.view.serviceMap.delete(name));

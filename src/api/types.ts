@@ -18,6 +18,8 @@ import type { ApplyResult } from "../state/mod.ts";
 export interface ServiceStore {
   /** Creates or updates every spec, atomically for the whole list. May throw `ApiError`. */
   apply(specs: ServiceSpec[]): Promise<ApplyResult[]>;
+  /** Restarts a service's replicas, one at a time; false when there was no such service. */
+  restart(name: string): Promise<boolean>;
   /** Removes a service; false when there was no such service. */
   remove(name: string): Promise<boolean>;
   /**

@@ -12,6 +12,7 @@ import type {
   ServiceSummary,
 } from "../api/mod.ts";
 import type { ClusterEvent } from "../state/types.ts";
+import type { SpecChange } from "../state/spec_diff.ts";
 
 export type { DrainAnswer, ServiceDetail };
 
@@ -35,9 +36,18 @@ export type ClusterAnswer = Omit<ClusterSummary, "resilience"> & {
   resilience?: ClusterSummary["resilience"];
 };
 
+/** One service of a deploy; a preview also says what changes and whether replicas roll. */
+export type DeployedService = ApplyResult & {
+  changes?: SpecChange[];
+  /** Its replicas are replaced (one at a time) by the change. */
+  rolls?: boolean;
+};
+
 /** `POST /api/v1/services`. */
 export interface DeployAnswer {
-  services: ApplyResult[];
+  services: DeployedService[];
+  /** True when nothing was written: a preview (`?dryRun=1`). */
+  dryRun?: boolean;
   warnings: string[];
   /** For a compose file: the stack deployed, and its services the file no longer has. */
   stack?: string;

@@ -20,3 +20,4 @@ export {
   SnapshotWriter,
   type SnapshotWriterOptions,
 } from "./snapshot.ts";
+export { sameContainers, type SpecChange, specChanges } from "./spec_diff.ts";

@@ -6,6 +6,7 @@
  */
 import type { Etcd3, IKeyValue } from "etcd3";
 import { families, type KeyFamily, keyOf, parseKey, prefixOf, ROOT } from "./keys.ts";
+import { sameContainers, sameSpec } from "./spec_diff.ts";
 import type {
   Assignment,
   ClusterInfo,
@@ -275,6 +276,26 @@ export class Store {
     throw new ConflictError("the stack is being changed by someone else; try again");
   }
 
+  /**
+   * Restarts a service's replicas: the same spec at the next generation, so they roll one at a
+   * time as an update does (Swarm's `service update --force`). False when there is no such service.
+   */
+  async restartService(name: string, now = new Date()): Promise<boolean> {
+    for (let attempt = 0; attempt < this.maxRetries; attempt++) {
+      const current = await this.get<ServiceRecord>(families.services, name);
+      if (!current) return false;
+      const old = current.value;
+      const record: ServiceRecord = {
+        ...old,
+        generation: old.generation + 1,
+        updatedAt: now.toISOString(),
+        previous: { generation: old.generation, spec: old.spec },
+      };
+      if (await this.putIf(families.services, [name], current.modRevision, record)) return true;
+    }
+    throw new ConflictError("the service is being changed by someone else; try again");
+  }
+
   /** Removes a service; its assignments follow through the scheduler. */
   removeService(name: string): Promise<boolean> {
     return this.delete(families.services, name);
@@ -304,40 +325,6 @@ export class Store {
   static replicaIds(r: Pick<ReplicaStatus, "node" | "service" | "replica">): string[] {
     return [r.node, r.service, String(r.replica)];
   }
-}
-
-function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {
-  return canonical(a) === canonical(b);
-}
-
-/**
- * True when two specs make the same containers: the number of replicas and where they may run
- * are the scheduler's business, and whether http:// redirects to https:// (`httpsRedirect`) is
- * the proxy's (as is being its stack's front), so scaling, moving or redirecting keeps the
- * generation and running replicas.
- */
-function sameContainers(a: ServiceSpec, b: ServiceSpec): boolean {
-  return canonical(containerFields(a)) === canonical(containerFields(b));
-}
-
-/** The part of a spec its containers are made from. */
-function containerFields(spec: ServiceSpec): unknown {
-  const { replicas: _r, placement: _p, resources: _x, front: _f, ports, ...rest } = spec;
-  return {
-    ...rest,
-    ports: ports.map(({ httpsRedirect: _h, detectHttp: _d, ...port }) => port),
-  };
-}
-
-/** JSON with sorted object keys, so key order in a file never looks like a change. */
-function canonical(v: unknown): string {
-  return JSON.stringify(
-    v,
-    (_k, val) =>
-      val && typeof val === "object" && !Array.isArray(val)
-        ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b)))
-        : val,
-  );
 }
 
 function planApply(

@@ -35,6 +35,17 @@ Deno.test("concurrent updates of one service never lose a generation", async () 
   assert.equal(stored?.value.generation, 9);
 });
 
+Deno.test("a restart keeps the spec, bumps the generation and keeps the old one to roll from", async () => {
+  await using etcd = await startEtcd();
+  await etcd.store.applyServices([spec("web")]);
+  assert.equal(await etcd.store.restartService("web"), true);
+  const stored = (await etcd.store.get<ServiceRecord>(families.services, "web"))!.value;
+  assert.equal(stored.generation, 2);
+  assert.deepEqual(stored.spec, spec("web"));
+  assert.deepEqual(stored.previous, { generation: 1, spec: spec("web") });
+  assert.equal(await etcd.store.restartService("nothing"), false);
+});
+
 Deno.test("the cluster record is created once even when two nodes race", async () => {
   await using etcd = await startEtcd();
   const now = new Date().toISOString();

@@ -9,7 +9,9 @@ import { describeService, summarizeService } from "../summary.ts";
 import type { ApiDeps } from "../types.ts";
 import { type ParseOptions, type StackFiles, validateServiceName } from "../../spec/mod.ts";
 import type { ServiceSpec } from "../../state/types.ts";
-import type { DeployAnswer } from "../../cli/api_types.ts";
+import type { DeployAnswer, DeployedService } from "../../cli/api_types.ts";
+import { sameContainers, specChanges } from "../../state/spec_diff.ts";
+import { queryFlag } from "../params.ts";
 
 /** The 404 for a service that does not exist. */
 export function serviceNotFound(name: string): ApiError {
@@ -22,6 +24,11 @@ export function serviceNotFound(name: string): ApiError {
 
 /** Adds the service routes (not logs) to `app`. */
 export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number): void {
+  const existing = (name: string) => {
+    const record = isServiceName(name) ? deps.view.service(name) : undefined;
+    if (!record) throw serviceNotFound(name);
+    return record;
+  };
   app.get("/api/v1/services", (c) =>
     c.json({
       services: deps.view.services().map((s) =>
@@ -35,7 +42,7 @@ export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
       await deployFile(deps, body, {
         contentType: c.req.header("content-type"),
         ...(stack === undefined ? {} : { stack }),
-      }),
+      }, queryFlag(c.req.query("dryRun"))),
     );
   });
   app.get("/api/v1/services/:name", (c) => {
@@ -44,6 +51,17 @@ export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
     if (!record) throw serviceNotFound(name);
     return c.json(describeService(deps.view, record, deps.domain, deps.proxyProblem));
   });
+  app.post("/api/v1/services/:name/scale", async (c) => {
+    const record = existing(c.req.param("name"));
+    const replicas = readReplicas(await readLimitedBody(c.req.raw, 1024));
+    const [result] = await deps.services.apply([{ ...record.spec, replicas }]);
+    return c.json({ ...result, replicas });
+  });
+  app.post("/api/v1/services/:name/restart", async (c) => {
+    const name = existing(c.req.param("name")).spec.name;
+    if (!(await deps.services.restart(name))) throw serviceNotFound(name);
+    return c.json({ restarted: name });
+  });
   app.delete("/api/v1/services/:name", async (c) => {
     const name = c.req.param("name");
     // A name no service can have (a/b, ../x) never reaches the store.
@@ -51,6 +69,25 @@ export function addServiceRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number)
     if (!(await deps.services.remove(name))) throw serviceNotFound(name);
     return c.json({ removed: name });
   });
+}
+
+/** `{"replicas": N}` with N in 0..100, or a 400 that says so. */
+function readReplicas(body: Uint8Array): number {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    value = undefined;
+  }
+  const replicas = (value as { replicas?: unknown } | undefined)?.replicas;
+  if (!Number.isInteger(replicas) || (replicas as number) < 0 || (replicas as number) > 100) {
+    throw new ApiError(
+      400,
+      "invalid_request",
+      'send {"replicas": N} with N a whole number from 0 to 100',
+    );
+  }
+  return replicas as number;
 }
 
 /** The most services, old services and files one stack deploy writes (etcd's limit is 128). */
@@ -73,6 +110,7 @@ export async function deployFile(
   deps: ApiDeps,
   body: Uint8Array | string,
   options: ParseOptions,
+  dryRun = false,
 ): Promise<DeployAnswer> {
   const result = deps.parseServiceFile(body, {
     ...options,
@@ -116,6 +154,12 @@ export async function deployFile(
     }
     const key = deps.peerToken?.();
     if (key) await versionFiles(result.services, result.stack, key);
+    if (dryRun) {
+      const removed = existing.filter((r) =>
+        r.spec.stack === name && !result.services.some((s) => s.name === r.spec.name)
+      ).map((r) => r.spec.name);
+      return { ...preview(deps, result.services), stack: name, removed, warnings: result.warnings };
+    }
     const applied = await deps.services.applyStack(result.stack, result.services);
     return { ...applied, stack: name, warnings: result.warnings };
   }
@@ -127,8 +171,35 @@ export async function deployFile(
       }]);
     }
   }
+  if (dryRun) return { ...preview(deps, result.services), warnings: result.warnings };
   const applied = await deps.services.apply(result.services);
   return { services: applied, warnings: result.warnings };
+}
+
+/** What applying `specs` would do, from this node's copy of the state; nothing is written. */
+function preview(
+  deps: ApiDeps,
+  specs: ServiceSpec[],
+): { dryRun: true; services: DeployedService[] } {
+  return {
+    dryRun: true,
+    services: specs.map((spec) => {
+      const old = deps.view.service(spec.name);
+      if (!old) {
+        return { name: spec.name, generation: 1, created: true, changed: true, changes: [] };
+      }
+      const changes = specChanges(old.spec, spec);
+      const rolls = !sameContainers(old.spec, spec);
+      return {
+        name: spec.name,
+        generation: old.generation + (rolls ? 1 : 0),
+        created: false,
+        changed: changes.length > 0,
+        changes,
+        rolls,
+      };
+    }),
+  };
 }
 
 /** Sets each mounted file's `version` from its content (see FileMount). */

@@ -12,6 +12,7 @@ import type { StackSummary } from "../../cli/api_types.ts";
 import { isMapping } from "../../spec/problems.ts";
 import { validateServiceName } from "../../spec/mod.ts";
 import { deployFile } from "./services.ts";
+import { queryFlag } from "../params.ts";
 
 const ORDER = ["failing", "degraded", "pending", "starting", "stopped", "ready"];
 
@@ -27,7 +28,7 @@ export function addStackRoutes(app: Hono, deps: ApiDeps, maxBodyBytes: number): 
         ...(request.stack ? { stack: request.stack } : {}),
         variables: request.variables,
         files: request.files,
-      }),
+      }, queryFlag(c.req.query("dryRun"))),
     );
   });
   app.delete("/api/v1/stacks/:name", async (c) => {
