@@ -361,6 +361,7 @@ export class Agent {
       HostPathReporter,
       LeaderElection,
       LeasedRecords,
+      measureUsage,
       Mirror,
       NodePublisher,
       Scheduler,
@@ -418,6 +419,8 @@ export class Agent {
       leased: this.#leased,
       log: this.log.child("node"),
       addresses6: () => detectAdvertiseAddrs6(c.advertiseAddr),
+      usage: () => measureUsage(c.dataDir),
+      refreshMs: NODE_REFRESH_MS,
       record: {
         id: this.identity.id,
         name: this.identity.name,
@@ -2003,6 +2006,8 @@ const STOP_STEP_MS = 2000;
 
 /** The `certs/` record of the proxy's certificate. */
 const PROXY_CERT = "proxy";
+/** How often a node refreshes its record, and with it the usage the web UI shows. */
+const NODE_REFRESH_MS = 15_000;
 
 async function loadCachedCert(f: { cert: string; key: string }): Promise<KeyPair | undefined> {
   const certPem = await readTextFileIfExists(f.cert).catch(() => undefined);

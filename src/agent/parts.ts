@@ -20,7 +20,7 @@ export {
   tlsHandshakeProbe,
   updatePeerUrl,
 } from "../etcd/mod.ts";
-export { dockerArch, HostPathReporter, NodePublisher } from "../membership/mod.ts";
+export { dockerArch, HostPathReporter, measureUsage, NodePublisher } from "../membership/mod.ts";
 export { ImagePlatforms, Scheduler } from "../scheduler/mod.ts";
 export { hostPortConflicts, parseServiceFile, publishedPortConflicts } from "../spec/mod.ts";
 export { families, LeaderElection, LeasedRecords, LeaseLock, Mirror, Store } from "../state/mod.ts";

@@ -3,6 +3,7 @@
  * @module
  */
 export { dockerArch, NodePublisher, type NodePublisherOptions } from "./node.ts";
+export { measureUsage } from "./usage.ts";
 export {
   checkHostPath,
   HostPathReporter,

@@ -4,7 +4,7 @@
  * @module
  */
 import { families, type LeasedRecords } from "../state/mod.ts";
-import type { HostPathKind, NodeRecord } from "../state/types.ts";
+import type { HostPathKind, NodeRecord, NodeUsage } from "../state/types.ts";
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 
@@ -24,6 +24,8 @@ export interface NodePublisherOptions {
    * IPv6 prefix comes from the ISP and can change while the agent runs. Default: the record's.
    */
   addresses6?: () => string[];
+  /** How busy the machine is, measured again at every refresh. */
+  usage?: () => NodeUsage;
   log?: Logger;
   now?: () => Date;
 }
@@ -45,8 +47,15 @@ export class NodePublisher {
   record(): NodeRecord {
     const { addresses6: fixed, ...record } = this.options.record;
     const addresses6 = this.options.addresses6?.() ?? fixed;
+    let usage: NodeUsage | undefined;
+    try {
+      usage = this.options.usage?.();
+    } catch (err) {
+      this.#log.warn("cannot measure this machine's usage", { err });
+    }
     return {
       ...record,
+      ...(usage ? { usage } : {}),
       // Left out when empty, like a record from an agent that predates the field.
       ...(addresses6?.length ? { addresses6 } : {}),
       state: "ready",

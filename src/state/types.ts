@@ -280,6 +280,16 @@ export type NodeRole = "voter" | "learner" | "worker";
 /** A node's state as `fossora nodes` shows it. */
 export type NodeState = "ready" | "down" | "joining" | "left";
 
+/** How busy a node is, measured by its agent at each refresh of its record. */
+export interface NodeUsage {
+  /** The one-minute load average divided by the CPUs: 1 is every CPU busy. */
+  load: number;
+  /** Memory in use in bytes: the total less what the kernel says is available. */
+  memoryUsed: number;
+  /** The file system of the agent's data directory (where volumes live), in bytes. */
+  disk: { total: number; free: number };
+}
+
 /** `nodes/<id>`: written by that node, on its lease. */
 export interface NodeRecord {
   id: string;
@@ -295,6 +305,8 @@ export interface NodeRecord {
   tailnetAddress?: string;
   /** What the machine has (CPUs, memory in bytes); absent in records of older agents. */
   capacity?: { cpus: number; memory: number };
+  /** What the machine uses, as the agent last measured it; absent in records of older agents. */
+  usage?: NodeUsage;
   arch: string;
   site: string;
   labels: Record<string, string>;
