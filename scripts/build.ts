@@ -21,6 +21,8 @@ const compiled = await run(Deno.execPath(), [
   "compile",
   "-A",
   "--unstable-net",
+  // The web UI's app catalog, read at run time from beside the program's modules.
+  `--include=${root}catalog/`,
   ...(target ? [`--target=${target}`] : []),
   `--output=${out}fossora`,
   `${root}src/main.ts`,

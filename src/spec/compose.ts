@@ -58,6 +58,8 @@ export function composeToStack(
   const lookup = variableLookup(input.variables ?? {});
   const doc = interpolateAll(raw, lookup, out) as Record<string, unknown>;
   for (const key of Object.keys(doc)) {
+    // The app catalog's own block (src/ui/catalog.ts) says nothing to the importer.
+    if (key === "x-fossora-app") continue;
     if (key.startsWith("x-")) {
       out.warnings.push({
         path: keyPath("", key),

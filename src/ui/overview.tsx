@@ -1,0 +1,200 @@
+/**
+ * The overview: warnings first, then the nodes by site with what they use, then the stacks and
+ * services with their state; kept current by server-sent events.
+ * @module
+ */
+import type { Hono } from "hono";
+import { raw } from "hono/html";
+import type { ClusterSummary, NodeSummary, ServiceSummary } from "../api/mod.ts";
+import type { UiContext } from "./context.ts";
+import { bytes, Layout, State } from "./layout.tsx";
+import { type AdmissionLine, clusterWarnings, type Warning } from "./warnings.ts";
+
+/** What the overview shows, read from the API. */
+interface OverviewData {
+  cluster?: ClusterSummary;
+  nodes: NodeSummary[];
+  services: ServiceSummary[];
+  warnings: Warning[];
+}
+
+async function overviewData(ctx: UiContext, now: number): Promise<OverviewData> {
+  const [cluster, nodes, services, admission] = await Promise.all([
+    ctx.call<ClusterSummary>("GET", "/api/v1/cluster"),
+    ctx.call<{ nodes: NodeSummary[] }>("GET", "/api/v1/nodes"),
+    ctx.call<{ services: ServiceSummary[] }>("GET", "/api/v1/services"),
+    ctx.call<{ events: AdmissionLine[] }>("GET", "/api/v1/admission"),
+  ]);
+  if (!nodes.ok) throw new Error(nodes.error.message);
+  if (!services.ok) throw new Error(services.error.message);
+  const data = {
+    cluster: cluster.ok ? cluster.body : undefined,
+    nodes: nodes.body.nodes,
+    services: services.body.services,
+  };
+  return {
+    ...data,
+    warnings: clusterWarnings({
+      ...data,
+      admission: admission.ok ? admission.body.events : undefined,
+      now,
+    }),
+  };
+}
+
+/** The list of warnings, or a line saying all is well. */
+export function Warnings(props: { warnings: Warning[] }) {
+  if (props.warnings.length === 0) {
+    return <p>All is well: every node is up and every service runs as asked.</p>;
+  }
+  return (
+    <ul class="warnings">
+      {props.warnings.map((w) => (
+        <li class={w.level}>
+          {w.text} {w.href && <a href={w.href}>See more</a>}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** A node's load, memory and disk in a few words. */
+export function usageText(n: NodeSummary): { cpu: string; memory: string; disk: string } {
+  const u = n.usage;
+  const cpus = n.capacity?.cpus;
+  return {
+    cpu: u ? `${Math.round(u.load * 100)}% of ${cpus ?? "?"} CPU${cpus === 1 ? "" : "s"}` : "—",
+    memory: u && n.capacity ? `${bytes(u.memoryUsed)} of ${bytes(n.capacity.memory)}` : "—",
+    disk: u ? `${bytes(u.disk.total - u.disk.free)} of ${bytes(u.disk.total)}` : "—",
+  };
+}
+
+/** Nodes grouped by site. */
+export function NodesBySite(props: { nodes: NodeSummary[] }) {
+  const sites = new Map<string, NodeSummary[]>();
+  for (const n of props.nodes) sites.set(n.site, [...sites.get(n.site) ?? [], n]);
+  return (
+    <>
+      {[...sites].map(([site, nodes]) => (
+        <section aria-label={`Site ${site}`}>
+          {sites.size > 1 || site !== "default" ? <h3>{`Site ${site}`}</h3> : null}
+          <ul class="cards">
+            {nodes.map((n) => {
+              const u = usageText(n);
+              return (
+                <li>
+                  <h3>
+                    <a href={`/nodes/${encodeURIComponent(n.name)}`}>{n.name}</a>
+                  </h3>
+                  <dl>
+                    <dt>State</dt>
+                    <dd>
+                      <State state={n.state} />
+                      {n.drained ? " (drained)" : ""}
+                    </dd>
+                    <dt>Role</dt>
+                    <dd>{n.role}</dd>
+                    <dt>Arch</dt>
+                    <dd>{n.arch}</dd>
+                    <dt>CPU</dt>
+                    <dd>{u.cpu}</dd>
+                    <dt>Memory</dt>
+                    <dd>{u.memory}</dd>
+                    <dt>Disk</dt>
+                    <dd>{u.disk}</dd>
+                  </dl>
+                </li>
+              );
+            })}
+          </ul>
+        </section>
+      ))}
+    </>
+  );
+}
+
+/** Services in a table: by stack, then by name. */
+export function ServiceTable(props: { services: ServiceSummary[] }) {
+  if (props.services.length === 0) {
+    return (
+      <p>
+        No services yet. <a href="/catalog">Install an app</a> or{" "}
+        <a href="/deploy">deploy a compose file</a>.
+      </p>
+    );
+  }
+  const sorted = [...props.services].sort((a, b) =>
+    (a.stack ?? "").localeCompare(b.stack ?? "") || a.name.localeCompare(b.name)
+  );
+  return (
+    <div class="table">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Service</th>
+            <th scope="col">Stack</th>
+            <th scope="col">State</th>
+            <th scope="col">Ready</th>
+            <th scope="col">Nodes</th>
+            <th scope="col">Address</th>
+          </tr>
+        </thead>
+        <tbody>
+          {sorted.map((s) => (
+            <tr>
+              <td>
+                <a href={`/services/${encodeURIComponent(s.name)}`}>{s.name}</a>
+              </td>
+              <td>{s.stack ?? "—"}</td>
+              <td>
+                <State state={s.state} />
+                {s.problem && <div class="hint">{s.problem}</div>}
+              </td>
+              <td>{`${s.ready} of ${s.replicas}`}</td>
+              <td>{s.nodes.join(", ") || "—"}</td>
+              <td>{s.url ? <a href={s.url}>{s.url}</a> : "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function OverviewBody(props: { data: OverviewData }) {
+  const { data } = props;
+  return (
+    <>
+      <h2>What needs you</h2>
+      <Warnings warnings={data.warnings} />
+      <h2>Nodes</h2>
+      <NodesBySite nodes={data.nodes} />
+      <h2>Services</h2>
+      <ServiceTable services={data.services} />
+    </>
+  );
+}
+
+/** Adds `/` and its live region. */
+export function addOverviewRoutes(app: Hono, ctx: UiContext): void {
+  const now = ctx.deps.now ?? Date.now;
+  const render = async () => String(await (<OverviewBody data={await overviewData(ctx, now())} />));
+  app.get("/", async (c) => {
+    const s = await ctx.signedIn(c);
+    if (s instanceof Response) return s;
+    let body: string;
+    try {
+      body = await render();
+    } catch (err) {
+      return ctx.failed(c, s, "overview", err);
+    }
+    return c.html(
+      <Layout title="Overview" csrf={s.csrf} section="overview">
+        <h1>Your cluster</h1>
+        <p class="hint">{`Served by ${ctx.deps.nodeName}. Every node serves this page.`}</p>
+        <div data-live="/live/overview">{raw(body)}</div>
+      </Layout>,
+    );
+  });
+  app.get("/live/overview", (c) => ctx.live(c, render));
+}
