@@ -43,7 +43,7 @@ Deno.test("in a browser: first run, overview, logout and login, each page access
   await page.getByLabel("The same password again").fill(PASSWORD);
   await page.getByRole("button", { name: "Set the password" }).click();
   await page.getByRole("heading", { name: "Your cluster" }).waitFor();
-  assert.ok(await page.getByRole("cell", { name: agent.name, exact: true }).isVisible());
+  assert.ok(await page.getByRole("link", { name: agent.name, exact: true }).isVisible());
   await check("overview");
 
   await page.getByRole("button", { name: "Log out" }).click();

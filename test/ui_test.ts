@@ -79,7 +79,7 @@ Deno.test("the web UI's first run takes the setup code from the log, and the pas
   assert.equal(right.status, 303);
   const home = await b.go("/");
   assert.equal(home.status, 200);
-  assert.match(home.text, new RegExp(`<td>${agent.name}</td>`));
+  assert.match(home.text, new RegExp(`<a href="/nodes/${agent.name}">${agent.name}</a>`));
 
   // The code has done its job.
   const after = await agent.cli("ui", "setup-code");

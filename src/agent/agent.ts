@@ -1774,8 +1774,18 @@ export class Agent {
       joinToken: async () => (await this.#etcdOrStarting().store.joinToken()) ?? "",
       peerToken: () => this.#peerToken,
       ui: createUi({
-        view,
+        // The UI reads and writes through this node's API, as the admin, once it has checked
+        // the browser's session and the form's CSRF token.
+        api: async (path, init) =>
+          await app.request(path, {
+            ...init,
+            headers: {
+              ...init?.headers as Record<string, string>,
+              authorization: `Bearer ${this.identity.adminToken}`,
+            },
+          }),
         domain: c.domain,
+        nodeName: this.identity.name,
         secret: () => this.#peerToken,
         admin: this.#uiAdmin,
         log: this.log.child("ui"),

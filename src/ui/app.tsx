@@ -8,40 +8,25 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createHash } from "node:crypto";
-import type { ClusterView } from "../state/view.ts";
-import { serviceUrl } from "../state/view.ts";
-import { type Logger, silentLogger } from "../util/log.ts";
-import { LoginPage, MessagePage, OverviewPage, SetupPage } from "./pages.tsx";
+import { silentLogger } from "../util/log.ts";
+import { UI_SCRIPT } from "./assets.ts";
+import { addCatalogPages } from "./catalog_pages.tsx";
+import { type AdminRecord, callApi, type Signed, type UiContext, type UiDeps } from "./context.ts";
+import { addDeployPages } from "./deploy.tsx";
+import { Layout, type Section } from "./layout.tsx";
+import { liveRegion, SSE_HEADERS } from "./live.ts";
+import { addNodePages } from "./nodes.tsx";
+import { addOverviewRoutes } from "./overview.tsx";
+import { LoginPage, MessagePage, SetupPage } from "./pages.tsx";
 import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem, verifyPassword } from "./password.ts";
+import { addServicePages } from "./services.tsx";
 import { FORM_COOKIE, formNonce, SESSION_COOKIE, SESSION_TTL_MS, Sessions } from "./session.ts";
 import { isSetupCode, setupCode } from "./setup_code.ts";
 import { LoginThrottle } from "./throttle.ts";
 
-/** The admin password as stored in etcd (`ui/admin`). */
-export interface AdminRecord {
-  hash: string;
-  setAt: string;
-}
+export type { AdminRecord, AdminStore, UiDeps } from "./context.ts";
 
-/** Where the admin password is kept: etcd in the agent, a map in unit tests. */
-export interface AdminStore {
-  get(): Promise<AdminRecord | undefined>;
-  /** Stores the first password; false when one exists already (another first run won). */
-  create(record: AdminRecord): Promise<boolean>;
-}
-
-/** What the UI needs from the agent. */
-export interface UiDeps {
-  view: ClusterView;
-  domain: string;
-  /** The cluster's secret, which every node has; undefined until this node is a member. */
-  secret(): string | undefined;
-  admin: AdminStore;
-  now?: () => number;
-  log?: Logger;
-}
-
-/** Longest form body taken: a password and two tokens. */
+/** Longest form body taken by default: a password and two tokens, or a setting or two. */
 const MAX_FORM_BYTES = 8 * 1024;
 
 /** Builds the UI's hono app. */
@@ -54,6 +39,9 @@ export function createUi(deps: UiDeps): Hono {
     if (sessions?.secret !== secret) sessions = { secret, sessions: new Sessions(secret, { now }) };
     return sessions.sessions;
   };
+  /** The admin record last read: the password changes only at the first run, so pages keep
+   * working while this node cannot read the cluster state (quorum lost), and say so. */
+  let knownAdmin: AdminRecord | undefined;
   const app = new Hono();
   app.use(async (c, next) => {
     await next();
@@ -67,7 +55,7 @@ export function createUi(deps: UiDeps): Hono {
     c.header("X-Frame-Options", "DENY");
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "same-origin");
-    c.header("Cache-Control", "no-store");
+    if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
   });
 
   /** The secret and the admin record, or the page that says why there are none. */
@@ -87,17 +75,21 @@ export function createUi(deps: UiDeps): Hono {
     let admin: AdminRecord | undefined;
     try {
       admin = await deps.admin.get();
+      if (admin) knownAdmin = admin;
     } catch (err) {
-      log.warn("the UI cannot read the admin password", { err });
-      return {
-        page: c.html(
-          <MessagePage
-            title="The cluster state cannot be read"
-            text="This node cannot reach the cluster's database right now. Try another node, or reload in a moment."
-          />,
-          503,
-        ),
-      };
+      if (!knownAdmin) {
+        log.warn("the UI cannot read the admin password", { err });
+        return {
+          page: c.html(
+            <MessagePage
+              title="The cluster state cannot be read"
+              text="This node cannot reach the cluster's database right now. Try another node, or reload in a moment."
+            />,
+            503,
+          ),
+        };
+      }
+      admin = knownAdmin;
     }
     return { secret, admin, sessions: sessionsFor(secret) };
   };
@@ -116,17 +108,20 @@ export function createUi(deps: UiDeps): Hono {
   };
 
   /** The form's fields, or undefined when it is too large, not a form, or from another site. */
-  const readForm = async (c: Context): Promise<Record<string, string> | undefined> => {
+  const readForm = async (
+    c: Context,
+    maxBytes = MAX_FORM_BYTES,
+  ): Promise<Record<string, string> | undefined> => {
     const origin = c.req.header("origin");
     if (origin && origin !== "null" && URL.parse(origin)?.host !== c.req.header("host")) {
       return undefined;
     }
     const length = Number(c.req.header("content-length") ?? "0");
-    if (length > MAX_FORM_BYTES) return undefined;
+    if (length > maxBytes) return undefined;
     const type = c.req.header("content-type") ?? "";
     if (!type.startsWith("application/x-www-form-urlencoded")) return undefined;
     const text = await c.req.text();
-    if (text.length > MAX_FORM_BYTES) return undefined;
+    if (text.length > maxBytes) return undefined;
     return Object.fromEntries(new URLSearchParams(text));
   };
 
@@ -156,29 +151,83 @@ export function createUi(deps: UiDeps): Hono {
     } seconds, then try again.`;
   };
 
-  app.get("/", async (c) => {
+  /** The signed-in session's id, or the page to send instead. */
+  const session = async (c: Context): Promise<{ sid: string; s: Sessions } | Response> => {
     const s = await state(c);
-    if ("page" in s) return s.page;
+    if ("page" in s) return (await s.page) as Response;
     if (!s.admin) return c.redirect("/setup", 303);
-    const session = s.sessions.check(getCookie(c, SESSION_COOKIE), epochOf(s.admin));
-    if (!session) return c.redirect("/login", 303);
-    const services = deps.view.services().map((record) => {
-      const replicas = deps.view.replicasOf(record.spec.name);
-      return {
-        record,
-        ready: replicas.filter((r) => r.ready).length,
-        url: serviceUrl(record.spec, deps.domain, replicas) ?? undefined,
-      };
-    });
-    return c.html(
-      <OverviewPage
-        csrf={s.sessions.csrf(session.sid)}
-        domain={deps.domain}
-        nodes={deps.view.nodes()}
-        services={services}
-      />,
+    const found = s.sessions.check(getCookie(c, SESSION_COOKIE), epochOf(s.admin));
+    if (!found) return c.redirect("/login", 303);
+    return { sid: found.sid, s: s.sessions };
+  };
+
+  const failurePage = (
+    c: Context,
+    signed: Signed,
+    section: Section,
+    status: number,
+    text: string,
+  ) =>
+    c.html(
+      <Layout title="Something went wrong" csrf={signed.csrf} section={section}>
+        <h1>That did not work</h1>
+        <p role="alert">{text}</p>
+        <p>
+          <a href="">Try again</a> · <a href="/nodes">Open another node's UI</a>
+        </p>
+      </Layout>,
+      (status >= 400 && status < 600 ? status : 500) as 500,
     );
-  });
+
+  const ctx: UiContext = {
+    deps,
+    log,
+    signedIn: async (c) => {
+      const found = await session(c);
+      if (found instanceof Response) return found;
+      return { csrf: found.s.csrf(found.sid) };
+    },
+    posted: async (c, maxBytes) => {
+      const found = await session(c);
+      if (found instanceof Response) return found;
+      const form = await readForm(c, maxBytes);
+      if (!form || !found.s.checkCsrf(found.sid, form.csrf)) return refused(c);
+      return { form, signed: { csrf: found.s.csrf(found.sid) } };
+    },
+    call: (method, path, body) => callApi(deps, method, path, body),
+    live: async (c, render) => {
+      const found = await session(c);
+      if (found instanceof Response) return found;
+      return new Response(liveRegion(render, c.req.raw.signal, deps.livePollMs ?? 2000), {
+        headers: SSE_HEADERS,
+      });
+    },
+    failed: (c, signed, section, err) => {
+      log.warn("a page failed", { path: c.req.path, err });
+      return failurePage(
+        c,
+        signed,
+        section,
+        503,
+        `This node could not read the cluster's state: ${
+          err instanceof Error ? err.message : String(err)
+        }. Reload in a moment, or open another node's UI.`,
+      );
+    },
+    apiFailed: (c, signed, section, status, message) =>
+      failurePage(c, signed, section, status, message),
+  };
+
+  app.get("/ui.js", (c) =>
+    c.body(UI_SCRIPT, 200, {
+      "content-type": "text/javascript; charset=utf-8",
+      "cache-control": "max-age=300",
+    }));
+  addOverviewRoutes(app, ctx);
+  addServicePages(app, ctx);
+  addDeployPages(app, ctx);
+  addCatalogPages(app, ctx);
+  addNodePages(app, ctx);
 
   app.get("/setup", async (c) => {
     const s = await state(c);
@@ -212,6 +261,7 @@ export function createUi(deps: UiDeps): Hono {
       setAt: new Date(now()).toISOString(),
     };
     if (!await deps.admin.create(record)) return c.redirect("/login", 303);
+    knownAdmin = record;
     log.info("the web UI's admin password is set", { client: client(c) });
     startSession(c, s.sessions, record);
     return c.redirect("/", 303);
@@ -246,11 +296,8 @@ export function createUi(deps: UiDeps): Hono {
   });
 
   app.post("/logout", async (c) => {
-    const s = await state(c);
-    if ("page" in s) return s.page;
-    const form = await readForm(c);
-    const session = s.admin && s.sessions.check(getCookie(c, SESSION_COOKIE), epochOf(s.admin));
-    if (!form || !session || !s.sessions.checkCsrf(session.sid, form.csrf)) return refused(c);
+    const p = await ctx.posted(c);
+    if (p instanceof Response) return p;
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.redirect("/login", 303);
   });

@@ -1,58 +1,11 @@
 import assert from "node:assert/strict";
-import { sampleView } from "../api/fixtures.ts";
-import { type AdminRecord, createUi } from "./app.tsx";
+import { createUi } from "./app.tsx";
+import { Browser, PASSWORD, SECRET, testUi } from "./fixtures.ts";
 import { setupCode } from "./setup_code.ts";
 
-const SECRET = "the cluster's peer token";
-const PASSWORD = "correct horse battery";
-
-/** The UI on a sample view, with the admin password in a map. */
+/** The UI with its API, the admin password in a map. */
 function ui(o: { secret?: string | undefined } = {}) {
-  let admin: AdminRecord | undefined;
-  const app = createUi({
-    view: sampleView(),
-    domain: "fossora.home.arpa",
-    secret: () => "secret" in o ? o.secret : SECRET,
-    admin: {
-      get: () => Promise.resolve(admin),
-      create: (r) => Promise.resolve(admin ? false : (admin = r, true)),
-    },
-  });
-  return { app, admin: () => admin };
-}
-
-/** A browser: keeps cookies, reads the CSRF token of the last page. */
-class Browser {
-  cookies = new Map<string, string>();
-  csrf = "";
-  constructor(readonly app: ReturnType<typeof createUi>, readonly client = "192.168.1.20") {}
-
-  async go(path: string, form?: Record<string, string>): Promise<Response & { text_: string }> {
-    const headers: Record<string, string> = { host: "pi-a:7440" };
-    if (this.cookies.size) {
-      headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-    }
-    let body: string | undefined;
-    if (form) {
-      headers["content-type"] = "application/x-www-form-urlencoded";
-      body = new URLSearchParams(form).toString();
-    }
-    const res = await this.app.request(`http://pi-a:7440${path}`, {
-      method: form ? "POST" : "GET",
-      headers,
-      body,
-    }, { remoteAddr: { transport: "tcp", hostname: this.client, port: 50000 } });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(";");
-      const [k, v] = pair.split("=");
-      if (/Max-Age=0/i.test(line) || v === "") this.cookies.delete(k);
-      else this.cookies.set(k, v);
-    }
-    const text = await res.text();
-    const token = /name="csrf" value="([^"]+)"/.exec(text)?.[1];
-    if (token) this.csrf = token;
-    return Object.assign(res, { text_: text });
-  }
+  return testUi(o);
 }
 
 /** The UI once someone has set the admin password on its first-run page. */
@@ -114,9 +67,9 @@ Deno.test("first run: the setup code is asked for, a wrong one is refused, the r
   assert.match(right.headers.get("set-cookie")!, /fossora_session=.*HttpOnly.*SameSite=Strict/i);
   const overview = await b.go("/");
   assert.equal(overview.status, 200);
-  assert.match(overview.text_, /<td>pi-a<\/td>/);
-  assert.match(overview.text_, /<td>whoami<\/td><td>2\/2<\/td>/);
-  assert.match(overview.text_, /href="http:\/\/whoami\.fossora\.home\.arpa\/"/);
+  assert.match(overview.text_, /<a href="\/nodes\/pi-a">pi-a<\/a>/);
+  assert.match(overview.text_, /<a href="\/services\/whoami">whoami<\/a>.*<td>2 of 2<\/td>/);
+  assert.match(overview.text_, /href="http:\/\/whoami\.home\.test\/"/);
 
   // Once set, the first-run page is gone: a second "first run" cannot replace the password.
   const later = new Browser(app, "192.168.1.66");
@@ -224,7 +177,8 @@ Deno.test("a form too large, or not a form, is refused; an unreadable cluster st
   assert.equal(admin(), undefined, "nothing was set");
 
   const broken = createUi({
-    view: sampleView(),
+    api: () => Promise.reject(new Error("not asked")),
+    nodeName: "pi-a",
     domain: "fossora.home.arpa",
     secret: () => SECRET,
     admin: {

@@ -67,7 +67,9 @@ export function readCatalogApp(id: string, file: string): CatalogApp {
       throw bad(`x-fossora-app.settings[${i}] needs a name and a label`);
     }
     const kind = (s.kind ?? "text") as CatalogSetting["kind"];
-    if (!KINDS.includes(kind)) throw bad(`x-fossora-app.settings[${i}].kind is not one of ${KINDS}`);
+    if (!KINDS.includes(kind)) {
+      throw bad(`x-fossora-app.settings[${i}].kind is not one of ${KINDS}`);
+    }
     if (kind === "choice" && !Array.isArray(s.options)) throw bad(`settings[${i}] needs options`);
     return {
       name: s.name,

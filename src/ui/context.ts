@@ -7,6 +7,7 @@
 import type { Context } from "hono";
 import type { Logger } from "../util/log.ts";
 import type { Catalog } from "./catalog.ts";
+import type { Section } from "./layout.tsx";
 
 /** The admin password as stored in etcd (`ui/admin`). */
 export interface AdminRecord {
@@ -75,6 +76,18 @@ export interface UiContext {
   ): Promise<{ form: Record<string, string>; signed: Signed } | Response>;
   /** Calls the API; a failure to reach it is an error answer like any other. */
   call<T>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>>;
+  /** A live region's event stream for a signed-in browser (see live.ts). */
+  live(c: Context, render: () => Promise<string>): Promise<Response>;
+  /** The page for a read that failed (503), with what to do. */
+  failed(c: Context, signed: Signed, section: Section, err: unknown): Response | Promise<Response>;
+  /** The page for an API refusal, with its status and message. */
+  apiFailed(
+    c: Context,
+    signed: Signed,
+    section: Section,
+    status: number,
+    message: string,
+  ): Response | Promise<Response>;
 }
 
 /** Calls the API through `deps.api`; JSON in and out, errors as {@link ApiProblem}. */

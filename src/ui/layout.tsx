@@ -27,13 +27,13 @@ button.danger{background:var(--bad)}button.quiet,.button.quiet{background:none;c
 .table{overflow-x:auto}table{border-collapse:collapse;width:100%;margin:.5em 0 1em}th,td{text-align:left;padding:.4em .5em;border-bottom:1px solid var(--line);vertical-align:top}
 .state{font-weight:600}.state-ready,.state-running{color:var(--good)}.state-failing,.state-down,.state-error,.state-exited{color:var(--bad)}.state-degraded,.state-starting,.state-pending,.state-joining,.state-created{color:var(--warn)}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:1em;padding:0;list-style:none}.cards>li{border:1px solid var(--line);border-radius:6px;padding:.75em 1em}
-.cards h3{margin:.1em 0 .3em;font-size:1.1em}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.5em 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
+.cards h2,.cards h3{margin:.1em 0 .3em;font-size:1.1em}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.5em 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 pre,code{font-family:ui-monospace,monospace;font-size:.9em}pre{background:var(--soft);padding:.75em;overflow:auto;border-radius:4px}
 .log{height:60vh;white-space:pre-wrap;overflow-wrap:anywhere}.actions{display:flex;flex-wrap:wrap;align-items:end;gap:.5em 1em}.actions form{margin:0}
 .listing{list-style:none;padding:0;margin:0;font-family:ui-monospace,monospace;font-size:.9em;background:var(--soft);border-radius:4px;overflow:auto}
 .listing li{display:grid;grid-template-columns:3.5em 1fr;white-space:pre-wrap}.listing .n{color:var(--muted);text-align:right;padding-right:.75em;user-select:none}
 .listing li.has-problem{background:color-mix(in srgb,var(--bad) 12%,transparent)}.listing .says{grid-column:2;color:var(--bad);font-family:system-ui,sans-serif;font-weight:600;white-space:normal;padding:.1em 0 .3em}
-#offline{position:sticky;top:0;background:var(--bad);color:#fff;padding:.5em 1em;margin:0}
+form.inline{display:inline}#offline{position:sticky;top:0;background:var(--bad);color:#fff;padding:.5em 1em;margin:0}
 a{color:var(--accent)}:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 `;
 

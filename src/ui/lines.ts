@@ -37,7 +37,9 @@ export class LineFinder {
     let offset: number | undefined;
     for (const step of pathSteps(path)) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
+        const pair = node.items.find((p) =>
+          isScalar(p.key) && String(p.key.value) === String(step)
+        );
         if (!pair) break;
         offset = (pair.key as { range?: [number, number, number] }).range?.[0] ?? offset;
         node = pair.value;

@@ -178,7 +178,7 @@ function OverviewBody(props: { data: OverviewData }) {
 /** Adds `/` and its live region. */
 export function addOverviewRoutes(app: Hono, ctx: UiContext): void {
   const now = ctx.deps.now ?? Date.now;
-  const render = async () => String(await (<OverviewBody data={await overviewData(ctx, now())} />));
+  const render = async () => String(await <OverviewBody data={await overviewData(ctx, now())} />);
   app.get("/", async (c) => {
     const s = await ctx.signedIn(c);
     if (s instanceof Response) return s;

@@ -213,12 +213,12 @@ export function addServicePages(app: Hono, ctx: UiContext): void {
   const list = async () => {
     const answer = await ctx.call<{ services: ServiceSummary[] }>("GET", "/api/v1/services");
     if (!answer.ok) throw new Error(answer.error.message);
-    return String(await (<ServiceTable services={answer.body.services} />));
+    return String(await <ServiceTable services={answer.body.services} />);
   };
   const body = async (name: string) => {
     const answer = await detail(name);
     if (!answer.ok) throw new Error(answer.error.message);
-    return String(await (<ServiceBody s={answer.body} now={now()} />));
+    return String(await <ServiceBody s={answer.body} now={now()} />);
   };
 
   app.get("/services", async (c) => {
@@ -247,7 +247,7 @@ export function addServicePages(app: Hono, ctx: UiContext): void {
   const page = async (c: Context, s: Signed, name: string, problem?: string, status = 200) => {
     const answer = await detail(name);
     if (!answer.ok) return ctx.apiFailed(c, s, "services", answer.status, answer.error.message);
-    const html = String(await (<ServiceBody s={answer.body} now={now()} />));
+    const html = String(await <ServiceBody s={answer.body} now={now()} />);
     return c.html(
       <ServicePage s={answer.body} body={html} signed={s} problem={problem} />,
       status as 200,
@@ -344,8 +344,13 @@ export function addServicePages(app: Hono, ctx: UiContext): void {
           <button type="button" id="pause" aria-pressed="false">Pause</button>
           <span id="log-state" role="status">Connecting…</span>
         </div>
-        <pre id="log" class="log" tabindex={0} aria-label={`Logs of ${name}`}
-          data-stream={`${path}/logs/live`}></pre>
+        <pre
+          id="log"
+          class="log"
+          tabindex={0}
+          aria-label={`Logs of ${name}`}
+          data-stream={`${path}/logs/live`}
+        ></pre>
       </Layout>,
     );
   });
