@@ -208,6 +208,7 @@ const FIELD_OF: Record<string, keyof ServiceFields> = {
   image: "image",
   ports: "port",
   replicas: "replicas",
+  env: "environment",
   environment: "environment",
   volumes: "volumes",
 };
@@ -243,7 +244,7 @@ function serviceFile(f: ServiceFields): { file: string } | { problems: FieldProb
         image: f.image.trim(),
         replicas: Number(replicas),
         ...(port ? { ports: [{ container: Number(port), http: true }] } : {}),
-        ...(Object.keys(environment).length ? { environment } : {}),
+        ...(Object.keys(environment).length ? { env: environment } : {}),
         ...(volumes.length ? { volumes } : {}),
       },
       null,

@@ -3,6 +3,7 @@
  * node) and the pieces pages share: problems, states, times and sizes said for people.
  * @module
  */
+import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 
 const STYLE = `
@@ -58,7 +59,7 @@ export function Layout(
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · fossora`}</title>
-        <style>{STYLE}</style>
+        <style>{raw(STYLE)}</style>
         {props.csrf && <script src="/ui.js" defer></script>}
       </head>
       <body>

@@ -41,7 +41,9 @@ export function clusterWarnings(input: {
       out.push({
         level: "bad",
         text: `The cluster cannot change anything: only ${r.votersUp} of its ${r.voters} ` +
-          `voting nodes are up, and ${missing} more must come back (a majority, ${quorum}). ` +
+          `voting nodes ${
+            r.votersUp === 1 ? "is" : "are"
+          } up, and ${missing} more must come back (a majority, ${quorum}). ` +
           "Services that run keep running, but nothing can be deployed, moved or joined until then.",
         href: "/nodes",
       });

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { ApiError } from "../api/errors.ts";
+import type { ControlPlane } from "../api/types.ts";
+import { signedIn } from "./fixtures.ts";
+
+function controlPlane(calls: string[]): ControlPlane {
+  return {
+    removeNode: (
+      name,
+    ) => (calls.push(`rm ${name}`), Promise.resolve({ removed: name, message: "" })),
+    leave: () => (calls.push("leave"), Promise.resolve({ left: "pi-a", message: "" })),
+    drain: (
+      name,
+    ) => (calls.push(`drain ${name}`), Promise.resolve({ node: name, drained: true, message: "" })),
+    undrain: (
+      name,
+    ) => (calls.push(`undrain ${name}`),
+      Promise.resolve({ node: name, drained: false, message: "" })),
+  };
+}
+
+Deno.test("the nodes page has the join line, pending nodes to approve, and the history", async () => {
+  const approved: string[] = [];
+  const { b } = await signedIn({
+    api: {
+      joinAddress: () => "192.168.1.10:7440",
+      admissionLog: () =>
+        Promise.resolve([
+          { at: 1, id: "x", name: "pi-new", event: "pending", detail: "no token" },
+        ] as never),
+      join: () =>
+        ({ approve: (name: string) => (approved.push(name), Promise.resolve(name)) }) as never,
+    },
+  });
+  const page = await b.go("/nodes");
+  assert.match(page.text_, /fossora agent --join 192\.168\.1\.10:7440 --token j</);
+  assert.match(page.text_, /pi-new asks to join/);
+  assert.match(page.text_, /<td>pending: no token<\/td>/);
+  const res = await b.post("/nodes/pi-new/approve");
+  assert.equal(res.status, 303);
+  assert.deepEqual(approved, ["pi-new"]);
+});
+
+Deno.test("drain and undrain a node; leave only here; remove asks first", async () => {
+  const calls: string[] = [];
+  const { b } = await signedIn({ api: { controlPlane: () => controlPlane(calls) } });
+  const page = await b.go("/nodes/pi-b");
+  assert.match(page.text_, /Drain \(move its services away\)/);
+  assert.doesNotMatch(page.text_, /Leave the cluster/, "only the node itself leaves");
+  assert.equal((await b.post("/nodes/pi-b/drain")).status, 303);
+  const away = await b.post("/nodes/pi-b/leave");
+  assert.equal(away.status, 409);
+  assert.match(away.text_, /Only pi-b itself can leave/);
+  assert.match((await b.go("/nodes/pi-a")).text_, /Leave the cluster/);
+  assert.match((await b.go("/nodes/pi-a/leave")).text_, /Make pi-a leave\?/);
+  await b.post("/nodes/pi-a/leave");
+  assert.deepEqual(calls, ["drain pi-b", "leave"]);
+  assert.equal((await b.go("/nodes/ghost")).status, 404);
+});
+
+Deno.test("a refused action shows the API's reason on the node's page", async () => {
+  const { b } = await signedIn({
+    api: {
+      controlPlane: () => ({
+        ...controlPlane([]),
+        drain: () =>
+          Promise.reject(
+            new ApiError(409, "nowhere", "pi-b is the only node that can run mc; add a node first"),
+          ),
+      }),
+    },
+  });
+  await b.go("/nodes/pi-b");
+  const res = await b.post("/nodes/pi-b/drain");
+  assert.equal(res.status, 409);
+  assert.match(res.text_, /role="alert" id="problem">pi-b is the only node that can run mc/);
+});
