@@ -43,7 +43,7 @@ Deno.test("a file with problems shows each under its line, and deploys nothing",
   // Line 5 is web's expose.
   assert.match(
     res.text_,
-    /<li class="has-problem" id="line-5"><span class="n">5<\/span><span>    expose: \[&quot;eighty&quot;\]<\/span><span class="says">Line 5: services\.web\.expose/,
+    /<li class="has-problem" id="line-5"><span class="n">5<\/span><span> {4}expose: \[&quot;eighty&quot;\]<\/span><span class="says">Line 5: services\.web\.expose/,
   );
   assert.equal(store.writes, 0);
   // The text box keeps what was typed.
