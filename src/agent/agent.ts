@@ -1786,6 +1786,7 @@ export class Agent {
           }),
         domain: c.domain,
         nodeName: this.identity.name,
+        httpsPort: () => this.endpoints.apiTls,
         secret: () => this.#peerToken,
         admin: this.#uiAdmin,
         log: this.log.child("ui"),

@@ -52,8 +52,14 @@ export function createApi(deps: ApiDeps): Hono {
     token: () => deps.peerToken?.(),
     paths: PEER_PATHS,
   });
-  // The UI's pages check their own sessions; everything else needs the token.
-  app.use((c, next) => deps.ui && isUiPath(c.req.path) ? next() : token(c, next));
+  // The UI's pages check their own sessions; everything else needs the token, or the session
+  // of a browser logged in to the UI (with its CSRF token on writes).
+  app.use(async (c, next) => {
+    if (deps.ui && isUiPath(c.req.path)) return await next();
+    const session = deps.ui?.authorizes;
+    if (session && !c.req.header("authorization") && await session(c.req.raw)) return await next();
+    return await token(c, next);
+  });
   app.use(async (c, next) => {
     await next();
     // What a read answers comes from this node's copy; without etcd it may be out of date.

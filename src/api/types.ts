@@ -78,7 +78,10 @@ export interface ApiDeps {
    * The web UI, served on every path outside `/api/` and `/metrics` (it checks its own
    * sessions); absent in tests of the API alone.
    */
-  ui?: Hono;
+  ui?: Hono & {
+    /** True for a browser's live UI session (with its CSRF token on writes): taken as the token. */
+    authorizes?(req: Request): Promise<boolean>;
+  };
   /**
    * The web UI's first-run code (`fossora ui setup-code`), or null once the admin password is
    * set.

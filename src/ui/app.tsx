@@ -17,20 +17,30 @@ import { Layout, type Section } from "./layout.tsx";
 import { liveRegion, SSE_HEADERS } from "./live.ts";
 import { addNodePages } from "./nodes.tsx";
 import { addOverviewRoutes } from "./overview.tsx";
-import { LoginPage, MessagePage, SetupPage } from "./pages.tsx";
+import { LoginPage, MessagePage, SetupPage, TrustPage } from "./pages.tsx";
 import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem, verifyPassword } from "./password.ts";
 import { addServicePages } from "./services.tsx";
 import { FORM_COOKIE, formNonce, SESSION_COOKIE, SESSION_TTL_MS, Sessions } from "./session.ts";
 import { isSetupCode, setupCode } from "./setup_code.ts";
 import { LoginThrottle } from "./throttle.ts";
+import { saferUrl } from "./transport.ts";
 
 export type { AdminRecord, AdminStore, UiDeps } from "./context.ts";
 
 /** Longest form body taken by default: a password and two tokens, or a setting or two. */
 const MAX_FORM_BYTES = 8 * 1024;
 
+/** The UI's app, and the check the API makes of a browser's session. */
+export type UiApp = Hono & {
+  /**
+   * True when the request carries a live session of this UI, and for a request that changes
+   * something also its CSRF token in `X-CSRF-Token`: the API takes it as it takes the token.
+   */
+  authorizes(req: Request): Promise<boolean>;
+};
+
 /** Builds the UI's hono app. */
-export function createUi(deps: UiDeps): Hono {
+export function createUi(deps: UiDeps): UiApp {
   const log = deps.log ?? silentLogger;
   const now = deps.now ?? Date.now;
   const throttle = new LoginThrottle({ now });
@@ -135,6 +145,9 @@ export function createUi(deps: UiDeps): Hono {
   const client = (c: Context) =>
     (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname ?? "unknown";
 
+  /** Where to type the password safely, when this page would send it in clear. */
+  const safer = (c: Context) => saferUrl(new URL(c.req.url), client(c), deps.httpsPort?.());
+
   const refused = (c: Context) =>
     c.html(
       <MessagePage
@@ -229,11 +242,19 @@ export function createUi(deps: UiDeps): Hono {
   addCatalogPages(app, ctx);
   addNodePages(app, ctx);
 
+  // Public, like the certificate itself: a phone needs it before it can log in safely.
+  app.get("/trust", async (c) => {
+    const found = await session(c);
+    return c.html(
+      <TrustPage csrf={found instanceof Response ? undefined : found.s.csrf(found.sid)} />,
+    );
+  });
+
   app.get("/setup", async (c) => {
     const s = await state(c);
     if ("page" in s) return s.page;
     if (s.admin) return c.redirect("/login", 303);
-    return c.html(<SetupPage csrf={formToken(c, s.sessions)} />);
+    return c.html(<SetupPage csrf={formToken(c, s.sessions)} safer={safer(c)} />);
   });
 
   app.post("/setup", async (c) => {
@@ -243,7 +264,10 @@ export function createUi(deps: UiDeps): Hono {
     if (!form) return refused(c);
     if (s.admin) return c.redirect("/login", 303);
     const again = (problem: string, status: 400 | 429 = 400) =>
-      c.html(<SetupPage csrf={formToken(c, s.sessions)} problem={problem} />, status);
+      c.html(
+        <SetupPage csrf={formToken(c, s.sessions)} problem={problem} safer={safer(c)} />,
+        status,
+      );
     const wait = throttle.wait(client(c));
     if (wait > 0) return again(slowDown(c, wait), 429);
     if (!isSetupCode(form.code ?? "", setupCode(s.secret))) {
@@ -271,7 +295,7 @@ export function createUi(deps: UiDeps): Hono {
     const s = await state(c);
     if ("page" in s) return s.page;
     if (!s.admin) return c.redirect("/setup", 303);
-    return c.html(<LoginPage csrf={formToken(c, s.sessions)} />);
+    return c.html(<LoginPage csrf={formToken(c, s.sessions)} safer={safer(c)} />);
   });
 
   app.post("/login", async (c) => {
@@ -281,7 +305,10 @@ export function createUi(deps: UiDeps): Hono {
     if (!form) return refused(c);
     if (!s.admin) return c.redirect("/setup", 303);
     const again = (problem: string, status: 401 | 429) =>
-      c.html(<LoginPage csrf={formToken(c, s.sessions)} problem={problem} />, status);
+      c.html(
+        <LoginPage csrf={formToken(c, s.sessions)} problem={problem} safer={safer(c)} />,
+        status,
+      );
     const wait = throttle.wait(client(c));
     if (wait > 0) return again(slowDown(c, wait), 429);
     const password = form.password ?? "";
@@ -309,7 +336,26 @@ export function createUi(deps: UiDeps): Hono {
     });
   }
 
-  return app;
+  return Object.assign(app, {
+    authorizes: async (req: Request) => {
+      const cookie = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`)
+        .exec(req.headers.get("cookie") ?? "")?.[1];
+      const secret = deps.secret();
+      if (!cookie || !secret) return false;
+      let admin: AdminRecord | undefined;
+      try {
+        admin = await deps.admin.get() ?? knownAdmin;
+      } catch {
+        admin = knownAdmin;
+      }
+      if (!admin) return false;
+      const s = sessionsFor(secret);
+      const found = s.check(cookie, epochOf(admin));
+      if (!found) return false;
+      if (req.method === "GET" || req.method === "HEAD") return true;
+      return s.checkCsrf(found.sid, req.headers.get("x-csrf-token") ?? undefined);
+    },
+  });
 }
 
 /** HttpOnly, SameSite=Strict, and Secure when the page came over HTTPS. */

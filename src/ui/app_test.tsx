@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createUi } from "./app.tsx";
-import { Browser, PASSWORD, SECRET, testUi } from "./fixtures.ts";
+import { Browser, PASSWORD, SECRET, signedIn, testUi } from "./fixtures.ts";
 import { setupCode } from "./setup_code.ts";
 
 /** The UI with its API, the admin password in a map. */
@@ -189,4 +189,36 @@ Deno.test("a form too large, or not a form, is refused; an unreadable cluster st
   const res = await broken.request("http://pi-a:7440/login");
   assert.equal(res.status, 503);
   assert.match(await res.text(), /cannot reach the cluster(&#39;|')s database right now/);
+});
+
+Deno.test("the login page over plain HTTP from the LAN warns and links to HTTPS; from the tailnet it does not", async () => {
+  const { app } = testUi({ ui: { httpsPort: () => 7443 } });
+  const lan = new Browser(app, "192.168.1.20");
+  await lan.go("/setup");
+  const setup = await lan.go("/setup");
+  assert.match(setup.text_, /This page is not encrypted/);
+  assert.match(setup.text_, /href="https:\/\/pi-a:7443\/setup"/);
+  const tailnet = new Browser(app, "100.101.1.2");
+  assert.doesNotMatch((await tailnet.go("/setup")).text_, /not encrypted/);
+  const trust = await lan.go("/trust");
+  assert.equal(trust.status, 200);
+  assert.match(trust.text_, /href="\/api\/v1\/ca.crt"/);
+});
+
+Deno.test("the API takes a UI session as the token: reads with the cookie, writes with its CSRF token too", async () => {
+  const { app, b, view } = await signedIn();
+  const cookie = [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  const read = await app.request("http://pi-a:7440/api/v1/services", { headers: { cookie } });
+  assert.equal(read.status, 200);
+  const del = (headers: Record<string, string>) =>
+    app.request("http://pi-a:7440/api/v1/services/mc", { method: "DELETE", headers });
+  assert.equal((await del({ cookie })).status, 401, "a write needs the CSRF token");
+  assert.equal((await del({ cookie, "x-csrf-token": "forged" })).status, 401);
+  assert.ok(view.service("mc"));
+  assert.equal((await del({ cookie, "x-csrf-token": b.csrf })).status, 200);
+  assert.equal(view.service("mc"), undefined);
+  const stranger = await app.request("http://pi-a:7440/api/v1/services", {
+    headers: { cookie: "fossora_session=forged" },
+  });
+  assert.equal(stranger.status, 401);
 });

@@ -35,6 +35,8 @@ export interface UiDeps {
   /** The cluster's secret, which every node has; undefined until this node is a member. */
   secret(): string | undefined;
   admin: AdminStore;
+  /** The port this UI is served on over HTTPS, once it is (the login page points there). */
+  httpsPort?(): number | undefined;
   /** The app catalog; default the one in `catalog/`. */
   catalog?: Catalog;
   /** How often live pages look for changes, in ms (default 2 s). */

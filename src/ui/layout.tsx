@@ -24,7 +24,7 @@ button.danger{background:var(--bad)}button.quiet,.button.quiet{background:none;c
 .link{background:none;color:var(--accent);padding:0;margin:0;text-decoration:underline}
 .problem{color:var(--bad);font-weight:600}.hint{color:var(--muted);font-size:.95em}
 .warnings{list-style:none;padding:0}.warnings li{border-left:4px solid var(--warn);background:var(--soft);padding:.5em .75em;margin:.4em 0}
-.warnings li.bad{border-color:var(--bad)}
+.warnings li.bad{border-color:var(--bad)}.notice{border-left:4px solid var(--warn);background:var(--soft);padding:.5em .75em}
 .table{overflow-x:auto}table{border-collapse:collapse;width:100%;margin:.5em 0 1em}th,td{text-align:left;padding:.4em .5em;border-bottom:1px solid var(--line);vertical-align:top}
 .state{font-weight:600}.state-ready,.state-running{color:var(--good)}.state-failing,.state-down,.state-error,.state-exited{color:var(--bad)}.state-degraded,.state-starting,.state-pending,.state-joining,.state-created{color:var(--warn)}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:1em;padding:0;list-style:none}.cards>li{border:1px solid var(--line);border-radius:6px;padding:.75em 1em}

@@ -4,6 +4,6 @@
  * node's own API, and kept current by server-sent events.
  * @module
  */
-export { type AdminRecord, type AdminStore, createUi, type UiDeps } from "./app.tsx";
+export { type AdminRecord, type AdminStore, createUi, type UiApp, type UiDeps } from "./app.tsx";
 export { setupCode } from "./setup_code.ts";
 export { type Catalog, loadCatalog } from "./catalog.ts";

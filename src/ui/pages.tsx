@@ -6,8 +6,69 @@
  */
 import { Layout, Problem } from "./layout.tsx";
 
+/** The warning before a password is sent in clear over the LAN, with the HTTPS address. */
+function PlainHttp(props: { safer?: string }) {
+  if (!props.safer) return null;
+  return (
+    <p class="notice" role="note">
+      <strong>This page is not encrypted.</strong>{" "}
+      Anyone on your network could read the password you send from it. Use{" "}
+      <a href={props.safer}>{props.safer}</a> instead; your browser trusts it once you{" "}
+      <a href="/trust">install the cluster's certificate</a>.
+    </p>
+  );
+}
+
+/** How to trust the cluster's certificate on a phone, a tablet or a computer. */
+export function TrustPage(props: { csrf?: string }) {
+  return (
+    <Layout title="Trust the cluster" csrf={props.csrf}>
+      <h1>Trust this cluster's certificate</h1>
+      <p>
+        fossora's HTTPS (this UI on port 7443, and https://NAME.DOMAIN/ for your services) uses
+        certificates from the cluster's own authority. Install its certificate once on each device
+        and the browser trusts them all, with no warning.
+      </p>
+      <p>
+        <a class="button" href="/api/v1/ca.crt" download="fossora-ca.crt">
+          Download the certificate (fossora-ca.crt)
+        </a>
+      </p>
+      <h2>iPhone and iPad</h2>
+      <ol>
+        <li>Open this page in Safari and download the certificate; allow the profile.</li>
+        <li>Settings, General, VPN and Device Management: install the fossora profile.</li>
+        <li>
+          Settings, General, About, Certificate Trust Settings: turn on full trust for it.
+        </li>
+      </ol>
+      <h2>Android</h2>
+      <ol>
+        <li>Download the certificate.</li>
+        <li>
+          Settings, Security, More security settings, Encryption and credentials, Install a
+          certificate, CA certificate: pick fossora-ca.crt.
+        </li>
+      </ol>
+      <h2>Computers</h2>
+      <ul>
+        <li>
+          Windows: open the file, Install Certificate, Local Machine, Trusted Root Certification
+          Authorities.
+        </li>
+        <li>macOS: open the file in Keychain Access, then set it to Always Trust.</li>
+        <li>
+          Debian and Ubuntu: copy it to /usr/local/share/ca-certificates/ and run
+          update-ca-certificates.
+        </li>
+        <li>Firefox keeps its own list: Settings, Certificates, View Certificates, Import.</li>
+      </ul>
+    </Layout>
+  );
+}
+
 /** First run: the setup code from the agent's log, and the admin password to set. */
-export function SetupPage(props: { csrf: string; problem?: string }) {
+export function SetupPage(props: { csrf: string; problem?: string; safer?: string }) {
   const described = props.problem ? "problem" : undefined;
   return (
     <Layout title="Set up">
@@ -16,6 +77,7 @@ export function SetupPage(props: { csrf: string; problem?: string }) {
         This cluster has no admin password yet. To show it is yours, type the setup code: it is in
         the agent's log, and <code>fossora ui setup-code</code> prints it on any node.
       </p>
+      <PlainHttp safer={props.safer} />
       <Problem text={props.problem} />
       <form method="post" action="/setup">
         <input type="hidden" name="csrf" value={props.csrf} />
@@ -54,10 +116,11 @@ export function SetupPage(props: { csrf: string; problem?: string }) {
 }
 
 /** Login with the admin password. */
-export function LoginPage(props: { csrf: string; problem?: string }) {
+export function LoginPage(props: { csrf: string; problem?: string; safer?: string }) {
   return (
     <Layout title="Log in">
       <h1>Log in</h1>
+      <PlainHttp safer={props.safer} />
       <Problem text={props.problem} />
       <form method="post" action="/login">
         <input type="hidden" name="csrf" value={props.csrf} />
