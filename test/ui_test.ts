@@ -90,12 +90,14 @@ Deno.test("the web UI's first run takes the setup code from the log, and the pas
     const text = await (await agent.fetch(path)).text();
     assert.doesNotMatch(text, /scrypt\$/, path);
   }
-  // The API still needs its token: a UI session is not one yet.
-  const api = await fetch(`${base}/api/v1/services`, {
-    headers: { cookie: [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ") },
-  });
-  assert.equal(api.status, 401);
+  // The API takes the session for reads; a write needs the session's CSRF token too.
+  const cookie = [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  const api = await fetch(`${base}/api/v1/services`, { headers: { cookie } });
+  assert.equal(api.status, 200);
   await api.body?.cancel();
+  const write = await fetch(`${base}/api/v1/leave`, { method: "POST", headers: { cookie } });
+  assert.equal(write.status, 401);
+  await write.body?.cancel();
 
   // The password is the cluster's, in etcd: the agent started again takes it and the session.
   await agent.stop();
@@ -111,4 +113,18 @@ Deno.test("the web UI's first run takes the setup code from the log, and the pas
   assert.equal((await fresh.go("/login", { csrf: fresh.csrf, password: PASSWORD })).status, 303);
   assert.equal((await fresh.go("/")).status, 200);
   assert.ok(!agent.output.some((l) => l.includes(PASSWORD)), "the password is in no log line");
+
+  // The same UI over HTTPS on the TLS port, with a certificate the cluster CA signed.
+  const ca = await (await fetch(`${base}/api/v1/ca.crt`)).text();
+  const client = Deno.createHttpClient({ caCerts: [ca] });
+  try {
+    const tls = `https://127.0.0.1:${agent.ports.apiTls}`;
+    const login = await fetch(`${tls}/login`, { client });
+    assert.equal(login.status, 200);
+    assert.match(await login.text(), /<h1>Log in<\/h1>/);
+    const set = login.headers.getSetCookie().find((l) => l.startsWith("fossora_form="));
+    assert.match(set ?? "", /; Secure/i, "cookies sent over HTTPS are Secure");
+  } finally {
+    client.close();
+  }
 });
