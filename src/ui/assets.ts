@@ -53,7 +53,15 @@ export const UI_SCRIPT = `"use strict";
       opened = true;
       state.textContent = paused ? "Paused: new lines wait." : "Following new lines.";
     });
-    es.addEventListener("lines", (e) => { if (paused) held.push(e.data); else append(e.data); });
+    const waiting = () => {
+      const n = held.reduce((sum, t) => sum + t.split("\\n").length, 0);
+      state.textContent = n ? "Paused: " + n + " new line" + (n === 1 ? "" : "s") + " wait." : "Paused: new lines wait.";
+    };
+    es.addEventListener("lines", (e) => {
+      if (!paused) return append(e.data);
+      held.push(e.data);
+      waiting();
+    });
     es.addEventListener("problem", (e) => { state.textContent = e.data; es.close(); });
     es.addEventListener("end", () => {
       state.textContent = "The log ended: the replica stopped or moved. Reload to read it again.";
@@ -68,8 +76,10 @@ export const UI_SCRIPT = `"use strict";
       paused = !paused;
       pause.setAttribute("aria-pressed", String(paused));
       pause.textContent = paused ? "Resume" : "Pause";
-      state.textContent = paused ? "Paused: new lines wait." : "Following new lines.";
-      if (!paused) { for (const t of held) append(t); held = []; }
+      if (paused) return waiting();
+      state.textContent = "Following new lines.";
+      for (const t of held) append(t);
+      held = [];
     });
   }
   for (const button of document.querySelectorAll("[data-copy]")) {

@@ -29,9 +29,9 @@ button.danger{background:var(--bad)}button.quiet,.button.quiet{background:none;c
 .state{font-weight:600}.state-ready,.state-running{color:var(--good)}.state-failing,.state-down,.state-error,.state-exited{color:var(--bad)}.state-degraded,.state-starting,.state-pending,.state-joining,.state-created{color:var(--warn)}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:1em;padding:0;list-style:none}.cards>li{border:1px solid var(--line);border-radius:6px;padding:.75em 1em}
 .cards h2,.cards h3{margin:.1em 0 .3em;font-size:1.1em}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.5em 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
-pre,code{font-family:ui-monospace,monospace;font-size:.9em}pre{background:var(--soft);padding:.75em;overflow:auto;border-radius:4px}
+pre,code{font-family:ui-monospace,monospace;font-size:.9em}pre{background:var(--soft);padding:.75em;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 .log{height:60vh;white-space:pre-wrap;overflow-wrap:anywhere}.actions{display:flex;flex-wrap:wrap;align-items:end;gap:.5em 1em}.actions form{margin:0}
-.listing{list-style:none;padding:0;margin:0;font-family:ui-monospace,monospace;font-size:.9em;background:var(--soft);border-radius:4px;overflow:auto}
+.listing{list-style:none;padding:0;margin:0;font-family:ui-monospace,monospace;font-size:.9em;background:var(--soft);border-radius:4px;overflow-wrap:anywhere}
 .listing li{display:grid;grid-template-columns:3.5em 1fr;white-space:pre-wrap}.listing .n{color:var(--muted);text-align:right;padding-right:.75em;user-select:none}
 .listing li.has-problem{background:color-mix(in srgb,var(--bad) 12%,transparent)}.listing .says{grid-column:2;color:var(--bad);font-family:system-ui,sans-serif;font-weight:600;white-space:normal;padding:.1em 0 .3em}
 form.inline{display:inline}#offline{position:sticky;top:0;background:var(--bad);color:#fff;padding:.5em 1em;margin:0}
@@ -105,6 +105,18 @@ export function Problem(props: { text?: string; id?: string }) {
 /** A state word, coloured (and never by colour alone: the word is there). */
 export function State(props: { state: string }) {
   return <span class={`state state-${props.state}`}>{props.state}</span>;
+}
+
+/**
+ * A table that may scroll sideways on a phone: a labelled region the keyboard can reach, so it
+ * can be scrolled without a mouse.
+ */
+export function Scroll(props: { label: string; children: Child }) {
+  return (
+    <div class="table" role="region" aria-label={props.label} tabindex={0}>
+      {props.children}
+    </div>
+  );
 }
 
 /** A hidden CSRF field. */

@@ -8,7 +8,7 @@ import type { Context, Hono } from "hono";
 import { raw } from "hono/html";
 import type { NodeSummary, ServiceSummary } from "../api/mod.ts";
 import type { Signed, UiContext } from "./context.ts";
-import { Ago, bytes, Csrf, Layout, Problem, State } from "./layout.tsx";
+import { Ago, bytes, Csrf, Layout, Problem, Scroll, State } from "./layout.tsx";
 import { NodesBySite, usageText } from "./overview.tsx";
 import { pendingNodes } from "./warnings.ts";
 
@@ -53,7 +53,7 @@ function NodesBody(
       <NodesBySite nodes={props.nodes} />
       <h2>Admission history</h2>
       {props.admission.length === 0 ? <p>Nothing yet.</p> : (
-        <div class="table">
+        <Scroll label="Admission history">
           <table>
             <thead>
               <tr>
@@ -77,7 +77,7 @@ function NodesBody(
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
     </>
   );

@@ -6,8 +6,9 @@
 import type { Hono } from "hono";
 import { raw } from "hono/html";
 import type { ClusterSummary, NodeSummary, ServiceSummary } from "../api/mod.ts";
+import type { StacksAnswer, StackSummary } from "../cli/api_types.ts";
 import type { UiContext } from "./context.ts";
-import { bytes, Layout, State } from "./layout.tsx";
+import { bytes, Layout, Scroll, State } from "./layout.tsx";
 import { type AdmissionLine, clusterWarnings, type Warning } from "./warnings.ts";
 
 /** What the overview shows, read from the API. */
@@ -15,14 +16,16 @@ interface OverviewData {
   cluster?: ClusterSummary;
   nodes: NodeSummary[];
   services: ServiceSummary[];
+  stacks: StackSummary[];
   warnings: Warning[];
 }
 
 async function overviewData(ctx: UiContext, now: number): Promise<OverviewData> {
-  const [cluster, nodes, services, admission] = await Promise.all([
+  const [cluster, nodes, services, stacks, admission] = await Promise.all([
     ctx.call<ClusterSummary>("GET", "/api/v1/cluster"),
     ctx.call<{ nodes: NodeSummary[] }>("GET", "/api/v1/nodes"),
     ctx.call<{ services: ServiceSummary[] }>("GET", "/api/v1/services"),
+    ctx.call<StacksAnswer>("GET", "/api/v1/stacks"),
     ctx.call<{ events: AdmissionLine[] }>("GET", "/api/v1/admission"),
   ]);
   if (!nodes.ok) throw new Error(nodes.error.message);
@@ -34,6 +37,7 @@ async function overviewData(ctx: UiContext, now: number): Promise<OverviewData> 
   };
   return {
     ...data,
+    stacks: stacks.ok ? stacks.body.stacks : [],
     warnings: clusterWarnings({
       ...data,
       admission: admission.ok ? admission.body.events : undefined,
@@ -127,7 +131,7 @@ export function ServiceTable(props: { services: ServiceSummary[] }) {
     (a.stack ?? "").localeCompare(b.stack ?? "") || a.name.localeCompare(b.name)
   );
   return (
-    <div class="table">
+    <Scroll label="Services">
       <table>
         <thead>
           <tr>
@@ -157,7 +161,7 @@ export function ServiceTable(props: { services: ServiceSummary[] }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </Scroll>
   );
 }
 
@@ -169,6 +173,35 @@ function OverviewBody(props: { data: OverviewData }) {
       <Warnings warnings={data.warnings} />
       <h2>Nodes</h2>
       <NodesBySite nodes={data.nodes} />
+      {data.stacks.length > 0 && (
+        <>
+          <h2>Stacks</h2>
+          <Scroll label="Stacks">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Stack</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Services</th>
+                  <th scope="col">Address</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.stacks.map((st) => (
+                  <tr>
+                    <td>{st.name}</td>
+                    <td>
+                      <State state={st.state} />
+                    </td>
+                    <td>{st.services.length}</td>
+                    <td>{st.url ? <a href={st.url}>{st.url}</a> : "—"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </Scroll>
+        </>
+      )}
       <h2>Services</h2>
       <ServiceTable services={data.services} />
     </>

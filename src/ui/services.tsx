@@ -8,7 +8,7 @@ import type { Context, Hono } from "hono";
 import { raw } from "hono/html";
 import type { ServiceDetail, ServiceSummary } from "../api/mod.ts";
 import type { Signed, UiContext } from "./context.ts";
-import { Ago, Csrf, Layout, Problem, State } from "./layout.tsx";
+import { Ago, Csrf, Layout, Problem, Scroll, State } from "./layout.tsx";
 import { SSE_HEADERS, sseEvent } from "./live.ts";
 import { ServiceTable } from "./overview.tsx";
 
@@ -47,7 +47,7 @@ function ServiceBody(props: { s: ServiceDetail; now: number }) {
       </dl>
       <h2>Replicas</h2>
       {s.replicas.length === 0 ? <p>No replica runs yet.</p> : (
-        <div class="table">
+        <Scroll label="Replicas">
           <table>
             <thead>
               <tr>
@@ -77,7 +77,7 @@ function ServiceBody(props: { s: ServiceDetail; now: number }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       <h2>What happened</h2>
       {s.events.length === 0 ? <p>Nothing has happened to it yet.</p> : (

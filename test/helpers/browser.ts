@@ -17,12 +17,22 @@ export const VIEWPORTS = {
   desktop: { width: 1280, height: 800 },
 } as const;
 
-/** Starts headless chromium; dispose it to close it. */
-export async function launchBrowser(): Promise<Browser & AsyncDisposable> {
+/**
+ * Starts headless chromium; dispose it to close it. `resolve` maps host names to addresses
+ * (`{"*.fossora.home.arpa": "10.0.0.2"}`), as a LAN's DNS would.
+ */
+export async function launchBrowser(
+  resolve: Record<string, string> = {},
+): Promise<Browser & AsyncDisposable> {
+  const rules = Object.entries(resolve).map(([name, address]) => `MAP ${name} ${address}`);
   const browser = await chromium.launch({
     executablePath: Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium",
     // Root in a container: chromium's sandbox needs user namespaces it may not have.
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    args: [
+      "--no-sandbox",
+      "--disable-dev-shm-usage",
+      ...(rules.length ? [`--host-resolver-rules=${rules.join(",")}`] : []),
+    ],
   });
   return Object.assign(browser, { [Symbol.asyncDispose]: () => browser.close() });
 }
