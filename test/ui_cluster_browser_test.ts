@@ -157,7 +157,7 @@ Deno.test("in a browser on three nodes: catalog, deploy, logs, proxy, scale, rem
 
   await t.step("scale to two replicas", async () => {
     await page.goto(`${ui(n1)}/services/web.blog`);
-    await page.getByLabel("Replicas").fill("2");
+    await page.getByRole("spinbutton", { name: "Replicas" }).fill("2");
     await page.getByRole("button", { name: "Scale" }).click();
     await page.getByText("2 ready of 2 wanted").waitFor({ timeout: 60_000 });
   });

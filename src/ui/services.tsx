@@ -47,7 +47,7 @@ function ServiceBody(props: { s: ServiceDetail; now: number }) {
       </dl>
       <h2>Replicas</h2>
       {s.replicas.length === 0 ? <p>No replica runs yet.</p> : (
-        <Scroll label="Replicas">
+        <Scroll label="Its replicas">
           <table>
             <thead>
               <tr>
