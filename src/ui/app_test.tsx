@@ -68,7 +68,10 @@ Deno.test("first run: the setup code is asked for, a wrong one is refused, the r
   const overview = await b.go("/");
   assert.equal(overview.status, 200);
   assert.match(overview.text_, /<a href="\/nodes\/pi-a">pi-a<\/a>/);
-  assert.match(overview.text_, /<a href="\/services\/whoami">whoami<\/a>.*<td>2 of 2<\/td>/);
+  assert.match(
+    overview.text_,
+    /<a href="\/services\/whoami">whoami<\/a>.*<td data-label="Ready">2 of 2<\/td>/,
+  );
   assert.match(overview.text_, /href="http:\/\/whoami\.home\.test\/"/);
 
   // Once set, the first-run page is gone: a second "first run" cannot replace the password.

@@ -137,12 +137,14 @@ const CONTEXT_LINES = 2;
 /** The file with numbered lines and each problem under the line it concerns. */
 export function Listing(props: { text: string; problems: FieldProblem[] }) {
   const finder = new LineFinder(props.text);
-  const lines = props.text.split(/\r?\n/);
+  const lines = props.text.replace(/\r?\n$/, "").split(/\r?\n/);
   const byLine = new Map<number, string[]>();
   const unplaced: FieldProblem[] = [];
   for (const p of props.problems) {
-    const line = finder.line(p.path, p.message);
-    if (line === undefined || line > lines.length) unplaced.push(p);
+    // An error at the end of the file (an unclosed bracket) is about its last line.
+    const found = finder.line(p.path, p.message);
+    const line = found === undefined ? undefined : Math.min(found, lines.length);
+    if (line === undefined) unplaced.push(p);
     else byLine.set(line, [...byLine.get(line) ?? [], said(p)]);
   }
   const shown = (n: number) =>

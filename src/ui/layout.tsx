@@ -26,11 +26,12 @@ button.danger{background:var(--bad)}button.quiet,.button.quiet{background:none;c
 .warnings{list-style:none;padding:0}.warnings li{border-left:4px solid var(--warn);background:var(--soft);padding:.5em .75em;margin:.4em 0}
 .warnings li.bad{border-color:var(--bad)}.notice{border-left:4px solid var(--warn);background:var(--soft);padding:.5em .75em}
 .table{overflow-x:auto}table{border-collapse:collapse;width:100%;margin:.5em 0 1em}th,td{text-align:left;padding:.4em .5em;border-bottom:1px solid var(--line);vertical-align:top}
+@media (max-width:40em){.table table,.table tbody,.table tr,.table td{display:block}.table thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}.table tr{border-bottom:1px solid var(--line);padding:.3em 0}.table td{display:grid;grid-template-columns:6.5em 1fr;gap:.5em;border:0;padding:.15em .25em}.table td::before{content:attr(data-label);color:var(--muted)}}
 .state{font-weight:600}.state-ready,.state-running{color:var(--good)}.state-failing,.state-down,.state-error,.state-exited{color:var(--bad)}.state-degraded,.state-starting,.state-pending,.state-joining,.state-created{color:var(--warn)}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:1em;padding:0;list-style:none}.cards>li{border:1px solid var(--line);border-radius:6px;padding:.75em 1em}
 .cards h2,.cards h3{margin:.1em 0 .3em;font-size:1.1em}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.5em 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 pre,code{font-family:ui-monospace,monospace;font-size:.9em}pre{background:var(--soft);padding:.75em;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
-.log{height:60vh;white-space:pre-wrap;overflow-wrap:anywhere}.actions{display:flex;flex-wrap:wrap;align-items:end;gap:.5em 1em}.actions form{margin:0}
+.log{height:60vh;white-space:pre-wrap;overflow-wrap:anywhere}.actions{display:flex;flex-wrap:wrap;align-items:end;gap:.5em 1em}.actions form{margin:0}.scale{display:flex;flex-wrap:wrap;align-items:center;gap:0 .75em}.scale label{margin:.75em 0 0}.scale input{margin-top:.75em}
 .listing{list-style:none;padding:0;margin:0;font-family:ui-monospace,monospace;font-size:.9em;background:var(--soft);border-radius:4px;overflow-wrap:anywhere}
 .listing li{display:grid;grid-template-columns:3.5em 1fr;white-space:pre-wrap}.listing .n{color:var(--muted);text-align:right;padding-right:.75em;user-select:none}
 .listing li.has-problem{background:color-mix(in srgb,var(--bad) 12%,transparent)}.listing .says{grid-column:2;color:var(--bad);font-family:system-ui,sans-serif;font-weight:600;white-space:normal;padding:.1em 0 .3em}

@@ -65,11 +65,11 @@ function NodesBody(
             <tbody>
               {[...props.admission].sort((a, b) => b.at - a.at).slice(0, HISTORY).map((e) => (
                 <tr>
-                  <td>
+                  <td data-label="When">
                     <Ago at={e.at} now={props.now} />
                   </td>
-                  <td>{e.name}</td>
-                  <td>
+                  <td data-label="Node">{e.name}</td>
+                  <td data-label="What">
                     {e.event}
                     {e.detail ? `: ${e.detail}` : ""}
                   </td>

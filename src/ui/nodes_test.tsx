@@ -35,7 +35,7 @@ Deno.test("the nodes page has the join line, pending nodes to approve, and the h
   const page = await b.go("/nodes");
   assert.match(page.text_, /fossora agent --join 192\.168\.1\.10:7440 --token j</);
   assert.match(page.text_, /pi-new asks to join/);
-  assert.match(page.text_, /<td>pending: no token<\/td>/);
+  assert.match(page.text_, /<td data-label="What">pending: no token<\/td>/);
   const res = await b.post("/nodes/pi-new/approve");
   assert.equal(res.status, 303);
   assert.deepEqual(approved, ["pi-new"]);

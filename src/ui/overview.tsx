@@ -146,17 +146,17 @@ export function ServiceTable(props: { services: ServiceSummary[] }) {
         <tbody>
           {sorted.map((s) => (
             <tr>
-              <td>
+              <td data-label="Service">
                 <a href={`/services/${encodeURIComponent(s.name)}`}>{s.name}</a>
               </td>
-              <td>{s.stack ?? "—"}</td>
-              <td>
+              <td data-label="Stack">{s.stack ?? "—"}</td>
+              <td data-label="State">
                 <State state={s.state} />
                 {s.problem && <div class="hint">{s.problem}</div>}
               </td>
-              <td>{`${s.ready} of ${s.replicas}`}</td>
-              <td>{s.nodes.join(", ") || "—"}</td>
-              <td>{s.url ? <a href={s.url}>{s.url}</a> : "—"}</td>
+              <td data-label="Ready">{`${s.ready} of ${s.replicas}`}</td>
+              <td data-label="Nodes">{s.nodes.join(", ") || "—"}</td>
+              <td data-label="Address">{s.url ? <a href={s.url}>{s.url}</a> : "—"}</td>
             </tr>
           ))}
         </tbody>
@@ -189,12 +189,12 @@ function OverviewBody(props: { data: OverviewData }) {
               <tbody>
                 {data.stacks.map((st) => (
                   <tr>
-                    <td>{st.name}</td>
-                    <td>
+                    <td data-label="Stack">{st.name}</td>
+                    <td data-label="State">
                       <State state={st.state} />
                     </td>
-                    <td>{st.services.length}</td>
-                    <td>{st.url ? <a href={st.url}>{st.url}</a> : "—"}</td>
+                    <td data-label="Services">{st.services.length}</td>
+                    <td data-label="Address">{st.url ? <a href={st.url}>{st.url}</a> : "—"}</td>
                   </tr>
                 ))}
               </tbody>

@@ -61,18 +61,18 @@ function ServiceBody(props: { s: ServiceDetail; now: number }) {
             <tbody>
               {s.replicas.map((r) => (
                 <tr>
-                  <td>{r.replica}</td>
-                  <td>
+                  <td data-label="Replica">{r.replica}</td>
+                  <td data-label="Node">
                     <a href={`/nodes/${encodeURIComponent(r.node)}`}>{r.node}</a>
                   </td>
-                  <td>
+                  <td data-label="State">
                     <State state={r.ready ? "ready" : r.state} />
                     {r.message && <div class="hint">{r.message}</div>}
                   </td>
-                  <td>
+                  <td data-label="Since">
                     <Ago at={r.since} now={now} />
                   </td>
-                  <td>{r.restarts}</td>
+                  <td data-label="Restarts">{r.restarts}</td>
                 </tr>
               ))}
             </tbody>
@@ -155,22 +155,22 @@ function ServicePage(props: { s: ServiceDetail; body: string; signed: Signed; pr
       <div class="actions">
         <a class="button" href={`${path}/logs`}>Logs</a>
         <a class="button quiet" href={`${path}/restart`}>Restart</a>
-        <form method="post" action={`${path}/scale`}>
-          <Csrf token={props.signed.csrf} />
-          <label for="replicas">Replicas</label>
-          <input
-            id="replicas"
-            name="replicas"
-            type="number"
-            min="0"
-            max="100"
-            value={String(s.spec.replicas)}
-            required
-          />{" "}
-          <button type="submit" class="quiet">Scale</button>
-        </form>
         <a class="button quiet" href={`${path}/remove`}>Remove</a>
       </div>
+      <form method="post" action={`${path}/scale`} class="scale">
+        <Csrf token={props.signed.csrf} />
+        <label for="replicas">Replicas</label>
+        <input
+          id="replicas"
+          name="replicas"
+          type="number"
+          min="0"
+          max="100"
+          value={String(s.spec.replicas)}
+          required
+        />
+        <button type="submit" class="quiet">Scale</button>
+      </form>
       <div data-live={`/live${path}`}>{raw(props.body)}</div>
       <ServiceSettings s={s} />
       <p class="hint">
