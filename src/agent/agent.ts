@@ -92,6 +92,7 @@ import type {
   LeasedRecords,
   MemberRecord,
   Mirror,
+  NodeRecord,
   ServiceRecord,
   ServiceSpec,
   ServingCert,
@@ -779,6 +780,30 @@ export class Agent {
         };
       },
       leave: () => this.#leave(records, event),
+      leaveOther: async (name) => {
+        const n = this.mirror.view.nodes().find((x) => x.name === name && x.state === "ready");
+        if (!n) {
+          throw new ApiError(
+            404,
+            "no_node",
+            `no running node is named ${JSON.stringify(name)}; a node that is down cannot ` +
+              "leave by itself: remove it instead (fossora nodes rm NAME)",
+          );
+        }
+        const res = await this.#peerFetch(n, "/api/v1/leave", {
+          method: "POST",
+          signal: AbortSignal.timeout(LEAVE_DRAIN_MS + LEAVE_TIMEOUT_MS + 30_000),
+        });
+        const body = await res.json().catch(() => undefined);
+        if (!res.ok) {
+          throw new ApiError(
+            res.status >= 500 ? 502 : res.status,
+            body?.error?.code ?? "leave_failed",
+            `${name} did not leave: ${body?.error?.message ?? `it answered ${res.status}`}`,
+          );
+        }
+        return body as { left: string; message: string };
+      },
       drain: (name) => this.#drain(name, true),
       undrain: (name) => this.#drain(name, false),
     };
@@ -937,10 +962,6 @@ export class Agent {
   }
 
   /**
-   * A replica's logs from the node that runs it: its API over TLS (the cluster CA vouches for
-   * it), with the cluster's peer token, asking for that node's own copy only.
-   */
-  /**
    * Until the web UI has an admin password, the log says the first-run code, which the UI asks
    * for so that only someone who can read this log (or run `fossora ui setup-code`) sets it.
    */
@@ -958,6 +979,10 @@ export class Agent {
     }
   }
 
+  /**
+   * A replica's logs from the node that runs it: its API over TLS (the cluster CA vouches for
+   * it), with the cluster's peer token, asking for that node's own copy only.
+   */
   async #remoteLogs(
     service: string,
     replica: number,
@@ -975,27 +1000,14 @@ export class Agent {
           : `replica ${replica} of ${service} runs on ${where}, which is down`,
       );
     }
-    this.#peerToken ??= await this.#etcdOrStarting().parts.etcdCall(() => this.store.peerToken());
-    this.#healthClient ??= await nodeHttpClient(this.#tls);
     const q = new URLSearchParams({ replica: String(replica), local: "1" });
     if (opts.follow) q.set("follow", "1");
     if (opts.tail !== undefined) q.set("tail", String(opts.tail));
-    const url = `https://${n.address}:${n.apiTlsPort}/api/v1/services/` +
-      `${encodeURIComponent(service)}/logs?${q}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        client: this.#healthClient,
-        headers: { authorization: `Bearer ${this.#peerToken}` },
-        signal: opts.signal,
-      });
-    } catch (err) {
-      throw new ApiError(
-        502,
-        "node_unreachable",
-        `cannot reach ${where}: ${(err as Error).message}`,
-      );
-    }
+    const res = await this.#peerFetch(
+      n,
+      `/api/v1/services/${encodeURIComponent(service)}/logs?${q}`,
+      { signal: opts.signal },
+    );
     if (!res.ok || !res.body) {
       const body = await res.json().catch(() => undefined);
       throw new ApiError(
@@ -1005,6 +1017,31 @@ export class Agent {
       );
     }
     return res.body;
+  }
+
+  /**
+   * Asks another node's TLS API, as a node (its certificate and the peer token); a node that
+   * cannot be reached is a 502 that names it.
+   */
+  async #peerFetch(n: NodeRecord, path: string, init: RequestInit): Promise<Response> {
+    if (!n.apiTlsPort || !this.#tls) {
+      throw new ApiError(502, "node_unreachable", `${n.name}'s agent does not serve other nodes`);
+    }
+    this.#peerToken ??= await this.#etcdOrStarting().parts.etcdCall(() => this.store.peerToken());
+    this.#healthClient ??= await nodeHttpClient(this.#tls);
+    try {
+      return await fetch(`https://${n.address}:${n.apiTlsPort}${path}`, {
+        ...init,
+        client: this.#healthClient,
+        headers: { authorization: `Bearer ${this.#peerToken}` },
+      });
+    } catch (err) {
+      throw new ApiError(
+        502,
+        "node_unreachable",
+        `cannot reach ${n.name}: ${(err as Error).message}`,
+      );
+    }
   }
 
   /** After a leave: what tied this node to the cluster goes; its identity stays. */

@@ -37,8 +37,11 @@ export const STALE_HEADER = "Fossora-Stale";
 const STALE_NOTE = "this node cannot reach the cluster state (etcd): this is the last copy it " +
   "saw, and may be out of date";
 
-/** What another node may ask with the peer token: a replica's logs. */
-const PEER_PATHS = /^\/api\/v1\/services\/[^/]+\/logs$/;
+/**
+ * What another node may ask with the peer token: a replica's logs, and to leave (a person asked
+ * it on another node's UI or CLI).
+ */
+const PEER_PATHS = /^\/api\/v1\/(services\/[^/]+\/logs|leave)$/;
 
 /** Builds the API; registers its gauges in `deps.metrics`. */
 export function createApi(deps: ApiDeps): Hono {

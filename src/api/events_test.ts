@@ -94,7 +94,10 @@ Deno.test("drain and undrain go to the control plane and answer what it says", a
     Promise.resolve({ node, drained, message: `${node} ${drained}` });
   const plane: ControlPlane = {
     removeNode: () => Promise.reject(new Error("not here")),
-    leave: () => Promise.reject(new Error("not here")),
+    leave: () => (calls.push("leave"), Promise.resolve({ left: "pi-a", message: "" })),
+    leaveOther: (
+      name,
+    ) => (calls.push(`leave ${name}`), Promise.resolve({ left: name, message: "" })),
     drain: (name) => (calls.push(`drain ${name}`), answer(name, true)),
     undrain: (name) => (calls.push(`undrain ${name}`), answer(name, false)),
   };
@@ -107,6 +110,35 @@ Deno.test("drain and undrain go to the control plane and answer what it says", a
   const anon = await app.request("/api/v1/nodes/pi-b/drain", { method: "POST" });
   assert.equal(anon.status, 401);
   await anon.body?.cancel();
+});
+Deno.test("a node asked to leave by name is this node, or is asked over the peers' API", async () => {
+  const calls: string[] = [];
+  const plane = {
+    removeNode: () => Promise.reject(new Error("not here")),
+    leave: () => (calls.push("leave"), Promise.resolve({ left: "pi-a", message: "" })),
+    leaveOther: (
+      name: string,
+    ) => (calls.push(`leave ${name}`), Promise.resolve({ left: name, message: "" })),
+    drain: () => Promise.reject(new Error("not here")),
+    undrain: () => Promise.reject(new Error("not here")),
+  };
+  const app = createApi(testDeps(sampleView(), { controlPlane: () => plane }));
+  for (const name of ["pi-a", "pi-b"]) {
+    const res = await app.request(`/api/v1/nodes/${name}/leave`, { method: "POST", headers: AUTH });
+    assert.equal((await res.json()).left, name);
+  }
+  assert.deepEqual(calls, ["leave", "leave pi-b"]);
+  // The peer token is taken for a leave, as another node forwards one.
+  const peer = createApi(
+    testDeps(sampleView(), { controlPlane: () => plane, peerToken: () => "p" }),
+  );
+  const res = await peer.request("/api/v1/leave", {
+    method: "POST",
+    headers: { authorization: "Bearer p" },
+  });
+  assert.equal(res.status, 200);
+  const other = await peer.request("/api/v1/services", { headers: { authorization: "Bearer p" } });
+  assert.equal(other.status, 401, "and on nothing else than logs and leave");
 });
 
 Deno.test("the peer token opens a replica's logs and nothing else; local=1 reads only this node's", async () => {

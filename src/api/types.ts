@@ -58,6 +58,11 @@ export interface ControlPlane {
   removeNode(name: string): Promise<{ removed: string; message: string }>;
   /** `fossora leave`: this node leaves; resolves once its membership is gone. */
   leave(): Promise<{ left: string; message: string }>;
+  /**
+   * `fossora leave NAME`: asks the running node `name` to leave (over the nodes' TLS API);
+   * resolves once it has.
+   */
+  leaveOther(name: string): Promise<{ left: string; message: string }>;
   /** `fossora nodes drain NAME`: no new replicas there, and its replicas move away. */
   drain(name: string): Promise<DrainAnswer>;
   /** `fossora nodes undrain NAME`: the node takes replicas again. */

@@ -61,7 +61,7 @@ const ARITY: Record<
   services: { names: [], optional: ["NAME"] },
   stacks: { names: [] },
   token: { names: [] },
-  leave: { names: [] },
+  leave: { names: [], optional: ["NAME"] },
   ui: { names: [], sub: { "setup-code": [] } },
   deploy: { names: ["FILE"] },
   rm: { names: ["NAME"] },

@@ -32,10 +32,11 @@ const COMMAND_USAGE: Record<Command, string> = {
   ui: "fossora ui setup-code [--json]\n" +
     "  Prints the one-time code the web UI's first-run page asks for before the admin password\n" +
     "  is set (http://NODE:7440/ on any node).",
-  leave: "fossora leave [--json]\n" +
-    "  This node leaves the cluster: it is drained (its replicas move to other nodes, each new\n" +
-    "  copy ready before the old one stops), its vote (if it has one) goes to another node,\n" +
-    "  then its membership is removed and its agent stops and forgets the cluster.",
+  leave: "fossora leave [NAME] [--json]\n" +
+    "  This node (or the running node NAME) leaves the cluster: it is drained (its replicas move\n" +
+    "  to other nodes, each new copy ready before the old one stops), its vote (if it has one)\n" +
+    "  goes to another node, then its membership is removed and its agent stops and forgets the\n" +
+    "  cluster.",
 };
 
 const GLOBAL_FLAGS = `Flags of the client commands:
@@ -64,7 +65,7 @@ Commands:
   logs NAME [-f]    a service's container logs
   token             print the cluster's join token
   ui setup-code     print the web UI's first-run code
-  leave             this node leaves the cluster
+  leave [NAME]      this node (or NAME) leaves the cluster
 
 ${GLOBAL_FLAGS}
 `;

@@ -178,15 +178,8 @@ function NodePage(props: {
           </form>
         )}
         {gone && <a class="button danger" href={`${path}/remove`}>Remove this node</a>}
-        {props.here && !gone && (
-          <a class="button danger" href={`${path}/leave`}>Leave the cluster</a>
-        )}
+        {!gone && <a class="button danger" href={`${path}/leave`}>Leave the cluster</a>}
       </div>
-      {!props.here && !gone && (
-        <p class="hint">
-          {`To make ${n.name} leave the cluster, open its own page (http://${n.address}:${n.apiPort}/nodes/${n.name}): a node leaves by itself, after its services have moved.`}
-        </p>
-      )}
     </Layout>
   );
 }
@@ -289,6 +282,7 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
   });
 
   const confirm = (kind: "remove" | "leave") => async (c: Context) => {
+    const here = c.req.param("name") === ctx.deps.nodeName;
     const s = await ctx.signedIn(c);
     if (s instanceof Response) return s;
     const name = c.req.param("name")!;
@@ -309,7 +303,9 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
           <Confirm
             signed={s}
             title={`Make ${name} leave?`}
-            text={`Its services move to other nodes first, then it leaves the cluster and stops serving. This page stops answering when it is done: use another node's UI after.`}
+            text={here
+              ? "Its services move to other nodes first, then it leaves the cluster and stops serving. This page stops answering when it is done: use another node's UI after."
+              : `Its services move to other nodes first, then ${name} leaves the cluster and its agent stops. This can take a few minutes.`}
             action={`${path}/leave`}
             button={`${name} leaves the cluster`}
             back={path}
@@ -326,13 +322,8 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
       if (p instanceof Response) return p;
       const name = c.req.param("name")!;
       const node = encodeURIComponent(name);
-      if (what === "leave" && name !== ctx.deps.nodeName) {
-        return page(c, p.signed, name, `Only ${name} itself can leave: open its own UI.`, 409);
-      }
       const answer = what === "remove"
         ? await ctx.call("DELETE", `/api/v1/nodes/${node}`)
-        : what === "leave"
-        ? await ctx.call("POST", "/api/v1/leave")
         : await ctx.call("POST", `/api/v1/nodes/${node}/${what}`);
       if (!answer.ok) {
         if (what === "approve") {
@@ -340,7 +331,7 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
         }
         return page(c, p.signed, name, answer.error.message, answer.status);
       }
-      return c.redirect(what === "approve" || what === "remove" ? "/nodes" : `/nodes/${node}`, 303);
+      return c.redirect(what === "drain" || what === "undrain" ? `/nodes/${node}` : "/nodes", 303);
     };
   for (const what of ["approve", "drain", "undrain", "remove", "leave"] as const) {
     app.post(`/nodes/:name/${what}`, act(what));

@@ -49,6 +49,11 @@ export function addClusterRoutes(app: Hono, deps: ApiDeps): void {
     async (c) => c.json(await controlPlane().removeNode(c.req.param("name"))),
   );
   app.post("/api/v1/leave", async (c) => c.json(await controlPlane().leave()));
+  app.post("/api/v1/nodes/:name/leave", async (c) => {
+    const name = c.req.param("name");
+    const cp = controlPlane();
+    return c.json(name === deps.nodeName ? await cp.leave() : await cp.leaveOther(name));
+  });
   app.post(
     "/api/v1/nodes/:name/drain",
     async (c) => c.json(await controlPlane().drain(c.req.param("name"))),

@@ -81,13 +81,16 @@ export function historyTable(events: AdmissionEvent[]): string {
   );
 }
 
-/** Runs `fossora leave`: waits until the cluster has taken this node's vote and let it go. */
+/**
+ * Runs `fossora leave [NAME]`: waits until the cluster has taken the node's vote and let it go.
+ */
 export async function leave(ctx: Context): Promise<number> {
   // The agent answers once its replicas have moved (up to 2 min) and the cluster has moved
   // this node's vote (up to 90 s).
+  const name = ctx.args.positionals[0];
   const answer = await ctx.client.json<{ left: string; message: string }>(
     "POST",
-    "/api/v1/leave",
+    name ? `/api/v1/nodes/${encodeURIComponent(name)}/leave` : "/api/v1/leave",
     undefined,
     { timeoutMs: 240_000 },
   );
