@@ -34,7 +34,7 @@ if (compiled) {
 console.error("deno compile could not get its runtime (offline?); making a launcher instead");
 const app = `${out}fossora-app`;
 await Deno.mkdir(app);
-for (const part of ["src", "deno.json", "deno.lock", "node_modules"]) {
+for (const part of ["src", "catalog", "deno.json", "deno.lock", "node_modules"]) {
   if (!(await run("cp", ["-a", `${root}${part}`, `${app}/`]))) Deno.exit(1);
 }
 const launcher = `#!/bin/sh
