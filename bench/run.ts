@@ -12,8 +12,9 @@
  * Flags: `--json`; `--duration=SECONDS` (the 64-connection and DNS runs; the others are shorter;
  * default 10); `--runs=N` (the load runs, each figure's best and worst ratio; default 1);
  * `--soak=SECONDS` (then a soak of mixed traffic, RssAnon sampled over time; default none);
- * `--only=PART[,PART]` (of proxy, join, scale, failover, mesh; default all; mesh: the stack
- * mesh's paths against a direct container-to-container connection, bench/mesh.ts); `--trials=N` (joins one
+ * `--only=PART[,PART]` (of proxy, join, scale, failover, mesh, ui; default all; mesh: the stack
+ * mesh's paths against a direct container-to-container connection, bench/mesh.ts; ui: the web
+ * UI's first page and overview, bench/ui.ts); `--trials=N` (joins one
  * at a time, default 5); `--nodes=N` (the largest cluster tried, default 50: the goal);
  * `--kills=N` (node deaths per failover run, default 10: the issue's); `--watch=SECONDS` (the
  * delayed cluster watched for false alarms, default 600).
@@ -67,6 +68,7 @@ import { measureFailover } from "./failover.ts";
 import { measureDownloads, measureUploads } from "./transfer.ts";
 import { measureWebSocket } from "./websocket.ts";
 import { formatMeshReport, measureMesh, type MeshFigures } from "./mesh.ts";
+import { formatUiReport, measureUi, type UiFigures } from "./ui.ts";
 
 const CONNECTIONS = 64;
 const DOWNLOADS = 8;
@@ -89,7 +91,7 @@ const TOOLS = [
 ];
 
 /** The benchmarks `--only` picks from. */
-export const PARTS = ["proxy", "join", "scale", "failover", "mesh"] as const;
+export const PARTS = ["proxy", "join", "scale", "failover", "mesh", "ui"] as const;
 /** One of {@link PARTS}. */
 export type Part = typeof PARTS[number];
 
@@ -208,6 +210,7 @@ export function budgetMs(o: Options): number {
     total += SLOT_WAIT_S + 60 + o.nodes * 2 + Math.ceil((o.nodes - 1) / BATCH) * 125 + 5 * 30 +
       90 + IDLE_WINDOW_S + 120;
   }
+  if (o.parts.includes("ui")) total += 60;
   if (o.parts.includes("mesh")) {
     // A slot, two agents, the stack, then three paths of a load and three transfers each.
     total += SLOT_WAIT_S + 120 + 120 + 3 * (s.durationS + 1 + 60);
@@ -601,7 +604,7 @@ export function jsonReport(f: Figures): unknown {
 async function measureAll(
   o: Options,
   stack: AsyncDisposableStack,
-): Promise<{ proxy?: Figures; cluster: ClusterFigures; mesh?: MeshFigures }> {
+): Promise<{ proxy?: Figures; cluster: ClusterFigures; mesh?: MeshFigures; ui?: UiFigures }> {
   const phase = async <T>(f: (s: AsyncDisposableStack) => Promise<T>): Promise<T> => {
     const s = stack.use(new AsyncDisposableStack());
     try {
@@ -610,7 +613,9 @@ async function measureAll(
       await s.disposeAsync();
     }
   };
-  const out: { proxy?: Figures; cluster: ClusterFigures; mesh?: MeshFigures } = { cluster: {} };
+  const out: { proxy?: Figures; cluster: ClusterFigures; mesh?: MeshFigures; ui?: UiFigures } = {
+    cluster: {},
+  };
   if (o.parts.includes("proxy")) out.proxy = await phase((s) => bench(o, s));
   if (o.parts.includes("join")) {
     out.cluster.joins = await phase((s) => measureJoins(o.trials, s, progress));
@@ -623,6 +628,7 @@ async function measureAll(
     out.cluster.failover = await phase((s) => measureFailover(f, s, progress));
   }
   if (o.parts.includes("mesh")) out.mesh = await phase(() => measureMesh(o.durationS, progress));
+  if (o.parts.includes("ui")) out.ui = await measureUi(progress);
   return out;
 }
 
@@ -662,18 +668,24 @@ async function main(): Promise<number> {
   });
   try {
     const started = Date.now();
-    const { proxy, cluster, mesh } = await Promise.race([measureAll(o, stack), overBudget]);
+    const { proxy, cluster, mesh, ui } = await Promise.race([measureAll(o, stack), overBudget]);
     await cleanup();
     if (o.json) {
       const json = {
         ...(proxy ? jsonReport(proxy) as Record<string, unknown> : {}),
         cluster: { figures: cluster, verdicts: clusterVerdicts(cluster) },
         ...(mesh ? { mesh } : {}),
+        ...(ui ? { ui } : {}),
       };
       console.log(JSON.stringify(json, null, 2));
     } else {
       console.log(
-        [proxy && formatReport(proxy), formatClusterReport(cluster), mesh && formatMeshReport(mesh)]
+        [
+          proxy && formatReport(proxy),
+          formatClusterReport(cluster),
+          mesh && formatMeshReport(mesh),
+          ui && formatUiReport(ui),
+        ]
           .filter(Boolean)
           .join("\n"),
       );
