@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { budgetMs, parseArgs, settingsOf } from "./run.ts";
 
 const CLUSTER_DEFAULTS = {
-  parts: ["proxy", "join", "scale", "failover", "mesh"],
+  parts: ["proxy", "join", "scale", "failover", "mesh", "ui"],
   trials: 5,
   nodes: 50,
   kills: 10,
