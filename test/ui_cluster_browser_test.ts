@@ -2,7 +2,7 @@
  * The web UI in a real browser (chromium) on a real three-node cluster (network namespaces, a
  * dockerd and an agent each): an app installed from the catalog; a pasted compose file with
  * errors shown by line, then a good one deployed, running, its logs followed and paused, opened
- * through the proxy, scaled; the second node's UI showing the same state and working on when
+ * through the proxy, scaled, restarted; the second node's UI showing the same state and working on when
  * the first node is killed; a service removed after its confirmation; a forged form refused; a
  * page without a session sent to login. Every page is checked with axe-core and photographed at
  * phone and desktop width (see helpers/browser.ts for where).
@@ -161,6 +161,23 @@ Deno.test("in a browser on three nodes: catalog, deploy, logs, proxy, scale, rem
     await page.getByRole("button", { name: "Scale" }).click();
     await page.getByText("2 ready of 2 wanted").waitFor({ timeout: 60_000 });
   });
+
+  await t.step(
+    "restart after its confirmation: the replicas roll to a new generation",
+    async () => {
+      await page.getByRole("link", { name: "Restart" }).click();
+      await check(page, "service-restart-confirm");
+      await page.getByRole("button", { name: "Restart web.blog" }).click();
+      await page.getByText("(generation 2)").waitFor({ timeout: 10_000 });
+      await waitFor("both replicas of generation 2 ready", async () => {
+        const { replicas } = await n2.json<{ replicas: { generation: number; ready: boolean }[] }>(
+          "/api/v1/services/web.blog",
+        );
+        return replicas.filter((r) => r.generation === 2 && r.ready).length === 2;
+      }, 60_000);
+      await page.getByText("2 ready of 2 wanted").waitFor({ timeout: 30_000 });
+    },
+  );
 
   const second = await context.newPage();
   await t.step("a second node's UI shows the same state", async () => {

@@ -85,6 +85,7 @@ function SettingField(props: { s: CatalogSetting; value?: string; problems: stri
 
 function AppPage(props: {
   app: CatalogApp;
+  domain: string;
   signed: Signed;
   stack: string;
   values: Record<string, string>;
@@ -151,7 +152,9 @@ function AppPage(props: {
           <form method="post" action={`/catalog/${app.id}`}>
             <Csrf token={props.signed.csrf} />
             <label for="stack">Name</label>
-            <div class="hint" id="stack-hint">It is served at NAME.DOMAIN.</div>
+            <div class="hint" id="stack-hint">
+              {`Lower-case letters, digits and dashes: it is served at http://NAME.${props.domain}/.`}
+            </div>
             <input
               id="stack"
               name="stack"
@@ -191,7 +194,9 @@ export function addCatalogPages(app: Hono, ctx: UiContext): void {
     if (s instanceof Response) return s;
     const entry = find(c.req.param("id"));
     if (!entry) return notFound(c, s);
-    return c.html(<AppPage app={entry} signed={s} stack={entry.id} values={{}} />);
+    return c.html(
+      <AppPage app={entry} domain={ctx.deps.domain} signed={s} stack={entry.id} values={{}} />,
+    );
   });
   app.post("/catalog/:id", async (c) => {
     const p = await ctx.posted(c, 64 * 1024);
@@ -207,7 +212,14 @@ export function addCatalogPages(app: Hono, ctx: UiContext): void {
     }
     const page = (more: Partial<Parameters<typeof AppPage>[0]>, status = 200) =>
       c.html(
-        <AppPage app={entry} signed={p.signed} stack={stack} values={values} {...more} />,
+        <AppPage
+          app={entry}
+          domain={ctx.deps.domain}
+          signed={p.signed}
+          stack={stack}
+          values={values}
+          {...more}
+        />,
         status as 200,
       );
     if (p.form.step === "edit") return page({});
