@@ -53,6 +53,7 @@ Deno.test("tailnet peers whose API answers as a ready fossora agent become candi
     BackendState: "Running",
     TailscaleIPs: ["100.64.0.1"],
     User: new Map(),
+    CertDomains: [],
     Self: { TailscaleIPs: ["100.64.0.1"], Online: true },
     Peer: new Map([
       ["nodekey:a", { TailscaleIPs: ["127.0.0.2"], Online: true }],

@@ -57,6 +57,7 @@ function status(o: {
     Self: peer({ HostName: "nas", TailscaleIPs: ips, ...o.self }),
     Peer: new Map((o.peers ?? []).map((p, i) => [`nodekey:${String(i).padStart(64, "0")}`, p])),
     User: new Map((o.users ?? [ALICE, BOB, TAGGED]).map((u) => [u.ID, u])),
+    CertDomains: [],
   };
 }
 

@@ -44,6 +44,14 @@ export interface LocalApiOptions {
 /** Per-call options. */
 export interface CallOptions {
   signal?: AbortSignal;
+  /** This call's own time limit, in ms; default the client's. */
+  timeoutMs?: number;
+}
+
+/** A TLS certificate chain and its key, PEM. */
+export interface CertPair {
+  certPem: string;
+  keyPem: string;
 }
 
 const MAX_ERROR_TEXT = 200;
@@ -124,6 +132,35 @@ export class LocalApiClient implements Disposable {
     return readWhois(this.#json("/localapi/v0/whois", body));
   }
 
+  /**
+   * A Let's Encrypt certificate for `domain` (this node's MagicDNS name, one of the status's
+   * `CertDomains`), which tailscaled gets, caches and renews: `GET /localapi/v0/cert/DOMAIN
+   * ?type=pair` answers the key's PEM, then the chain's. The first one can take a minute.
+   */
+  async certPair(domain: string, options: CallOptions = {}): Promise<CertPair> {
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(domain)) {
+      throw new TailscaleError("bad_input", `${JSON.stringify(domain)} is not a DNS name`);
+    }
+    const where = "/localapi/v0/cert";
+    const { status, body } = await this.#get(
+      `${where}/${domain}?type=pair`,
+      options.signal,
+      options.timeoutMs,
+    );
+    if (status !== 200) throw this.#httpError(where, status, body);
+    const text = new TextDecoder().decode(body);
+    const blocks = text.match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?/g) ?? [];
+    const keyPem = blocks.filter((b) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(b)).join("");
+    const certPem = blocks.filter((b) => b.startsWith("-----BEGIN CERTIFICATE-----")).join("");
+    if (!keyPem || !certPem) {
+      throw new TailscaleError(
+        "bad_answer",
+        `tailscaled's certificate for ${domain} lacks its ${keyPem ? "certificate" : "key"}`,
+      );
+    }
+    return { certPem, keyPem };
+  }
+
   /** Closes the connections to tailscaled. */
   close(): void {
     this.#client.close();
@@ -133,15 +170,19 @@ export class LocalApiClient implements Disposable {
     this.close();
   }
 
-  async #get(path: string, signal?: AbortSignal): Promise<{ status: number; body: Uint8Array }> {
+  async #get(
+    path: string,
+    signal?: AbortSignal,
+    timeoutMs = this.#timeoutMs,
+  ): Promise<{ status: number; body: Uint8Array }> {
     signal?.throwIfAborted();
     const ctl = new AbortController();
     const timedOut = new TailscaleError(
       "timeout",
-      `tailscaled did not answer within ${this.#timeoutMs} ms on ${this.socketPath}; ` +
+      `tailscaled did not answer within ${timeoutMs} ms on ${this.socketPath}; ` +
         "check it with: systemctl status tailscaled",
     );
-    const timer = setTimeout(() => ctl.abort(timedOut), this.#timeoutMs);
+    const timer = setTimeout(() => ctl.abort(timedOut), timeoutMs);
     const onAbort = () => ctl.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {

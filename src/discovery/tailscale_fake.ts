@@ -1,6 +1,7 @@
 /**
  * A fake tailscaled for tests: a LocalAPI server on a unix socket in a temporary folder that
- * answers `/localapi/v0/status` and `/localapi/v0/whois` in the real wire format (Go's JSON of
+ * answers `/localapi/v0/status`, `/localapi/v0/whois` and `/localapi/v0/cert/NAME` in the real
+ * wire format (Go's JSON of
  * `ipnstate.Status` and `apitype.WhoIsResponse`: PascalCase names, `Peer` keyed by
  * `nodekey:<hex>`, DNS names with a trailing dot, `Tags` absent when empty, 64-bit IDs as bare
  * numbers, tab-indented) and enforces its rules (Host `local-tailscaled.sock` or none; any
@@ -11,6 +12,12 @@
 import { LOCAL_API_HOST } from "./tailscale.ts";
 import { isIPv4 } from "./tailscale.ts";
 import { ipv6Bytes } from "../util/ip.ts";
+import {
+  type ClusterCA,
+  createClusterCA,
+  type IssuedCert,
+  issueServerCert,
+} from "../etcd/certs.ts";
 
 /** A Tailscale user (a login, or the `tagged-devices` pseudo-user that owns tagged nodes). */
 export interface FakeUser {
@@ -48,6 +55,12 @@ export interface FakeTailnet {
   self: FakeNode;
   peers?: FakeNode[];
   users: FakeUser[];
+  /**
+   * HTTPS certificates are on in the admin console: `CertDomains` lists this node's MagicDNS
+   * name and `/localapi/v0/cert/NAME` answers a certificate from {@link FakeTailscaled.authority}
+   * (Let's Encrypt's stand-in). Default off.
+   */
+  https?: boolean;
 }
 
 /** A request the fake received, for assertions. */
@@ -86,6 +99,8 @@ export class FakeTailscaled implements AsyncDisposable {
   readonly #closing = new AbortController();
 
   readonly #keys = new WeakMap<FakeNode, string>();
+  #ca: Promise<ClusterCA> | undefined;
+  readonly #certs = new Map<string, IssuedCert>();
   readonly #ids = new WeakMap<FakeNode, number>();
   #nextId = 1001;
 
@@ -123,6 +138,49 @@ export class FakeTailscaled implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** The fake's stand-in for Let's Encrypt: the CA its certificates are signed by. */
+  async authority(): Promise<ClusterCA> {
+    this.#ca ??= createClusterCA();
+    return await this.#ca;
+  }
+
+  /** How many certificates the fake issued (tailscaled caches them: once per name). */
+  certsIssued = 0;
+
+  /** ipn/localapi serveCert and serveKeyPair, with checkCertDomain's refusals. */
+  async #cert(url: URL): Promise<Response> {
+    const domain = url.pathname.slice("/localapi/v0/cert/".length);
+    const t = this.tailnet;
+    const permitted = (t.backendState ?? "Running") === "Running" && t.https
+      ? [this.#dnsName(t.self).slice(0, -1)]
+      : [];
+    if (domain === "") return goError("missing domain name", 500);
+    if (permitted.length === 0) {
+      return goError("your Tailscale account does not support getting TLS certs", 500);
+    }
+    if (!permitted.includes(domain)) {
+      return goError(`invalid domain "${domain}"; only "${permitted[0]}" is permitted`, 500);
+    }
+    let pair = this.#certs.get(domain);
+    if (!pair) {
+      pair = await issueServerCert(await this.authority(), [domain], 90);
+      this.#certs.set(domain, pair);
+      this.certsIssued++;
+    }
+    const type = url.searchParams.get("type") ?? "";
+    const body = ["", "crt", "cert"].includes(type)
+      ? pair.certPem
+      : type === "key"
+      ? pair.keyPem
+      : type === "pair"
+      ? pair.keyPem + pair.certPem
+      : undefined;
+    if (body === undefined) {
+      return goError('invalid type; want "cert" (default), "key", or "pair"', 400);
+    }
+    return new Response(body, { headers: goHeaders("text/plain") });
   }
 
   /** The `nodekey:<hex>` the fake gave `node` (the key of its entry in `Peer`). */
@@ -164,6 +222,7 @@ export class FakeTailscaled implements AsyncDisposable {
       case "/localapi/v0/whois":
         return this.#whois(url);
       default:
+        if (url.pathname.startsWith("/localapi/v0/cert/")) return await this.#cert(url);
         return goError("404 page not found", 404);
     }
   }
@@ -210,7 +269,7 @@ export class FakeTailscaled implements AsyncDisposable {
       CurrentTailnet: running
         ? { Name: t.name ?? "example.com", MagicDNSSuffix: this.#suffix, MagicDNSEnabled: true }
         : null,
-      CertDomains: null,
+      CertDomains: running && t.https ? [this.#dnsName(t.self).slice(0, -1)] : null,
       ExtraRecords: null,
       Peer: peerMap,
       User: Object.keys(users).length > 0 ? users : null,

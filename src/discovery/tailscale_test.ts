@@ -360,3 +360,40 @@ Deno.test("a tailscaled that does not answer times out; a caller's abort stops t
   ctl.abort(new Error("shutting down"));
   await assert.rejects(call, /shutting down/);
 });
+
+Deno.test("a certificate for this node's MagicDNS name comes as its key and chain, once HTTPS is on", async () => {
+  const t = tailnet();
+  await using fake = await FakeTailscaled.start(t);
+  using client = new LocalApiClient({ socketPath: fake.socketPath });
+  const name = "nas.tail4f2a1c.ts.net";
+  assert.deepEqual((await client.status({ peers: false })).CertDomains, []);
+  await rejectsWith(client.certPair(name), "http", /does not support getting TLS certs/);
+  t.https = true;
+  assert.deepEqual((await client.status({ peers: false })).CertDomains, [name]);
+  const pair = await client.certPair(name, { timeoutMs: 30_000 });
+  assert.match(pair.keyPem, /^-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+  assert.match(pair.certPem, /^-----BEGIN CERTIFICATE-----/);
+  assert.doesNotMatch(pair.certPem, /PRIVATE KEY/);
+  await client.certPair(name);
+  assert.equal(fake.certsIssued, 1, "tailscaled keeps it");
+  await rejectsWith(
+    client.certPair("laptop.tail4f2a1c.ts.net"),
+    "http",
+    /only "nas\.tail4f2a1c\.ts\.net" is permitted/,
+  );
+  await rejectsWith(client.certPair("../status"), "bad_input", /not a DNS name/);
+  assert.equal(
+    fake.requests.at(-1)?.pathAndQuery,
+    `/localapi/v0/cert/laptop.tail4f2a1c.ts.net?type=pair`,
+  );
+});
+
+Deno.test("an answer without its key or certificate is refused, naming what is missing", async () => {
+  await using fake = await FakeTailscaled.start({ ...tailnet(), https: true });
+  fake.respondWith = (req) =>
+    new URL(req.url).pathname.startsWith("/localapi/v0/cert/")
+      ? new Response("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+      : undefined;
+  using client = new LocalApiClient({ socketPath: fake.socketPath });
+  await rejectsWith(client.certPair("nas.tail4f2a1c.ts.net"), "bad_answer", /lacks its key/);
+});

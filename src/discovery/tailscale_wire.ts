@@ -70,6 +70,11 @@ export interface TailscaleStatus {
   Peer: Map<string, TailscalePeerStatus>;
   /** User profiles by user ID (decimal text). */
   User: Map<string, TailscaleUserProfile>;
+  /**
+   * The names tailscaled can get a TLS certificate for (HTTPS on in the admin console): this
+   * node's MagicDNS name without its dot; empty when it cannot.
+   */
+  CertDomains: string[];
 }
 
 /** The parts of `GET /localapi/v0/whois?addr=IP:port` fossora uses. */
@@ -197,6 +202,7 @@ export function readStatus(json: unknown): TailscaleStatus {
     Self: o.Self === undefined || o.Self === null ? undefined : r.peer(o.Self, "Self"),
     Peer: r.map(o.Peer, "Peer", (v, p) => r.peer(v, p)),
     User: r.map(o.User, "User", (v, p) => r.user(v, p)),
+    CertDomains: r.strings(o.CertDomains, "CertDomains"),
   };
 }
 
