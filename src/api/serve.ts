@@ -14,6 +14,8 @@ export interface ServeOptions {
   signal: AbortSignal;
   /** Serve over TLS with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
+  /** The client behind a connection, when another server passed it on (see tls_front.ts). */
+  clientOf?: (addr: Deno.NetAddr) => Deno.NetAddr;
 }
 
 /** Listens on `hostname:port`; resolves once listening, with the port and when it has stopped. */
@@ -31,7 +33,10 @@ export function serveApi(
       ...(o.tls ?? {}),
       // The peer's address reaches the routes as the env's remoteAddr (the join desk asks the
       // tailnet who it is).
-      handler: (req, info) => app.fetch(withSignal(req, o.signal), { remoteAddr: info.remoteAddr }),
+      handler: (req, info) =>
+        app.fetch(withSignal(req, o.signal), {
+          remoteAddr: o.clientOf ? o.clientOf(info.remoteAddr) : info.remoteAddr,
+        }),
     });
   } catch (e) {
     return Promise.reject(listenError(e, o));

@@ -1,0 +1,188 @@
+/**
+ * The API's TLS port with more than one certificate: Deno.serve takes one, so a small front
+ * listens on the port, reads the name each client asks for (SNI), and passes the connection,
+ * bytes untouched, to a server on loopback with the certificate for that name: the tailnet's
+ * (Let's Encrypt, via tailscaled) for the node's MagicDNS name, the cluster CA's for the rest.
+ * The servers see the front's loopback connection; {@link TlsFront.clientOf} gives back the
+ * client's own address, which the join desk and the login throttle rely on.
+ * @module
+ */
+import type { Hono } from "hono";
+import type { Logger } from "../util/log.ts";
+import { silentLogger } from "../util/log.ts";
+import { serveApi } from "./serve.ts";
+import { readServerName } from "./sni.ts";
+
+/** How long a client has to send its ClientHello. */
+const HELLO_TIMEOUT_MS = 10_000;
+/** Most connections passed on at once; more wait in the kernel's backlog. */
+const MAX_CONNECTIONS = 1024;
+
+/** A PEM certificate chain and its key. */
+export interface TlsPair {
+  cert: string;
+  key: string;
+}
+
+interface Backend {
+  port: number;
+  stop: AbortController;
+  finished: Promise<void>;
+}
+
+/** Options of a {@link TlsFront}. */
+export interface TlsFrontOptions {
+  app: Hono;
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The certificate served to every name but those given with {@link TlsFront.setNamed}. */
+  fallback: TlsPair;
+  signal: AbortSignal;
+  log?: Logger;
+}
+
+/** One port, a certificate per name. */
+export class TlsFront {
+  readonly #o: TlsFrontOptions;
+  readonly #log: Logger;
+  #listener: Deno.Listener | undefined;
+  #fallback: Backend | undefined;
+  readonly #named = new Map<string, Backend>();
+  /** Servers of replaced certificates, finishing what they had. */
+  readonly #retired = new Set<Backend>();
+  /** The front's loopback port to each backend, by the client's address. */
+  readonly #clients = new Map<number, Deno.NetAddr>();
+  readonly #conns = new Set<Deno.Conn>();
+  #accepting: Promise<void> = Promise.resolve();
+
+  constructor(o: TlsFrontOptions) {
+    this.#o = o;
+    this.#log = o.log ?? silentLogger;
+  }
+
+  /** Listens; resolves with the port once it does. */
+  async start(): Promise<number> {
+    this.#fallback = await this.#backend(this.#o.fallback);
+    this.#listener = Deno.listen({ hostname: this.#o.hostname, port: this.#o.port });
+    this.#o.signal.addEventListener("abort", () => void this.stop(), { once: true });
+    this.#accepting = this.#accept(this.#listener);
+    return (this.#listener.addr as Deno.NetAddr).port;
+  }
+
+  /** Serves `pair` to clients that ask for `name`, from now on (a renewal replaces the old). */
+  async setNamed(name: string, pair: TlsPair): Promise<void> {
+    const next = await this.#backend(pair);
+    const old = this.#named.get(name);
+    this.#named.set(name, next);
+    // Connections already passed on finish with the old certificate's server.
+    if (old) this.#retire(old);
+  }
+
+  /** The names served with their own certificate. */
+  names(): string[] {
+    return [...this.#named.keys()];
+  }
+
+  /**
+   * The client behind a connection a backend got from the front (`addr` is the front's side of
+   * it), or `addr` itself when it is not one of the front's.
+   */
+  clientOf(addr: Deno.NetAddr): Deno.NetAddr {
+    return (addr.hostname === "127.0.0.1" && this.#clients.get(addr.port)) || addr;
+  }
+
+  /** Resolves when the front and its servers have stopped. */
+  get finished(): Promise<void> {
+    return this.#accepting.then(async () => {
+      const all = [this.#fallback, ...this.#named.values(), ...this.#retired];
+      await Promise.all(all.map((b) => b?.finished));
+    });
+  }
+
+  /** Stops listening, ends the connections and the servers behind. */
+  async stop(): Promise<void> {
+    try {
+      this.#listener?.close();
+    } catch { /* closed already */ }
+    for (const c of this.#conns) close(c);
+    for (const b of [this.#fallback, ...this.#named.values(), ...this.#retired]) b?.stop.abort();
+    await this.finished;
+  }
+
+  async #backend(pair: TlsPair): Promise<Backend> {
+    const stop = new AbortController();
+    const onStop = () => stop.abort();
+    this.#o.signal.addEventListener("abort", onStop, { once: true });
+    const served = await serveApi(this.#o.app, {
+      hostname: "127.0.0.1",
+      port: 0,
+      signal: stop.signal,
+      tls: pair,
+      clientOf: (addr) => this.clientOf(addr),
+    });
+    return { port: served.port, stop, finished: served.finished };
+  }
+
+  #retire(b: Backend): void {
+    // Long answers (followed logs) end when their server stops; give the rest a while.
+    this.#retired.add(b);
+    const timer = setTimeout(() => b.stop.abort(), 60_000);
+    b.stop.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return;
+      }
+      if (this.#conns.size >= MAX_CONNECTIONS) {
+        close(conn);
+        continue;
+      }
+      this.#conns.add(conn);
+      this.#pass(conn).catch((err) => this.#log.debug("a TLS connection ended", { err }))
+        .finally(() => {
+          this.#conns.delete(conn);
+          close(conn);
+        });
+    }
+  }
+
+  async #pass(conn: Deno.Conn): Promise<void> {
+    const { raw, name } = await readServerName(conn, AbortSignal.timeout(HELLO_TIMEOUT_MS));
+    if (raw.length === 0) return;
+    const backend = (name && this.#named.get(name)) || this.#fallback;
+    if (!backend) return;
+    const to = await Deno.connect({ hostname: "127.0.0.1", port: backend.port });
+    const local = (to.localAddr as Deno.NetAddr).port;
+    this.#clients.set(local, conn.remoteAddr as Deno.NetAddr);
+    this.#conns.add(to);
+    try {
+      await writeAll(to, raw);
+      // Either side ending ends both: TLS has its own close_notify inside.
+      await Promise.race([
+        conn.readable.pipeTo(to.writable).catch(() => {}),
+        to.readable.pipeTo(conn.writable).catch(() => {}),
+      ]);
+    } finally {
+      this.#clients.delete(local);
+      this.#conns.delete(to);
+      close(to);
+    }
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+}
+
+function close(c: Deno.Conn): void {
+  try {
+    c.close();
+  } catch { /* closed already */ }
+}
