@@ -175,6 +175,8 @@ Deno.test("discovery (long): nodes find a cluster over mDNS and over the tailnet
           users: [ALICE, BOB, TAGGED],
           self: node(i),
           peers: hosts.map((_, j) => j).filter((j) => j !== i).map(node),
+          // node1's tailnet has HTTPS on: tailscaled gives it a certificate for its name.
+          https: i === 0,
         };
       });
       const flags = (h: Host) => [
@@ -216,6 +218,32 @@ Deno.test("discovery (long): nodes find a cluster over mDNS and over the tailnet
       for (const f of fakes) {
         assert.ok(f.requests.some((r) => r.pathAndQuery === "/localapi/v0/status"));
       }
+      // node1's TLS port serves tailscaled's certificate to its MagicDNS name (the whois above
+      // saw each joiner's own address through it), and the cluster CA's to the rest.
+      const name = "node1.tail4f2a1c.ts.net";
+      const ca = `${cluster.dir}/tailnet-ca.pem`;
+      await Deno.writeTextFile(ca, (await ts1.authority()).certPem);
+      const curl = (host: string, caFile: string) =>
+        new Deno.Command("curl", {
+          args: [
+            "-sS",
+            "--max-time",
+            "3",
+            "--cacert",
+            caFile,
+            "--resolve",
+            `${host}:7443:${n1.address}`,
+            `https://${host}:7443/api/v1/health`,
+          ],
+        }).output();
+      await waitFor("node1's MagicDNS name served with tailscaled's certificate", async () => {
+        const out = await curl(name, ca);
+        return out.success && new TextDecoder().decode(out.stdout).includes('"ready":true');
+      }, 30_000);
+      assert.equal(ts1.certsIssued, 1);
+      const clusterCa = `${n1.dataDir}/pki/ca.crt`;
+      const byCa = await curl("node1", clusterCa);
+      assert.ok(byCa.success, new TextDecoder().decode(byCa.stderr));
     },
   );
 

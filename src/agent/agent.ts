@@ -31,6 +31,8 @@ import {
   type DrainAnswer,
   type LogOptions,
   serveApi,
+  TlsFront,
+  type TlsPair,
 } from "../api/mod.ts";
 import { type AdminRecord, type AdminStore, createUi, setupCode } from "../ui/mod.ts";
 import { detectAdvertiseAddrs6 } from "../config/advertise.ts";
@@ -38,6 +40,7 @@ import {
   decideFounding,
   Finder,
   ForeignClusters,
+  keepTailnetCert,
   LocalApiClient,
   MdnsDiscovery,
   SplitDnsKeeper,
@@ -1277,21 +1280,42 @@ export class Agent {
     return why ? new ApiError(503, "quorum_lost", why) : undefined;
   }
 
+  /**
+   * The API's TLS port behind a front that serves tailscaled's certificate to clients asking for
+   * this node's MagicDNS name, and the node certificate to the rest.
+   */
+  async #serveTlsFront(
+    tailscale: LocalApiClient,
+    fallback: TlsPair,
+    o: { hostname: string; port: number; signal: AbortSignal },
+  ): Promise<{ port: number; finished: Promise<void> }> {
+    const log = this.log.child("tls");
+    const front = new TlsFront({ app: this.#app!, ...o, fallback, log });
+    const port = await front.start();
+    const keeping = keepTailnetCert({
+      client: tailscale,
+      use: (name, pair) => front.setNamed(name, { cert: pair.certPem, key: pair.keyPem }),
+      log,
+      signal: o.signal,
+    });
+    return { port, finished: Promise.all([front.finished, keeping]).then(() => {}) };
+  }
+
   /** Takes join requests: the desk behind the API's join routes, and the API over TLS. */
   async #serveJoins(): Promise<void> {
     if (!this.#joins) return;
     const { info, liveNodes, membership } = this.#joins;
     const c = this.config;
     const tls = this.#tls!;
-    const served = await serveApi(this.#app!, {
-      hostname: c.bindAddr,
-      port: c.apiTlsPort,
-      signal: this.#api.signal,
-      tls: {
-        cert: await Deno.readTextFile(tls.certFile),
-        key: await Deno.readTextFile(tls.keyFile),
-      },
-    });
+    const pair = {
+      cert: await Deno.readTextFile(tls.certFile),
+      key: await Deno.readTextFile(tls.keyFile),
+    };
+    const options = { hostname: c.bindAddr, port: c.apiTlsPort, signal: this.#api.signal };
+    // With tailscaled, the port also serves its certificate for the MagicDNS name.
+    const served = this.#tailscale
+      ? await this.#serveTlsFront(this.#tailscale, pair, options)
+      : await serveApi(this.#app!, { ...options, tls: pair });
     this.#apiTlsFinished = served.finished;
     this.endpoints = { ...this.endpoints, apiTls: served.port };
     await this.#publisher?.setApiTlsPort(served.port).catch((err) =>

@@ -5,6 +5,7 @@
  */
 export { createApi, STALE_HEADER } from "./app.ts";
 export { serveApi, type ServeOptions } from "./serve.ts";
+export { TlsFront, type TlsFrontOptions, type TlsPair } from "./tls_front.ts";
 export { ApiError, type ErrorBody } from "./errors.ts";
 export type {
   ApiDeps,

@@ -58,7 +58,8 @@ function withSignal(req: Request, signal: AbortSignal): Request {
   });
 }
 
-function listenError(e: unknown, o: ServeOptions): Error {
+/** Why the API could not listen, and what to do. */
+export function listenError(e: unknown, o: { hostname: string; port: number }): Error {
   const where = `${o.hostname}:${o.port}`;
   if (e instanceof Deno.errors.AddrInUse) {
     return new Error(

@@ -10,7 +10,7 @@
 import type { Hono } from "hono";
 import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
-import { serveApi } from "./serve.ts";
+import { listenError, serveApi } from "./serve.ts";
 import { readServerName } from "./sni.ts";
 
 /** How long a client has to send its ClientHello. */
@@ -64,7 +64,12 @@ export class TlsFront {
   /** Listens; resolves with the port once it does. */
   async start(): Promise<number> {
     this.#fallback = await this.#backend(this.#o.fallback);
-    this.#listener = Deno.listen({ hostname: this.#o.hostname, port: this.#o.port });
+    try {
+      this.#listener = Deno.listen({ hostname: this.#o.hostname, port: this.#o.port });
+    } catch (err) {
+      this.#fallback.stop.abort();
+      throw listenError(err, this.#o);
+    }
     this.#o.signal.addEventListener("abort", () => void this.stop(), { once: true });
     this.#accepting = this.#accept(this.#listener);
     return (this.#listener.addr as Deno.NetAddr).port;

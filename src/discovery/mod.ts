@@ -30,6 +30,7 @@ export {
 export { httpHealthProbe, probeFossora } from "./probe.ts";
 export { SplitDnsKeeper, TailscaleApi } from "./split_dns.ts";
 export { DEFAULT_TAILSCALE_SOCKET, LocalApiClient, TailscaleError } from "./tailscale.ts";
+export { keepTailnetCert, type TailnetCertOptions } from "./tailnet_cert.ts";
 export {
   checkTailscaleTag,
   tailnetCandidates,
