@@ -30,6 +30,10 @@ export function TrustPage(props: { csrf?: string }) {
         and the browser trusts them all, with no warning.
       </p>
       <p>
+        Over the tailnet, with HTTPS on in its DNS settings, the node's MagicDNS name
+        (https://NODE.TAILNET.ts.net:7443/) has a certificate every device trusts already.
+      </p>
+      <p>
         <a class="button" href="/api/v1/ca.crt" download="fossora-ca.crt">
           Download the certificate (fossora-ca.crt)
         </a>
