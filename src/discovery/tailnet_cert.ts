@@ -6,6 +6,7 @@
  * @module
  */
 import type { Logger } from "../util/log.ts";
+import { pause } from "../util/pause.ts";
 import type { CertPair, LocalApiClient } from "./tailscale.ts";
 
 /** Options of {@link keepTailnetCert}. */
@@ -61,18 +62,6 @@ export async function keepTailnetCert(o: TailnetCertOptions): Promise<void> {
       if (o.signal.aborted) return;
       say("cannot get tailscaled's certificate; trying again later", { err });
     }
-    await sleep(wait, o.signal);
+    await pause(wait, o.signal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

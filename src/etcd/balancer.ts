@@ -6,6 +6,7 @@
  * is dialled), so the balancer only moves bytes.
  * @module
  */
+import { pause } from "../util/pause.ts";
 import { closeQuietly, connectWithin, denoConnect, splice, type TcpConnect } from "../util/conn.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 
@@ -355,17 +356,4 @@ export class EtcdBalancer {
     closeQuietly(r.client);
     if (r.server) closeQuietly(r.server);
   }
-}
-
-/** Waits `ms`, or less when `signal` is aborted. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
