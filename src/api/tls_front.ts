@@ -12,6 +12,7 @@ import type { Logger } from "../util/log.ts";
 import { silentLogger } from "../util/log.ts";
 import { listenError, serveApi } from "./serve.ts";
 import { readServerName } from "./sni.ts";
+import { closeQuietly, splice, writeAll } from "../util/conn.ts";
 
 /** How long a client has to send its ClientHello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -110,7 +111,7 @@ export class TlsFront {
     try {
       this.#listener?.close();
     } catch { /* closed already */ }
-    for (const c of this.#conns) close(c);
+    for (const c of this.#conns) closeQuietly(c);
     for (const b of [this.#fallback, ...this.#named.values(), ...this.#retired]) b?.stop.abort();
     await this.finished;
   }
@@ -145,14 +146,14 @@ export class TlsFront {
         return;
       }
       if (this.#conns.size >= MAX_CONNECTIONS) {
-        close(conn);
+        closeQuietly(conn);
         continue;
       }
       this.#conns.add(conn);
       this.#pass(conn).catch((err) => this.#log.debug("a TLS connection ended", { err }))
         .finally(() => {
           this.#conns.delete(conn);
-          close(conn);
+          closeQuietly(conn);
         });
     }
   }
@@ -168,26 +169,11 @@ export class TlsFront {
     this.#conns.add(to);
     try {
       await writeAll(to, raw);
-      // Either side ending ends both: TLS has its own close_notify inside.
-      await Promise.race([
-        conn.readable.pipeTo(to.writable).catch(() => {}),
-        to.readable.pipeTo(conn.writable).catch(() => {}),
-      ]);
+      await splice(conn, to);
     } finally {
       this.#clients.delete(local);
       this.#conns.delete(to);
-      close(to);
+      closeQuietly(to);
     }
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-function close(c: Deno.Conn): void {
-  try {
-    c.close();
-  } catch { /* closed already */ }
 }
