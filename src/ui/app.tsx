@@ -18,7 +18,14 @@ import { liveRegion, SSE_HEADERS } from "./live.ts";
 import { addNodePages } from "./nodes.tsx";
 import { addOverviewRoutes } from "./overview.tsx";
 import { LoginPage, MessagePage, SetupPage, TrustPage } from "./pages.tsx";
-import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem, verifyPassword } from "./password.ts";
+import {
+  BusyError,
+  hashPassword,
+  MAX_PASSWORD_LENGTH,
+  passwordProblem,
+  verifyPassword,
+} from "./password.ts";
+import { readLimitedBody } from "../api/body.ts";
 import { addServicePages } from "./services.tsx";
 import { FORM_COOKIE, formNonce, SESSION_COOKIE, SESSION_TTL_MS, Sessions } from "./session.ts";
 import { isSetupCode, setupCode } from "./setup_code.ts";
@@ -126,13 +133,16 @@ export function createUi(deps: UiDeps): UiApp {
     if (origin && origin !== "null" && URL.parse(origin)?.host !== c.req.header("host")) {
       return undefined;
     }
-    const length = Number(c.req.header("content-length") ?? "0");
-    if (length > maxBytes) return undefined;
     const type = c.req.header("content-type") ?? "";
     if (!type.startsWith("application/x-www-form-urlencoded")) return undefined;
-    const text = await c.req.text();
-    if (text.length > maxBytes) return undefined;
-    return Object.fromEntries(new URLSearchParams(text));
+    let body: Uint8Array;
+    try {
+      // Counted while it is read: a chunked body without a length is cut off at the limit too.
+      body = await readLimitedBody(c.req.raw, maxBytes);
+    } catch {
+      return undefined;
+    }
+    return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(body)));
   };
 
   /** A form posted before login, when it carries the token of this browser's form cookie. */
@@ -268,18 +278,18 @@ export function createUi(deps: UiDeps): UiApp {
         <SetupPage csrf={formToken(c, s.sessions)} problem={problem} safer={safer(c)} />,
         status,
       );
-    const wait = throttle.wait(client(c));
+    const wait = throttle.attempt(client(c));
     if (wait > 0) return again(slowDown(c, wait), 429);
     if (!isSetupCode(form.code ?? "", setupCode(s.secret))) {
-      throttle.failed(client(c));
       log.warn("wrong setup code on the first-run page", { client: client(c) });
       return again(
         "That is not the setup code. Copy it from the agent's log, or run fossora ui setup-code on a node.",
       );
     }
+    // The code was right: a password too short is no guess.
+    throttle.succeeded(client(c));
     const problem = passwordProblem(form.password ?? "", form.again ?? "");
     if (problem) return again(problem);
-    throttle.succeeded(client(c));
     const record = {
       hash: await hashPassword(form.password!),
       setAt: new Date(now()).toISOString(),
@@ -309,11 +319,22 @@ export function createUi(deps: UiDeps): UiApp {
         <LoginPage csrf={formToken(c, s.sessions)} problem={problem} safer={safer(c)} />,
         status,
       );
-    const wait = throttle.wait(client(c));
+    const wait = throttle.attempt(client(c));
     if (wait > 0) return again(slowDown(c, wait), 429);
     const password = form.password ?? "";
-    if (password.length > MAX_PASSWORD_LENGTH || !await verifyPassword(password, s.admin.hash)) {
-      throttle.failed(client(c));
+    let right: boolean;
+    try {
+      right = password.length <= MAX_PASSWORD_LENGTH &&
+        await verifyPassword(password, s.admin.hash);
+    } catch (err) {
+      if (!(err instanceof BusyError)) throw err;
+      c.header("Retry-After", "5");
+      return again(
+        "This node is checking many passwords right now: try again in a few seconds.",
+        429,
+      );
+    }
+    if (!right) {
       log.warn("wrong password on the login page", { client: client(c) });
       return again("That password is not right. Try again.", 401);
     }
@@ -342,13 +363,17 @@ export function createUi(deps: UiDeps): UiApp {
         .exec(req.headers.get("cookie") ?? "")?.[1];
       const secret = deps.secret();
       if (!cookie || !secret) return false;
-      let admin: AdminRecord | undefined;
-      try {
-        admin = await deps.admin.get() ?? knownAdmin;
-      } catch {
-        admin = knownAdmin;
+      // The record read last: no etcd read for a cookie that may be junk.
+      let admin = knownAdmin;
+      if (!admin) {
+        try {
+          admin = await deps.admin.get();
+        } catch {
+          return false;
+        }
       }
       if (!admin) return false;
+      knownAdmin = admin;
       const s = sessionsFor(secret);
       const found = s.check(cookie, epochOf(admin));
       if (!found) return false;

@@ -225,3 +225,22 @@ Deno.test("the API takes a UI session as the token: reads with the cookie, write
   });
   assert.equal(stranger.status, 401);
 });
+
+Deno.test("a form sent without a length is cut off at the limit, not read whole", async () => {
+  const { app } = ui();
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled++;
+      controller.enqueue(new TextEncoder().encode("a=" + "x".repeat(64 * 1024) + "&"));
+    },
+  });
+  const res = await app.request("http://pi-a:7440/login", {
+    method: "POST",
+    headers: { host: "pi-a:7440", "content-type": "application/x-www-form-urlencoded" },
+    body: endless,
+  });
+  assert.equal(res.status, 403);
+  await res.body?.cancel();
+  assert.ok(pulled < 5, `read ${pulled} chunks of 64 KiB for an 8 KiB form`);
+});

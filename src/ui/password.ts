@@ -18,7 +18,38 @@ export const MIN_PASSWORD_LENGTH = 10;
 /** Longest: scrypt takes any length, a request body should not. */
 export const MAX_PASSWORD_LENGTH = 1024;
 
-function derive(password: string, salt: Buffer, logN: number, r: number, p: number) {
+/** Thrown when too many password checks wait already: the caller says "try again soon". */
+export class BusyError extends Error {}
+
+/** Checks that run at once (each takes 32 MiB), and how many more may wait their turn. */
+const RUNNING = 2;
+const WAITING = 32;
+let running = 0;
+const queue: (() => void)[] = [];
+
+async function turn(): Promise<() => void> {
+  if (running >= RUNNING) {
+    if (queue.length >= WAITING) throw new BusyError("too many password checks at once");
+    await new Promise<void>((resolve) => queue.push(resolve));
+  } else running++;
+  // The slot passes to the next waiter as is, so `running` stays counted.
+  return () => {
+    const next = queue.shift();
+    if (next) next();
+    else running--;
+  };
+}
+
+async function derive(password: string, salt: Buffer, logN: number, r: number, p: number) {
+  const done = await turn();
+  try {
+    return await scryptKey(password, salt, logN, r, p);
+  } finally {
+    done();
+  }
+}
+
+function scryptKey(password: string, salt: Buffer, logN: number, r: number, p: number) {
   return new Promise<Buffer>((resolve, reject) =>
     scrypt(
       password.normalize("NFC"),

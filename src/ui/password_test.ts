@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hashPassword, passwordProblem, verifyPassword } from "./password.ts";
+import { BusyError, hashPassword, passwordProblem, verifyPassword } from "./password.ts";
 
 Deno.test("a password hashes with a fresh salt and verifies only itself", async () => {
   const a = await hashPassword("correct horse battery");
@@ -31,4 +31,16 @@ Deno.test("a new password must be long enough and typed the same twice", () => {
   assert.match(passwordProblem("short", "short")!, /at least 10 characters/);
   assert.match(passwordProblem("long enough one", "long enough two")!, /differ/);
   assert.equal(passwordProblem("long enough one", "long enough one"), undefined);
+});
+
+Deno.test("password checks run two at a time, and past a queue of 32 say the node is busy", async () => {
+  const stored = await hashPassword("a long enough password");
+  const checks = Array.from({ length: 40 }, () => verifyPassword("wrong but long", stored));
+  const results = await Promise.allSettled(checks);
+  const busy = results.filter((r) => r.status === "rejected");
+  assert.equal(busy.length, 40 - 2 - 32);
+  assert.ok(busy.every((r) => (r as PromiseRejectedResult).reason instanceof BusyError));
+  assert.ok(results.every((r) => r.status === "rejected" || r.value === false));
+  // The slots are all free again.
+  assert.equal(await verifyPassword("a long enough password", stored), true);
 });

@@ -50,6 +50,17 @@ export class LoginThrottle {
     return Math.max(0, r.last + delay - now);
   }
 
+  /**
+   * Starts a try: 0 when `client` may try now, and the try is counted as wrong until
+   * {@link succeeded} says otherwise (so tries sent at once cannot all pass before the first
+   * is judged); else how long it must still wait, ms.
+   */
+  attempt(client: string): number {
+    const wait = this.wait(client);
+    if (wait === 0) this.failed(client);
+    return wait;
+  }
+
   /** Counts a wrong password. */
   failed(client: string): void {
     const r = this.#clients.get(client);
