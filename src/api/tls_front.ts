@@ -3,8 +3,8 @@
  * listens on the port, reads the name each client asks for (SNI), and passes the connection,
  * bytes untouched, to a server on loopback with the certificate for that name: the tailnet's
  * (Let's Encrypt, via tailscaled) for the node's MagicDNS name, the cluster CA's for the rest.
- * The servers see the front's loopback connection; {@link TlsFront.clientOf} gives back the
- * client's own address, which the join desk and the login throttle rely on.
+ * The servers see the front's loopback connection; each maps it back to the client's own
+ * address, which the join desk and the login throttle rely on.
  * @module
  */
 import type { Hono } from "hono";
@@ -16,8 +16,9 @@ import { closeQuietly, splice, writeAll } from "../util/conn.ts";
 
 /** How long a client has to send its ClientHello. */
 const HELLO_TIMEOUT_MS = 10_000;
-/** Most connections passed on at once; more wait in the kernel's backlog. */
-const MAX_CONNECTIONS = 1024;
+/** Most clients connected at once, and from one address: past either, a new one is closed. */
+const MAX_CLIENTS = 1024;
+const MAX_CLIENTS_PER_ADDRESS = 64;
 
 /** A PEM certificate chain and its key. */
 export interface TlsPair {
@@ -29,6 +30,11 @@ interface Backend {
   port: number;
   stop: AbortController;
   finished: Promise<void>;
+  /**
+   * The client behind each of the front's connections to this server, by the front's port:
+   * one map per server, since the kernel may give two connections to two servers one port.
+   */
+  clients: Map<number, Deno.NetAddr>;
 }
 
 /** Options of a {@link TlsFront}. */
@@ -52,9 +58,11 @@ export class TlsFront {
   readonly #named = new Map<string, Backend>();
   /** Servers of replaced certificates, finishing what they had. */
   readonly #retired = new Set<Backend>();
-  /** The front's loopback port to each backend, by the client's address. */
-  readonly #clients = new Map<number, Deno.NetAddr>();
+  /** Connections of clients, and the front's own to the servers. */
   readonly #conns = new Set<Deno.Conn>();
+  /** Clients connected, in all and by address. */
+  #clientCount = 0;
+  readonly #clientsOf = new Map<string, number>();
   #accepting: Promise<void> = Promise.resolve();
 
   constructor(o: TlsFrontOptions) {
@@ -90,14 +98,6 @@ export class TlsFront {
     return [...this.#named.keys()];
   }
 
-  /**
-   * The client behind a connection a backend got from the front (`addr` is the front's side of
-   * it), or `addr` itself when it is not one of the front's.
-   */
-  clientOf(addr: Deno.NetAddr): Deno.NetAddr {
-    return (addr.hostname === "127.0.0.1" && this.#clients.get(addr.port)) || addr;
-  }
-
   /** Resolves when the front and its servers have stopped. */
   get finished(): Promise<void> {
     return this.#accepting.then(async () => {
@@ -120,14 +120,16 @@ export class TlsFront {
     const stop = new AbortController();
     const onStop = () => stop.abort();
     this.#o.signal.addEventListener("abort", onStop, { once: true });
+    const clients = new Map<number, Deno.NetAddr>();
     const served = await serveApi(this.#o.app, {
       hostname: "127.0.0.1",
       port: 0,
       signal: stop.signal,
       tls: pair,
-      clientOf: (addr) => this.clientOf(addr),
+      // The client behind the front's connection, which the app would see as 127.0.0.1.
+      clientOf: (addr) => (addr.hostname === "127.0.0.1" && clients.get(addr.port)) || addr,
     });
-    return { port: served.port, stop, finished: served.finished };
+    return { port: served.port, stop, finished: served.finished, clients };
   }
 
   #retire(b: Backend): void {
@@ -145,15 +147,23 @@ export class TlsFront {
       } catch {
         return;
       }
-      if (this.#conns.size >= MAX_CONNECTIONS) {
+      const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const fromThere = this.#clientsOf.get(from) ?? 0;
+      if (this.#clientCount >= MAX_CLIENTS || fromThere >= MAX_CLIENTS_PER_ADDRESS) {
         closeQuietly(conn);
         continue;
       }
+      this.#clientsOf.set(from, fromThere + 1);
+      this.#clientCount++;
       this.#conns.add(conn);
       this.#pass(conn).catch((err) => this.#log.debug("a TLS connection ended", { err }))
         .finally(() => {
           this.#conns.delete(conn);
           closeQuietly(conn);
+          this.#clientCount--;
+          const left = (this.#clientsOf.get(from) ?? 1) - 1;
+          if (left > 0) this.#clientsOf.set(from, left);
+          else this.#clientsOf.delete(from);
         });
     }
   }
@@ -165,13 +175,14 @@ export class TlsFront {
     if (!backend) return;
     const to = await Deno.connect({ hostname: "127.0.0.1", port: backend.port });
     const local = (to.localAddr as Deno.NetAddr).port;
-    this.#clients.set(local, conn.remoteAddr as Deno.NetAddr);
+    // Set before the server sees a byte of the request: it asks at the first request.
+    backend.clients.set(local, conn.remoteAddr as Deno.NetAddr);
     this.#conns.add(to);
     try {
       await writeAll(to, raw);
       await splice(conn, to);
     } finally {
-      this.#clients.delete(local);
+      backend.clients.delete(local);
       this.#conns.delete(to);
       closeQuietly(to);
     }

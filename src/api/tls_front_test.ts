@@ -102,3 +102,37 @@ Deno.test("a client that sends nothing, or not TLS, is let go and the port keeps
     await front.finished;
   }
 });
+
+Deno.test("one address gets at most 64 connections at once; a closed one frees its place", async () => {
+  const ca = await createClusterCA();
+  const pair = await issueServerCert(ca, ["localhost"], 2);
+  const stop = new AbortController();
+  const front = new TlsFront({
+    app: echoApp(),
+    hostname: "0.0.0.0",
+    port: 0,
+    fallback: { cert: pair.certPem, key: pair.keyPem },
+    signal: stop.signal,
+  });
+  const port = await front.start();
+  const held: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 64; i++) held.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port });
+    // Closed at once: the read ends without a byte.
+    assert.equal(await extra.read(new Uint8Array(1)), null);
+    extra.close();
+    held.pop()!.close();
+    // The closed one frees its place as soon as the front sees it go.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const answer = await get(port, ca.certPem, "/who").catch(() => undefined);
+      if (answer?.body?.startsWith("127.0.0.1:")) break;
+      assert.ok(Date.now() < deadline, "a place came free");
+    }
+  } finally {
+    for (const c of held) c.close();
+    stop.abort();
+    await front.finished;
+  }
+});
