@@ -221,9 +221,18 @@ export function createUi(deps: UiDeps): UiApp {
     live: async (c, render) => {
       const found = await session(c);
       if (found instanceof Response) return found;
-      return new Response(liveRegion(render, c.req.raw.signal, deps.livePollMs ?? 2000), {
-        headers: SSE_HEADERS,
-      });
+      const cookie = getCookie(c, SESSION_COOKIE);
+      const allowed = async () => {
+        const s = await state(c);
+        return !("page" in s) && !!s.admin && !!s.sessions.check(cookie, epochOf(s.admin));
+      };
+      return new Response(
+        liveRegion(render, c.req.raw.signal, {
+          pollMs: deps.livePollMs ?? 2000,
+          stillAllowed: allowed,
+        }),
+        { headers: SSE_HEADERS },
+      );
     },
     failed: (c, signed, section, err) => {
       log.warn("a page failed", { path: c.req.path, err });

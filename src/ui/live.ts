@@ -7,33 +7,53 @@
 
 /** How often an idle stream sends a comment, so proxies and the browser keep it open. */
 const KEEPALIVE_MS = 15_000;
+/** How often a stream checks that its session still holds, by default. */
+const SESSION_CHECK_MS = 30_000;
 
 /**
  * A text/event-stream of `update` events, each the region's HTML when it changed; `render`
- * failing sends nothing that time (the page keeps its last state). Ends when `signal` aborts.
+ * failing sends nothing that time (the page keeps its last state). Ends when `signal` aborts,
+ * when the browser goes away, or when `stillAllowed` (asked every 30 s) says no.
  */
 export function liveRegion(
   render: () => Promise<string>,
   signal: AbortSignal,
-  pollMs: number,
+  o: {
+    pollMs: number;
+    stillAllowed?: () => Promise<boolean>;
+    /** How often `stillAllowed` is asked; default 30 s. */
+    checkMs?: number;
+  },
 ): ReadableStream<Uint8Array> {
+  const { pollMs, stillAllowed = () => Promise.resolve(true), checkMs = SESSION_CHECK_MS } = o;
   const encoder = new TextEncoder();
   let last = "";
   let quietSince = Date.now();
+  let checkedAt = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  let stop = () => {};
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      const stop = () => {
+      stop = () => {
+        if (closed) return;
+        closed = true;
         clearTimeout(timer);
+        signal.removeEventListener("abort", stop);
         try {
           controller.close();
-        } catch { /* closed already */ }
+        } catch { /* cancelled already */ }
       };
       signal.addEventListener("abort", stop, { once: true });
       const tick = async () => {
-        if (signal.aborted) return;
         try {
+          // A session logged out or expired ends its streams: the page then asks to log in.
+          if (Date.now() - checkedAt >= checkMs) {
+            checkedAt = Date.now();
+            if (!await stillAllowed()) return stop();
+          }
           const html = await render();
+          if (closed) return;
           if (html !== last) {
             last = html;
             quietSince = Date.now();
@@ -45,12 +65,15 @@ export function liveRegion(
         } catch {
           // The next tick tries again; the page shows what it had.
         }
-        if (!signal.aborted) timer = setTimeout(tick, pollMs);
+        if (!closed) timer = setTimeout(tick, pollMs);
       };
       void tick();
     },
     cancel() {
+      // The browser went away: no more renders, and nothing left on the server's signal.
+      closed = true;
       clearTimeout(timer);
+      signal.removeEventListener("abort", stop);
     },
   });
 }

@@ -16,7 +16,7 @@ Deno.test("a live region sends its HTML when it changes, not when it stays, and 
       return Promise.resolve(html);
     },
     stop.signal,
-    1,
+    { pollMs: 1 },
   );
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
@@ -24,4 +24,49 @@ Deno.test("a live region sends its HTML when it changes, not when it stays, and 
   assert.equal(text, "event: update\ndata: one\n\nevent: update\ndata: two\n\n");
   stop.abort();
   while (!(await reader.read()).done) { /* drain until closed */ }
+});
+
+Deno.test("a stream the browser left renders no more, and leaves nothing on the server's signal", async () => {
+  const server = new AbortController();
+  let renders = 0;
+  let release = () => {};
+  const slow = new Promise<void>((r) => release = r);
+  const stream = liveRegion(
+    async () => {
+      renders++;
+      if (renders === 2) await slow; // cancelled while this render runs
+      return `n${renders}`;
+    },
+    server.signal,
+    { pollMs: 1 },
+  );
+  const reader = stream.getReader();
+  await reader.read();
+  while (renders < 2) await new Promise((r) => setTimeout(r, 1));
+  await reader.cancel();
+  release();
+  const after = renders;
+  // Had the stream gone on, 1 ms ticks would have rendered again within these 20 ms.
+  const until = Date.now() + 20;
+  while (Date.now() < until) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(renders, after, "no render after the cancel");
+  server.abort();
+});
+
+Deno.test("a stream ends when its session no longer holds", async () => {
+  let allowed = true;
+  const stream = liveRegion(
+    () => Promise.resolve(String(Date.now())),
+    new AbortController().signal,
+    { pollMs: 1, checkMs: 5, stillAllowed: () => Promise.resolve(allowed) },
+  );
+  const reader = stream.getReader();
+  await reader.read();
+  allowed = false;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { done } = await reader.read();
+    if (done) break;
+    assert.ok(Date.now() < deadline, "still open");
+  }
 });
