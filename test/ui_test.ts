@@ -122,8 +122,12 @@ Deno.test("the web UI's first run takes the setup code from the log, and the pas
     const login = await fetch(`${tls}/login`, { client });
     assert.equal(login.status, 200);
     assert.match(await login.text(), /<h1>Log in<\/h1>/);
-    const set = login.headers.getSetCookie().find((l) => l.startsWith("fossora_form="));
-    assert.match(set ?? "", /; Secure/i, "cookies sent over HTTPS are Secure");
+    const set = login.headers.getSetCookie().find((l) => l.startsWith("__Host-fossora_form="));
+    assert.match(
+      set ?? "",
+      /; Path=\/;.*Secure/i,
+      "cookies sent over HTTPS are __Host- and Secure",
+    );
   } finally {
     client.close();
   }

@@ -116,10 +116,10 @@ export function createUi(deps: UiDeps): UiApp {
 
   /** The form cookie's nonce (set now when absent) and the CSRF token that goes with it. */
   const formToken = (c: Context, s: Sessions) => {
-    let nonce = getCookie(c, FORM_COOKIE);
+    let nonce = getCookie(c, cookieName(c, FORM_COOKIE));
     if (!nonce || !/^[A-Za-z0-9_-]{22}$/.test(nonce)) {
       nonce = formNonce();
-      setCookie(c, FORM_COOKIE, nonce, cookieOptions(c));
+      setCookie(c, cookieName(c, FORM_COOKIE), nonce, cookieOptions(c));
     }
     return s.csrf(`form.${nonce}`);
   };
@@ -148,7 +148,7 @@ export function createUi(deps: UiDeps): UiApp {
   /** A form posted before login, when it carries the token of this browser's form cookie. */
   const loginForm = async (c: Context, s: Sessions) => {
     const form = await readForm(c);
-    const nonce = getCookie(c, FORM_COOKIE);
+    const nonce = getCookie(c, cookieName(c, FORM_COOKIE));
     return form && nonce && s.checkCsrf(`form.${nonce}`, form.csrf) ? form : undefined;
   };
 
@@ -179,7 +179,7 @@ export function createUi(deps: UiDeps): UiApp {
     const s = await state(c);
     if ("page" in s) return (await s.page) as Response;
     if (!s.admin) return c.redirect("/setup", 303);
-    const found = s.sessions.check(getCookie(c, SESSION_COOKIE), epochOf(s.admin));
+    const found = s.sessions.check(getCookie(c, cookieName(c, SESSION_COOKIE)), epochOf(s.admin));
     if (!found) return c.redirect("/login", 303);
     return { sid: found.sid, s: s.sessions };
   };
@@ -221,7 +221,7 @@ export function createUi(deps: UiDeps): UiApp {
     live: async (c, render) => {
       const found = await session(c);
       if (found instanceof Response) return found;
-      const cookie = getCookie(c, SESSION_COOKIE);
+      const cookie = getCookie(c, cookieName(c, SESSION_COOKIE));
       const allowed = async () => {
         const s = await state(c);
         return !("page" in s) && !!s.admin && !!s.sessions.check(cookie, epochOf(s.admin));
@@ -355,12 +355,12 @@ export function createUi(deps: UiDeps): UiApp {
   app.post("/logout", async (c) => {
     const p = await ctx.posted(c);
     if (p instanceof Response) return p;
-    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    deleteCookie(c, cookieName(c, SESSION_COOKIE), cookieOptions(c));
     return c.redirect("/login", 303);
   });
 
   function startSession(c: Context, s: Sessions, admin: AdminRecord): void {
-    setCookie(c, SESSION_COOKIE, s.issue(epochOf(admin)), {
+    setCookie(c, cookieName(c, SESSION_COOKIE), s.issue(epochOf(admin)), {
       ...cookieOptions(c),
       maxAge: SESSION_TTL_MS / 1000,
     });
@@ -368,7 +368,8 @@ export function createUi(deps: UiDeps): UiApp {
 
   return Object.assign(app, {
     authorizes: async (req: Request) => {
-      const cookie = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`)
+      const name = cookieName(new URL(req.url), SESSION_COOKIE);
+      const cookie = new RegExp(`(?:^|;\\s*)${name}=([^;]+)`)
         .exec(req.headers.get("cookie") ?? "")?.[1];
       const secret = deps.secret();
       if (!cookie || !secret) return false;
@@ -400,4 +401,14 @@ function cookieOptions(c: Context) {
     sameSite: "Strict" as const,
     secure: new URL(c.req.url).protocol === "https:",
   };
+}
+
+/**
+ * A cookie's name over this page's scheme: over HTTPS with `__Host-`, which the browser takes
+ * only with Secure, from this very host, so a page over plain HTTP (or a service on another port
+ * of this host) can neither set it nor overwrite it; over HTTP without, as it must be.
+ */
+function cookieName(at: Context | URL, name: string): string {
+  const url = at instanceof URL ? at : new URL(at.req.url);
+  return url.protocol === "https:" ? `__Host-${name}` : name;
 }

@@ -244,3 +244,16 @@ Deno.test("a form sent without a length is cut off at the limit, not read whole"
   await res.body?.cancel();
   assert.ok(pulled < 5, `read ${pulled} chunks of 64 KiB for an 8 KiB form`);
 });
+
+Deno.test("over HTTPS the cookies are __Host- and Secure, and a plain-HTTP cookie is not taken there", async () => {
+  const { app, b } = await signedIn();
+  const cookie = [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  const plain = await app.request("https://pi-a:7443/", { headers: { host: "pi-a:7443", cookie } });
+  assert.equal(plain.headers.get("location"), "/login", "the HTTP session does not count");
+  await plain.body?.cancel();
+  const page = await app.request("https://pi-a:7443/login", { headers: { host: "pi-a:7443" } });
+  const form = page.headers.getSetCookie().find((l) => l.startsWith("__Host-fossora_form="));
+  assert.match(form ?? "", /Secure/);
+  assert.match(form ?? "", /Path=\//);
+  await page.body?.cancel();
+});
