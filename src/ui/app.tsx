@@ -250,6 +250,18 @@ export function createUi(deps: UiDeps): UiApp {
       failurePage(c, signed, section, status, message),
   };
 
+  // A page that fails unexpectedly is still a page that says so, never a stack trace or JSON.
+  app.onError((err, c) => {
+    log.error("a page failed", { path: c.req.path, error: err.stack ?? err });
+    return c.html(
+      <MessagePage
+        title="Something went wrong"
+        text="This node could not make this page. Its log says why (journalctl -u fossora). Reload, or open another node's UI."
+      />,
+      500,
+    );
+  });
+
   app.get("/ui.js", (c) =>
     c.body(UI_SCRIPT, 200, {
       "content-type": "text/javascript; charset=utf-8",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createLogger } from "../util/log.ts";
 import { createUi } from "./app.tsx";
 import { Browser, PASSWORD, SECRET, signedIn, testUi } from "./fixtures.ts";
 import { setupCode } from "./setup_code.ts";
@@ -256,4 +257,21 @@ Deno.test("over HTTPS the cookies are __Host- and Secure, and a plain-HTTP cooki
   assert.match(form ?? "", /Secure/);
   assert.match(form ?? "", /Path=\//);
   await page.body?.cancel();
+});
+
+Deno.test("a page that fails unexpectedly is a page that says so, not JSON or a stack trace", async () => {
+  const logged: string[] = [];
+  const { b } = await signedIn({
+    ui: {
+      // An API that answers 200 with no JSON: nothing the pages expect.
+      api: () => Promise.resolve(new Response("not json")),
+      log: createLogger("ui", { sink: (l) => logged.push(l) }),
+    },
+  });
+  const res = await b.go("/services/whoami");
+  assert.equal(res.status, 500);
+  assert.match(res.headers.get("content-type") ?? "", /text\/html/);
+  assert.match(res.text_, /Something went wrong/);
+  assert.doesNotMatch(res.text_, /TypeError|\.tsx?:\d+/);
+  assert.ok(logged.some((l) => l.includes("a page failed")), "the log says why");
 });

@@ -22,8 +22,14 @@ export const UI_SCRIPT = `"use strict";
     // A region is not replaced under the keyboard's focus: the update waits until focus leaves.
     const focused = () => region.contains(document.activeElement) && document.activeElement !== document.body;
     es.addEventListener("update", (e) => {
+      if (offline) offline.hidden = true;
       if (focused()) held = e.data;
       else region.innerHTML = e.data;
+    });
+    es.addEventListener("stale", (e) => {
+      if (!offline) return;
+      offline.textContent = "This page could not be brought up to date: " + e.data;
+      offline.hidden = false;
     });
     region.addEventListener("focusout", (e) => {
       if (held !== null && !region.contains(e.relatedTarget)) {
@@ -60,6 +66,8 @@ export const UI_SCRIPT = `"use strict";
     es.addEventListener("lines", (e) => {
       if (!paused) return append(e.data);
       held.push(e.data);
+      // A long pause keeps the newest lines only, as the log itself does.
+      if (held.length > MAX_CHUNKS) held.shift();
       waiting();
     });
     es.addEventListener("problem", (e) => { state.textContent = e.data; es.close(); });

@@ -79,8 +79,11 @@ export function DeployPreview(props: {
               {(s.changes ?? []).map((c) => (
                 <li>
                   <code>{c.path}</code>
-                  {c.before === undefined ? "" : ` from ${c.before}`}
-                  {c.after === undefined ? " removed" : ` to ${c.after}`}
+                  {secretPath(c.path)
+                    ? (c.after === undefined ? " removed" : " changes (its value is not shown)")
+                    : `${c.before === undefined ? "" : ` from ${c.before}`}${
+                      c.after === undefined ? " removed" : ` to ${c.after}`
+                    }`}
                 </li>
               ))}
             </ul>
@@ -102,6 +105,11 @@ export function DeployPreview(props: {
       </form>
     </>
   );
+}
+
+/** An environment variable whose name says it holds a secret: its values are not shown. */
+export function secretPath(path: string): boolean {
+  return /^env[.[]/.test(path) && /pass|secret|token|key|auth|credential/i.test(path);
 }
 
 /** After a deploy: what was done, with links to the services. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { signedIn } from "./fixtures.ts";
-import { readVariables } from "./deploy.tsx";
+import { readVariables, secretPath } from "./deploy.tsx";
 
 const COMPOSE = `name: blog
 services:
@@ -122,4 +122,31 @@ Deno.test("a deploy form too large or forged is refused", async () => {
   const forged = await b.go("/deploy", { mode: "file", file: COMPOSE, step: "apply" });
   assert.equal(forged.status, 403);
   assert.equal(store.writes, 0);
+});
+
+Deno.test("a preview does not show the values of variables named like secrets", async () => {
+  const { b, view } = await signedIn();
+  const spec = view.service("whoami")!.spec;
+  view.serviceMap.set("whoami", {
+    ...view.service("whoami")!,
+    spec: { ...spec, env: { DB_PASSWORD: "old-secret", TZ: "UTC" } },
+  });
+  await b.go("/deploy");
+  const file = JSON.stringify({
+    name: "whoami",
+    image: spec.image,
+    replicas: 2,
+    ports: [{ container: 8080, http: true }],
+    env: { DB_PASSWORD: "new-secret", TZ: "Europe/Paris" },
+  });
+  const res = await b.post("/deploy", { mode: "file", file, step: "preview" });
+  assert.match(res.text_, /<code>env\.DB_PASSWORD<\/code> changes \(its value is not shown\)/);
+  assert.match(
+    res.text_,
+    /<code>env\.TZ<\/code> from &quot;UTC&quot; to &quot;Europe\/Paris&quot;/,
+  );
+  const shown = res.text_.replace(/<input type="hidden" name="file"[^>]*>/, "");
+  assert.doesNotMatch(shown, /old-secret|new-secret/);
+  assert.equal(secretPath("env.API_KEY"), true);
+  assert.equal(secretPath("image"), false);
 });

@@ -32,6 +32,7 @@ export function liveRegion(
   let checkedAt = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
+  let failing = false;
   let stop = () => {};
   return new ReadableStream<Uint8Array>({
     start(controller) {
@@ -62,8 +63,17 @@ export function liveRegion(
             quietSince = Date.now();
             controller.enqueue(encoder.encode(": still here\n\n"));
           }
-        } catch {
-          // The next tick tries again; the page shows what it had.
+          failing = false;
+        } catch (err) {
+          // The page keeps what it had, and says once why it is not current; the next tick
+          // tries again.
+          if (!failing && !closed) {
+            failing = true;
+            // Sent again once it renders: the page then drops its notice.
+            last = "";
+            const why = err instanceof Error ? err.message : String(err);
+            controller.enqueue(encoder.encode(sseEvent("stale", why)));
+          }
         }
         if (!closed) timer = setTimeout(tick, pollMs);
       };

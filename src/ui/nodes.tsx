@@ -24,9 +24,10 @@ interface AdmissionLine {
 const HISTORY = 50;
 
 function NodesBody(
-  props: { nodes: NodeSummary[]; admission: AdmissionLine[]; signed: Signed; now: number },
+  props: { nodes: NodeSummary[]; admission: AdmissionLine[] | string; signed: Signed; now: number },
 ) {
-  const pending = pendingNodes(props.admission);
+  const log = typeof props.admission === "string" ? [] : props.admission;
+  const pending = pendingNodes(log);
   return (
     <>
       {pending.length > 0 && (
@@ -52,33 +53,41 @@ function NodesBody(
       <h2>Nodes</h2>
       <NodesBySite nodes={props.nodes} />
       <h2>Admission history</h2>
-      {props.admission.length === 0 ? <p>Nothing yet.</p> : (
-        <Scroll label="Admission history">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Node</th>
-                <th scope="col">What</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...props.admission].sort((a, b) => b.at - a.at).slice(0, HISTORY).map((e) => (
+      {typeof props.admission === "string"
+        ? (
+          <p class="problem">
+            {`The admission history cannot be read right now (${props.admission}); nodes waiting for approval are not shown either.`}
+          </p>
+        )
+        : log.length === 0
+        ? <p>Nothing yet.</p>
+        : (
+          <Scroll label="Admission history">
+            <table>
+              <thead>
                 <tr>
-                  <td data-label="When">
-                    <Ago at={e.at} now={props.now} />
-                  </td>
-                  <td data-label="Node">{e.name}</td>
-                  <td data-label="What">
-                    {e.event}
-                    {e.detail ? `: ${e.detail}` : ""}
-                  </td>
+                  <th scope="col">When</th>
+                  <th scope="col">Node</th>
+                  <th scope="col">What</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </Scroll>
-      )}
+              </thead>
+              <tbody>
+                {[...log].sort((a, b) => b.at - a.at).slice(0, HISTORY).map((e) => (
+                  <tr>
+                    <td data-label="When">
+                      <Ago at={e.at} now={props.now} />
+                    </td>
+                    <td data-label="Node">{e.name}</td>
+                    <td data-label="What">
+                      {e.event}
+                      {e.detail ? `: ${e.detail}` : ""}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </Scroll>
+        )}
     </>
   );
 }
@@ -104,7 +113,8 @@ function JoinCard(props: { token?: string; join?: string }) {
 
 function NodePage(props: {
   n: NodeSummary;
-  services: ServiceSummary[];
+  /** Its services, or why they cannot be read. */
+  services: ServiceSummary[] | string;
   signed: Signed;
   here: boolean;
   now: number;
@@ -158,15 +168,19 @@ function NodePage(props: {
         )}
       </dl>
       <h2>Services here</h2>
-      {props.services.length === 0 ? <p>None.</p> : (
-        <ul>
-          {props.services.map((s) => (
-            <li>
-              <a href={`/services/${encodeURIComponent(s.name)}`}>{s.name}</a>
-            </li>
-          ))}
-        </ul>
-      )}
+      {typeof props.services === "string"
+        ? <p class="problem">{`They cannot be read right now (${props.services}).`}</p>
+        : props.services.length === 0
+        ? <p>None.</p>
+        : (
+          <ul>
+            {props.services.map((s) => (
+              <li>
+                <a href={`/services/${encodeURIComponent(s.name)}`}>{s.name}</a>
+              </li>
+            ))}
+          </ul>
+        )}
       <h2>Actions</h2>
       <div class="actions">
         {!gone && (
@@ -213,9 +227,10 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
     if (!answer.ok) throw new Error(answer.error.message);
     return answer.body.nodes;
   };
-  const admission = async () => {
+  /** The admission log, or why it cannot be read. */
+  const admission = async (): Promise<AdmissionLine[] | string> => {
     const answer = await ctx.call<{ events: AdmissionLine[] }>("GET", "/api/v1/admission");
-    return answer.ok ? answer.body.events : [];
+    return answer.ok ? answer.body.events : answer.error.message;
   };
   const body = async (signed: Signed) =>
     String(
@@ -266,7 +281,9 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
     return c.html(
       <NodePage
         n={n}
-        services={services.ok ? services.body.services.filter((x) => x.nodes.includes(n.name)) : []}
+        services={services.ok
+          ? services.body.services.filter((x) => x.nodes.includes(n.name))
+          : services.error.message}
         signed={s}
         here={n.name === ctx.deps.nodeName}
         now={now()}

@@ -35,14 +35,30 @@ async function overviewData(ctx: UiContext, now: number): Promise<OverviewData> 
     nodes: nodes.body.nodes,
     services: services.body.services,
   };
+  // What could not be read is said, so that no warning goes missing without a word.
+  const unread: Warning[] = [
+    [cluster, "The cluster's health (its voters and quorum)"],
+    [stacks, "The stacks"],
+    [admission, "The list of nodes asking to join"],
+  ].flatMap(([answer, what]) => {
+    const a = answer as { ok: boolean; error?: { message: string } };
+    return a.ok ? [] : [{
+      level: "bad" as const,
+      text: `${what} could not be read just now (${a.error!.message}); this page may be ` +
+        "missing warnings about it.",
+    }];
+  });
   return {
     ...data,
     stacks: stacks.ok ? stacks.body.stacks : [],
-    warnings: clusterWarnings({
-      ...data,
-      admission: admission.ok ? admission.body.events : undefined,
-      now,
-    }),
+    warnings: [
+      ...unread,
+      ...clusterWarnings({
+        ...data,
+        admission: admission.ok ? admission.body.events : undefined,
+        now,
+      }),
+    ],
   };
 }
 

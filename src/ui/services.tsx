@@ -12,6 +12,9 @@ import { Ago, Csrf, Layout, Problem, Scroll, State } from "./layout.tsx";
 import { SSE_HEADERS, sseEvent } from "./live.ts";
 import { ServiceTable } from "./overview.tsx";
 
+/** Longest piece of a line held while its end has not come. */
+const MAX_LINE = 16 * 1024;
+
 /** Lines of log shown before following: the same as `docker logs --tail`. */
 const LOG_TAIL = 200;
 
@@ -390,6 +393,11 @@ function logEvents(res: Response): ReadableStream<Uint8Array> {
       transform(chunk, controller) {
         const lines = (pending + chunk).split("\n");
         pending = lines.pop() ?? "";
+        // Output without newlines (progress bars, binary) is shown in pieces, not held whole.
+        if (pending.length > MAX_LINE) {
+          lines.push(pending);
+          pending = "";
+        }
         if (lines.length) controller.enqueue(encoder.encode(sseEvent("lines", lines.join("\n"))));
       },
       flush(controller) {
