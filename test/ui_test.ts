@@ -114,6 +114,14 @@ Deno.test("the web UI's first run takes the setup code from the log, and the pas
   assert.equal((await fresh.go("/")).status, 200);
   assert.ok(!agent.output.some((l) => l.includes(PASSWORD)), "the password is in no log line");
 
+  // "Log out everywhere" is kept in etcd: both browsers' sessions end, across a restart too.
+  await fresh.go("/nodes");
+  assert.equal((await fresh.go("/logout", { csrf: fresh.csrf, everywhere: "1" })).status, 303);
+  assert.equal((await b.go("/")).location, "/login");
+  await agent.stop();
+  await agent.restart();
+  assert.equal((await b.go("/")).location, "/login", "still ended after a restart");
+
   // The same UI over HTTPS on the TLS port, with a certificate the cluster CA signed.
   const ca = await (await fetch(`${base}/api/v1/ca.crt`)).text();
   const client = Deno.createHttpClient({ caCerts: [ca] });

@@ -199,6 +199,10 @@ export class Agent {
       const { store, parts } = this.#etcdOrStarting();
       return parts.etcdCall(() => store.putIf(parts.families.ui, ["admin"], 0, record));
     },
+    replace: (record) => {
+      const { store, parts } = this.#etcdOrStarting();
+      return parts.etcdCall(() => store.put(parts.families.ui, ["admin"], record));
+    },
   };
   #clientProbe: ReturnType<typeof setInterval> | undefined;
   #joining = new AbortController();

@@ -34,6 +34,9 @@ import { saferUrl } from "./transport.ts";
 
 export type { AdminRecord, AdminStore, UiDeps } from "./context.ts";
 
+/** How long the admin record read last is used before it is read again. */
+const ADMIN_FRESH_MS = 5000;
+
 /** Longest form body taken by default: a password and two tokens, or a setting or two. */
 const MAX_FORM_BYTES = 8 * 1024;
 
@@ -56,9 +59,23 @@ export function createUi(deps: UiDeps): UiApp {
     if (sessions?.secret !== secret) sessions = { secret, sessions: new Sessions(secret, { now }) };
     return sessions.sessions;
   };
-  /** The admin record last read: the password changes only at the first run, so pages keep
-   * working while this node cannot read the cluster state (quorum lost), and say so. */
-  let knownAdmin: AdminRecord | undefined;
+  /**
+   * The admin record last read, and when: read again after {@link ADMIN_FRESH_MS} (a "log out
+   * everywhere" on another node reaches this one by then), and used as it is while this node
+   * cannot read the cluster state (quorum lost), so pages keep working.
+   */
+  let knownAdmin: { record: AdminRecord | undefined; at: number } | undefined;
+  const readAdmin = async (): Promise<AdminRecord | undefined> => {
+    if (knownAdmin && now() - knownAdmin.at < ADMIN_FRESH_MS) return knownAdmin.record;
+    try {
+      const record = await deps.admin.get();
+      knownAdmin = { record, at: now() };
+      return record;
+    } catch (err) {
+      if (knownAdmin?.record) return knownAdmin.record;
+      throw err;
+    }
+  };
   const app = new Hono();
   app.use(async (c, next) => {
     await next();
@@ -91,28 +108,26 @@ export function createUi(deps: UiDeps): UiApp {
     }
     let admin: AdminRecord | undefined;
     try {
-      admin = await deps.admin.get();
-      if (admin) knownAdmin = admin;
+      admin = await readAdmin();
     } catch (err) {
-      if (!knownAdmin) {
-        log.warn("the UI cannot read the admin password", { err });
-        return {
-          page: c.html(
-            <MessagePage
-              title="The cluster state cannot be read"
-              text="This node cannot reach the cluster's database right now. Try another node, or reload in a moment."
-            />,
-            503,
-          ),
-        };
-      }
-      admin = knownAdmin;
+      log.warn("the UI cannot read the admin password", { err });
+      return {
+        page: c.html(
+          <MessagePage
+            title="The cluster state cannot be read"
+            text="This node cannot reach the cluster's database right now. Try another node, or reload in a moment."
+          />,
+          503,
+        ),
+      };
     }
     return { secret, admin, sessions: sessionsFor(secret) };
   };
 
+  // A new password, or a "log out everywhere", ends every session opened before.
   const epochOf = (admin: AdminRecord) =>
-    createHash("sha256").update(admin.hash).digest("base64url").slice(0, 16);
+    createHash("sha256").update(`${admin.hash}\0${admin.signedOutAt ?? ""}`).digest("base64url")
+      .slice(0, 16);
 
   /** The form cookie's nonce (set now when absent) and the CSRF token that goes with it. */
   const formToken = (c: Context, s: Sessions) => {
@@ -316,7 +331,7 @@ export function createUi(deps: UiDeps): UiApp {
       setAt: new Date(now()).toISOString(),
     };
     if (!await deps.admin.create(record)) return c.redirect("/login", 303);
-    knownAdmin = record;
+    knownAdmin = { record, at: now() };
     log.info("the web UI's admin password is set", { client: client(c) });
     startSession(c, s.sessions, record);
     return c.redirect("/", 303);
@@ -367,6 +382,16 @@ export function createUi(deps: UiDeps): UiApp {
   app.post("/logout", async (c) => {
     const p = await ctx.posted(c);
     if (p instanceof Response) return p;
+    if (p.form.everywhere === "1") {
+      // Every session of every browser ends: what to do when a device is lost or a cookie may
+      // have been read on the way.
+      const admin = await readAdmin();
+      if (!admin) return c.redirect("/setup", 303);
+      const record = { ...admin, signedOutAt: new Date(now()).toISOString() };
+      await deps.admin.replace(record);
+      knownAdmin = { record, at: now() };
+      log.info("every web UI session was ended", { client: client(c) });
+    }
     deleteCookie(c, cookieName(c, SESSION_COOKIE), cookieOptions(c));
     return c.redirect("/login", 303);
   });
@@ -385,17 +410,13 @@ export function createUi(deps: UiDeps): UiApp {
         .exec(req.headers.get("cookie") ?? "")?.[1];
       const secret = deps.secret();
       if (!cookie || !secret) return false;
-      // The record read last: no etcd read for a cookie that may be junk.
-      let admin = knownAdmin;
-      if (!admin) {
-        try {
-          admin = await deps.admin.get();
-        } catch {
-          return false;
-        }
+      let admin: AdminRecord | undefined;
+      try {
+        admin = await readAdmin();
+      } catch {
+        return false;
       }
       if (!admin) return false;
-      knownAdmin = admin;
       const s = sessionsFor(secret);
       const found = s.check(cookie, epochOf(admin));
       if (!found) return false;

@@ -96,6 +96,24 @@ Deno.test("a page without a session goes to login; a wrong password is refused, 
   assert.equal((await b.go("/")).headers.get("location"), "/login");
 });
 
+Deno.test("log out everywhere ends every session, on every node, the one that asked too", async () => {
+  const made = await signedIn();
+  const other = new Browser(made.app, "192.168.1.30");
+  await other.go("/login");
+  assert.equal((await other.go("/login", { csrf: other.csrf, password: PASSWORD })).status, 303);
+  assert.equal((await other.go("/")).status, 200);
+  const nodes = await made.b.go("/nodes");
+  assert.match(nodes.text_, /Log out everywhere/);
+  assert.equal((await made.b.post("/logout", { everywhere: "1" })).status, 303);
+  assert.ok(made.admin()?.signedOutAt, "the record says when");
+  assert.equal((await other.go("/")).headers.get("location"), "/login");
+  assert.equal((await made.b.go("/")).headers.get("location"), "/login");
+  // Logging in again works.
+  await other.go("/login");
+  assert.equal((await other.go("/login", { csrf: other.csrf, password: PASSWORD })).status, 303);
+  assert.equal((await other.go("/")).status, 200);
+});
+
 Deno.test("a forged form without the CSRF token, or from another site, is refused", async () => {
   const { app, admin } = ui();
   const b = new Browser(app);
@@ -188,6 +206,7 @@ Deno.test("a form too large, or not a form, is refused; an unreadable cluster st
     admin: {
       get: () => Promise.reject(new Error("etcd: no leader")),
       create: () => Promise.reject(new Error("etcd: no leader")),
+      replace: () => Promise.reject(new Error("etcd: no leader")),
     },
   });
   const res = await broken.request("http://pi-a:7440/login");

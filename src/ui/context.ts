@@ -13,6 +13,8 @@ import type { Section } from "./layout.tsx";
 export interface AdminRecord {
   hash: string;
   setAt: string;
+  /** When every session was last ended ("log out everywhere"); sessions opened before end. */
+  signedOutAt?: string;
 }
 
 /** Where the admin password is kept: etcd in the agent, a map in unit tests. */
@@ -20,6 +22,8 @@ export interface AdminStore {
   get(): Promise<AdminRecord | undefined>;
   /** Stores the first password; false when one exists already (another first run won). */
   create(record: AdminRecord): Promise<boolean>;
+  /** Replaces the record (a "log out everywhere"). */
+  replace(record: AdminRecord): Promise<void>;
 }
 
 /** What the UI needs from the agent. */

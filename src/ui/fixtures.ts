@@ -42,6 +42,7 @@ export function testUi(
     admin: {
       get: () => Promise.resolve(admin),
       create: (r) => Promise.resolve(admin ? false : (admin = r, true)),
+      replace: (r) => (admin = r, Promise.resolve()),
     },
     livePollMs: 20,
     ...o.ui,

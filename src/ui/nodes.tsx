@@ -259,6 +259,16 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
         <h1>Nodes</h1>
         <div data-live="/live/nodes">{raw(html)}</div>
         <JoinCard {...(token.ok ? token.body : {})} />
+        <h2>Sessions</h2>
+        <p>
+          Lost a phone, or logged in on a device that is not yours? End every session of this UI, on
+          every node; everyone logs in again.
+        </p>
+        <form method="post" action="/logout">
+          <Csrf token={s.csrf} />
+          <input type="hidden" name="everywhere" value="1" />
+          <button type="submit" class="danger">Log out everywhere</button>
+        </form>
       </Layout>,
     );
   });
