@@ -207,6 +207,11 @@ Deno.test("in a browser on three nodes: catalog, deploy, logs, proxy, scale, rem
     await second.getByRole("link", { name: n1.name, exact: true }).first().click();
     await second.getByText("Remove this node").waitFor();
     await check(second, "node");
+    await second.getByRole("link", { name: "Remove this node" }).click();
+    await check(second, "node-remove-confirm");
+    await second.getByRole("link", { name: "Cancel" }).click();
+    await second.goto(`${ui(n2)}/nodes/${n2.name}/leave`);
+    await check(second, "node-leave-confirm");
     await second.goto(`${ui(n2)}/services/uptime-kuma.uptime-kuma`);
     await second.getByRole("link", { name: "Remove" }).click();
     await check(second, "service-remove-confirm");
