@@ -5,6 +5,7 @@
  * read is bounded in size and time, and anything odd gives no name rather than an error.
  * @module
  */
+import { concatBytes } from "../util/bytes.ts";
 
 /** Most bytes read before giving up on finding the ClientHello's end. */
 export const MAX_HELLO_BYTES = 16 * 1024;
@@ -91,7 +92,7 @@ export function helloIn(raw: Uint8Array):
     have += length;
     at += 5 + length;
     if (have >= 4) {
-      const joined = concat(fragments);
+      const joined = concatBytes(fragments);
       const needed = 4 + ((joined[1] << 16) | (joined[2] << 8) | joined[3]);
       if (joined[0] !== CLIENT_HELLO || needed > MAX_HELLO_BYTES) return { state: "none" };
       if (have >= needed) return { state: "hello", hello: joined.subarray(0, needed) };
@@ -130,19 +131,9 @@ export async function readServerName(
       if (found.state === "none") return { raw };
       const n = await conn.read(buf);
       if (n === null) return { raw };
-      raw = concat([raw, buf.subarray(0, n)]);
+      raw = concatBytes([raw, buf.subarray(0, n)]);
     }
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -8,8 +8,8 @@ import type { Context, Hono } from "hono";
 import { raw } from "hono/html";
 import type { NodeSummary, ServiceSummary } from "../api/mod.ts";
 import type { Signed, UiContext } from "./context.ts";
-import { Ago, bytes, Csrf, Layout, Problem, Scroll, State } from "./layout.tsx";
-import { NodesBySite, usageText } from "./overview.tsx";
+import { Ago, Csrf, Layout, Problem, Scroll, State } from "./layout.tsx";
+import { NodesBySite, NodeUsage } from "./overview.tsx";
 import { pendingNodes } from "./warnings.ts";
 
 /** One line of the admission log as the API answers it. */
@@ -122,7 +122,6 @@ function NodePage(props: {
 }) {
   const { n, signed } = props;
   const path = `/nodes/${encodeURIComponent(n.name)}`;
-  const u = usageText(n);
   const gone = n.state === "down" || n.state === "left";
   return (
     <Layout title={n.name} csrf={signed.csrf} section="nodes">
@@ -146,14 +145,7 @@ function NodePage(props: {
         <dd>{n.address}</dd>
         <dt>Site</dt>
         <dd>{n.site}</dd>
-        <dt>Arch</dt>
-        <dd>{n.arch}</dd>
-        <dt>CPU</dt>
-        <dd>{u.cpu}</dd>
-        <dt>Memory</dt>
-        <dd>{u.memory}</dd>
-        <dt>Disk</dt>
-        <dd>{n.usage ? `${u.disk} used, ${bytes(n.usage.disk.free)} free` : u.disk}</dd>
+        <NodeUsage n={n} freeDisk />
         <dt>Version</dt>
         <dd>{n.version || "—"}</dd>
         <dt>Last seen</dt>

@@ -79,7 +79,7 @@ export function Warnings(props: { warnings: Warning[] }) {
 }
 
 /** A node's load, memory and disk in a few words. */
-export function usageText(n: NodeSummary): { cpu: string; memory: string; disk: string } {
+function usageText(n: NodeSummary): { cpu: string; memory: string; disk: string } {
   const u = n.usage;
   const cpus = n.capacity?.cpus;
   return {
@@ -87,6 +87,26 @@ export function usageText(n: NodeSummary): { cpu: string; memory: string; disk: 
     memory: u && n.capacity ? `${bytes(u.memoryUsed)} of ${bytes(n.capacity.memory)}` : "—",
     disk: u ? `${bytes(u.disk.total - u.disk.free)} of ${bytes(u.disk.total)}` : "—",
   };
+}
+
+/** A node's arch and what it uses, as `dt`/`dd` pairs of a list. */
+export function NodeUsage(props: { n: NodeSummary; freeDisk?: boolean }) {
+  const { n } = props;
+  const u = usageText(n);
+  return (
+    <>
+      <dt>Arch</dt>
+      <dd>{n.arch}</dd>
+      <dt>CPU</dt>
+      <dd>{u.cpu}</dd>
+      <dt>Memory</dt>
+      <dd>{u.memory}</dd>
+      <dt>Disk</dt>
+      <dd>
+        {props.freeDisk && n.usage ? `${u.disk} used, ${bytes(n.usage.disk.free)} free` : u.disk}
+      </dd>
+    </>
+  );
 }
 
 /** Nodes grouped by site. */
@@ -100,7 +120,6 @@ export function NodesBySite(props: { nodes: NodeSummary[] }) {
           {sites.size > 1 || site !== "default" ? <h3>{`Site ${site}`}</h3> : null}
           <ul class="cards">
             {nodes.map((n) => {
-              const u = usageText(n);
               return (
                 <li>
                   <h3>
@@ -114,14 +133,7 @@ export function NodesBySite(props: { nodes: NodeSummary[] }) {
                     </dd>
                     <dt>Role</dt>
                     <dd>{n.role}</dd>
-                    <dt>Arch</dt>
-                    <dd>{n.arch}</dd>
-                    <dt>CPU</dt>
-                    <dd>{u.cpu}</dd>
-                    <dt>Memory</dt>
-                    <dd>{u.memory}</dd>
-                    <dt>Disk</dt>
-                    <dd>{u.disk}</dd>
+                    <NodeUsage n={n} />
                   </dl>
                 </li>
               );
