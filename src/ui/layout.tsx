@@ -35,7 +35,7 @@ pre,code{font-family:ui-monospace,monospace;font-size:.9em}pre{background:var(--
 .listing{list-style:none;padding:0;margin:0;font-family:ui-monospace,monospace;font-size:.9em;background:var(--soft);border-radius:4px;overflow-wrap:anywhere}
 .listing li{display:grid;grid-template-columns:3.5em 1fr;white-space:pre-wrap}.listing .n{color:var(--muted);text-align:right;padding-right:.75em;user-select:none}
 .listing li.has-problem{background:color-mix(in srgb,var(--bad) 12%,transparent)}.listing .says{grid-column:2;color:var(--bad);font-family:system-ui,sans-serif;font-weight:600;white-space:normal;padding:.1em 0 .3em}
-form.inline{display:inline}#offline{position:sticky;top:0;background:var(--bad);color:#fff;padding:.5em 1em;margin:0}
+form.inline{display:inline}summary h2.summary{display:inline;font-size:1.25em}summary{cursor:pointer;margin:1.2em 0 .4em}#offline{position:sticky;top:0;background:var(--bad);color:#fff;padding:.5em 1em;margin:0}
 a{color:var(--accent)}:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 `;
 

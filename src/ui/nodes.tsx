@@ -24,7 +24,7 @@ interface AdmissionLine {
 const HISTORY = 50;
 
 function NodesBody(
-  props: { nodes: NodeSummary[]; admission: AdmissionLine[] | string; signed: Signed; now: number },
+  props: { nodes: NodeSummary[]; admission: AdmissionLine[] | string; signed: Signed },
 ) {
   const log = typeof props.admission === "string" ? [] : props.admission;
   const pending = pendingNodes(log);
@@ -50,9 +50,20 @@ function NodesBody(
           </ul>
         </section>
       )}
-      <h2>Nodes</h2>
+      <h2>Each node</h2>
       <NodesBySite nodes={props.nodes} />
-      <h2>Admission history</h2>
+    </>
+  );
+}
+
+/** The admission log, newest first, folded: it is long and rarely needed. */
+function History(props: { admission: AdmissionLine[] | string; now: number }) {
+  const log = typeof props.admission === "string" ? [] : props.admission;
+  return (
+    <details>
+      <summary>
+        <h2 class="summary">Admission history</h2>
+      </summary>
       {typeof props.admission === "string"
         ? (
           <p class="problem">
@@ -88,7 +99,7 @@ function NodesBody(
             </table>
           </Scroll>
         )}
-    </>
+    </details>
   );
 }
 
@@ -231,7 +242,6 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
           nodes={await nodes()}
           admission={await admission()}
           signed={signed}
-          now={now()}
         />
       ),
     );
@@ -251,6 +261,7 @@ export function addNodePages(app: Hono, ctx: UiContext): void {
         <h1>Nodes</h1>
         <div data-live="/live/nodes">{raw(html)}</div>
         <JoinCard {...(token.ok ? token.body : {})} />
+        <History admission={await admission()} now={now()} />
         <h2>Sessions</h2>
         <p>
           Lost a phone, or logged in on a device that is not yours? End every session of this UI, on

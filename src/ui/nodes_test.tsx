@@ -76,3 +76,17 @@ Deno.test("a refused action shows the API's reason on the node's page", async ()
   assert.equal(res.status, 409);
   assert.match(res.text_, /role="alert" id="problem">pi-b is the only node that can run mc/);
 });
+
+Deno.test("a node's load, memory and disk are said plainly, an overloaded one too", async () => {
+  const { b, view } = await signedIn();
+  const pib = view.nodeMap.get("n2")!;
+  view.nodeMap.set("n2", {
+    ...pib,
+    capacity: { cpus: 2, memory: 8e9 },
+    usage: { load: 2.1, memoryUsed: 3e9, disk: { total: 64e9, free: 20e9 } },
+  });
+  const page = await b.go("/nodes/pi-b");
+  assert.match(page.text_, /<dt>CPU<\/dt><dd>overloaded: load 4\.2 on 2 CPUs<\/dd>/);
+  assert.match(page.text_, /<dt>Memory<\/dt><dd>3\.0 GB of 8\.0 GB<\/dd>/);
+  assert.match(page.text_, /<dt>Disk<\/dt><dd>44 GB of 64 GB used, 20 GB free<\/dd>/);
+});

@@ -83,7 +83,12 @@ function usageText(n: NodeSummary): { cpu: string; memory: string; disk: string 
   const u = n.usage;
   const cpus = n.capacity?.cpus;
   return {
-    cpu: u ? `${Math.round(u.load * 100)}% of ${cpus ?? "?"} CPU${cpus === 1 ? "" : "s"}` : "—",
+    cpu: !u
+      ? "—"
+      : u.load <= 1
+      ? `${Math.round(u.load * 100)}% of ${cpus ?? "?"} CPU${cpus === 1 ? "" : "s"}`
+      // More work waits than the CPUs can do at once: the load average says how much.
+      : `overloaded: load ${(u.load * (cpus ?? 1)).toFixed(1)} on ${cpus ?? "?"} CPUs`,
     memory: u && n.capacity ? `${bytes(u.memoryUsed)} of ${bytes(n.capacity.memory)}` : "—",
     disk: u ? `${bytes(u.disk.total - u.disk.free)} of ${bytes(u.disk.total)}` : "—",
   };
